@@ -1,0 +1,1 @@
+"""Temporal activities: thin adapters from a workflow step to a service call."""

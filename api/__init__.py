@@ -1,0 +1,1 @@
+"""HTTP edge: the FastAPI app, one router per resource, schemas, auth and the error envelope."""

@@ -1,0 +1,71 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from api.console.routes import router as console_router
+from api.errors import install_error_handlers
+from api.middleware import BodySizeLimit, Metrics
+from api.routes import health, keys, members, orders
+from api.temporal import TemporalConnector
+from core.db import create_engine, create_session_factory
+from core.settings import Settings, get_settings
+from services import api_keys
+
+log = logging.getLogger("memberflow.api")
+
+
+async def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
+    if settings.admin_key is None:
+        return
+    async with app.state.sessions() as session:
+        added = await api_keys.ensure_bootstrap_admin(session, settings.admin_key.get_secret_value())
+        await session.commit()
+    if added:
+        log.info("admin API key from MEMBERFLOW_ADMIN_KEY is active")
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: AsyncEngine | None = None, temporal_client: Client | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or create_engine(settings)
+        app.state.sessions = create_session_factory(app.state.engine)
+        app.state.temporal = TemporalConnector(settings.temporal, temporal_client)
+        await _bootstrap_admin(app, settings)
+        try:
+            yield
+        finally:
+            if own_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="memberflow",
+        version="0.1.0",
+        summary="Member lifecycle and loyalty service on Temporal",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (health.router, keys.router, members.router, orders.router, console_router):
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console")
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(Metrics)
+    return app

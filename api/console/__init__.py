@@ -1,0 +1,1 @@
+"""Server-rendered console pages under /console."""

@@ -1,0 +1,89 @@
+"""Request dependencies as Annotated aliases: the session, the caller's key and role, Temporal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.temporal import TemporalConnector
+from core.errors import Forbidden, InvalidInput, Unauthorized
+from core.settings import Settings
+from models import ApiKey
+from services import api_keys
+from services.api_keys import Role
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mf_…`")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _temporal(request: Request) -> Client:
+    connector: TemporalConnector = request.app.state.temporal
+    return await connector.client()
+
+
+TemporalDep = Annotated[Client, Depends(_temporal)]
+
+
+async def _current_key(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> ApiKey:
+    if credentials is None or not credentials.credentials.strip():
+        raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`", code="missing_api_key")
+    return await api_keys.authenticate(session, credentials.credentials.strip())
+
+
+CurrentKey = Annotated[ApiKey, Depends(_current_key)]
+
+
+def require_roles(*roles: Role) -> Callable[[ApiKey], Coroutine[Any, Any, ApiKey]]:
+    allowed = {role.value for role in roles} | {Role.ADMIN.value}
+
+    async def check(key: CurrentKey) -> ApiKey:
+        if key.role not in allowed:
+            raise Forbidden(
+                f"this action needs one of the roles: {', '.join(sorted(allowed))}; your key has {key.role!r}",
+                code="insufficient_role",
+                details={"required": sorted(allowed), "role": key.role},
+            )
+        return key
+
+    return check
+
+
+AdminKey = Annotated[ApiKey, Depends(require_roles(Role.ADMIN))]
+WriterKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION, Role.MARKETER))]
+IntegrationKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION))]
+
+
+def _idempotency_key(
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> str | None:
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise InvalidInput("Idempotency-Key must be 1-255 printable ASCII characters without spaces",
+                           code="invalid_idempotency_key")
+    return idempotency_key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(_idempotency_key)]

@@ -1,0 +1,66 @@
+"""Committing a write at the request boundary: idempotent replay, one commit, then outbox delivery."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
+from starlette.datastructures import State
+
+from models import ApiKey
+from services import idempotency, outbox
+
+log = logging.getLogger("memberflow.api")
+
+
+async def _deliver_outbox(state: State, ids: list[int]) -> None:
+    """Fast path after commit; anything not delivered here is picked up by the worker's relay."""
+    try:
+        client = await state.temporal.client()
+        await outbox.dispatch(state.sessions, client, ids=ids)
+    except Exception as exc:  # noqa: BLE001 - delivery is retried by the relay; the write is committed
+        log.warning("deferred %d Temporal command(s) to the outbox relay: %s", len(ids), exc)
+
+
+def _body_hash(body: BaseModel) -> str:
+    canonical = json.dumps(body.model_dump(mode="json", exclude_unset=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def commit_write(
+    request: Request,
+    session: AsyncSession,
+    *,
+    key: ApiKey,
+    body: BaseModel,
+    idempotency_key: str | None,
+    make: Callable[[], Awaitable[BaseModel]],
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run `make` in the request's transaction and commit once. With an Idempotency-Key, the same key and
+    body replay the first response; a different body is 409 and nothing runs."""
+    claim: idempotency.Claim | None = None
+    if idempotency_key is not None:
+        result = await idempotency.claim(
+            session, api_key_id=key.id, method=request.method, path=request.url.path, key=idempotency_key,
+            body_hash=_body_hash(body),
+        )
+        if isinstance(result, idempotency.StoredResponse):
+            await session.rollback()
+            return JSONResponse(result.body, result.status, headers={"Idempotent-Replayed": "true"})
+        claim = result
+    out = await make()
+    content = out.model_dump(mode="json")
+    if claim is not None:
+        await idempotency.complete(session, claim, status=status_code, body=content)
+    pending = outbox.take_pending_ids(session)
+    await session.commit()
+    background = BackgroundTask(_deliver_outbox, request.app.state, pending) if pending else None
+    return JSONResponse(content, status_code, background=background)

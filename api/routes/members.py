@@ -1,0 +1,58 @@
+"""Members: create, 360 view, update, search."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentKey, IdempotencyKeyDep, SessionDep, SettingsDep, WriterKey
+from api.respond import commit_write
+from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.schemas.members import Member360Out, MemberOut, MemberPage
+from services import members
+from services.members import MemberCreate, MemberUpdate
+
+router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=201, response_model=MemberOut, summary="Create a member (starts the welcome journey)")
+async def create_member(request: Request, body: MemberCreate, session: SessionDep, key: WriterKey,
+                        settings: SettingsDep, idem: IdempotencyKeyDep) -> JSONResponse:
+    async def make() -> MemberOut:
+        member = await members.create(session, body, source=f"api:{key.name}",
+                                      task_queue=settings.temporal.task_queue)
+        return MemberOut.of(member)
+
+    return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
+
+
+@router.get("", response_model=MemberPage, summary="Search members (newest first, cursor pagination)")
+async def list_members(
+    session: SessionDep,
+    _: CurrentKey,
+    query: Annotated[str | None, Query(max_length=200, description="external id, phone, or part of name/email")] = None,
+    tier: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> MemberPage:
+    rows = await members.search(session, query=query, tier=tier, limit=limit + 1, after=decode_cursor(cursor))
+    page, more = rows[:limit], len(rows) > limit
+    return MemberPage(items=[MemberOut.of(m) for m in page],
+                      next_cursor=encode_cursor(page[-1].id) if more else None)
+
+
+@router.get("/{member_id}", response_model=Member360Out, summary="The member 360 view")
+async def get_member(member_id: uuid.UUID, session: SessionDep, _: CurrentKey, settings: SettingsDep) -> Member360Out:
+    view = await members.view(session, member_id)
+    return Member360Out.of_view(view, temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace)
+
+
+@router.patch("/{member_id}", response_model=MemberOut, summary="Update profile fields and consent")
+async def update_member(member_id: uuid.UUID, body: MemberUpdate, session: SessionDep, key: WriterKey) -> MemberOut:
+    member = await members.update(session, member_id, body, source=f"api:{key.name}")
+    out = MemberOut.of(member)
+    await session.commit()
+    return out

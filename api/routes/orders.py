@@ -1,0 +1,32 @@
+"""Orders: ingestion from the shop, and reading one back."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, SessionDep
+from api.respond import commit_write
+from api.schemas.common import ERROR_RESPONSES
+from api.schemas.orders import OrderOut
+from services import orders
+from services.orders import OrderCreate
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERROR_RESPONSES)
+
+
+@router.post("", status_code=201, response_model=OrderOut,
+             summary="Ingest a completed order (updates spend, earns points)")
+async def create_order(request: Request, body: OrderCreate, session: SessionDep, key: IntegrationKey,
+                       idem: IdempotencyKeyDep) -> JSONResponse:
+    async def make() -> OrderOut:
+        return OrderOut.model_validate(await orders.ingest(session, body))
+
+    return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
+
+
+@router.get("/{order_id}", response_model=OrderOut, summary="Read an order")
+async def get_order(order_id: uuid.UUID, session: SessionDep, _: CurrentKey) -> OrderOut:
+    return OrderOut.model_validate(await orders.get(session, order_id))

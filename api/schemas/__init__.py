@@ -1,0 +1,1 @@
+"""Response schemas; request schemas are the services' input models."""

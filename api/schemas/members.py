@@ -1,0 +1,106 @@
+"""Member responses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.schemas.orders import OrderOut
+from models import Member
+from services.ledger import LedgerLine
+from services.members import MemberView
+
+
+class ConsentOut(BaseModel):
+    email: bool
+    sms: bool
+    email_updated_at: datetime | None
+    email_source: str | None
+    sms_updated_at: datetime | None
+    sms_source: str | None
+
+
+class MemberOut(BaseModel):
+    id: uuid.UUID
+    external_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    birthday: date | None
+    timezone: str
+    locale: str
+    tier: str
+    tags: list[str]
+    attributes: dict[str, Any]
+    consent: ConsentOut
+    lifetime_spend: Decimal
+    order_count: int
+    last_purchase_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, m: Member) -> MemberOut:
+        return cls(
+            id=m.id, external_id=m.external_id, name=m.name, email=m.email, phone=m.phone, birthday=m.birthday,
+            timezone=m.timezone, locale=m.locale, tier=m.tier, tags=list(m.tags), attributes=dict(m.attributes),
+            consent=ConsentOut(
+                email=m.consent_email, sms=m.consent_sms, email_updated_at=m.consent_email_at,
+                email_source=m.consent_email_source, sms_updated_at=m.consent_sms_at, sms_source=m.consent_sms_source,
+            ),
+            lifetime_spend=m.lifetime_spend, order_count=m.order_count, last_purchase_at=m.last_purchase_at,
+            created_at=m.created_at, updated_at=m.updated_at,
+        )
+
+
+class PointsOut(BaseModel):
+    posted: int
+    held: int
+    available: int
+
+
+class LedgerLineOut(BaseModel):
+    entry_id: int
+    transaction_id: int
+    kind: str
+    amount: int
+    balance_after: int | None
+    reason: str
+    reference_type: str | None
+    reference_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, line: LedgerLine) -> LedgerLineOut:
+        return cls(**line.__dict__)
+
+
+class Member360Out(MemberOut):
+    points: PointsOut
+    recent_orders: list[OrderOut]
+    recent_ledger: list[LedgerLineOut]
+    links: dict[str, str]
+
+    @classmethod
+    def of_view(cls, v: MemberView, *, temporal_ui: str, namespace: str) -> Member360Out:
+        base = MemberOut.of(v.member).model_dump()
+        workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
+        return cls(
+            **base,
+            points=PointsOut(posted=v.points.posted, held=v.points.held, available=v.points.available),
+            recent_orders=[OrderOut.model_validate(o) for o in v.recent_orders],
+            recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
+            links={
+                "journeys": f"{workflows}?query=MemberId%3D%22{v.member.id}%22",
+                "welcome_journey": f"{workflows}/journey-welcome-{v.member.id}",
+            },
+        )
+
+
+class MemberPage(BaseModel):
+    items: list[MemberOut]
+    next_cursor: str | None

@@ -1,0 +1,116 @@
+"""The `memberflow` command: dev (the whole embedded stack), api, worker, migrate, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from core.logging import configure_logging
+from core.settings import Settings, get_settings
+
+
+def _cmd_dev(_: argparse.Namespace) -> int:
+    from core.devstack import run_dev_stack
+
+    return run_dev_stack(get_settings())
+
+
+def _cmd_api(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    settings.require_database_url()
+    configure_logging(settings.log_level, json_lines=settings.log_json, prefix="api ")
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port,
+                log_level=settings.log_level.lower(), log_config=None, proxy_headers=True)
+    return 0
+
+
+def _cmd_worker(_: argparse.Namespace) -> int:
+    import worker
+
+    settings = get_settings()
+    settings.require_database_url()
+    configure_logging(settings.log_level, json_lines=settings.log_json, prefix="worker ")
+    asyncio.run(worker.run(settings))
+    return 0
+
+
+def _cmd_migrate(_: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    upgrade(settings.require_database_url())
+    print("database is at the latest migration")
+    return 0
+
+
+def _database_url_for_tools(settings: Settings) -> str:
+    """Admin commands default to the embedded database of `memberflow dev` when no URL is set."""
+    if settings.database_url:
+        return settings.database_url
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{settings.dev.postgres_port}/memberflow"
+
+
+def _cmd_keys_create(args: argparse.Namespace) -> int:
+    from core.db import create_engine, create_session_factory
+    from services import api_keys
+
+    settings = get_settings().model_copy(update={"database_url": _database_url_for_tools(get_settings())})
+
+    async def create() -> api_keys.IssuedKey:
+        engine = create_engine(settings, pool_size=1)
+        try:
+            async with create_session_factory(engine)() as session:
+                issued = await api_keys.create(session, name=args.name, role=api_keys.Role(args.role), source="cli")
+                await session.commit()
+                return issued
+        finally:
+            await engine.dispose()
+
+    try:
+        issued = asyncio.run(create())
+    except OSError as exc:
+        print(f"error: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {issued.key.role} key {issued.key.name!r} (id {issued.key.id})")
+    print(f"key: {issued.secret}")
+    print("Store it now: it is not shown again.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memberflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="run embedded Postgres, Temporal dev server, worker and API (Ctrl-C stops all)") \
+        .set_defaults(func=_cmd_dev)
+    sub.add_parser("api", help="run the HTTP API").set_defaults(func=_cmd_api)
+    sub.add_parser("worker", help="run the Temporal worker and the outbox relay").set_defaults(func=_cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create an API key and print it once")
+    create.add_argument("--role", required=True, choices=["admin", "marketer", "approver", "ops", "integration"])
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=_cmd_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except RuntimeError as exc:  # configuration errors carry a message meant for the operator
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""All configuration, read once from the environment (prefix MEMBERFLOW_, nested with __)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TemporalSettings(BaseModel):
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "memberflow"
+    # Base address of the Temporal Web UI, used for links from the API and console.
+    ui_url: str = "http://127.0.0.1:8233"
+    tls: bool = False
+    api_key: SecretStr | None = None
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Request bodies above this size are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
+class DevSettings(BaseModel):
+    """The embedded stack of `memberflow dev` (`make run`)."""
+
+    data_dir: Path = Path(".data")
+    postgres_port: int = Field(default=55432, ge=1, le=65535)
+    temporal_port: int = Field(default=7233, ge=1, le=65535)
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MEMBERFLOW_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    # SQLAlchemy URL (postgresql+asyncpg://…). Unset under `memberflow dev`: the embedded server is used.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MEMBERFLOW_DATABASE_URL", "DATABASE_URL")
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    temporal: TemporalSettings = TemporalSettings()
+    api: ApiSettings = ApiSettings()
+    dev: DevSettings = DevSettings()
+    # When set, an admin API key with exactly this value exists after the API starts.
+    admin_key: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "MEMBERFLOW_DATABASE_URL is not set. Set it to a PostgreSQL URL "
+                "(postgresql+asyncpg://user:pass@host:5432/db), or use `memberflow dev` for the embedded stack."
+            )
+        return self.database_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""Temporal client factory and the search attributes the product relies on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from core.settings import TemporalSettings
+
+log = logging.getLogger(__name__)
+
+MEMBER_ID = SearchAttributeKey.for_keyword("MemberId")
+JOURNEY_KIND = SearchAttributeKey.for_keyword("JourneyKind")
+CAMPAIGN_ID = SearchAttributeKey.for_keyword("CampaignId")
+JOURNEY_STEP = SearchAttributeKey.for_keyword("JourneyStep")
+SEARCH_ATTRIBUTES = (MEMBER_ID, JOURNEY_KIND, CAMPAIGN_ID, JOURNEY_STEP)
+
+
+async def connect(settings: TemporalSettings) -> Client:
+    return await Client.connect(
+        settings.address,
+        namespace=settings.namespace,
+        data_converter=pydantic_data_converter,
+        tls=settings.tls,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+    )
+
+
+async def connect_with_retry(settings: TemporalSettings, *, timeout: float = 60.0) -> Client:
+    """Connect, retrying while the server starts (compose and `memberflow dev` start it beside us)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.2
+    while True:
+        try:
+            return await connect(settings)
+        except RuntimeError as exc:  # the SDK raises RuntimeError when the server cannot be reached
+            if loop.time() >= deadline:
+                raise RuntimeError(f"Temporal at {settings.address} is not reachable: {exc}") from exc
+            log.info("waiting for Temporal at %s", settings.address)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Add the product's search attributes where missing; returns the names it added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}
+    missing = {name: kind for name, kind in missing.items() if name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+        log.info("added search attributes %s", ", ".join(sorted(missing)))
+    return sorted(missing)

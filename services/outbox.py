@@ -1,0 +1,136 @@
+"""Transactional outbox for Temporal: record a workflow start or signal with the change that needs it,
+then deliver it after commit (at once from the API, and by the worker's relay for anything left over)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models import TemporalOutbox
+
+log = logging.getLogger(__name__)
+
+# Rows younger than this are left to the request that wrote them (its fast path), so the relay and the
+# API do not both try the same row at the same moment.
+RELAY_GRACE = timedelta(seconds=5)
+PENDING_KEY = "memberflow.outbox_ids"
+
+
+async def enqueue_start(
+    session: AsyncSession,
+    *,
+    workflow_type: str,
+    workflow_id: str,
+    task_queue: str,
+    payload: dict[str, Any],
+    search_attributes: dict[str, str],
+) -> TemporalOutbox:
+    row = TemporalOutbox(
+        action="start", workflow_type=workflow_type, workflow_id=workflow_id, task_queue=task_queue,
+        payload=payload, search_attributes=search_attributes, attempts=0,
+    )
+    return await _add(session, row)
+
+
+async def enqueue_signal(
+    session: AsyncSession, *, workflow_id: str, signal_name: str, payload: dict[str, Any]
+) -> TemporalOutbox:
+    row = TemporalOutbox(
+        action="signal", workflow_id=workflow_id, signal_name=signal_name, payload=payload,
+        search_attributes={}, attempts=0,
+    )
+    return await _add(session, row)
+
+
+async def _add(session: AsyncSession, row: TemporalOutbox) -> TemporalOutbox:
+    session.add(row)
+    await session.flush()
+    # Remembered on the session so the request that commits it can deliver it at once.
+    session.info.setdefault(PENDING_KEY, []).append(row.id)
+    return row
+
+
+def take_pending_ids(session: AsyncSession) -> list[int]:
+    """The outbox rows this session wrote, to deliver right after it commits."""
+    ids: list[int] = session.info.pop(PENDING_KEY, [])
+    return ids
+
+
+def _typed(attrs: dict[str, str]) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [SearchAttributePair(SearchAttributeKey.for_keyword(name), value) for name, value in attrs.items()]
+    )
+
+
+async def _deliver(client: Client, row: TemporalOutbox) -> None:
+    if row.action == "start":
+        assert row.workflow_type and row.task_queue
+        try:
+            await client.start_workflow(
+                row.workflow_type, row.payload, id=row.workflow_id, task_queue=row.task_queue,
+                search_attributes=_typed(row.search_attributes),
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # a run with this business id exists: the start already happened (or a duplicate trigger)
+    elif row.action == "signal":
+        assert row.signal_name
+        handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(row.workflow_id)
+        try:
+            await handle.signal(row.signal_name, row.payload)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # No running workflow to tell: the event has nothing to wake, which is not an error.
+    else:
+        raise ValueError(f"unknown outbox action {row.action!r}")
+
+
+async def dispatch(
+    sessions: async_sessionmaker[AsyncSession], client: Client, *, ids: Sequence[int] | None = None, limit: int = 100
+) -> int:
+    """Deliver pending rows (the given ids, or the oldest due ones); returns how many were delivered.
+    Rows are locked with SKIP LOCKED, so concurrent dispatchers never deliver the same row twice at once."""
+    delivered = 0
+    async with sessions() as session:
+        stmt = select(TemporalOutbox).where(TemporalOutbox.dispatched_at.is_(None))
+        if ids is not None:
+            stmt = stmt.where(TemporalOutbox.id.in_(ids))
+        else:
+            stmt = stmt.where(TemporalOutbox.created_at < func.now() - RELAY_GRACE)
+        rows = (
+            await session.execute(stmt.order_by(TemporalOutbox.id).limit(limit).with_for_update(skip_locked=True))
+        ).scalars().all()
+        for row in rows:
+            try:
+                await _deliver(client, row)
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried by the relay
+                log.warning("outbox %s (%s %s) failed: %s", row.id, row.action, row.workflow_id, exc)
+                await session.execute(
+                    update(TemporalOutbox)
+                    .where(TemporalOutbox.id == row.id)
+                    .values(attempts=TemporalOutbox.attempts + 1, last_error=str(exc)[:2000])
+                )
+                continue
+            await session.execute(
+                update(TemporalOutbox)
+                .where(TemporalOutbox.id == row.id)
+                .values(dispatched_at=func.now(), attempts=TemporalOutbox.attempts + 1, last_error=None)
+            )
+            delivered += 1
+        await session.commit()
+    return delivered
+
+
+async def pending_count(session: AsyncSession) -> int:
+    return int(
+        (await session.execute(select(func.count()).where(TemporalOutbox.dispatched_at.is_(None)))).scalar_one()
+    )
