@@ -24,8 +24,14 @@ def _cmd_api(_: argparse.Namespace) -> int:
     settings = get_settings()
     settings.require_database_url()
     configure_logging(settings.log_level, json_lines=settings.log_json, prefix="api ")
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port,
-                log_level=settings.log_level.lower(), log_config=None, proxy_headers=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        proxy_headers=True,
+    )
     return 0
 
 
@@ -86,8 +92,9 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memberflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="run embedded Postgres, Temporal dev server, worker and API (Ctrl-C stops all)") \
-        .set_defaults(func=_cmd_dev)
+    sub.add_parser(
+        "dev", help="run embedded Postgres, Temporal dev server, worker and API (Ctrl-C stops all)"
+    ).set_defaults(func=_cmd_dev)
     sub.add_parser("api", help="run the HTTP API").set_defaults(func=_cmd_api)
     sub.add_parser("worker", help="run the Temporal worker and the outbox relay").set_defaults(func=_cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=_cmd_migrate)

@@ -34,7 +34,9 @@ def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], tas
 
 
 async def relay_outbox(
-    sessions: async_sessionmaker[AsyncSession], client: Client, stop: asyncio.Event,
+    sessions: async_sessionmaker[AsyncSession],
+    client: Client,
+    stop: asyncio.Event,
     interval: float = RELAY_INTERVAL_SECONDS,
 ) -> None:
     """Deliver outbox rows the API could not (Temporal was down, or the API died after commit)."""

@@ -81,8 +81,9 @@ def _idempotency_key(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> str | None:
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
-        raise InvalidInput("Idempotency-Key must be 1-255 printable ASCII characters without spaces",
-                           code="invalid_idempotency_key")
+        raise InvalidInput(
+            "Idempotency-Key must be 1-255 printable ASCII characters without spaces", code="invalid_idempotency_key"
+        )
     return idempotency_key
 
 

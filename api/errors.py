@@ -15,16 +15,27 @@ from core.errors import AppError
 log = logging.getLogger("memberflow.api")
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "validation_error", 429: "rate_limited", 503: "service_unavailable",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "service_unavailable",
 }
 
 
-def envelope(status: int, code: str, message: str, details: Any = None,
-             headers: dict[str, str] | None = None) -> JSONResponse:
+def envelope(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
-        status_code=status, content={"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        content={"error": {"code": code, "message": message, "details": details}},
         headers=headers,
     )
 
@@ -43,9 +54,16 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(err.get("type") == "json_invalid" for err in errors):
-        return envelope(400, "malformed_json", "the request body is not valid JSON",
-                        [{"field": _field(err["loc"]), "message": err.get("ctx", {}).get("error", err["msg"])}
-                         for err in errors if err.get("type") == "json_invalid"])
+        return envelope(
+            400,
+            "malformed_json",
+            "the request body is not valid JSON",
+            [
+                {"field": _field(err["loc"]), "message": err.get("ctx", {}).get("error", err["msg"])}
+                for err in errors
+                if err.get("type") == "json_invalid"
+            ],
+        )
     details = [
         {"field": _field(err["loc"]), "message": err["msg"].removeprefix("Value error, "), "type": err["type"]}
         for err in errors

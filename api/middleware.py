@@ -10,15 +10,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("memberflow_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
-    "memberflow_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    "memberflow_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
 
 async def _reject(send: Send, status: int, code: str, message: str) -> None:
     body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -49,7 +49,11 @@ async def commit_write(
     claim: idempotency.Claim | None = None
     if idempotency_key is not None:
         result = await idempotency.claim(
-            session, api_key_id=key.id, method=request.method, path=request.url.path, key=idempotency_key,
+            session,
+            api_key_id=key.id,
+            method=request.method,
+            path=request.url.path,
+            key=idempotency_key,
             body_hash=_body_hash(body),
         )
         if isinstance(result, idempotency.StoredResponse):

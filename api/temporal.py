@@ -16,8 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class TemporalConnector:
-    def __init__(self, settings: TemporalSettings, client: Client | None = None,
-                 connect_timeout: float = 5.0) -> None:
+    def __init__(self, settings: TemporalSettings, client: Client | None = None, connect_timeout: float = 5.0) -> None:
         self._settings = settings
         self._client = client
         self._lock = asyncio.Lock()

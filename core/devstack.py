@@ -105,9 +105,11 @@ def run_dev_stack(settings: Settings) -> int:
         ports["PostgreSQL"] = ("127.0.0.1", settings.dev.postgres_port)
     taken = [f"{name} port {port}" for name, (host, port) in ports.items() if port_in_use(port, host)]
     if taken:
-        _say(f"error: {'; '.join(taken)} already in use by another process. Stop it, or choose other ports with "
-             "MEMBERFLOW_API__PORT, MEMBERFLOW_DEV__TEMPORAL_PORT, MEMBERFLOW_DEV__TEMPORAL_UI_PORT, "
-             "MEMBERFLOW_DEV__POSTGRES_PORT.")
+        _say(
+            f"error: {'; '.join(taken)} already in use by another process. Stop it, or choose other ports with "
+            "MEMBERFLOW_API__PORT, MEMBERFLOW_DEV__TEMPORAL_PORT, MEMBERFLOW_DEV__TEMPORAL_UI_PORT, "
+            "MEMBERFLOW_DEV__POSTGRES_PORT."
+        )
         return 1
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -117,8 +119,9 @@ def run_dev_stack(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     postgres = EmbeddedPostgres(data_dir / "pg", settings.dev.postgres_port, logs / "postgres.log")
-    temporal = TemporalDevServer(data_dir / "temporal.db", settings.dev.temporal_port,
-                                 settings.dev.temporal_ui_port, logs / "temporal.log")
+    temporal = TemporalDevServer(
+        data_dir / "temporal.db", settings.dev.temporal_port, settings.dev.temporal_ui_port, logs / "temporal.log"
+    )
     children: dict[str, subprocess.Popen[bytes]] = {}
     code = 0
     started = time.monotonic()
@@ -144,8 +147,11 @@ def run_dev_stack(settings: Settings) -> int:
         }
         for name, command in (("worker", "worker"), ("API", "api")):
             children[name] = subprocess.Popen(
-                [sys.executable, "-m", "cli", command], env=env, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                [sys.executable, "-m", "cli", command],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         api_url = f"http://{ports['API'][0]}:{settings.api.port}"
         _wait_ready(f"{api_url}/readyz", children, timeout=120)

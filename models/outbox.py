@@ -17,9 +17,7 @@ from models.base import Base, created_at_column
 
 class TemporalOutbox(Base):
     __tablename__ = "temporal_outbox"
-    __table_args__ = (
-        Index("ix_temporal_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")),
-    )
+    __table_args__ = (Index("ix_temporal_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     # "start" or "signal_with_start" or "signal"

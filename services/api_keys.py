@@ -42,8 +42,9 @@ def _display_prefix(secret: str) -> str:
 
 async def create(session: AsyncSession, *, name: str, role: Role, source: str = "api") -> IssuedKey:
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name, role=role.value, key_hash=hash_secret(secret), prefix=_display_prefix(secret),
-                 source=source)
+    key = ApiKey(
+        name=name, role=role.value, key_hash=hash_secret(secret), prefix=_display_prefix(secret), source=source
+    )
     session.add(key)
     await session.flush()
     return IssuedKey(key=key, secret=secret)
@@ -51,9 +52,7 @@ async def create(session: AsyncSession, *, name: str, role: Role, source: str = 
 
 async def authenticate(session: AsyncSession, secret: str) -> ApiKey:
     key = (
-        await session.execute(
-            select(ApiKey).where(ApiKey.key_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
-        )
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret), ApiKey.revoked_at.is_(None)))
     ).scalar_one_or_none()
     if key is None:
         raise Unauthorized("the API key is not valid or was revoked", code="invalid_api_key")
@@ -92,7 +91,14 @@ async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
         existing.role = Role.ADMIN.value
         await session.flush()
         return False
-    session.add(ApiKey(name=BOOTSTRAP_NAME, role=Role.ADMIN.value, key_hash=digest,
-                       prefix=_display_prefix(secret), source="bootstrap"))
+    session.add(
+        ApiKey(
+            name=BOOTSTRAP_NAME,
+            role=Role.ADMIN.value,
+            key_hash=digest,
+            prefix=_display_prefix(secret),
+            source="bootstrap",
+        )
+    )
     await session.flush()
     return True

@@ -44,8 +44,15 @@ async def claim(
     inserted = (
         await session.execute(
             insert(IdempotencyRecord)
-            .values(id=record_id, api_key_id=api_key_id, method=method, path=path, key=key,
-                    request_hash=body_hash, created_at=datetime.now(UTC))
+            .values(
+                id=record_id,
+                api_key_id=api_key_id,
+                method=method,
+                path=path,
+                key=key,
+                request_hash=body_hash,
+                created_at=datetime.now(UTC),
+            )
             .on_conflict_do_nothing(constraint="uq_idempotency_scope")
             .returning(IdempotencyRecord.id)
         )
@@ -55,8 +62,10 @@ async def claim(
     existing = (
         await session.execute(
             select(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id == api_key_id, IdempotencyRecord.method == method,
-                IdempotencyRecord.path == path, IdempotencyRecord.key == key,
+                IdempotencyRecord.api_key_id == api_key_id,
+                IdempotencyRecord.method == method,
+                IdempotencyRecord.path == path,
+                IdempotencyRecord.key == key,
             )
         )
     ).scalar_one()

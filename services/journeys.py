@@ -53,9 +53,7 @@ class MemberJourneyFacts:
 
 
 async def facts(session: AsyncSession, member_id: uuid.UUID) -> MemberJourneyFacts:
-    row = (
-        await session.execute(select(Member.order_count, Member.tier).where(Member.id == member_id))
-    ).one_or_none()
+    row = (await session.execute(select(Member.order_count, Member.tier).where(Member.id == member_id))).one_or_none()
     if row is None:
         return MemberJourneyFacts(exists=False, order_count=0, tier=None)
     return MemberJourneyFacts(exists=True, order_count=row.order_count, tier=row.tier)

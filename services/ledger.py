@@ -125,8 +125,14 @@ async def credit(
         await session.execute(
             _CREDIT_MEMBER,
             {
-                "key": idempotency_key, "hash": content, "kind": kind.value, "reason": reason,
-                "ref_type": ref_type, "ref_id": ref_id, "member_id": member_id, "points": points,
+                "key": idempotency_key,
+                "hash": content,
+                "kind": kind.value,
+                "reason": reason,
+                "ref_type": ref_type,
+                "ref_id": ref_id,
+                "member_id": member_id,
+                "points": points,
                 "system_code": source.value,
             },
         )
@@ -170,9 +176,15 @@ async def recent_lines(session: AsyncSession, member_id: uuid.UUID, limit: int =
     )
     return [
         LedgerLine(
-            entry_id=entry.id, transaction_id=tx.id, kind=tx.kind, amount=entry.amount,
-            balance_after=entry.balance_after, reason=tx.reason, reference_type=tx.reference_type,
-            reference_id=tx.reference_id, created_at=entry.created_at,
+            entry_id=entry.id,
+            transaction_id=tx.id,
+            kind=tx.kind,
+            amount=entry.amount,
+            balance_after=entry.balance_after,
+            reason=tx.reason,
+            reference_type=tx.reference_type,
+            reference_id=tx.reference_id,
+            created_at=entry.created_at,
         )
         for entry, tx in (await session.execute(stmt)).all()
     ]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,9 +118,18 @@ async def create(session: AsyncSession, data: MemberCreate, *, source: str, task
     values: dict[str, Any] = data.model_dump(exclude={"consent"})
     member_id = uuid7()
     values.update(
-        id=member_id, tier="member", tags=[], attributes={}, lifetime_spend=Decimal("0"), order_count=0,
-        consent_email=data.consent.email, consent_sms=data.consent.sms,
-        consent_email_at=now, consent_email_source=source, consent_sms_at=now, consent_sms_source=source,
+        id=member_id,
+        tier="member",
+        tags=[],
+        attributes={},
+        lifetime_spend=Decimal("0"),
+        order_count=0,
+        consent_email=data.consent.email,
+        consent_sms=data.consent.sms,
+        consent_email_at=now,
+        consent_email_source=source,
+        consent_sms_at=now,
+        consent_sms_source=source,
     )
     inserted = (
         await session.execute(
@@ -156,10 +165,14 @@ async def get(session: AsyncSession, member_id: uuid.UUID, *, for_update: bool =
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
     member = await get(session, member_id)
     orders = (
-        await session.execute(
-            select(Order).where(Order.member_id == member_id).order_by(Order.placed_at.desc()).limit(10)
+        (
+            await session.execute(
+                select(Order).where(Order.member_id == member_id).order_by(Order.placed_at.desc()).limit(10)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return MemberView(
         member=member,
         points=await ledger.balance(session, member_id),
@@ -194,7 +207,7 @@ async def search(
     session: AsyncSession, *, query: str | None, tier: str | None, limit: int, after: uuid.UUID | None
 ) -> list[Member]:
     """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
-    stmt: Select[tuple[Member]] = select(Member)
+    stmt = select(Member)
     if query:
         pattern = f"%{_escape_like(query)}%"
         stmt = stmt.where(

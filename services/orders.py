@@ -88,9 +88,15 @@ async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
         await session.execute(
             insert(Order)
             .values(
-                id=order_id, source=data.source, external_id=data.external_id, member_id=member.id,
-                amount=data.amount, currency=data.currency, status=data.status,
-                items=[item.model_dump(mode="json") for item in data.items], points_earned=points,
+                id=order_id,
+                source=data.source,
+                external_id=data.external_id,
+                member_id=member.id,
+                amount=data.amount,
+                currency=data.currency,
+                status=data.status,
+                items=[item.model_dump(mode="json") for item in data.items],
+                points_earned=points,
                 placed_at=data.placed_at,
             )
             .on_conflict_do_nothing(index_elements=["source", "external_id"])
@@ -115,15 +121,25 @@ async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
         member.last_purchase_at = data.placed_at
     if points > 0:
         await ledger.credit(
-            session, member_id=member.id, points=points, kind=ledger.TxKind.EARN,
+            session,
+            member_id=member.id,
+            points=points,
+            kind=ledger.TxKind.EARN,
             reason=f"Order {data.external_id} completed: {data.amount} {data.currency}",
-            idempotency_key=f"order:{order_id}:earn", reference=("order", str(order_id)),
+            idempotency_key=f"order:{order_id}:earn",
+            reference=("order", str(order_id)),
         )
     session.add(
         MemberEvent(
-            member_id=member.id, type="order_completed", occurred_at=data.placed_at,
-            properties={"order_id": str(order_id), "amount": str(data.amount), "currency": data.currency,
-                        "first_purchase": first_purchase},
+            member_id=member.id,
+            type="order_completed",
+            occurred_at=data.placed_at,
+            properties={
+                "order_id": str(order_id),
+                "amount": str(data.amount),
+                "currency": data.currency,
+                "first_purchase": first_purchase,
+            },
             idempotency_key=f"order:{order_id}:completed",
         )
     )

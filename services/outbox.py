@@ -35,8 +35,13 @@ async def enqueue_start(
     search_attributes: dict[str, str],
 ) -> TemporalOutbox:
     row = TemporalOutbox(
-        action="start", workflow_type=workflow_type, workflow_id=workflow_id, task_queue=task_queue,
-        payload=payload, search_attributes=search_attributes, attempts=0,
+        action="start",
+        workflow_type=workflow_type,
+        workflow_id=workflow_id,
+        task_queue=task_queue,
+        payload=payload,
+        search_attributes=search_attributes,
+        attempts=0,
     )
     return await _add(session, row)
 
@@ -45,8 +50,12 @@ async def enqueue_signal(
     session: AsyncSession, *, workflow_id: str, signal_name: str, payload: dict[str, Any]
 ) -> TemporalOutbox:
     row = TemporalOutbox(
-        action="signal", workflow_id=workflow_id, signal_name=signal_name, payload=payload,
-        search_attributes={}, attempts=0,
+        action="signal",
+        workflow_id=workflow_id,
+        signal_name=signal_name,
+        payload=payload,
+        search_attributes={},
+        attempts=0,
     )
     return await _add(session, row)
 
@@ -73,10 +82,14 @@ def _typed(attrs: dict[str, str]) -> TypedSearchAttributes:
 
 async def _deliver(client: Client, row: TemporalOutbox) -> None:
     if row.action == "start":
-        assert row.workflow_type and row.task_queue
+        assert row.workflow_type is not None
+        assert row.task_queue is not None
         try:
             await client.start_workflow(
-                row.workflow_type, row.payload, id=row.workflow_id, task_queue=row.task_queue,
+                row.workflow_type,
+                row.payload,
+                id=row.workflow_id,
+                task_queue=row.task_queue,
                 search_attributes=_typed(row.search_attributes),
             )
         except WorkflowAlreadyStartedError:
@@ -107,8 +120,10 @@ async def dispatch(
         else:
             stmt = stmt.where(TemporalOutbox.created_at < func.now() - RELAY_GRACE)
         rows = (
-            await session.execute(stmt.order_by(TemporalOutbox.id).limit(limit).with_for_update(skip_locked=True))
-        ).scalars().all()
+            (await session.execute(stmt.order_by(TemporalOutbox.id).limit(limit).with_for_update(skip_locked=True)))
+            .scalars()
+            .all()
+        )
         for row in rows:
             try:
                 await _deliver(client, row)
@@ -131,6 +146,4 @@ async def dispatch(
 
 
 async def pending_count(session: AsyncSession) -> int:
-    return int(
-        (await session.execute(select(func.count()).where(TemporalOutbox.dispatched_at.is_(None)))).scalar_one()
-    )
+    return int((await session.execute(select(func.count()).where(TemporalOutbox.dispatched_at.is_(None)))).scalar_one())

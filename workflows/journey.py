@@ -62,7 +62,10 @@ class JourneyWorkflow:
     def status(self) -> JourneyStatus:
         assert self._input is not None
         return JourneyStatus(
-            member_id=self._input.member_id, kind=self._input.kind, step=self._step, steps=list(self._steps),
+            member_id=self._input.member_id,
+            kind=self._input.kind,
+            step=self._step,
+            steps=list(self._steps),
             events=list(self._events),
         )
 

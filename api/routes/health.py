@@ -40,8 +40,9 @@ async def readyz(request: Request) -> JSONResponse:
     down = [name for name, check in checks.items() if not check["ok"]]
     return JSONResponse(
         status_code=503,
-        content={"error": {"code": "not_ready", "message": f"not ready: {', '.join(down)} unavailable",
-                           "details": checks}},
+        content={
+            "error": {"code": "not_ready", "message": f"not ready: {', '.join(down)} unavailable", "details": checks}
+        },
     )
 
 

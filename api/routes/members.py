@@ -19,11 +19,16 @@ router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_R
 
 
 @router.post("", status_code=201, response_model=MemberOut, summary="Create a member (starts the welcome journey)")
-async def create_member(request: Request, body: MemberCreate, session: SessionDep, key: WriterKey,
-                        settings: SettingsDep, idem: IdempotencyKeyDep) -> JSONResponse:
+async def create_member(
+    request: Request,
+    body: MemberCreate,
+    session: SessionDep,
+    key: WriterKey,
+    settings: SettingsDep,
+    idem: IdempotencyKeyDep,
+) -> JSONResponse:
     async def make() -> MemberOut:
-        member = await members.create(session, body, source=f"api:{key.name}",
-                                      task_queue=settings.temporal.task_queue)
+        member = await members.create(session, body, source=f"api:{key.name}", task_queue=settings.temporal.task_queue)
         return MemberOut.of(member)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
@@ -40,8 +45,7 @@ async def list_members(
 ) -> MemberPage:
     rows = await members.search(session, query=query, tier=tier, limit=limit + 1, after=decode_cursor(cursor))
     page, more = rows[:limit], len(rows) > limit
-    return MemberPage(items=[MemberOut.of(m) for m in page],
-                      next_cursor=encode_cursor(page[-1].id) if more else None)
+    return MemberPage(items=[MemberOut.of(m) for m in page], next_cursor=encode_cursor(page[-1].id) if more else None)
 
 
 @router.get("/{member_id}", response_model=Member360Out, summary="The member 360 view")

@@ -17,10 +17,12 @@ from services.orders import OrderCreate
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERROR_RESPONSES)
 
 
-@router.post("", status_code=201, response_model=OrderOut,
-             summary="Ingest a completed order (updates spend, earns points)")
-async def create_order(request: Request, body: OrderCreate, session: SessionDep, key: IntegrationKey,
-                       idem: IdempotencyKeyDep) -> JSONResponse:
+@router.post(
+    "", status_code=201, response_model=OrderOut, summary="Ingest a completed order (updates spend, earns points)"
+)
+async def create_order(
+    request: Request, body: OrderCreate, session: SessionDep, key: IntegrationKey, idem: IdempotencyKeyDep
+) -> JSONResponse:
     async def make() -> OrderOut:
         return OrderOut.model_validate(await orders.ingest(session, body))
 

@@ -25,8 +25,13 @@ class ErrorEnvelope(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
     for status, text in {
-        400: "Malformed request", 401: "Missing or invalid API key", 403: "The key's role may not do this",
-        404: "Not found", 409: "Conflict", 413: "Body too large", 422: "Validation failed",
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "The key's role may not do this",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        422: "Validation failed",
     }.items()
 }
 
@@ -42,5 +47,8 @@ def decode_cursor(cursor: str | None) -> uuid.UUID | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         return uuid.UUID(bytes=raw)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("cursor is not one this API returned", code="invalid_cursor",
-                           details=[{"field": "query.cursor", "message": "invalid cursor"}]) from exc
+        raise InvalidInput(
+            "cursor is not one this API returned",
+            code="invalid_cursor",
+            details=[{"field": "query.cursor", "message": "invalid cursor"}],
+        ) from exc

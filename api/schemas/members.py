@@ -46,14 +46,30 @@ class MemberOut(BaseModel):
     @classmethod
     def of(cls, m: Member) -> MemberOut:
         return cls(
-            id=m.id, external_id=m.external_id, name=m.name, email=m.email, phone=m.phone, birthday=m.birthday,
-            timezone=m.timezone, locale=m.locale, tier=m.tier, tags=list(m.tags), attributes=dict(m.attributes),
+            id=m.id,
+            external_id=m.external_id,
+            name=m.name,
+            email=m.email,
+            phone=m.phone,
+            birthday=m.birthday,
+            timezone=m.timezone,
+            locale=m.locale,
+            tier=m.tier,
+            tags=list(m.tags),
+            attributes=dict(m.attributes),
             consent=ConsentOut(
-                email=m.consent_email, sms=m.consent_sms, email_updated_at=m.consent_email_at,
-                email_source=m.consent_email_source, sms_updated_at=m.consent_sms_at, sms_source=m.consent_sms_source,
+                email=m.consent_email,
+                sms=m.consent_sms,
+                email_updated_at=m.consent_email_at,
+                email_source=m.consent_email_source,
+                sms_updated_at=m.consent_sms_at,
+                sms_source=m.consent_sms_source,
             ),
-            lifetime_spend=m.lifetime_spend, order_count=m.order_count, last_purchase_at=m.last_purchase_at,
-            created_at=m.created_at, updated_at=m.updated_at,
+            lifetime_spend=m.lifetime_spend,
+            order_count=m.order_count,
+            last_purchase_at=m.last_purchase_at,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
         )
 
 

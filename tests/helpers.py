@@ -1,0 +1,70 @@
+"""Small helpers shared by tests: an authenticated client and valid request bodies."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class ApiClient:
+    """An httpx client that sends one API key."""
+
+    http: httpx.AsyncClient
+    key: str
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+
+    async def get(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.get(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    async def post(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.post(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    async def patch(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.patch(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    async def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.http.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+def member_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "external_id": f"cust-{uuid.uuid4().hex[:12]}",
+        "name": "Wang Fang",
+        "email": f"{uuid.uuid4().hex[:8]}@example.com",
+        "phone": "+8613800138000",
+        "birthday": "1990-05-17",
+        "timezone": "Asia/Shanghai",
+        "locale": "zh-CN",
+        "consent": {"email": True, "sms": False},
+    }
+    body.update(overrides)
+    return body
+
+
+def order_body(member_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "external_id": f"ord-{uuid.uuid4().hex[:12]}",
+        "member_id": member_id,
+        "amount": "129.90",
+        "currency": "CNY",
+        "status": "completed",
+        "placed_at": "2026-01-15T10:30:00Z",
+        "items": [{"sku": "TEA-001", "name": "Oolong", "quantity": 2, "unit_price": "64.95"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    if code is not None:
+        assert error["code"] == code, error
+    return error

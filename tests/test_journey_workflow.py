@@ -1,0 +1,180 @@
+"""The welcome journey end to end on a real worker and the time-skipping Temporal server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from core.settings import Settings
+from core.temporal import JOURNEY_STEP
+from models import TemporalOutbox
+from services import outbox
+from tests.helpers import ApiClient, member_body, order_body
+from worker import build_worker, relay_outbox
+from workflows.journey import JourneyInput, JourneyOutcome, JourneyStatus, JourneyWorkflow
+
+
+@pytest.fixture
+def temporal(temporal_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """Here the API talks to this test's own time-skipping server."""
+    return temporal_env
+
+
+@pytest_asyncio.fixture
+async def worker(
+    temporal_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], task_queue: str
+) -> AsyncIterator[Worker]:
+    running = build_worker(temporal_env.client, sessions, task_queue)
+    async with running:
+        yield running
+
+
+async def test_welcome_journey_times_out_after_seven_days_without_purchase(
+    shop: ApiClient, temporal_env: WorkflowEnvironment, worker: Worker
+) -> None:
+    member = (await shop.post("/api/v1/members", json=member_body())).json()
+    handle = temporal_env.client.get_workflow_handle_for(JourneyWorkflow.run, f"journey-welcome-{member['id']}")
+    await _wait_for_step(handle, "wait_first_purchase")
+    # Handles from get_workflow_handle do not skip time on their own; move the test server's clock.
+    await temporal_env.sleep(timedelta(days=7, minutes=1))
+    outcome = await handle.result()
+    assert outcome == JourneyOutcome(result="timed_out", steps=["check_member", "wait_first_purchase", "done"])
+    assert (await handle.describe()).typed_search_attributes.get(JOURNEY_STEP) == "done"
+
+
+async def test_first_purchase_ends_the_welcome_wait(
+    shop: ApiClient, temporal_env: WorkflowEnvironment, worker: Worker
+) -> None:
+    member = (await shop.post("/api/v1/members", json=member_body())).json()
+    handle = temporal_env.client.get_workflow_handle_for(JourneyWorkflow.run, f"journey-welcome-{member['id']}")
+    status = await _wait_for_step(handle, "wait_first_purchase")
+    assert status.member_id == member["id"]
+    assert (await handle.describe()).typed_search_attributes.get(JOURNEY_STEP) == "wait_first_purchase"
+    assert (await shop.post("/api/v1/orders", json=order_body(member["id"]))).status_code == 201
+    outcome = await handle.result()
+    assert outcome.result == "converted"
+
+
+async def test_member_who_already_bought_converts_at_once(
+    shop: ApiClient, temporal_env: WorkflowEnvironment, worker: Worker, task_queue: str
+) -> None:
+    member = (await shop.post("/api/v1/members", json=member_body())).json()
+    await shop.post("/api/v1/orders", json=order_body(member["id"]))
+    # A second run for the same member (e.g. the start arrived after the purchase) sees the order in the DB.
+    outcome = await temporal_env.client.execute_workflow(
+        JourneyWorkflow.run,
+        JourneyInput(member_id=member["id"], kind="welcome"),
+        id=f"journey-check-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    assert outcome.result == "converted"
+    assert "wait_first_purchase" not in outcome.steps
+
+
+async def test_journey_for_a_missing_member_ends_quietly(
+    temporal_env: WorkflowEnvironment, worker: Worker, task_queue: str
+) -> None:
+    outcome = await temporal_env.client.execute_workflow(
+        JourneyWorkflow.run,
+        JourneyInput(member_id=str(uuid.uuid4()), kind="welcome"),
+        id=f"journey-missing-{uuid.uuid4()}",
+        task_queue=task_queue,
+    )
+    assert outcome.result == "member_missing"
+
+
+async def test_member_created_while_temporal_is_down_gets_its_journey_from_the_relay(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    make_key: object,
+    task_queue: str,
+) -> None:
+    from services.api_keys import Role
+
+    app = create_app(settings, engine=engine)  # its own Temporal address (127.0.0.1:1) is unreachable
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            shop = ApiClient(http, await make_key(Role.INTEGRATION))  # type: ignore[operator]
+            response = await shop.post("/api/v1/members", json=member_body())
+    assert response.status_code == 201  # the write never depends on Temporal being up
+    member_id = response.json()["id"]
+    workflow_id = f"journey-welcome-{member_id}"
+    async with sessions() as session:
+        row = (
+            await session.execute(select(TemporalOutbox).where(TemporalOutbox.workflow_id == workflow_id))
+        ).scalar_one()
+    assert row.dispatched_at is None  # waiting for the relay
+
+    # Temporal is back: the relay delivers it (rows are due after the grace period; deliver this one now).
+    assert await outbox.dispatch(sessions, temporal_env.client, ids=[row.id]) == 1
+    description = await temporal_env.client.get_workflow_handle(workflow_id).describe()
+    assert description.status == WorkflowExecutionStatus.RUNNING
+    assert description.task_queue == task_queue
+    # Delivering again (a relay retry after a crash) never starts a second run.
+    async with sessions() as session:
+        await session.execute(
+            TemporalOutbox.__table__.update().where(TemporalOutbox.id == row.id).values(dispatched_at=None)
+        )
+        await session.commit()
+    assert await outbox.dispatch(sessions, temporal_env.client, ids=[row.id]) == 1
+    assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id == description.run_id
+
+
+async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
+    sessions: async_sessionmaker[AsyncSession], temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    workflow_id = f"journey-welcome-{uuid.uuid4()}"
+    async with sessions() as session:
+        await outbox.enqueue_start(
+            session,
+            workflow_type="JourneyWorkflow",
+            workflow_id=workflow_id,
+            task_queue=task_queue,
+            payload={"member_id": str(uuid.uuid4()), "kind": "welcome"},
+            search_attributes={"JourneyKind": "welcome"},
+        )
+        await session.execute(
+            TemporalOutbox.__table__.update()
+            .where(TemporalOutbox.workflow_id == workflow_id)
+            .values(created_at=TemporalOutbox.created_at - outbox.RELAY_GRACE * 2)
+        )
+        await session.commit()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(relay_outbox(sessions, temporal_env.client, stop, interval=0.05))
+    try:
+        for _ in range(100):
+            async with sessions() as session:
+                row = (
+                    await session.execute(select(TemporalOutbox).where(TemporalOutbox.workflow_id == workflow_id))
+                ).scalar_one()
+            if row.dispatched_at is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert row.dispatched_at is not None
+    finally:
+        stop.set()
+        await asyncio.wait_for(relay, timeout=5)
+    assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
+
+
+async def _wait_for_step(handle: object, step: str) -> JourneyStatus:
+    for _ in range(100):
+        status: JourneyStatus = await handle.query(JourneyWorkflow.status)  # type: ignore[attr-defined]
+        if status.step == step:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"journey never reached {step}")
