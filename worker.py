@@ -8,29 +8,66 @@ import logging
 import signal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 from temporalio.worker import Worker
 
 from activities.journeys import JourneyActivities
+from activities.ledger import LedgerActivities
 from core.db import create_engine, create_session_factory
 from core.settings import Settings
 from core.temporal import connect_with_retry, ensure_search_attributes
 from services import outbox
 from workflows import WORKFLOWS
+from workflows.ledger_maintenance import LedgerMaintenanceWorkflow, MaintenanceInput
 
 log = logging.getLogger("memberflow.worker")
 
 RELAY_INTERVAL_SECONDS = 2.0
 
 
+MAINTENANCE_SCHEDULE_ID = "ledger-maintenance"
+
+
 def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> Worker:
     journeys = JourneyActivities(sessions)
+    ledger = LedgerActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[journeys.member_facts],
+        activities=[journeys.member_facts, ledger.expire_due_lots, ledger.release_expired_holds],
     )
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Create (or bring up to date) the daily ledger maintenance schedule."""
+    hour, minute = (int(part) for part in settings.points.maintenance_time.split(":"))
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            LedgerMaintenanceWorkflow.run,
+            MaintenanceInput(),
+            id=MAINTENANCE_SCHEDULE_ID,
+            task_queue=settings.temporal.task_queue,
+        ),
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(MAINTENANCE_SCHEDULE_ID, schedule)
+        log.info("created schedule %s (daily at %s UTC)", MAINTENANCE_SCHEDULE_ID, settings.points.maintenance_time)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(MAINTENANCE_SCHEDULE_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
 
 
 async def relay_outbox(
@@ -59,6 +96,7 @@ async def run(settings: Settings) -> None:
     added = await ensure_search_attributes(client)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
+    await ensure_schedules(client, settings)
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     worker = build_worker(client, sessions, settings.temporal.task_queue)

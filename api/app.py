@@ -14,7 +14,7 @@ from temporalio.client import Client
 from api.console.routes import router as console_router
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, Metrics
-from api.routes import health, keys, members, orders
+from api.routes import coupons, events, health, keys, members, orders, points, rewards, tiers
 from api.temporal import TemporalConnector
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
@@ -59,7 +59,19 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (health.router, keys.router, members.router, orders.router, console_router):
+    routers = (
+        health.router,
+        keys.router,
+        members.router,
+        orders.router,
+        points.router,
+        events.router,
+        tiers.router,
+        rewards.router,
+        coupons.router,
+        console_router,
+    )
+    for router in routers:
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

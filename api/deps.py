@@ -75,6 +75,8 @@ def require_roles(*roles: Role) -> Callable[[ApiKey], Coroutine[Any, Any, ApiKey
 AdminKey = Annotated[ApiKey, Depends(require_roles(Role.ADMIN))]
 WriterKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION, Role.MARKETER))]
 IntegrationKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION))]
+OpsKey = Annotated[ApiKey, Depends(require_roles(Role.OPS))]
+MarketerKey = Annotated[ApiKey, Depends(require_roles(Role.MARKETER))]
 
 
 def _idempotency_key(

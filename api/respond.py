@@ -43,6 +43,7 @@ async def commit_write(
     idempotency_key: str | None,
     make: Callable[[], Awaitable[BaseModel]],
     status_code: int = 201,
+    status_of: Callable[[BaseModel], int] | None = None,
 ) -> JSONResponse:
     """Run `make` in the request's transaction and commit once. With an Idempotency-Key, the same key and
     body replay the first response; a different body is 409 and nothing runs."""
@@ -61,6 +62,8 @@ async def commit_write(
             return JSONResponse(result.body, result.status, headers={"Idempotent-Replayed": "true"})
         claim = result
     out = await make()
+    if status_of is not None:
+        status_code = status_of(out)
     content = out.model_dump(mode="json")
     if claim is not None:
         await idempotency.complete(session, claim, status=status_code, body=content)

@@ -26,6 +26,25 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
+def _default_awards() -> dict[str, int]:
+    return {"signed_up": 100, "checked_in": 10, "profile_completed": 50, "review_posted": 20, "shared": 5}
+
+
+class PointsSettings(BaseModel):
+    """The loyalty programme's point rules (the rules engine will take over the behaviour awards)."""
+
+    # Earned points expire this many calendar months after they were earned.
+    expiry_months: int = Field(default=12, ge=1, le=120)
+    # Redemptions costing more than this need an approver (a reward may set its own threshold).
+    approval_threshold: int = Field(default=5000, ge=0)
+    # A hold left pending this long is released by the daily sweep (the approval flow decides sooner).
+    hold_ttl_hours: int = Field(default=72, ge=1)
+    # Points for behaviour events; checked_in and shared pay once per local day, the others once.
+    awards: dict[str, int] = Field(default_factory=_default_awards)
+    # UTC time of day (HH:MM) of the daily ledger maintenance: expiring lots and stale holds.
+    maintenance_time: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 class DevSettings(BaseModel):
     """The embedded stack of `memberflow dev` (`make run`)."""
 
@@ -51,6 +70,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = TemporalSettings()
     api: ApiSettings = ApiSettings()
     dev: DevSettings = DevSettings()
+    points: PointsSettings = PointsSettings()
     # When set, an admin API key with exactly this value exists after the API starts.
     admin_key: SecretStr | None = None
     log_level: str = "INFO"

@@ -1,6 +1,9 @@
-"""The points ledger: double-entry postings, idempotent by key, with member balances that never go negative.
+"""The points ledger: double-entry, append-only, idempotent by key, and never below zero.
 
-This is the first slice (earning); holds, spends, expiry and clawback build on the same posting shape."""
+Every posting is one call to a stored function (models/migrations/sql/ledger_v1.sql): one round trip that
+inserts the transaction (or finds it by idempotency key), moves the member's cached balance under a
+conditional update, consumes or creates expiry lots and writes entries summing to zero. A coded error from
+the function (SQLSTATE MFxxx) becomes a domain error here; it has written nothing."""
 
 from __future__ import annotations
 
@@ -10,12 +13,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, NotFound
-from models import LedgerAccount, LedgerEntry, LedgerTransaction
+from core.errors import AppError, Conflict, NotFound
+from models import LedgerAccount, LedgerEntry, LedgerHold, LedgerTransaction
 
 
 class TxKind(StrEnum):
@@ -36,10 +41,15 @@ class SystemAccount(StrEnum):
     ADJUSTMENTS = "system:adjustments"
 
 
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+
+
 @dataclass(frozen=True)
 class Balance:
     posted: int
     held: int
+    debt: int = 0
 
     @property
     def available(self) -> int:
@@ -50,6 +60,10 @@ class Balance:
 class PostingResult:
     transaction_id: int
     replayed: bool
+    balance: Balance
+    # Points actually moved (a clawback may move less than asked) and the part recorded as debt.
+    amount: int
+    shortfall: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,16 @@ class LedgerLine:
     transaction_id: int
     kind: str
     amount: int
+    pending: bool
     balance_after: int | None
+    available_after: int | None
     reason: str
     reference_type: str | None
     reference_id: str | None
     created_at: datetime
+
+
+Reference = tuple[str, str]
 
 
 def member_account_code(member_id: uuid.UUID) -> str:
@@ -78,30 +97,57 @@ def _content_hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()
 
 
-# One round trip: insert the transaction (or nothing if the key exists), credit the member's cached balance,
-# and write both entries. The system account's balance is not cached, so no shared row is locked.
-_CREDIT_MEMBER = text(
-    """
-    WITH tx AS (
-        INSERT INTO ledger_transactions
-            (idempotency_key, request_hash, kind, reason, reference_type, reference_id, member_id)
-        VALUES (:key, :hash, :kind, :reason, :ref_type, :ref_id, :member_id)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id
-    ), acct AS (
-        UPDATE ledger_accounts SET posted = posted + :points
-        WHERE member_id = :member_id AND EXISTS (SELECT 1 FROM tx)
-        RETURNING id, posted
-    ), member_entry AS (
-        INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after)
-        SELECT tx.id, acct.id, :points, acct.posted FROM tx, acct
-    ), system_entry AS (
-        INSERT INTO ledger_entries (transaction_id, account_id, amount)
-        SELECT tx.id, (SELECT id FROM ledger_accounts WHERE code = :system_code), -:points FROM tx, acct
+def _detail(exc: DBAPIError) -> dict[str, Any]:
+    raw = getattr(exc.orig.__cause__, "detail", None) if exc.orig is not None else None
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _message(exc: DBAPIError) -> str:
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return str(getattr(cause, "message", None) or exc.orig)
+
+
+def _translate(exc: DBAPIError) -> AppError | None:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    details = _detail(exc)
+    message = _message(exc)
+    if sqlstate == "MF001":
+        return InsufficientPoints(message, details=details)
+    if sqlstate == "MF002":
+        return Conflict(message, code="idempotency_conflict", details=details)
+    if sqlstate == "MF003":
+        return NotFound(message, code="hold_not_found" if "hold" in message else "member_not_found")
+    if sqlstate == "MF004":
+        return Conflict(message, code=f"hold_{details.get('status', 'resolved')}", details=details)
+    return None
+
+
+async def _post(session: AsyncSession, function: str, params: dict[str, Any]) -> PostingResult:
+    names = ", ".join(f":{name}" for name in params)
+    statement = text(f"SELECT transaction_id, replayed, posted, held, debt, amount, shortfall FROM {function}({names})")
+    try:
+        row = (await session.execute(statement, params)).one()
+    except DBAPIError as exc:
+        translated = _translate(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+    return PostingResult(
+        transaction_id=row.transaction_id,
+        replayed=row.replayed,
+        balance=Balance(posted=row.posted or 0, held=row.held or 0, debt=row.debt or 0),
+        amount=row.amount or 0,
+        shortfall=row.shortfall or 0,
     )
-    SELECT tx.id AS transaction_id, acct.id AS account_id FROM tx LEFT JOIN acct ON true
-    """
-)
+
+
+def _require_positive(points: int) -> None:
+    if points <= 0:
+        raise ValueError("points must be positive")
 
 
 async def credit(
@@ -112,60 +158,207 @@ async def credit(
     kind: TxKind,
     reason: str,
     idempotency_key: str,
-    reference: tuple[str, str] | None = None,
+    expires_at: datetime,
+    reference: Reference | None = None,
     source: SystemAccount = SystemAccount.ISSUED,
+    details: dict[str, Any] | None = None,
 ) -> PostingResult:
-    """Move `points` from a system account to the member. The same key with the same content is a replay;
-    with other content it is a conflict (409) and nothing is written."""
-    if points <= 0:
-        raise ValueError("points to credit must be positive")
-    ref_type, ref_id = reference if reference else (None, None)
-    content = _content_hash(str(member_id), points, kind.value, ref_type, ref_id, source.value)
-    row = (
-        await session.execute(
-            _CREDIT_MEMBER,
-            {
-                "key": idempotency_key,
-                "hash": content,
-                "kind": kind.value,
-                "reason": reason,
-                "ref_type": ref_type,
-                "ref_id": ref_id,
-                "member_id": member_id,
-                "points": points,
-                "system_code": source.value,
-            },
-        )
-    ).one_or_none()
-    if row is not None:
-        if row.account_id is None:
-            # Rolled back by the caller's transaction; the statement itself wrote only the header.
-            raise NotFound(f"member {member_id} has no points account", code="member_not_found")
-        return PostingResult(transaction_id=row.transaction_id, replayed=False)
-    existing = (
-        await session.execute(select(LedgerTransaction).where(LedgerTransaction.idempotency_key == idempotency_key))
-    ).scalar_one()
-    if existing.request_hash != content:
-        raise Conflict(
-            "this idempotency key was already used for a different ledger transaction",
-            code="idempotency_conflict",
-            details={"idempotency_key": idempotency_key, "transaction_id": existing.id},
-        )
-    return PostingResult(transaction_id=existing.id, replayed=True)
+    """Move points from a system account to the member (earn, positive adjustment). Debt is repaid first;
+    the rest becomes a lot expiring at `expires_at`. Same key and content: the first result."""
+    _require_positive(points)
+    ref_type, ref_id = reference or (None, None)
+    return await _post(
+        session,
+        "mf_ledger_credit",
+        {
+            "key": idempotency_key,
+            "hash": _content_hash("credit", str(member_id), points, kind.value, ref_type, ref_id, source.value),
+            "kind": kind.value,
+            "reason": reason,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+            "member": member_id,
+            "points": points,
+            "source": source.value,
+            "expires_at": expires_at,
+            "details": json.dumps(details or {}),
+        },
+    )
+
+
+async def debit(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    points: int,
+    kind: TxKind,
+    reason: str,
+    idempotency_key: str,
+    reference: Reference | None = None,
+    destination: SystemAccount = SystemAccount.REDEEMED,
+    details: dict[str, Any] | None = None,
+) -> PostingResult:
+    """Move points from the member to a system account (spend, negative adjustment): all or nothing;
+    409 `insufficient_points` when less is available."""
+    _require_positive(points)
+    ref_type, ref_id = reference or (None, None)
+    return await _post(
+        session,
+        "mf_ledger_debit",
+        {
+            "key": idempotency_key,
+            "hash": _content_hash("debit", str(member_id), points, kind.value, ref_type, ref_id, destination.value),
+            "kind": kind.value,
+            "reason": reason,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+            "member": member_id,
+            "points": points,
+            "dest": destination.value,
+            "details": json.dumps(details or {}),
+        },
+    )
+
+
+async def clawback(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    points: int,
+    reason: str,
+    idempotency_key: str,
+    reference: Reference,
+    prefer_lot_of_transaction: int | None = None,
+) -> PostingResult:
+    """Take back points for a refund. What the member no longer has becomes debt (`shortfall`), repaid by
+    their next earnings: the balance never goes negative and nothing is silently forgiven."""
+    _require_positive(points)
+    return await _post(
+        session,
+        "mf_ledger_clawback",
+        {
+            "key": idempotency_key,
+            "hash": _content_hash("clawback", str(member_id), points, reference[0], reference[1]),
+            "reason": reason,
+            "ref_type": reference[0],
+            "ref_id": reference[1],
+            "member": member_id,
+            "points": points,
+            "prefer_tx": prefer_lot_of_transaction,
+            "details": "{}",
+        },
+    )
+
+
+async def hold(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    points: int,
+    reason: str,
+    idempotency_key: str,
+    hold_id: uuid.UUID,
+    expires_at: datetime | None = None,
+    reference: Reference | None = None,
+) -> PostingResult:
+    """Reserve points: available drops now; `post_hold` spends them, `void_hold` releases them."""
+    _require_positive(points)
+    ref_type, ref_id = reference or (None, None)
+    return await _post(
+        session,
+        "mf_ledger_hold",
+        {
+            "key": idempotency_key,
+            "hash": _content_hash("hold", str(member_id), points, str(hold_id), ref_type, ref_id),
+            "reason": reason,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+            "member": member_id,
+            "points": points,
+            "hold": hold_id,
+            "expires_at": expires_at,
+            "details": "{}",
+        },
+    )
+
+
+async def _resolve(
+    session: AsyncSession, hold_id: uuid.UUID, action: str, *, reason: str, idempotency_key: str | None
+) -> PostingResult:
+    return await _post(
+        session,
+        "mf_ledger_resolve_hold",
+        {
+            "key": idempotency_key or f"hold:{hold_id}:{action}",
+            "hash": _content_hash("resolve", str(hold_id), action),
+            "hold": hold_id,
+            "action": action,
+            "reason": reason,
+            "details": "{}",
+        },
+    )
+
+
+async def post_hold(
+    session: AsyncSession, hold_id: uuid.UUID, *, reason: str, idempotency_key: str | None = None
+) -> PostingResult:
+    """Spend a held amount. Posting twice returns the first posting; posting a released hold is 409."""
+    return await _resolve(session, hold_id, "post", reason=reason, idempotency_key=idempotency_key)
+
+
+async def void_hold(
+    session: AsyncSession,
+    hold_id: uuid.UUID,
+    *,
+    reason: str,
+    idempotency_key: str | None = None,
+    expired: bool = False,
+) -> PostingResult:
+    """Release a held amount back to available (and to the lots it came from)."""
+    action = "expire" if expired else "void"
+    return await _resolve(session, hold_id, action, reason=reason, idempotency_key=idempotency_key)
+
+
+async def expire_due_lots(session: AsyncSession, *, now: datetime, limit: int = 500) -> int:
+    """Expire up to `limit` lots due at `now`, one `expire` transaction each; returns how many."""
+    result = await session.execute(text("SELECT mf_ledger_expire_lots(:now, :limit)"), {"now": now, "limit": limit})
+    return int(result.scalar_one())
+
+
+async def due_holds(session: AsyncSession, *, now: datetime, limit: int = 500) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(LedgerHold.id)
+        .where(LedgerHold.status == "pending", LedgerHold.expires_at <= now)
+        .order_by(LedgerHold.expires_at)
+        .limit(limit)
+    )
+    return list(rows.scalars().all())
+
+
+async def get_hold(session: AsyncSession, hold_id: uuid.UUID) -> LedgerHold:
+    found = await session.get(LedgerHold, hold_id)
+    if found is None:
+        raise NotFound(f"hold {hold_id} does not exist", code="hold_not_found")
+    return found
 
 
 async def balance(session: AsyncSession, member_id: uuid.UUID) -> Balance:
     row = (
         await session.execute(
-            select(LedgerAccount.posted, LedgerAccount.held).where(LedgerAccount.member_id == member_id)
+            select(LedgerAccount.posted, LedgerAccount.held, LedgerAccount.debt).where(
+                LedgerAccount.member_id == member_id
+            )
         )
     ).one_or_none()
     if row is None:
         raise NotFound(f"member {member_id} has no points account", code="member_not_found")
-    return Balance(posted=row.posted, held=row.held)
+    return Balance(posted=row.posted, held=row.held, debt=row.debt)
 
 
-async def recent_lines(session: AsyncSession, member_id: uuid.UUID, limit: int = 10) -> list[LedgerLine]:
+async def statement(
+    session: AsyncSession, member_id: uuid.UUID, *, limit: int = 10, before_entry: int | None = None
+) -> list[LedgerLine]:
+    """The member's entries, newest first; `before_entry` pages back from an entry id."""
     stmt = (
         select(LedgerEntry, LedgerTransaction)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
@@ -174,13 +367,17 @@ async def recent_lines(session: AsyncSession, member_id: uuid.UUID, limit: int =
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     )
+    if before_entry is not None:
+        stmt = stmt.where(LedgerEntry.id < before_entry)
     return [
         LedgerLine(
             entry_id=entry.id,
             transaction_id=tx.id,
             kind=tx.kind,
             amount=entry.amount,
+            pending=entry.pending,
             balance_after=entry.balance_after,
+            available_after=entry.available_after,
             reason=tx.reason,
             reference_type=tx.reference_type,
             reference_id=tx.reference_id,
@@ -188,3 +385,115 @@ async def recent_lines(session: AsyncSession, member_id: uuid.UUID, limit: int =
         )
         for entry, tx in (await session.execute(stmt)).all()
     ]
+
+
+async def expiring(session: AsyncSession, member_id: uuid.UUID, *, limit: int = 5) -> list[tuple[datetime, int]]:
+    """The next expiry dates of the member's points and how many points expire then."""
+    rows = await session.execute(
+        text(
+            "SELECT l.expires_at, sum(l.remaining) AS points FROM ledger_lots l "
+            "JOIN ledger_accounts a ON a.id = l.account_id "
+            "WHERE a.member_id = :member AND l.remaining > 0 "
+            "GROUP BY l.expires_at ORDER BY l.expires_at LIMIT :limit"
+        ),
+        {"member": member_id, "limit": limit},
+    )
+    return [(row.expires_at, int(row.points)) for row in rows]
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    ok: bool
+    transactions: int
+    entries: int
+    posted_sum: int
+    pending_sum: int
+    unbalanced_transactions: int
+    accounts_checked: int
+    mismatched_accounts: list[dict[str, Any]]
+    lot_mismatches: int
+    outstanding_points: int
+    held_points: int
+    debt_points: int
+
+
+_CHECK_TOTALS = text(
+    """
+    SELECT
+        (SELECT count(*) FROM ledger_transactions) AS transactions,
+        count(*) AS entries,
+        coalesce(sum(amount) FILTER (WHERE NOT pending), 0) AS posted_sum,
+        coalesce(sum(amount) FILTER (WHERE pending), 0) AS pending_sum
+    FROM ledger_entries
+    """
+)
+_CHECK_UNBALANCED = text(
+    """
+    SELECT count(*) FROM (
+        SELECT transaction_id FROM ledger_entries GROUP BY transaction_id, pending HAVING sum(amount) <> 0
+    ) unbalanced
+    """
+)
+# Cached balances against their entries, and lots against available balances, for every member account.
+_CHECK_ACCOUNTS = text(
+    """
+    WITH sums AS (
+        SELECT account_id,
+               coalesce(sum(amount) FILTER (WHERE NOT pending), 0) AS posted,
+               -coalesce(sum(amount) FILTER (WHERE pending), 0) AS held
+        FROM ledger_entries GROUP BY account_id
+    ), lots AS (
+        SELECT account_id, sum(remaining) AS remaining FROM ledger_lots GROUP BY account_id
+    )
+    SELECT a.id, a.code, a.posted, a.held, coalesce(s.posted, 0) AS entries_posted,
+           coalesce(s.held, 0) AS entries_held, coalesce(l.remaining, 0) AS lots_remaining
+    FROM ledger_accounts a
+    LEFT JOIN sums s ON s.account_id = a.id
+    LEFT JOIN lots l ON l.account_id = a.id
+    WHERE a.kind = 'member'
+      AND (a.posted <> coalesce(s.posted, 0) OR a.held <> coalesce(s.held, 0)
+           OR a.posted - a.held <> coalesce(l.remaining, 0))
+    LIMIT 50
+    """
+)
+_CHECK_LOT_MOVES = text(
+    """
+    SELECT count(*) FROM ledger_lots l
+    LEFT JOIN (SELECT lot_id, sum(amount) AS moved FROM ledger_lot_moves GROUP BY lot_id) m ON m.lot_id = l.id
+    WHERE l.remaining <> l.amount + coalesce(m.moved, 0)
+    """
+)
+
+
+async def check(session: AsyncSession) -> LedgerCheck:
+    """Verify the ledger's invariants: entries sum to zero overall and per transaction, each member
+    account's cached balance equals its entries, and its lots hold exactly its available points."""
+    totals = (await session.execute(_CHECK_TOTALS)).one()
+    unbalanced = int((await session.execute(_CHECK_UNBALANCED)).scalar_one())
+    mismatched = [dict(row._mapping) for row in (await session.execute(_CHECK_ACCOUNTS)).all()]
+    lot_mismatches = int((await session.execute(_CHECK_LOT_MOVES)).scalar_one())
+    sums = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(LedgerAccount.posted - LedgerAccount.held), 0),
+                func.coalesce(func.sum(LedgerAccount.held), 0),
+                func.coalesce(func.sum(LedgerAccount.debt), 0),
+            ).where(LedgerAccount.kind == "member")
+        )
+    ).one()
+    ok = totals.posted_sum == 0 and totals.pending_sum == 0 and unbalanced == 0 and not mismatched
+    return LedgerCheck(
+        ok=ok and lot_mismatches == 0,
+        transactions=int(totals.transactions),
+        entries=int(totals.entries),
+        posted_sum=int(totals.posted_sum),
+        pending_sum=int(totals.pending_sum),
+        unbalanced_transactions=unbalanced,
+        accounts_checked=int(sums[0]),
+        mismatched_accounts=mismatched,
+        lot_mismatches=lot_mismatches,
+        outstanding_points=int(sums[1]),
+        held_points=int(sums[2]),
+        debt_points=int(sums[3]),
+    )

@@ -177,7 +177,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         member=member,
         points=await ledger.balance(session, member_id),
         recent_orders=list(orders),
-        recent_ledger=await ledger.recent_lines(session, member_id, limit=10),
+        recent_ledger=await ledger.statement(session, member_id, limit=10),
     )
 
 

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.ids import uuid7
-from models import MemberEvent, Order
-from services import journeys, ledger, members
-
-MAX_AMOUNT = Decimal("10000000")  # one order above ten million is a bug upstream, not a sale
-
-
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError('money must be a decimal string such as "129.90", not a JSON number')
-    return value
-
-
-def _money(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("amount must be a finite number")
-    if value < 0:
-        raise ValueError("amount must not be negative")
-    if value > MAX_AMOUNT:
-        raise ValueError(f"amount must not exceed {MAX_AMOUNT}")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError("amount has at most two decimal places")
-    return value
+from core.settings import get_settings
+from core.timeutil import add_months
+from models import LedgerTransaction, MemberEvent, Order, OrderRefund
+from services import journeys, ledger, members, tiers
+from services.money import Money
 
 
 def _aware(value: datetime) -> datetime:
@@ -46,7 +30,6 @@ def _aware(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-Money = Annotated[Decimal, BeforeValidator(_no_float), AfterValidator(_money)]
 PlacedAt = Annotated[datetime, AfterValidator(_aware)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
@@ -74,16 +57,24 @@ class OrderCreate(BaseModel):
     items: list[OrderItem] = Field(default_factory=list, max_length=500)
 
 
-def points_for(amount: Decimal) -> int:
-    """1 point per whole currency unit (tier multipliers arrive with the tiers slice)."""
-    return int(amount.to_integral_value(rounding=ROUND_FLOOR))
+def points_for(amount: Decimal, multiplier: Decimal = Decimal("1")) -> int:
+    """1 point per whole currency unit, times the member's tier multiplier, rounded down."""
+    return int((amount * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def lot_expiry(earned_at: datetime) -> datetime:
+    return add_months(earned_at, get_settings().points.expiry_months)
 
 
 async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
+    """Store a completed order and, in the same transaction: spend and count, points at the member's
+    current tier multiplier, a tier upgrade when the new lifetime spend reaches one, and the events."""
     # Lock the member row first: concurrent orders of one member serialize here, and spend stays exact.
     member = await members.get(session, data.member_id, for_update=True)
+    ladder = await tiers.ladder(session)
+    current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     order_id = uuid7()
-    points = points_for(data.amount)
+    points = points_for(data.amount, current.earn_multiplier)
     inserted = (
         await session.execute(
             insert(Order)
@@ -120,37 +111,167 @@ async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
     if member.last_purchase_at is None or data.placed_at > member.last_purchase_at:
         member.last_purchase_at = data.placed_at
     if points > 0:
+        multiplier = "" if current.earn_multiplier == 1 else f" at {current.name} ×{current.earn_multiplier}"
         await ledger.credit(
             session,
             member_id=member.id,
             points=points,
             kind=ledger.TxKind.EARN,
-            reason=f"Order {data.external_id} completed: {data.amount} {data.currency}",
+            reason=f"Order {data.external_id} completed: {data.amount} {data.currency}{multiplier}",
             idempotency_key=f"order:{order_id}:earn",
             reference=("order", str(order_id)),
+            expires_at=lot_expiry(data.placed_at),
         )
-    session.add(
-        MemberEvent(
-            member_id=member.id,
-            type="order_completed",
-            occurred_at=data.placed_at,
-            properties={
-                "order_id": str(order_id),
-                "amount": str(data.amount),
-                "currency": data.currency,
-                "first_purchase": first_purchase,
-            },
-            idempotency_key=f"order:{order_id}:completed",
-        )
+    _record(
+        session,
+        member.id,
+        "order_completed",
+        data.placed_at,
+        f"order:{order_id}:completed",
+        {
+            "order_id": str(order_id),
+            "amount": str(data.amount),
+            "currency": data.currency,
+            "first_purchase": first_purchase,
+            "points": points,
+        },
     )
+    reached = tiers.tier_for(ladder, member.lifetime_spend)
+    if reached.rank > current.rank:  # upgrades happen here; downgrades only in a yearly review
+        member.tier = reached.code
+        _record(
+            session,
+            member.id,
+            "tier_changed",
+            data.placed_at,
+            f"order:{order_id}:tier",
+            {"from": current.code, "to": reached.code, "direction": "up", "order_id": str(order_id)},
+        )
     # A purchase ends the welcome journey's wait for a first order.
     await journeys.enqueue_event(session, kind="welcome", member_id=member.id, event_type="order_completed")
     await session.flush()
     return await get(session, order_id)
 
 
-async def get(session: AsyncSession, order_id: uuid.UUID) -> Order:
-    order = (await session.execute(select(Order).where(Order.id == order_id))).scalar_one_or_none()
+def _record(
+    session: AsyncSession, member_id: uuid.UUID, kind: str, at: datetime, key: str, properties: dict[str, Any]
+) -> None:
+    session.add(MemberEvent(member_id=member_id, type=kind, occurred_at=at, properties=properties, idempotency_key=key))
+
+
+async def get(session: AsyncSession, order_id: uuid.UUID, *, for_update: bool = False) -> Order:
+    stmt = select(Order).where(Order.id == order_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    order = (await session.execute(stmt)).scalar_one_or_none()
     if order is None:
         raise NotFound(f"order {order_id} does not exist", code="order_not_found")
     return order
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The shop's refund id: retrying the same refund is safe.
+    external_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+    amount: Money
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    refunded_at: PlacedAt | None = None
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    refund: OrderRefund
+    order: Order
+    replayed: bool
+
+
+async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate) -> RefundOutcome:
+    """Refund part or all of an order. The points it earned are clawed back in proportion to the refunded
+    share of the order (cumulatively, so partial refunds never claw back more than was earned); what the
+    member already spent becomes debt that their next earnings repay."""
+    order = await get(session, order_id, for_update=True)
+    existing = (
+        await session.execute(
+            select(OrderRefund).where(OrderRefund.order_id == order_id, OrderRefund.external_id == data.external_id)
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.amount != data.amount:
+            raise Conflict(
+                f"refund {data.external_id!r} of this order was recorded with another amount",
+                code="refund_conflict",
+                details={"refund_id": str(existing.id)},
+            )
+        return RefundOutcome(refund=existing, order=order, replayed=True)
+    if data.amount <= 0:
+        raise InvalidInput(
+            "a refund must be above zero",
+            code="validation_error",
+            details=[{"field": "body.amount", "message": "must be above zero"}],
+        )
+    refundable = order.amount - order.refunded_amount
+    if data.amount > refundable:
+        raise InvalidInput(
+            f"the order has {refundable} {order.currency} left to refund",
+            code="refund_exceeds_order",
+            details=[{"field": "body.amount", "message": f"at most {refundable}"}],
+        )
+    member = await members.get(session, order.member_id, for_update=True)
+    refunded_total = order.refunded_amount + data.amount
+    owed_total = (
+        order.points_earned
+        if refunded_total == order.amount
+        else int((Decimal(order.points_earned) * refunded_total / order.amount).to_integral_value(ROUND_FLOOR))
+    )
+    to_claw = owed_total - order.points_clawed_back
+    refund_id = uuid7()
+    taken, shortfall = 0, 0
+    if to_claw > 0:
+        earn_tx = (
+            await session.execute(
+                select(LedgerTransaction.id).where(LedgerTransaction.idempotency_key == f"order:{order_id}:earn")
+            )
+        ).scalar_one_or_none()
+        posting = await ledger.clawback(
+            session,
+            member_id=member.id,
+            points=to_claw,
+            reason=f"Refund {data.external_id} of order {order.external_id}: {data.amount} {order.currency}",
+            idempotency_key=f"order:{order_id}:refund:{data.external_id}",
+            reference=("refund", str(refund_id)),
+            prefer_lot_of_transaction=earn_tx,
+        )
+        taken, shortfall = posting.amount, posting.shortfall
+    refunded_at = data.refunded_at or datetime.now(UTC)
+    row = OrderRefund(
+        id=refund_id,
+        order_id=order_id,
+        external_id=data.external_id,
+        amount=data.amount,
+        reason=data.reason,
+        points_clawed_back=taken,
+        points_shortfall=shortfall,
+        refunded_at=refunded_at,
+    )
+    session.add(row)
+    order.refunded_amount = refunded_total
+    order.points_clawed_back = owed_total
+    order.status = "refunded" if refunded_total == order.amount else "partially_refunded"
+    member.lifetime_spend = max(Decimal("0"), member.lifetime_spend - data.amount)
+    _record(
+        session,
+        member.id,
+        "order_refunded",
+        refunded_at,
+        f"refund:{refund_id}",
+        {
+            "order_id": str(order_id),
+            "refund_id": str(refund_id),
+            "amount": str(data.amount),
+            "points_clawed_back": taken,
+            "points_shortfall": shortfall,
+        },
+    )
+    await session.flush()
+    return RefundOutcome(refund=row, order=order, replayed=False)

@@ -129,7 +129,7 @@ def test_dev_stack_serves_stops_cleanly_and_keeps_data(stack: DevStack) -> None:
     )
     assert order.status_code == 201, order.text
     view = httpx.get(f"{stack.url}/api/v1/members/{member_id}", headers=stack.headers(), timeout=10).json()
-    assert view["points"] == {"posted": 88, "held": 0, "available": 88}
+    assert view["points"] == {"posted": 88, "held": 0, "available": 88, "debt": 0}
     assert view["lifetime_spend"] == "88.80"
 
     assert stack.interrupt() == []

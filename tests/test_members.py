@@ -66,7 +66,7 @@ async def test_duplicate_external_id_is_409_and_writes_nothing(
 async def test_get_member_returns_the_360_view(shop: ApiClient) -> None:
     member = (await shop.post("/api/v1/members", json=member_body())).json()
     view = (await shop.get(f"/api/v1/members/{member['id']}")).json()
-    assert view["points"] == {"posted": 0, "held": 0, "available": 0}
+    assert view["points"] == {"posted": 0, "held": 0, "available": 0, "debt": 0}
     assert view["recent_orders"] == []
     assert view["recent_ledger"] == []
     assert view["lifetime_spend"] == "0.00"

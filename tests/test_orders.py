@@ -60,7 +60,7 @@ async def test_order_earns_one_point_per_whole_unit_and_updates_the_member(
     assert view["lifetime_spend"] == "129.90"
     assert view["order_count"] == 1
     assert view["last_purchase_at"] == "2026-01-15T10:30:00Z"
-    assert view["points"] == {"posted": 129, "held": 0, "available": 129}
+    assert view["points"] == {"posted": 129, "held": 0, "available": 129, "debt": 0}
     assert [o["id"] for o in view["recent_orders"]] == [order["id"]]
     line = view["recent_ledger"][0]
     assert (line["kind"], line["amount"], line["balance_after"]) == ("earn", 129, 129)

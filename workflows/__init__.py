@@ -1,7 +1,8 @@
 """Deterministic Temporal workflows. Every workflow the worker runs is listed in WORKFLOWS."""
 
 from workflows.journey import JourneyWorkflow
+from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 
-WORKFLOWS = [JourneyWorkflow]
+WORKFLOWS = [JourneyWorkflow, LedgerMaintenanceWorkflow]
 
-__all__ = ["WORKFLOWS", "JourneyWorkflow"]
+__all__ = ["WORKFLOWS", "JourneyWorkflow", "LedgerMaintenanceWorkflow"]

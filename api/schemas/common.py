@@ -52,3 +52,27 @@ def decode_cursor(cursor: str | None) -> uuid.UUID | None:
             code="invalid_cursor",
             details=[{"field": "query.cursor", "message": "invalid cursor"}],
         ) from exc
+
+
+def encode_int_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def decode_int_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            "cursor is not one this API returned",
+            code="invalid_cursor",
+            details=[{"field": "query.cursor", "message": "invalid cursor"}],
+        ) from exc
+    if value <= 0:
+        raise InvalidInput(
+            "cursor is not one this API returned",
+            code="invalid_cursor",
+            details=[{"field": "query.cursor", "message": "invalid cursor"}],
+        )
+    return value

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from api.schemas.orders import OrderOut
 from models import Member
-from services.ledger import LedgerLine
+from services.ledger import Balance, LedgerLine
 from services.members import MemberView
 
 
@@ -77,6 +77,11 @@ class PointsOut(BaseModel):
     posted: int
     held: int
     available: int
+    debt: int
+
+    @classmethod
+    def of(cls, balance: Balance) -> PointsOut:
+        return cls(posted=balance.posted, held=balance.held, available=balance.available, debt=balance.debt)
 
 
 class LedgerLineOut(BaseModel):
@@ -84,7 +89,10 @@ class LedgerLineOut(BaseModel):
     transaction_id: int
     kind: str
     amount: int
+    # A pending line is one side of a hold or its release: it moves `held`, not `posted`.
+    pending: bool
     balance_after: int | None
+    available_after: int | None
     reason: str
     reference_type: str | None
     reference_id: str | None
@@ -107,7 +115,7 @@ class Member360Out(MemberOut):
         workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
         return cls(
             **base,
-            points=PointsOut(posted=v.points.posted, held=v.points.held, available=v.points.available),
+            points=PointsOut.of(v.points),
             recent_orders=[OrderOut.model_validate(o) for o in v.recent_orders],
             recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
             links={

@@ -22,5 +22,7 @@ class OrderOut(BaseModel):
     status: str
     items: list[dict[str, Any]]
     points_earned: int
+    refunded_amount: Decimal
+    points_clawed_back: int
     placed_at: datetime
     created_at: datetime

@@ -1,0 +1,81 @@
+"""Points: a member's balance and statement, manual adjustments, and the ops ledger check."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, OpsKey, SessionDep
+from api.respond import commit_write
+from api.schemas.common import ERROR_RESPONSES, decode_int_cursor, encode_int_cursor
+from api.schemas.ledger import ExpiringOut, LedgerCheckOut, LedgerPage, PointsBalanceOut, PostingOut
+from api.schemas.members import LedgerLineOut, PointsOut
+from services import ledger, members, points
+from services.points import AdjustmentCreate
+
+router = APIRouter(tags=["points"], responses=ERROR_RESPONSES)
+
+
+@router.get("/api/v1/members/{member_id}/points", response_model=PointsBalanceOut, summary="Points balance")
+async def get_points(member_id: uuid.UUID, session: SessionDep, _: CurrentKey) -> PointsBalanceOut:
+    await members.get(session, member_id)
+    balance = await ledger.balance(session, member_id)
+    upcoming = await ledger.expiring(session, member_id)
+    return PointsBalanceOut(
+        **PointsOut.of(balance).model_dump(),
+        expiring=[ExpiringOut(expires_at=at, points=amount) for at, amount in upcoming],
+    )
+
+
+@router.get(
+    "/api/v1/members/{member_id}/ledger", response_model=LedgerPage, summary="The member's ledger lines, newest first"
+)
+async def get_ledger(
+    member_id: uuid.UUID,
+    session: SessionDep,
+    _: CurrentKey,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> LedgerPage:
+    await members.get(session, member_id)
+    lines = await ledger.statement(session, member_id, limit=limit + 1, before_entry=decode_int_cursor(cursor))
+    page = lines[:limit]
+    return LedgerPage(
+        items=[LedgerLineOut.of(line) for line in page],
+        next_cursor=encode_int_cursor(page[-1].entry_id) if len(lines) > limit else None,
+    )
+
+
+@router.post(
+    "/api/v1/members/{member_id}/points/adjustments",
+    status_code=201,
+    response_model=PostingOut,
+    summary="Credit or debit points by hand (admin; reason required; audited)",
+)
+async def adjust_points(
+    request: Request,
+    member_id: uuid.UUID,
+    body: AdjustmentCreate,
+    session: SessionDep,
+    key: AdminKey,
+    idem: IdempotencyKeyDep,
+) -> JSONResponse:
+    ledger_key = f"adjust:{member_id}:{idem}" if idem else f"adjust:{member_id}:{uuid.uuid4()}"
+
+    async def make() -> PostingOut:
+        posting = await points.adjust(session, member_id, body, key=ledger_key, actor_key_id=key.id, actor=key.name)
+        return PostingOut.of(posting)
+
+    return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
+
+
+@router.get(
+    "/api/v1/ops/ledger/check",
+    response_model=LedgerCheckOut,
+    summary="Verify the ledger: zero sums, cached balances, lots",
+)
+async def check_ledger(session: SessionDep, _: OpsKey) -> LedgerCheckOut:
+    return LedgerCheckOut.of(await ledger.check(session))

@@ -1,0 +1,80 @@
+"""Responses for events, tiers, rewards, redemptions and refunds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from api.schemas.orders import OrderOut
+
+
+class EventOut(BaseModel):
+    event_id: uuid.UUID
+    duplicate: bool
+    points_awarded: int
+    award_status: str
+    ledger_transaction_id: int | None
+
+
+class TierOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name: str
+    rank: int
+    min_spend_exclusive: Decimal
+    earn_multiplier: Decimal
+    benefits: list[str]
+
+
+class TierLadderOut(BaseModel):
+    tiers: list[TierOut]
+
+
+class RewardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    points_cost: int
+    stock: int | None
+    active: bool
+    approval_threshold: int | None
+    needs_approval: bool = False
+    created_at: datetime
+
+
+class RedemptionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    member_id: uuid.UUID
+    reward_id: uuid.UUID
+    points: int
+    status: str
+    hold_id: uuid.UUID | None
+    ledger_transaction_id: int | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    external_id: str
+    amount: Decimal
+    reason: str | None
+    points_clawed_back: int
+    points_shortfall: int
+    refunded_at: datetime
+
+
+class RefundResultOut(BaseModel):
+    refund: RefundOut
+    order: OrderOut
