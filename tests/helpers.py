@@ -16,20 +16,24 @@ class ApiClient:
     http: httpx.AsyncClient
     key: str
 
-    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+    async def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.key}", **(kw.pop("headers", None) or {})}
+        return await self.http.request(method, url, headers=headers, **kw)
 
     async def get(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.get(url, headers=self._headers(kw.pop("headers", None)), **kw)
+        return await self.request("GET", url, **kw)
 
     async def post(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.post(url, headers=self._headers(kw.pop("headers", None)), **kw)
+        return await self.request("POST", url, **kw)
+
+    async def put(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kw)
 
     async def patch(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.patch(url, headers=self._headers(kw.pop("headers", None)), **kw)
+        return await self.request("PATCH", url, **kw)
 
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.http.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+        return await self.request("DELETE", url, **kw)
 
 
 def member_body(**overrides: Any) -> dict[str, Any]:

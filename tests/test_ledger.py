@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -205,3 +206,55 @@ async def test_ledger_check_reports_figures(sessions: Sessions) -> None:
     assert result.entries >= 2
     assert result.outstanding_points >= 10
     assert result.mismatched_accounts == []
+
+
+async def test_hundred_concurrent_spends_of_ten_on_a_hundred_exactly_ten_succeed(sessions: Sessions) -> None:
+    member = await new_member(sessions)
+    await earn(sessions, member, 100)
+
+    async def attempt() -> bool:
+        try:
+            await spend(sessions, member, 10)
+        except InsufficientPoints:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(100)))
+    assert outcomes.count(True) == 10
+    assert await balance(sessions, member) == ledger.Balance(posted=0, held=0, debt=0)
+    await assert_ledger_ok(sessions)
+
+
+async def test_concurrent_holds_and_spends_never_overdraw(sessions: Sessions) -> None:
+    member = await new_member(sessions)
+    await earn(sessions, member, 1000)
+
+    async def hold_some(n: int) -> bool:
+        try:
+            async with sessions() as session:
+                await ledger.hold(
+                    session,
+                    member_id=member,
+                    points=70,
+                    reason="r",
+                    idempotency_key=f"ch-{member}-{n}",
+                    hold_id=uuid.uuid4(),
+                )
+                await session.commit()
+        except InsufficientPoints:
+            return False
+        return True
+
+    async def spend_some() -> bool:
+        try:
+            await spend(sessions, member, 30)
+        except InsufficientPoints:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(hold_some(n) if n % 2 else spend_some() for n in range(60)))
+    final = await balance(sessions, member)
+    assert final.available >= 0
+    assert final.held == 70 * sum(1 for n, ok in enumerate(outcomes) if ok and n % 2)
+    assert final.posted == 1000 - 30 * sum(1 for n, ok in enumerate(outcomes) if ok and not n % 2)
+    await assert_ledger_ok(sessions)
