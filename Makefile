@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest install clean-data help
+.PHONY: run test lint typecheck pytest install clean-data help bench
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -42,6 +42,9 @@ pytest: $(TEST_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+bench: $(TEST_STAMP)
+	$(BIN)/python bench/ledger.py
 
 clean-data:
 	rm -rf .data

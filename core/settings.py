@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("MEMBERFLOW_DATABASE_URL", "DATABASE_URL")
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Test each pooled connection before use (one extra round trip per checkout). Off by default: a
+    # connection lost to a database restart fails one request with 503, after which the pool renews itself.
+    database_pre_ping: bool = False
     temporal: TemporalSettings = TemporalSettings()
     api: ApiSettings = ApiSettings()
     dev: DevSettings = DevSettings()

@@ -258,3 +258,66 @@ async def test_concurrent_holds_and_spends_never_overdraw(sessions: Sessions) ->
     assert final.held == 70 * sum(1 for n, ok in enumerate(outcomes) if ok and n % 2)
     assert final.posted == 1000 - 30 * sum(1 for n, ok in enumerate(outcomes) if ok and not n % 2)
     await assert_ledger_ok(sessions)
+
+
+async def test_stand_alone_postings_on_an_autocommit_connection(sessions: Sessions, engine: object) -> None:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from core.db import autocommit
+
+    assert isinstance(engine, AsyncEngine)
+    member = await new_member(sessions)
+    key = f"auto-{member}"
+    async with autocommit(engine).connect() as connection:
+        first = await ledger.credit(
+            connection,
+            member_id=member,
+            points=40,
+            kind=ledger.TxKind.EARN,
+            reason="auto",
+            idempotency_key=key,
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
+        again = await ledger.credit(
+            connection,
+            member_id=member,
+            points=40,
+            kind=ledger.TxKind.EARN,
+            reason="auto",
+            idempotency_key=key,
+            expires_at=datetime.now(UTC) + timedelta(days=1),
+        )
+        with pytest.raises(InsufficientPoints) as caught:
+            await ledger.debit(
+                connection,
+                member_id=member,
+                points=41,
+                kind=ledger.TxKind.SPEND,
+                reason="auto",
+                idempotency_key=f"{key}-spend",
+            )
+        with pytest.raises(Conflict) as conflict:
+            await ledger.credit(
+                connection,
+                member_id=member,
+                points=41,
+                kind=ledger.TxKind.EARN,
+                reason="auto",
+                idempotency_key=key,
+                expires_at=datetime.now(UTC),
+            )
+        spent = await ledger.debit(
+            connection,
+            member_id=member,
+            points=15,
+            kind=ledger.TxKind.SPEND,
+            reason="auto",
+            idempotency_key=f"{key}-spend-ok",
+        )
+    assert (first.replayed, again.replayed, again.transaction_id) == (False, True, first.transaction_id)
+    assert caught.value.details == {"requested": 41, "available": 40}
+    assert conflict.value.code == "idempotency_conflict"
+    assert spent.balance == ledger.Balance(posted=25, held=0, debt=0)
+    # Each statement committed on its own: another session sees it, and the refused ones left nothing.
+    assert await balance(sessions, member) == ledger.Balance(posted=25, held=0, debt=0)
+    await assert_ledger_ok(sessions)
