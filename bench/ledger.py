@@ -544,8 +544,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--autocommit",
-        action="store_true",
-        help="post on AUTOCOMMIT connections (one statement, no BEGIN/COMMIT) instead of session + commit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="post on AUTOCOMMIT connections, the application's path for stand-alone postings (default); "
+        "--no-autocommit: in an ORM session with BEGIN/COMMIT, as postings inside a larger request do",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md", help="markdown file to update")
     args = parser.parse_args(argv)
