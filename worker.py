@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
@@ -19,16 +20,20 @@ from temporalio.client import (
     ScheduleRange,
     ScheduleSpec,
     ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.worker import Worker
 
-from activities.journeys import JourneyActivities
+from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
+from activities.messaging import MessagingActivities, channel_task_queue
 from core.db import create_engine, create_session_factory
 from core.settings import Settings
 from core.temporal import connect_with_retry, ensure_search_attributes
-from services import outbox
+from services import bootstrap, outbox
+from services.providers import build_providers
 from workflows import WORKFLOWS
+from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow, MaintenanceInput
 
 log = logging.getLogger("memberflow.worker")
@@ -37,21 +42,54 @@ RELAY_INTERVAL_SECONDS = 2.0
 
 
 MAINTENANCE_SCHEDULE_ID = "ledger-maintenance"
+SCAN_SCHEDULE_ID = "journey-daily-scan"
 
 
 def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> Worker:
-    journeys = JourneyActivities(sessions)
+    engine = sessions.kw.get("bind")
+    journeys = JourneyActivities(sessions, engine)
     ledger = LedgerActivities(sessions)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[journeys.member_facts, ledger.expire_due_lots, ledger.release_expired_holds],
+        activities=[
+            *journeys.all(),
+            ScanActivities(sessions).daily_scan,
+            ledger.expire_due_lots,
+            ledger.release_expired_holds,
+        ],
     )
 
 
+def build_channel_workers(
+    client: Client, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> list[Worker]:
+    """One worker per message channel, on `{task_queue}-email` and `{task_queue}-sms`, running only
+    `messaging.send`: the task queue's rate limit is the provider's (settings.messaging.*_rate_per_second)."""
+    messages = MessagingActivities(sessions, build_providers(settings.messaging), settings)
+    rates = {"email": settings.messaging.email_rate_per_second, "sms": settings.messaging.sms_rate_per_second}
+    return [
+        Worker(
+            client,
+            task_queue=channel_task_queue(settings.temporal.task_queue, channel),
+            activities=[messages.send],
+            max_task_queue_activities_per_second=rate,
+        )
+        for channel, rate in rates.items()
+    ]
+
+
+@contextlib.asynccontextmanager
+async def _running(workers: list[Worker]) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for running in workers:
+            await stack.enter_async_context(running)
+        yield
+
+
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create (or bring up to date) the daily ledger maintenance schedule."""
+    """Create (or bring up to date) the daily schedules: ledger maintenance and the journey scan."""
     hour, minute = (int(part) for part in settings.points.maintenance_time.split(":"))
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
@@ -63,11 +101,26 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    try:
-        await client.create_schedule(MAINTENANCE_SCHEDULE_ID, schedule)
-        log.info("created schedule %s (daily at %s UTC)", MAINTENANCE_SCHEDULE_ID, settings.points.maintenance_time)
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(MAINTENANCE_SCHEDULE_ID).update(lambda _: ScheduleUpdate(schedule=schedule))
+    scan = Schedule(
+        action=ScheduleActionStartWorkflow(
+            DailyScanWorkflow.run, DailyScanInput(), id=SCAN_SCHEDULE_ID, task_queue=settings.temporal.task_queue
+        ),
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    for schedule_id, spec in ((MAINTENANCE_SCHEDULE_ID, schedule), (SCAN_SCHEDULE_ID, scan)):
+        try:
+            await client.create_schedule(schedule_id, spec)
+            log.info("created schedule %s (daily at %s UTC)", schedule_id, settings.points.maintenance_time)
+        except ScheduleAlreadyRunningError:
+            await client.get_schedule_handle(schedule_id).update(_replace_with(spec))
+
+
+def _replace_with(schedule: Schedule) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
+    def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=schedule)
+
+    return update
 
 
 async def relay_outbox(
@@ -99,10 +152,13 @@ async def run(settings: Settings) -> None:
     await ensure_schedules(client, settings)
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
+    async with sessions() as session:
+        await bootstrap.seed(session)
+        await session.commit()
     worker = build_worker(client, sessions, settings.temporal.task_queue)
     relay = asyncio.create_task(relay_outbox(sessions, client, stop))
     try:
-        async with worker:
+        async with worker, _running(build_channel_workers(client, sessions, settings)):
             log.info("worker polling task queue %r on %s", settings.temporal.task_queue, settings.temporal.address)
             await stop.wait()
             log.info("worker stopping")

@@ -8,17 +8,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.console.routes import router as console_router
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, Metrics
-from api.routes import coupons, events, health, keys, members, orders, points, rewards, tiers
+from api.routes import coupons, events, health, journeys, keys, members, messages, orders, points, rewards, tiers
 from api.temporal import TemporalConnector
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
-from services import api_keys
+from services import api_keys, bootstrap
 
 log = logging.getLogger("memberflow.api")
 
@@ -46,6 +47,12 @@ def create_app(
         app.state.temporal = TemporalConnector(settings.temporal, temporal_client)
         await _bootstrap_admin(app, settings)
         try:
+            async with app.state.sessions() as session:
+                await bootstrap.seed(session)
+                await session.commit()
+        except (OSError, DBAPIError) as exc:  # the API still starts and reports the database on /readyz
+            log.warning("could not seed built-in journeys and templates yet (the worker seeds too): %s", exc)
+        try:
             yield
         finally:
             if own_engine:
@@ -63,12 +70,15 @@ def create_app(
         health.router,
         keys.router,
         members.router,
+        journeys.router,
         orders.router,
         points.router,
         events.router,
         tiers.router,
         rewards.router,
         coupons.router,
+        messages.router,
+        messages.unsubscribe_router,
         console_router,
     )
     for router in routers:

@@ -65,6 +65,19 @@ def _admin_key(settings: Settings, data_dir: Path) -> str:
     return key
 
 
+def _secret_key(settings: Settings, data_dir: Path) -> str:
+    """The key that signs unsubscribe links: MEMBERFLOW_SECRET_KEY if set, else one kept in the data folder."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = data_dir / "secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
 def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -144,6 +157,7 @@ def run_dev_stack(settings: Settings) -> int:
             "MEMBERFLOW_TEMPORAL__ADDRESS": temporal.address,
             "MEMBERFLOW_TEMPORAL__UI_URL": temporal.ui_url or "",
             "MEMBERFLOW_ADMIN_KEY": _admin_key(settings, data_dir),
+            "MEMBERFLOW_SECRET_KEY": _secret_key(settings, data_dir),
         }
         for name, command in (("worker", "worker"), ("API", "api")):
             children[name] = subprocess.Popen(

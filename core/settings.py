@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,43 @@ class PointsSettings(BaseModel):
     maintenance_time: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class MessagingSettings(BaseModel):
+    """Email (SMTP) and SMS providers, and the rules every marketing message obeys."""
+
+    # Unset: email goes to the log provider (recorded in the message log, never delivered).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # None: upgrade with STARTTLS when the server offers it; True: require it; False: never.
+    smtp_starttls: bool | None = None
+    # Implicit TLS from the first byte (usually port 465); excludes STARTTLS.
+    smtp_use_tls: bool = False
+    smtp_timeout: float = Field(default=20.0, gt=0, le=300)
+    from_address: str = "memberflow <no-reply@memberflow.local>"
+    # The name messages sign with.
+    brand_name: str = "memberflow"
+    sms_provider: Literal["log", "http"] = "log"
+    # The HTTP SMS provider: POST {to, text, message_id} as JSON, with `Authorization: Bearer <sms_token>`.
+    sms_url: str | None = None
+    sms_token: SecretStr | None = None
+    # Marketing messages wait outside this window in the member's time zone (start after end: over midnight).
+    quiet_hours_start: str = Field(default="21:00", pattern=_CLOCK)
+    quiet_hours_end: str = Field(default="09:00", pattern=_CLOCK)
+    # At most this many marketing messages per member in any rolling 7 days (transactional ones are exempt).
+    frequency_cap: int = Field(default=3, ge=0)
+    # Provider rate limits: each channel's sends run on their own task queue at this many per second.
+    email_rate_per_second: float = Field(default=10.0, gt=0)
+    sms_rate_per_second: float = Field(default=5.0, gt=0)
+    # Base of the unsubscribe links in emails (this API's public address).
+    public_url: str = "http://127.0.0.1:8000"
+    # Tests only: fail right after a sent message is recorded, to prove that a retry does not send again.
+    fail_after_send: bool = False
+
+
 class DevSettings(BaseModel):
     """The embedded stack of `memberflow dev` (`make run`)."""
 
@@ -74,8 +112,11 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     dev: DevSettings = DevSettings()
     points: PointsSettings = PointsSettings()
+    messaging: MessagingSettings = MessagingSettings()
     # When set, an admin API key with exactly this value exists after the API starts.
     admin_key: SecretStr | None = None
+    # Signs unsubscribe links; required to send marketing email (`memberflow dev` generates one).
+    secret_key: SecretStr | None = None
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -6,8 +6,10 @@ from models.base import Base
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
+from models.journeys import Journey, JourneyRun, JourneyVersion, StaffTask
 from models.ledger import LedgerAccount, LedgerEntry, LedgerHold, LedgerLot, LedgerLotMove, LedgerTransaction
 from models.members import Member
+from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
 from models.rewards import Redemption, Reward
@@ -20,6 +22,9 @@ __all__ = [
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
+    "Journey",
+    "JourneyRun",
+    "JourneyVersion",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerHold",
@@ -28,10 +33,13 @@ __all__ = [
     "LedgerTransaction",
     "Member",
     "MemberEvent",
+    "Message",
+    "MessageTemplate",
     "Order",
     "OrderRefund",
     "Redemption",
     "Reward",
+    "StaffTask",
     "TemporalOutbox",
     "Tier",
 ]

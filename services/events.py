@@ -22,7 +22,7 @@ from core.ids import uuid7
 from core.settings import get_settings
 from core.timeutil import add_months
 from models import Member, MemberEvent
-from services import ledger, members
+from services import journeys, ledger, members
 
 MAX_PROPERTIES_BYTES = 8 * 1024
 
@@ -92,7 +92,7 @@ def _award_key(member: Member, data: EventCreate, event_row_id: uuid.UUID) -> st
             return f"award:{data.type}:{member.id}"
 
 
-async def ingest(session: AsyncSession, data: EventCreate) -> EventOutcome:
+async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -> EventOutcome:
     member = await members.get(session, data.member_id)
     row_id = uuid7()
     dedupe_key = f"event:{data.event_id}" if data.event_id else None
@@ -116,6 +116,14 @@ async def ingest(session: AsyncSession, data: EventCreate) -> EventOutcome:
         row_id = (
             await session.execute(select(MemberEvent.id).where(MemberEvent.idempotency_key == dedupe_key))
         ).scalar_one()
+    if not duplicate:
+        await journeys.on_event(
+            session,
+            member,
+            data.type.value,
+            task_queue=task_queue,
+            properties={k: str(v) for k, v in data.properties.items() if k.endswith("_id")},
+        )
     points = get_settings().points.awards.get(data.type.value, 0)
     if points <= 0:
         return EventOutcome(row_id, duplicate, 0, AwardStatus.NO_AWARD, None)

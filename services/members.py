@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
 from core.ids import uuid7
-from models import Member, Order
-from services import journeys, ledger
+from models import Member, Message, Order
+from services import journeys, ledger, messaging
 
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -110,6 +110,7 @@ class MemberView:
     points: ledger.Balance
     recent_orders: list[Order]
     recent_ledger: list[ledger.LedgerLine]
+    recent_messages: list[Message]
 
 
 async def create(session: AsyncSession, data: MemberCreate, *, source: str, task_queue: str) -> Member:
@@ -144,8 +145,9 @@ async def create(session: AsyncSession, data: MemberCreate, *, source: str, task
             details={"external_id": data.external_id, "member_id": str(existing)},
         )
     await ledger.open_member_account(session, member_id)
-    await journeys.enqueue_trigger(session, kind="welcome", member_id=member_id, task_queue=task_queue)
-    return await get(session, member_id)
+    member = await get(session, member_id)
+    await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
+    return member
 
 
 async def _id_by_external_id(session: AsyncSession, external_id: str) -> uuid.UUID | None:
@@ -178,6 +180,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         points=await ledger.balance(session, member_id),
         recent_orders=list(orders),
         recent_ledger=await ledger.statement(session, member_id, limit=10),
+        recent_messages=await messaging.recent_messages(session, member_id, limit=10),
     )
 
 
@@ -223,3 +226,14 @@ async def search(
     if after is not None:
         stmt = stmt.where(Member.id < after)
     return list((await session.execute(stmt.order_by(Member.id.desc()).limit(limit))).scalars().all())
+
+
+async def change_tags(session: AsyncSession, member_id: uuid.UUID, *, add: list[str], remove: list[str]) -> list[str]:
+    """Add and remove tags (flags such as `pre_churn` are tags too); idempotent."""
+    member = await get(session, member_id, for_update=True)
+    tags = [tag for tag in member.tags if tag not in remove]
+    tags += [tag for tag in add if tag not in tags]
+    if tags != list(member.tags):
+        member.tags = tags
+        await session.flush()
+    return tags

@@ -66,7 +66,7 @@ def lot_expiry(earned_at: datetime) -> datetime:
     return add_months(earned_at, get_settings().points.expiry_months)
 
 
-async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
+async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -> Order:
     """Store a completed order and, in the same transaction: spend and count, points at the member's
     current tier multiplier, a tier upgrade when the new lifetime spend reaches one, and the events."""
     # Lock the member row first: concurrent orders of one member serialize here, and spend stays exact.
@@ -137,7 +137,8 @@ async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
         },
     )
     reached = tiers.tier_for(ladder, member.lifetime_spend)
-    if reached.rank > current.rank:  # upgrades happen here; downgrades only in a yearly review
+    upgraded = reached.rank > current.rank
+    if upgraded:  # upgrades happen here; downgrades only in a yearly review
         member.tier = reached.code
         _record(
             session,
@@ -147,8 +148,13 @@ async def ingest(session: AsyncSession, data: OrderCreate) -> Order:
             f"order:{order_id}:tier",
             {"from": current.code, "to": reached.code, "direction": "up", "order_id": str(order_id)},
         )
-    # A purchase ends the welcome journey's wait for a first order.
-    await journeys.enqueue_event(session, kind="welcome", member_id=member.id, event_type="order_completed")
+    await session.flush()
+    # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
+    await journeys.on_event(session, member, "order_completed", task_queue=task_queue)
+    if first_purchase:
+        await journeys.on_event(session, member, "first_order_completed", task_queue=task_queue)
+    if upgraded:
+        await journeys.on_event(session, member, "tier_upgraded", task_queue=task_queue)
     await session.flush()
     return await get(session, order_id)
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,9 +33,11 @@ async def enqueue_start(
     task_queue: str,
     payload: dict[str, Any],
     search_attributes: dict[str, str],
+    once: bool = False,
 ) -> TemporalOutbox:
+    """`once`: never start this workflow id again, even after its run ended (a journey without re-entry)."""
     row = TemporalOutbox(
-        action="start",
+        action="start_once" if once else "start",
         workflow_type=workflow_type,
         workflow_id=workflow_id,
         task_queue=task_queue,
@@ -81,9 +83,14 @@ def _typed(attrs: dict[str, str]) -> TypedSearchAttributes:
 
 
 async def _deliver(client: Client, row: TemporalOutbox) -> None:
-    if row.action == "start":
+    if row.action in ("start", "start_once"):
         assert row.workflow_type is not None
         assert row.task_queue is not None
+        reuse = (
+            WorkflowIDReusePolicy.REJECT_DUPLICATE
+            if row.action == "start_once"
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        )
         try:
             await client.start_workflow(
                 row.workflow_type,
@@ -91,6 +98,7 @@ async def _deliver(client: Client, row: TemporalOutbox) -> None:
                 id=row.workflow_id,
                 task_queue=row.task_queue,
                 search_attributes=_typed(row.search_attributes),
+                id_reuse_policy=reuse,
             )
         except WorkflowAlreadyStartedError:
             pass  # a run with this business id exists: the start already happened (or a duplicate trigger)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -49,7 +50,11 @@ def database_url(postgres: EmbeddedPostgres) -> str:
 
 @pytest.fixture(scope="session")
 def base_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, temporal=TemporalSettings(address="127.0.0.1:1"))
+    return Settings(
+        database_url=database_url,
+        temporal=TemporalSettings(address="127.0.0.1:1"),
+        secret_key=SecretStr("test-secret-key-for-unsubscribe-links"),
+    )
 
 
 @pytest_asyncio.fixture(scope="session")

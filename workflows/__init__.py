@@ -1,8 +1,9 @@
 """Deterministic Temporal workflows. Every workflow the worker runs is listed in WORKFLOWS."""
 
+from workflows.daily_scan import DailyScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 
-WORKFLOWS = [JourneyWorkflow, LedgerMaintenanceWorkflow]
+WORKFLOWS = [JourneyWorkflow, LedgerMaintenanceWorkflow, DailyScanWorkflow]
 
-__all__ = ["WORKFLOWS", "JourneyWorkflow", "LedgerMaintenanceWorkflow"]
+__all__ = ["WORKFLOWS", "DailyScanWorkflow", "JourneyWorkflow", "LedgerMaintenanceWorkflow"]

@@ -1,11 +1,16 @@
-"""The member journey workflow: one run per member and journey kind.
+"""The member journey workflow: one interpreter runs any journey definition for one member.
 
-This first version carries the welcome journey's skeleton (wait for a first purchase, at most 7 days);
-the journeys slice turns it into an interpreter of versioned journey definitions."""
+The definition is loaded once, by the first activity, so the run keeps the version it started with even
+when marketers publish a new one. Events reach the run as `member_event` signals; an event listed in the
+definition's `exit_on` ends the run at the next step, or at once while it waits. The current step is kept
+in the `JourneyStep` search attribute (for the Temporal UI) and in the `journey_runs` table (for the API)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -13,46 +18,73 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.journeys import JourneyActivities, MemberFactsInput
+    from activities.journeys import (
+        CouponInput,
+        EvaluateInput,
+        GrantInput,
+        JourneyActivities,
+        LoadInput,
+        LocalTimeInput,
+        MemberFactsInput,
+        ProgressInput,
+        TagInput,
+        TaskInput,
+    )
+    from activities.messaging import SendMessageInput, SendMessageResult
     from core.temporal import JOURNEY_STEP
+    from services.journey_defs import Definition, Duration, Step, successors
 
-KNOWN_KINDS = frozenset({"welcome"})
-FIRST_PURCHASE_WAIT = timedelta(days=7)
+INTERPRETER_PATCH = "journey-interpreter-v1"
+FIRST_PURCHASE_WAIT = timedelta(days=7)  # the first release's welcome skeleton, kept for its running histories
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Bounded, so the last attempt records the message as failed instead of retrying forever.
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10), maximum_attempts=10
+)
+SHORT = timedelta(seconds=30)
 
 
 class JourneyInput(BaseModel):
     member_id: str
     kind: str
     campaign_id: str | None = None
+    # None: the journey's current version when the run starts.
+    version: int | None = None
 
 
 class MemberEventSignal(BaseModel):
     type: str
+    properties: dict[str, Any] = {}
 
 
 class JourneyStatus(BaseModel):
     member_id: str
     kind: str
+    version: int | None
     step: str
     steps: list[str]
     events: list[str]
 
 
 class JourneyOutcome(BaseModel):
-    # converted: the member did what the journey waited for; timed_out: they did not in time;
-    # member_missing: no such member (deleted or never committed).
+    # completed: reached its end; exited: an exit event ended it; member_missing: no such member.
     result: str
     steps: list[str]
+    messages: list[str] = []
 
 
 @workflow.defn
 class JourneyWorkflow:
     def __init__(self) -> None:
         self._input: JourneyInput | None = None
+        self._version: int | None = None
         self._step = "start"
         self._steps: list[str] = []
         self._events: list[str] = []
+        self._exit_on: frozenset[str] = frozenset()
+        self._messages: list[str] = []
+        # Events up to this index were consumed by an earlier wait_for.
+        self._seen = 0
 
     @workflow.signal(name="member_event")
     def member_event(self, event: MemberEventSignal) -> None:
@@ -64,39 +96,265 @@ class JourneyWorkflow:
         return JourneyStatus(
             member_id=self._input.member_id,
             kind=self._input.kind,
+            version=self._version,
             step=self._step,
             steps=list(self._steps),
             events=list(self._events),
         )
 
-    def _enter(self, step: str) -> None:
-        self._step = step
-        self._steps.append(step)
-        workflow.upsert_search_attributes([JOURNEY_STEP.value_set(step)])
-
-    def _finish(self, result: str) -> JourneyOutcome:
-        self._enter("done")
-        return JourneyOutcome(result=result, steps=list(self._steps))
-
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyOutcome:
         self._input = inp
-        if inp.kind not in KNOWN_KINDS:
-            raise ApplicationError(f"unknown journey kind {inp.kind!r}", type="UnknownJourney", non_retryable=True)
-        self._enter("check_member")
+        if not workflow.patched(INTERPRETER_PATCH):
+            return await self._welcome_skeleton(inp)
+        loaded = await workflow.execute_activity_method(
+            JourneyActivities.load_definition,
+            LoadInput(kind=inp.kind, version=inp.version),
+            start_to_close_timeout=SHORT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._version = loaded.version
+        definition = Definition.model_validate(loaded.definition)
+        self._exit_on = frozenset(definition.exit_on)
+        try:
+            result = await self._interpret(definition)
+        except asyncio.CancelledError:
+            await self._record("cancelled", "cancelled")
+            raise
+        await self._record(self._step, result)
+        return JourneyOutcome(result=result, steps=list(self._steps), messages=list(self._messages))
+
+    # --- interpretation ----------------------------------------------------------------------------------
+
+    async def _interpret(self, definition: Definition) -> str:
+        steps = {step.id: step for step in definition.steps}
+        graph = successors(definition)
+        current: str | None = definition.steps[0].id
+        last_wait: str | None = None
+        while current is not None:
+            if self._exit_seen():
+                return "exited"
+            step = steps[current]
+            await self._enter(step.id)
+            following = dict(graph[step.id])
+            match step.action:
+                case "exit":
+                    return "completed"
+                case "send":
+                    if not await self._send(step):
+                        return "exited"
+                case "wait":
+                    assert step.wait is not None
+                    if not await self._wait(step.wait, step.wait.until_local_time):
+                        return "exited"
+                case "wait_for":
+                    outcome = await self._wait_for(step)
+                    if outcome is None:
+                        return "exited"
+                    last_wait = outcome
+                    current = following.get("on_event" if outcome == "event" else "on_timeout")
+                    continue
+                case "branch":
+                    assert step.branch is not None
+                    verdict = await workflow.execute_activity_method(
+                        JourneyActivities.evaluate,
+                        EvaluateInput(
+                            member_id=self._member,
+                            condition=step.branch.if_.model_dump(by_alias=True, exclude_none=True),
+                            last_wait=last_wait,
+                        ),
+                        start_to_close_timeout=SHORT,
+                        retry_policy=ACTIVITY_RETRY,
+                    )
+                    current = following["branch.then" if verdict.result else "branch.else"]
+                    continue
+                case _:
+                    await self._act(step)
+            current = following.get("next")
+        return "completed"
+
+    @property
+    def _member(self) -> str:
+        assert self._input is not None
+        return self._input.member_id
+
+    def _key(self, step_id: str) -> str:
+        info = workflow.info()
+        return f"{info.workflow_id}:{info.run_id}:{step_id}"
+
+    def _exit_seen(self) -> bool:
+        return any(event in self._exit_on for event in self._events)
+
+    async def _enter(self, step_id: str) -> None:
+        self._step = step_id
+        self._steps.append(step_id)
+        workflow.upsert_search_attributes([JOURNEY_STEP.value_set(step_id)])
+        await self._record(step_id, "running")
+
+    async def _record(self, step: str, status: str) -> None:
+        assert self._input is not None
+        info = workflow.info()
+        await workflow.execute_local_activity_method(
+            JourneyActivities.record,
+            ProgressInput(
+                run_id=info.run_id,
+                workflow_id=info.workflow_id,
+                member_id=self._input.member_id,
+                kind=self._input.kind,
+                version=self._version or 0,
+                campaign_id=self._input.campaign_id,
+                step=step,
+                status=status,
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep, unless an exit event comes first; False when it did."""
+        if seconds <= 0:
+            return not self._exit_seen()
+        try:
+            await workflow.wait_condition(self._exit_seen, timeout=timedelta(seconds=seconds))
+        except TimeoutError:
+            return True
+        return False
+
+    async def _wait(self, duration: Duration, until_local_time: str | None) -> bool:
+        if not await self._pause(duration.seconds):
+            return False
+        if until_local_time is None:
+            return True
+        delay = await workflow.execute_activity_method(
+            JourneyActivities.until_local_time,
+            LocalTimeInput(member_id=self._member, local_time=until_local_time, now=workflow.now()),
+            start_to_close_timeout=SHORT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        return await self._pause(delay.seconds)
+
+    async def _wait_for(self, step: Step) -> str | None:
+        """'event' if the event happened since the previous wait_for (or the start), 'timeout' otherwise;
+        None if an exit event ended the run."""
+        assert step.wait_for is not None
+        wanted = step.wait_for.event
+
+        def happened() -> bool:
+            return wanted in self._events[self._seen :] or self._exit_seen()
+
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(happened, timeout=timedelta(seconds=step.wait_for.seconds))
+        got = wanted in self._events[self._seen :]
+        self._seen = len(self._events)
+        if self._exit_seen():
+            return None
+        return "event" if got else "timeout"
+
+    async def _send(self, step: Step) -> bool:
+        assert step.send is not None
+        assert self._input is not None
+        coupon_code = None
+        if step.send.coupon:
+            coupon = await workflow.execute_activity_method(
+                JourneyActivities.issue_coupon,
+                CouponInput(member_id=self._member, template=step.send.coupon, issue_key=self._key(step.id)),
+                start_to_close_timeout=SHORT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+            coupon_code = coupon.code
+        message = SendMessageInput(
+            message_key=self._key(step.id),
+            member_id=self._member,
+            channel=step.send.channel,
+            template=step.send.template,
+            category=step.send.category,
+            journey_kind=self._input.kind,
+            campaign_id=self._input.campaign_id,
+            coupon_code=coupon_code,
+        )
+        while True:
+            result: SendMessageResult = await workflow.execute_activity(
+                "messaging.send",
+                message,
+                result_type=SendMessageResult,
+                task_queue=f"{workflow.info().task_queue}-{step.send.channel}",
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=SEND_RETRY,
+            )
+            if result.status != "deferred" or result.retry_at is None:
+                self._messages.append(f"{step.id}:{result.status}")
+                return True
+            # Quiet hours: wait for the member's window to open, then try again with the same key.
+            if not await self._pause(_seconds_until(result.retry_at)):
+                return False
+
+    async def _act(self, step: Step) -> None:
+        options: dict[str, Any] = {"start_to_close_timeout": SHORT, "retry_policy": ACTIVITY_RETRY}
+        if step.grant_points is not None:
+            await workflow.execute_activity_method(
+                JourneyActivities.grant_points,
+                GrantInput(
+                    member_id=self._member,
+                    points=step.grant_points.points,
+                    reason=step.grant_points.reason,
+                    key=self._key(step.id),
+                    reference=f"{self._input.kind if self._input else ''}:{step.id}",
+                ),
+                **options,
+            )
+        elif step.issue_coupon is not None:
+            await workflow.execute_activity_method(
+                JourneyActivities.issue_coupon,
+                CouponInput(member_id=self._member, template=step.issue_coupon.template, issue_key=self._key(step.id)),
+                **options,
+            )
+        elif step.create_task is not None:
+            await workflow.execute_activity_method(
+                JourneyActivities.create_task,
+                TaskInput(
+                    member_id=self._member,
+                    title=step.create_task.title,
+                    assignee_role=step.create_task.assignee_role,
+                    due_days=step.create_task.due_days,
+                    key=self._key(step.id),
+                ),
+                **options,
+            )
+        elif step.tag is not None or step.flag is not None:
+            add = list(step.tag.add) if step.tag else ([step.flag.set] if step.flag and step.flag.set else [])
+            remove = list(step.tag.remove) if step.tag else ([step.flag.clear] if step.flag and step.flag.clear else [])
+            await workflow.execute_activity_method(
+                JourneyActivities.tag, TagInput(member_id=self._member, add=add, remove=remove), **options
+            )
+        else:
+            raise ApplicationError(f"step {step.id!r} has no action this version can run", non_retryable=True)
+
+    # --- the first release's welcome skeleton, for histories started before the interpreter ----------------
+
+    async def _welcome_skeleton(self, inp: JourneyInput) -> JourneyOutcome:
+        self._steps.append("check_member")
+        workflow.upsert_search_attributes([JOURNEY_STEP.value_set("check_member")])
         facts = await workflow.execute_activity_method(
             JourneyActivities.member_facts,
             MemberFactsInput(member_id=inp.member_id),
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=SHORT,
             retry_policy=ACTIVITY_RETRY,
         )
+        result = "converted"
         if not facts.exists:
-            return self._finish("member_missing")
-        if facts.order_count > 0:
-            return self._finish("converted")
-        self._enter("wait_first_purchase")
-        try:
-            await workflow.wait_condition(lambda: "order_completed" in self._events, timeout=FIRST_PURCHASE_WAIT)
-        except TimeoutError:
-            return self._finish("timed_out")
-        return self._finish("converted")
+            result = "member_missing"
+        elif facts.order_count == 0:
+            self._steps.append("wait_first_purchase")
+            workflow.upsert_search_attributes([JOURNEY_STEP.value_set("wait_first_purchase")])
+            try:
+                await workflow.wait_condition(lambda: "order_completed" in self._events, timeout=FIRST_PURCHASE_WAIT)
+            except TimeoutError:
+                result = "timed_out"
+        self._steps.append("done")
+        workflow.upsert_search_attributes([JOURNEY_STEP.value_set("done")])
+        return JourneyOutcome(result=result, steps=list(self._steps))
+
+
+def _seconds_until(moment: datetime) -> float:
+    return max(0.0, (moment - workflow.now()).total_seconds())

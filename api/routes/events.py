@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import IdempotencyKeyDep, IntegrationKey, SessionDep
+from api.deps import IdempotencyKeyDep, IntegrationKey, SessionDep, SettingsDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import EventOut
@@ -22,10 +22,15 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RES
     summary="Record a behaviour event (check-in, review, ...) and award its points",
 )
 async def create_event(
-    request: Request, body: EventCreate, session: SessionDep, key: IntegrationKey, idem: IdempotencyKeyDep
+    request: Request,
+    body: EventCreate,
+    session: SessionDep,
+    key: IntegrationKey,
+    settings: SettingsDep,
+    idem: IdempotencyKeyDep,
 ) -> JSONResponse:
     async def make() -> EventOut:
-        outcome = await events.ingest(session, body)
+        outcome = await events.ingest(session, body, task_queue=settings.temporal.task_queue)
         return EventOut(
             event_id=outcome.event_id,
             duplicate=outcome.duplicate,

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, SessionDep
+from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, SessionDep, SettingsDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RefundOut, RefundResultOut
@@ -22,10 +22,15 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERROR_RES
     "", status_code=201, response_model=OrderOut, summary="Ingest a completed order (updates spend, earns points)"
 )
 async def create_order(
-    request: Request, body: OrderCreate, session: SessionDep, key: IntegrationKey, idem: IdempotencyKeyDep
+    request: Request,
+    body: OrderCreate,
+    session: SessionDep,
+    key: IntegrationKey,
+    settings: SettingsDep,
+    idem: IdempotencyKeyDep,
 ) -> JSONResponse:
     async def make() -> OrderOut:
-        return OrderOut.model_validate(await orders.ingest(session, body))
+        return OrderOut.model_validate(await orders.ingest(session, body, task_queue=settings.temporal.task_queue))
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 

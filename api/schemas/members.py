@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
 from services.ledger import Balance, LedgerLine
@@ -107,6 +108,7 @@ class Member360Out(MemberOut):
     points: PointsOut
     recent_orders: list[OrderOut]
     recent_ledger: list[LedgerLineOut]
+    recent_messages: list[MessageSummaryOut]
     links: dict[str, str]
 
     @classmethod
@@ -118,6 +120,7 @@ class Member360Out(MemberOut):
             points=PointsOut.of(v.points),
             recent_orders=[OrderOut.model_validate(o) for o in v.recent_orders],
             recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
+            recent_messages=[MessageSummaryOut.model_validate(m) for m in v.recent_messages],
             links={
                 "journeys": f"{workflows}?query=MemberId%3D%22{v.member.id}%22",
                 "welcome_journey": f"{workflows}/journey-welcome-{v.member.id}",

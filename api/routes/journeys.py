@@ -1,0 +1,211 @@
+"""Journeys: definitions (versioned, validated), runs, cancellation, and the staff tasks they create."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
+from api.schemas.common import ERROR_RESPONSES
+from api.schemas.journeys import (
+    JourneyDetailOut,
+    JourneyOut,
+    JourneyRunOut,
+    JourneyVersionOut,
+    RunPage,
+    TaskOut,
+    ValidationOut,
+)
+from core.errors import Conflict
+from core.settings import Settings
+from models import JourneyRun
+from services import audit, journeys, tasks
+
+router = APIRouter(tags=["journeys"], responses=ERROR_RESPONSES)
+RawDefinition = Annotated[dict[str, Any], Body(description="A journey definition (see docs/journeys.md)")]
+
+
+def _run_out(run: JourneyRun, settings: Settings) -> JourneyRunOut:
+    out = JourneyRunOut.model_validate(run)
+    base = settings.temporal.ui_url.rstrip("/")
+    out.temporal_url = f"{base}/namespaces/{settings.temporal.namespace}/workflows/{run.workflow_id}/{run.run_id}"
+    return out
+
+
+@router.get("/api/v1/journeys", response_model=list[JourneyOut], summary="Journeys and their current versions")
+async def list_journeys(session: SessionDep, _: CurrentKey) -> list[JourneyOut]:
+    return [JourneyOut.model_validate(j) for j in await journeys.list_journeys(session)]
+
+
+@router.get("/api/v1/journeys/{kind}", response_model=JourneyDetailOut, summary="A journey's current definition")
+async def get_journey(kind: str, session: SessionDep, _: CurrentKey) -> JourneyDetailOut:
+    journey = await journeys.get_journey(session, kind)
+    current = await journeys.get_version(session, kind)
+    all_versions = [v.version for v in await journeys.versions(session, kind)]
+    return JourneyDetailOut(
+        **JourneyOut.model_validate(journey).model_dump(), definition=current.definition, versions=all_versions
+    )
+
+
+@router.get(
+    "/api/v1/journeys/{kind}/versions/{version}", response_model=JourneyVersionOut, summary="One version of a journey"
+)
+async def get_journey_version(kind: str, version: int, session: SessionDep, _: CurrentKey) -> JourneyVersionOut:
+    return JourneyVersionOut.model_validate(await journeys.get_version(session, kind, version))
+
+
+@router.post("/api/v1/journeys/validate", response_model=ValidationOut, summary="Check a definition without saving")
+async def validate_journey(body: RawDefinition, session: SessionDep, _: MarketerKey) -> ValidationOut:
+    try:
+        definition = journeys.parse(body)
+    except Exception as exc:  # noqa: BLE001 - schema errors are the answer here, not a failure
+        details = getattr(exc, "details", None) or [{"field": "body", "message": str(exc)}]
+        return ValidationOut(valid=False, problems=details)
+    problems = await journeys.check(session, definition)
+    return ValidationOut(
+        valid=not problems, problems=[{"field": f"body.{p.path}", "message": p.message} for p in problems]
+    )
+
+
+@router.post("/api/v1/journeys", status_code=201, response_model=JourneyVersionOut, summary="Create a journey")
+async def create_journey(body: RawDefinition, session: SessionDep, key: MarketerKey) -> JourneyVersionOut:
+    row = await journeys.create(session, journeys.parse(body), author=key.name)
+    await audit.record(
+        session,
+        actor_key_id=key.id,
+        actor=key.name,
+        action="journey.create",
+        target_type="journey",
+        target_id=row.kind,
+        details={"version": row.version},
+    )
+    out = JourneyVersionOut.model_validate(row)
+    await session.commit()
+    return out
+
+
+@router.put(
+    "/api/v1/journeys/{kind}",
+    response_model=JourneyVersionOut,
+    summary="Publish a new version (runs already started keep theirs)",
+)
+async def publish_journey(kind: str, body: RawDefinition, session: SessionDep, key: MarketerKey) -> JourneyVersionOut:
+    row = await journeys.publish(session, kind, journeys.parse(body), author=key.name)
+    await audit.record(
+        session,
+        actor_key_id=key.id,
+        actor=key.name,
+        action="journey.publish",
+        target_type="journey",
+        target_id=kind,
+        details={"version": row.version},
+    )
+    out = JourneyVersionOut.model_validate(row)
+    await session.commit()
+    return out
+
+
+@router.post("/api/v1/journeys/{kind}/enable", response_model=JourneyOut, summary="Start runs for new triggers")
+async def enable_journey(kind: str, session: SessionDep, _: MarketerKey) -> JourneyOut:
+    out = JourneyOut.model_validate(await journeys.set_enabled(session, kind, True))
+    await session.commit()
+    return out
+
+
+@router.post(
+    "/api/v1/journeys/{kind}/disable", response_model=JourneyOut, summary="Stop starting runs (running ones go on)"
+)
+async def disable_journey(kind: str, session: SessionDep, _: MarketerKey) -> JourneyOut:
+    out = JourneyOut.model_validate(await journeys.set_enabled(session, kind, False))
+    await session.commit()
+    return out
+
+
+@router.get("/api/v1/journeys/{kind}/runs", response_model=RunPage, summary="Runs of a journey, e.g. who is at a step")
+async def journey_runs(
+    kind: str,
+    session: SessionDep,
+    _: CurrentKey,
+    settings: SettingsDep,
+    step: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(pattern="^(running|completed|exited|cancelled|failed)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> RunPage:
+    rows = await journeys.runs_of(session, kind, step=step, status=status, limit=limit + 1, before=cursor)
+    page = rows[:limit]
+    return RunPage(
+        items=[_run_out(r, settings) for r in page], next_cursor=page[-1].run_id if len(rows) > limit else None
+    )
+
+
+@router.get(
+    "/api/v1/members/{member_id}/journeys",
+    response_model=list[JourneyRunOut],
+    summary="A member's journey runs, newest first, with their step history",
+)
+async def member_journeys(
+    member_id: uuid.UUID, session: SessionDep, _: CurrentKey, settings: SettingsDep
+) -> list[JourneyRunOut]:
+    return [_run_out(r, settings) for r in await journeys.member_runs(session, member_id)]
+
+
+@router.post(
+    "/api/v1/journeys/runs/{run_id}/cancel",
+    status_code=202,
+    response_model=JourneyRunOut,
+    summary="Stop a run (it records itself as cancelled)",
+)
+async def cancel_run(
+    run_id: str, session: SessionDep, key: MarketerKey, temporal: TemporalDep, settings: SettingsDep
+) -> JourneyRunOut:
+    run = await journeys.get_run(session, run_id)
+    if run.status != "running":
+        raise Conflict(f"the run is already {run.status}", code="run_not_running", details={"status": run.status})
+    try:
+        await temporal.get_workflow_handle(run.workflow_id, run_id=run.run_id).cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise Conflict("the run has already ended", code="run_not_running") from exc
+    await audit.record(
+        session,
+        actor_key_id=key.id,
+        actor=key.name,
+        action="journey.cancel",
+        target_type="journey_run",
+        target_id=run_id,
+    )
+    out = _run_out(run, settings)
+    await session.commit()
+    return out
+
+
+@router.get("/api/v1/tasks", response_model=list[TaskOut], summary="Staff tasks (callbacks, notes)")
+async def list_tasks(
+    session: SessionDep,
+    _: CurrentKey,
+    status: Annotated[str | None, Query(pattern="^(open|done)$")] = "open",
+    role: Annotated[str | None, Query(max_length=20)] = None,
+    member_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TaskOut]:
+    rows = await tasks.listing(session, status=status, role=role, member_id=member_id, limit=limit)
+    return [TaskOut.model_validate(t) for t in rows]
+
+
+@router.post("/api/v1/tasks/{task_id}/done", response_model=TaskOut, summary="Mark a task done")
+async def task_done(task_id: uuid.UUID, session: SessionDep, key: CurrentKey) -> TaskOut:
+    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=True, by=key.name))
+    await session.commit()
+    return out
+
+
+@router.post("/api/v1/tasks/{task_id}/reopen", response_model=TaskOut, summary="Mark a task not done")
+async def task_reopen(task_id: uuid.UUID, session: SessionDep, key: CurrentKey) -> TaskOut:
+    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=False, by=key.name))
+    await session.commit()
+    return out

@@ -1,0 +1,151 @@
+"""Messaging: the message log, templates (edit, preview), unsubscribe links and SMS replies."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
+
+from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
+from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.schemas.messages import (
+    InboundSms,
+    InboundSmsOut,
+    MessageOut,
+    MessagePage,
+    TemplateOut,
+    TemplatePreview,
+    TemplatePreviewOut,
+)
+from services import audit, consent, message_templates, messaging
+from services.message_templates import Channel, TemplatePut
+from services.messaging import MessageStatus
+
+router = APIRouter(prefix="/api/v1", tags=["messages"], responses=ERROR_RESPONSES)
+unsubscribe_router = APIRouter(tags=["unsubscribe"], responses={400: ERROR_RESPONSES[400]})
+
+KeyPath = Annotated[str, Path(pattern=r"^[a-z0-9_]{2,64}$", description="template key, e.g. `welcome`")]
+LocalePath = Annotated[
+    str, Path(pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$", description="e.g. `en`, `zh-CN`")
+]
+# Unconstrained: any bad token is the same 400 from the service, not a validation 422.
+TokenPath = Annotated[str, Path(description="the token from the link")]
+
+
+@router.get("/messages", response_model=MessagePage, summary="The message log (newest first, cursor pagination)")
+async def list_messages(
+    session: SessionDep,
+    _: CurrentKey,
+    member_id: uuid.UUID | None = None,
+    status: MessageStatus | None = None,
+    channel: Channel | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> MessagePage:
+    rows = await messaging.list_messages(
+        session, member_id=member_id, status=status, channel=channel, limit=limit + 1, after=decode_cursor(cursor)
+    )
+    page, more = rows[:limit], len(rows) > limit
+    return MessagePage(items=[MessageOut.of(m) for m in page], next_cursor=encode_cursor(page[-1].id) if more else None)
+
+
+@router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")
+async def list_templates(
+    session: SessionDep,
+    _: CurrentKey,
+    key: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{2,64}$")] = None,
+    channel: Channel | None = None,
+) -> list[TemplateOut]:
+    return [TemplateOut.of(t) for t in await message_templates.list_templates(session, key=key, channel=channel)]
+
+
+@router.put(
+    "/templates/{key}/{channel}/{locale}",
+    response_model=TemplateOut,
+    summary="Create or replace a message template (Jinja2; a syntax error is 422 naming the line)",
+)
+async def put_template(
+    key: KeyPath, channel: Channel, locale: LocalePath, body: TemplatePut, session: SessionDep, marketer: MarketerKey
+) -> TemplateOut:
+    template = await message_templates.put_template(session, key, channel, locale, body, updated_by=marketer.name)
+    await audit.record(
+        session,
+        actor_key_id=marketer.id,
+        actor=marketer.name,
+        action="template.put",
+        target_type="message_template",
+        target_id=f"{key}/{channel}/{locale}",
+        details=body.model_dump(mode="json"),
+    )
+    out = TemplateOut.of(template)
+    await session.commit()
+    return out
+
+
+@router.post(
+    "/templates/preview", response_model=TemplatePreviewOut, summary="Render a template for a member, without sending"
+)
+async def preview_template(
+    body: TemplatePreview, session: SessionDep, settings: SettingsDep, _: MarketerKey
+) -> TemplatePreviewOut:
+    rendered = await message_templates.preview(
+        session,
+        template=body.template,
+        channel=body.channel,
+        member_id=body.member_id,
+        locale=body.locale,
+        coupon_code=body.coupon_code,
+        data=body.context,
+        marketing=body.category == messaging.Category.MARKETING,
+        brand=settings.messaging.brand_name,
+        public_url=settings.messaging.public_url,
+    )
+    return TemplatePreviewOut.of(body.template, body.channel, rendered)
+
+
+@router.post("/sms/inbound", response_model=InboundSmsOut, summary="An SMS reply: STOP (退订, TD…) opts the number out")
+async def inbound_sms(body: InboundSms, session: SessionDep, _: IntegrationKey) -> InboundSmsOut:
+    count = await consent.handle_inbound_sms(session, body.sender, body.text, now=datetime.now(UTC))
+    await session.commit()
+    return InboundSmsOut(stop=consent.is_stop(body.text), opted_out=count)
+
+
+_PAGES = {
+    "en": ("Unsubscribed", "You are unsubscribed", "You will no longer receive marketing {channel} from us."),
+    "zh": ("退订成功", "您已成功退订", "您将不再收到我们的营销{channel}。"),
+}
+_CHANNEL_NAMES = {"en": {"email": "email", "sms": "text messages"}, "zh": {"email": "邮件", "sms": "短信"}}
+
+
+def _unsubscribed_page(result: consent.Unsubscribed) -> HTMLResponse:
+    lang = "zh" if message_templates.language(result.locale) == "zh" else "en"
+    title, heading, text = _PAGES[lang]
+    line = html.escape(text.format(channel=_CHANNEL_NAMES[lang][result.channel]))
+    page = (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>'
+        '<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;">'
+        f"<h1>{heading}</h1><p>{line}</p></body></html>"
+    )
+    return HTMLResponse(page)
+
+
+@unsubscribe_router.get(
+    "/u/{token}", response_class=HTMLResponse, summary="Unsubscribe link (no login; following it again changes nothing)"
+)
+async def unsubscribe(token: TokenPath, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    result = await consent.unsubscribe(session, secret, token, now=datetime.now(UTC))
+    await session.commit()
+    return _unsubscribed_page(result)
+
+
+@unsubscribe_router.post(
+    "/u/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)"
+)
+async def unsubscribe_one_click(token: TokenPath, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return await unsubscribe(token, session, settings)
