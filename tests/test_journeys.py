@@ -290,3 +290,27 @@ async def test_birthday_and_win_back_start_from_the_daily_scan(
     view = (await shop.get(f"/api/v1/members/{silent}")).json()
     assert "pre_churn" in view["tags"]
     await _record_history(_handle(temporal_env, "win_back", silent), "win_back")
+
+
+async def test_a_marketer_cancels_a_run_and_it_records_itself_cancelled(
+    shop: ApiClient, admin: ApiClient, temporal_env: WorkflowEnvironment, workers: None, sessions: Sessions
+) -> None:
+    member_id = await _member(shop)
+    handle = _handle(temporal_env, "welcome", member_id)
+    await _at_step(handle, "story_delay")
+    [run] = (await shop.get(f"/api/v1/members/{member_id}/journeys")).json()
+    assert (run["kind"], run["status"], run["current_step"]) == ("welcome", "running", "story_delay")
+    assert run["temporal_url"].endswith(f"/workflows/{handle.id}/{run['run_id']}")
+    waiting = (await shop.get("/api/v1/journeys/welcome/runs", params={"step": "story_delay"})).json()
+    assert run["run_id"] in {r["run_id"] for r in waiting["items"]}
+    response = await admin.post(f"/api/v1/journeys/runs/{run['run_id']}/cancel")
+    assert response.status_code == 202, response.text
+    for _ in range(100):
+        current = await _run(sessions, handle.id)
+        if current.status != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert current.status == "cancelled"
+    again = await admin.post(f"/api/v1/journeys/runs/{run['run_id']}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "run_not_running"
