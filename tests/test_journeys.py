@@ -314,3 +314,35 @@ async def test_a_marketer_cancels_a_run_and_it_records_itself_cancelled(
     again = await admin.post(f"/api/v1/journeys/runs/{run['run_id']}/cancel")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "run_not_running"
+
+
+async def test_birthday_for_gold_adds_a_task_and_win_back_for_small_spenders_sends_a_stronger_offer(
+    shop: ApiClient, temporal_env: WorkflowEnvironment, workers: None, sessions: Sessions, task_queue: str
+) -> None:
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.journeys import ScanActivities, ScanInput
+
+    today = datetime.now(UTC).date()
+    gold = await _member(shop, birthday=today.replace(year=1985).isoformat())
+    await shop.post("/api/v1/orders", json=order_body(gold, amount="5200.00"))
+    small = await _member(shop)
+    await shop.post(
+        "/api/v1/orders",
+        json=order_body(small, amount="80.00", placed_at=(datetime.now(UTC) - timedelta(days=30)).isoformat()),
+    )
+    env = ActivityEnvironment(client=temporal_env.client)
+    await env.run(ScanActivities(sessions).daily_scan, ScanInput(today=today, task_queue=task_queue))
+    await temporal_env.sleep(timedelta(days=9))
+    birthday = await _handle(temporal_env, "birthday", gold).result()
+    assert birthday.steps[-2:] == ["personal_touch", "done"]
+    win_back = await _handle(temporal_env, "win_back", small).result()
+    assert win_back.steps == ["high_value", "miss_you", "wait_return", "valuable", "stronger_offer", "done"]
+    templates = [t for t, _ in await _messages(sessions, small)]
+    assert templates.index("we_miss_you") < templates.index("win_back_stronger")
+    async with sessions() as session:
+        titles = (
+            await session.execute(select(StaffTask.title).where(StaffTask.member_id == uuid.UUID(gold)))
+        ).scalars()
+        assert "Send a personal birthday note" in list(titles)
+    assert "pre_churn" not in (await shop.get(f"/api/v1/members/{small}")).json()["tags"]
