@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,19 +43,7 @@ async def seed_builtins(session: AsyncSession) -> int:
         )
     added = 0
     for raw in BUILTIN_JOURNEYS:
-        definition = Definition.model_validate(raw)
-        inserted = (
-            await session.execute(
-                insert(Journey)
-                .values(kind=definition.kind, name=definition.name, current_version=1, enabled=True, builtin=True)
-                .on_conflict_do_nothing(index_elements=["kind"])
-                .returning(Journey.kind)
-            )
-        ).scalar_one_or_none()
-        if inserted is not None:
-            session.add(
-                JourneyVersion(kind=definition.kind, version=1, definition=_stored(definition), created_by="memberflow")
-            )
+        if await _add_first_version(session, Definition.model_validate(raw), author="memberflow", builtin=True):
             added += 1
     await session.flush()
     return added
@@ -127,24 +115,30 @@ async def versions(session: AsyncSession, kind: str) -> list[JourneyVersion]:
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def create(session: AsyncSession, definition: Definition, *, author: str) -> JourneyVersion:
-    await _require_valid(session, definition)
+async def _add_first_version(session: AsyncSession, definition: Definition, *, author: str, builtin: bool) -> bool:
+    """Insert the journey with its version 1 unless the kind exists; True if it was added."""
     inserted = (
         await session.execute(
             insert(Journey)
-            .values(kind=definition.kind, name=definition.name, current_version=1, enabled=True, builtin=False)
+            .values(kind=definition.kind, name=definition.name, current_version=1, enabled=True, builtin=builtin)
             .on_conflict_do_nothing(index_elements=["kind"])
             .returning(Journey.kind)
         )
     ).scalar_one_or_none()
     if inserted is None:
+        return False
+    session.add(JourneyVersion(kind=definition.kind, version=1, definition=_stored(definition), created_by=author))
+    await session.flush()
+    return True
+
+
+async def create(session: AsyncSession, definition: Definition, *, author: str) -> JourneyVersion:
+    await _require_valid(session, definition)
+    if not await _add_first_version(session, definition, author=author, builtin=False):
         raise Conflict(
             f"a journey {definition.kind!r} exists; publish a new version of it instead", code="journey_exists"
         )
-    row = JourneyVersion(kind=definition.kind, version=1, definition=_stored(definition), created_by=author)
-    session.add(row)
-    await session.flush()
-    return row
+    return await get_version(session, definition.kind, 1)
 
 
 async def publish(session: AsyncSession, kind: str, definition: Definition, *, author: str) -> JourneyVersion:
@@ -258,17 +252,6 @@ async def enqueue_start(
     )
 
 
-# Kept for callers of the first release; new code uses on_event.
-async def enqueue_trigger(session: AsyncSession, *, kind: str, member_id: uuid.UUID, task_queue: str) -> None:
-    await enqueue_start(session, kind=kind, member_id=member_id, task_queue=task_queue)
-
-
-async def enqueue_event(session: AsyncSession, *, kind: str, member_id: uuid.UUID, event_type: str) -> None:
-    await outbox.enqueue_signal(
-        session, workflow_id=workflow_id(kind, member_id), signal_name=EVENT_SIGNAL, payload={"type": event_type}
-    )
-
-
 # --- runs ------------------------------------------------------------------------------------------------
 
 
@@ -352,13 +335,9 @@ async def get_run(session: AsyncSession, run_id: str) -> JourneyRun:
     return run
 
 
-async def mark_cancel_requested(session: AsyncSession, run_id: str) -> None:
-    await session.execute(update(JourneyRun).where(JourneyRun.run_id == run_id).values(updated_at=func.now()))
-
-
 @dataclass(frozen=True)
 class MemberJourneyFacts:
-    """What a journey needs to decide its next step; ids and counts only, no personal data."""
+    """What the first release's welcome skeleton asks (still answered for its running histories)."""
 
     exists: bool
     order_count: int
