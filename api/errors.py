@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import AppError
@@ -82,6 +82,10 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (a number out of range, ...) that validation let through.
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return envelope(400, "invalid_value", "a value in the request is out of the range the service accepts")
     if exc.connection_invalidated or isinstance(exc.orig, OSError | ConnectionError):
         log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
         return envelope(

@@ -45,8 +45,9 @@ class CouponStatus(StrEnum):
     EXPIRED = "expired"
 
 
-def _normalize_code(value: str) -> str:
-    return value.strip().upper()
+def _normalize_code(value: object) -> object:
+    # Anything but a string is left for the str validation to refuse with a 422.
+    return value.strip().upper() if isinstance(value, str) else value
 
 
 TemplateCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,64}$")]

@@ -329,7 +329,9 @@ def evaluate(condition: Condition, facts: dict[str, Any]) -> bool:
         case "not_in":
             return isinstance(expected, list) and actual not in expected
         case "contains":
-            return isinstance(actual, list | str) and expected in actual
+            if isinstance(actual, str):
+                return isinstance(expected, str) and expected in actual
+            return isinstance(actual, list) and expected in actual
     if actual is None or expected is None:
         return False
     try:

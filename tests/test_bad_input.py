@@ -140,3 +140,14 @@ async def test_wrong_role_is_403_and_writes_nothing(
 async def test_bad_idempotency_key_header_is_422(shop: ApiClient) -> None:
     response = await shop.post("/api/v1/members", json=member_body(), headers={"Idempotency-Key": "has space"})
     assert_error(response, 422, "invalid_idempotency_key")
+
+
+async def test_values_found_by_fuzzing_are_4xx(admin: ApiClient) -> None:
+    """Cases a schemathesis run over the OpenAPI once turned into 500s."""
+    huge = await admin.get("/api/v1/journeys/welcome/versions/2436206662051168814345748480")
+    assert_error(huge, 422, "validation_error")
+    not_a_string = await admin.post(
+        "/api/v1/coupons/redeem", json={"code": {}, "member_id": str(uuid.uuid4()), "order_ref": "0"}
+    )
+    error = assert_error(not_a_string, 422, "validation_error")
+    assert error["details"][0]["field"] == "body.code"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
@@ -53,7 +53,9 @@ async def get_journey(kind: str, session: SessionDep, _: CurrentKey) -> JourneyD
 @router.get(
     "/api/v1/journeys/{kind}/versions/{version}", response_model=JourneyVersionOut, summary="One version of a journey"
 )
-async def get_journey_version(kind: str, version: int, session: SessionDep, _: CurrentKey) -> JourneyVersionOut:
+async def get_journey_version(
+    kind: str, version: Annotated[int, Path(ge=1, le=1_000_000)], session: SessionDep, _: CurrentKey
+) -> JourneyVersionOut:
     return JourneyVersionOut.model_validate(await journeys.get_version(session, kind, version))
 
 
