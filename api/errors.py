@@ -82,7 +82,7 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if isinstance(exc, DataError):
+    if isinstance(exc, DataError) or str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
         # A value the database cannot hold (a number out of range, ...) that validation let through.
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
         return envelope(400, "invalid_value", "a value in the request is out of the range the service accepts")

@@ -37,6 +37,9 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]):
+            await _reject(send, 422, "validation_error", "the URL may not contain NUL characters")
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
@@ -67,6 +70,10 @@ class BodySizeLimit:
             chunks.append(chunk)
             more = msg.get("more_body", False)
         body = b"".join(chunks)
+        if b"\\u0000" in body:
+            # PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in a query.
+            await _reject(send, 422, "validation_error", "text in the request may not contain NUL characters")
+            return
         sent = False
 
         async def replay() -> Message:

@@ -151,3 +151,10 @@ async def test_values_found_by_fuzzing_are_4xx(admin: ApiClient) -> None:
     )
     error = assert_error(not_a_string, 422, "validation_error")
     assert error["details"][0]["field"] == "body.code"
+
+
+async def test_nul_characters_are_refused_before_they_reach_the_database(shop: ApiClient, admin: ApiClient) -> None:
+    assert_error(await shop.post("/api/v1/members", json=member_body(name="A\u0000B")), 422, "validation_error")
+    assert_error(await admin.post("/api/v1/rewards", json={"name": "x\u0000", "points_cost": 10}), 422)
+    assert_error(await shop.get("/api/v1/members", params={"query": "a\x00b"}), 422, "validation_error")
+    assert (await shop.get("/api/v1/members", params={"query": "plain"})).status_code == 200
