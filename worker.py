@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
@@ -24,11 +25,12 @@ from temporalio.client import (
 )
 from temporalio.worker import Worker
 
+from activities.approvals import ApprovalActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
 from core.db import create_engine, create_session_factory
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
 from services import bootstrap, outbox
 from services.providers import build_providers
@@ -45,10 +47,18 @@ MAINTENANCE_SCHEDULE_ID = "ledger-maintenance"
 SCAN_SCHEDULE_ID = "journey-daily-scan"
 
 
-def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    settings: Settings | None = None,
+    **options: Any,
+) -> Worker:
+    settings = settings or get_settings()
     engine = sessions.kw.get("bind")
     journeys = JourneyActivities(sessions, engine)
     ledger = LedgerActivities(sessions)
+    approvals = ApprovalActivities(sessions, build_providers(settings.messaging), settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -58,7 +68,9 @@ def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], tas
             ScanActivities(sessions).daily_scan,
             ledger.expire_due_lots,
             ledger.release_expired_holds,
+            *approvals.all(),
         ],
+        **options,
     )
 
 
@@ -155,7 +167,7 @@ async def run(settings: Settings) -> None:
     async with sessions() as session:
         await bootstrap.seed(session)
         await session.commit()
-    worker = build_worker(client, sessions, settings.temporal.task_queue)
+    worker = build_worker(client, sessions, settings.temporal.task_queue, settings)
     relay = asyncio.create_task(relay_outbox(sessions, client, stop))
     try:
         async with worker, _running(build_channel_workers(client, sessions, settings)):

@@ -15,7 +15,20 @@ from temporalio.client import Client
 from api.console.routes import router as console_router
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, Metrics
-from api.routes import coupons, events, health, journeys, keys, members, messages, orders, points, rewards, tiers
+from api.routes import (
+    approvals,
+    coupons,
+    events,
+    health,
+    journeys,
+    keys,
+    members,
+    messages,
+    orders,
+    points,
+    rewards,
+    tiers,
+)
 from api.temporal import TemporalConnector
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
@@ -71,6 +84,7 @@ def create_app(
         keys.router,
         members.router,
         journeys.router,
+        approvals.router,
         orders.router,
         points.router,
         events.router,

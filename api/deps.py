@@ -76,6 +76,7 @@ AdminKey = Annotated[ApiKey, Depends(require_roles(Role.ADMIN))]
 WriterKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION, Role.MARKETER))]
 IntegrationKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION))]
 OpsKey = Annotated[ApiKey, Depends(require_roles(Role.OPS))]
+ApproverKey = Annotated[ApiKey, Depends(require_roles(Role.APPROVER))]
 MarketerKey = Annotated[ApiKey, Depends(require_roles(Role.MARKETER))]
 
 

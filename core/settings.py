@@ -83,6 +83,20 @@ class MessagingSettings(BaseModel):
     fail_after_send: bool = False
 
 
+class ApprovalSettings(BaseModel):
+    """High-value redemptions: when the approver task escalates and expires, who hears of it, and how the
+    warehouse is told of an approved one."""
+
+    escalate_after_hours: float = Field(default=24, gt=0)
+    expire_after_hours: float = Field(default=48, gt=0)
+    # Approvers are emailed at this address when a task opens; the escalation address after escalate_after.
+    approver_email: str | None = None
+    escalation_email: str | None = None
+    # log: record only (development); webhook: POST a signed JSON body to fulfilment_url.
+    fulfilment: Literal["log", "webhook"] = "log"
+    fulfilment_url: str | None = None
+
+
 class DevSettings(BaseModel):
     """The embedded stack of `memberflow dev` (`make run`)."""
 
@@ -112,6 +126,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     dev: DevSettings = DevSettings()
     points: PointsSettings = PointsSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
     messaging: MessagingSettings = MessagingSettings()
     # When set, an admin API key with exactly this value exists after the API starts.
     admin_key: SecretStr | None = None

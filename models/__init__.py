@@ -1,6 +1,7 @@
 """SQLAlchemy tables. Importing this package registers every table on `Base.metadata`."""
 
 from models.api_keys import ApiKey
+from models.approvals import Approval
 from models.audit import AuditEntry
 from models.base import Base
 from models.coupons import Coupon, CouponTemplate
@@ -17,6 +18,7 @@ from models.tiers import Tier
 
 __all__ = [
     "ApiKey",
+    "Approval",
     "AuditEntry",
     "Base",
     "Coupon",

@@ -50,6 +50,10 @@ class Redemption(Base):
     hold_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     ledger_transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     requested_by: Mapped[str | None] = mapped_column(String(100))
+    requested_by_key: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Why it was rejected, expired or cancelled; the carrier's tracking number once shipped.
+    reason: Mapped[str | None] = mapped_column(String(500))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

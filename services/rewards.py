@@ -14,7 +14,7 @@ from core.errors import Conflict, NotFound
 from core.ids import uuid7
 from core.settings import get_settings
 from models import Redemption, Reward
-from services import ledger, members
+from services import ledger, members, outbox
 
 MAX_POINTS = 1_000_000_000
 
@@ -103,7 +103,14 @@ async def _take_stock(session: AsyncSession, reward: Reward) -> None:
         )
 
 
-async def request_redemption(session: AsyncSession, data: RedemptionCreate, *, requested_by: str) -> Redemption:
+async def request_redemption(
+    session: AsyncSession,
+    data: RedemptionCreate,
+    *,
+    requested_by: str,
+    task_queue: str,
+    requested_by_key: uuid.UUID | None = None,
+) -> Redemption:
     """At or below the approval threshold: spend the points and take the stock now, in this transaction.
     Above it: hold the points and leave the redemption pending approval (stock is taken on approval)."""
     member = await members.get(session, data.member_id)
@@ -118,6 +125,7 @@ async def request_redemption(session: AsyncSession, data: RedemptionCreate, *, r
         reward_id=reward.id,
         points=reward.points_cost,
         requested_by=requested_by,
+        requested_by_key=requested_by_key,
         created_at=now,
         updated_at=now,
     )
@@ -154,6 +162,20 @@ async def request_redemption(session: AsyncSession, data: RedemptionCreate, *, r
         redemption.status = "pending_approval"
         redemption.hold_id = hold_id
         redemption.ledger_transaction_id = posting.transaction_id
+        # The approval workflow opens the approver's task; the outbox starts it once this commits.
+        await outbox.enqueue_start(
+            session,
+            workflow_type="RedemptionApproval",
+            workflow_id=f"redemption-{redemption_id}",
+            task_queue=task_queue,
+            payload={"redemption_id": str(redemption_id)},
+            search_attributes={
+                "MemberId": str(member.id),
+                "JourneyKind": "redemption_approval",
+                "JourneyStep": "start",
+            },
+            once=True,
+        )
     session.add(redemption)
     await session.flush()
     return redemption

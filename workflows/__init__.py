@@ -3,7 +3,8 @@
 from workflows.daily_scan import DailyScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
+from workflows.redemption_approval import RedemptionApproval
 
-WORKFLOWS = [JourneyWorkflow, LedgerMaintenanceWorkflow, DailyScanWorkflow]
+WORKFLOWS = [JourneyWorkflow, LedgerMaintenanceWorkflow, DailyScanWorkflow, RedemptionApproval]
 
-__all__ = ["WORKFLOWS", "DailyScanWorkflow", "JourneyWorkflow", "LedgerMaintenanceWorkflow"]
+__all__ = ["WORKFLOWS", "DailyScanWorkflow", "JourneyWorkflow", "LedgerMaintenanceWorkflow", "RedemptionApproval"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, MarketerKey, SessionDep
+from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, MarketerKey, SessionDep, SettingsDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RedemptionOut, RewardOut
@@ -63,10 +63,21 @@ async def update_reward(reward_id: uuid.UUID, body: RewardUpdate, session: Sessi
     summary="Redeem a reward: spent now (201), or held pending approval above the threshold (202)",
 )
 async def create_redemption(
-    request: Request, body: RedemptionCreate, session: SessionDep, key: IntegrationKey, idem: IdempotencyKeyDep
+    request: Request,
+    body: RedemptionCreate,
+    session: SessionDep,
+    key: IntegrationKey,
+    settings: SettingsDep,
+    idem: IdempotencyKeyDep,
 ) -> JSONResponse:
     async def make() -> RedemptionOut:
-        redemption = await rewards.request_redemption(session, body, requested_by=f"api:{key.name}")
+        redemption = await rewards.request_redemption(
+            session,
+            body,
+            requested_by=f"api:{key.name}",
+            requested_by_key=key.id,
+            task_queue=settings.temporal.task_queue,
+        )
         return RedemptionOut.model_validate(redemption)
 
     def status_of(out: BaseModel) -> int:
