@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -138,10 +140,14 @@ async def test_approve_posts_the_hold_and_shipping_completes_it(
     shipped = await shop.post(f"/api/v1/redemptions/{redemption['id']}/shipped", json={"tracking_number": "SF123"})
     assert shipped.status_code == 200, shipped.text
     assert shipped.json()["status"] == "fulfilled"
-    state = await temporal_env.client.get_workflow_handle(f"redemption-{redemption['id']}").query(
-        RedemptionApproval.state
-    )
+    handle = temporal_env.client.get_workflow_handle(f"redemption-{redemption['id']}")
+    state = await handle.query(RedemptionApproval.state)
     assert state.step == "fulfilled"
+    await handle.result()
+    if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):
+        (Path(__file__).parent / "histories" / "redemption_approval.json").write_text(
+            (await handle.fetch_history()).to_json()
+        )
     await asyncio.sleep(0.5)
     sent = [t for t in await _templates(sessions, member_id) if t.startswith("redemption_")]
     assert sent == ["redemption_pending", "redemption_approved", "redemption_shipped"]
