@@ -6,16 +6,16 @@ database. The API answers with what the workflow settled."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ApproverKey, IntegrationKey, SessionDep, TemporalDep
+from api.schemas.approvals import ApprovalOut, ApproveBody, CancelBody, InboxItemOut, RejectBody, ShippedBody
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RedemptionOut
 from core.errors import AppError, Conflict, Forbidden, InvalidInput
@@ -30,54 +30,6 @@ from workflows.redemption_approval import (
 )
 
 router = APIRouter(tags=["approvals"], responses=ERROR_RESPONSES)
-
-
-class ApprovalOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    redemption_id: uuid.UUID
-    member_id: uuid.UUID
-    points: int
-    status: str
-    escalated: bool
-    requested_by: str | None
-    decided_by: str | None
-    decided_at: datetime | None
-    reason: str | None
-    escalate_at: datetime
-    expires_at: datetime
-    created_at: datetime
-
-
-class InboxItemOut(ApprovalOut):
-    reward_name: str
-    member: dict[str, Any]
-    risk_hints: list[str]
-
-
-class RejectBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-
-
-class ApproveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: Annotated[str, StringConstraints(max_length=500)] | None = None
-
-
-class ShippedBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-
-class CancelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
 _FAILURES: dict[str, type[AppError]] = {
