@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AuditEntry
@@ -32,13 +31,3 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
-
-
-async def for_target(session: AsyncSession, target_type: str, target_id: str, limit: int = 50) -> list[AuditEntry]:
-    stmt = (
-        select(AuditEntry)
-        .where(AuditEntry.target_type == target_type, AuditEntry.target_id == target_id)
-        .order_by(AuditEntry.id.desc())
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars().all())

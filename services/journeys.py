@@ -201,31 +201,38 @@ async def _current_definitions(session: AsyncSession) -> list[tuple[Journey, Def
 
 
 async def on_event(
-    session: AsyncSession, member: Member, event: str, *, task_queue: str, properties: dict[str, Any] | None = None
+    session: AsyncSession,
+    member: Member,
+    *events: str,
+    task_queue: str,
+    properties: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Tell the member's journeys that listen for `event`, then start the enabled journeys it triggers.
-    Returns the kinds started. Signals go to the deterministic ids; a journey not running ignores them."""
+    """For each event in turn, tell the member's journeys that listen for it, then start the enabled journeys
+    it triggers. Returns the kinds started. Signals go to the deterministic ids; a journey not running ignores
+    them. The definitions are read once for all the events."""
     started: list[str] = []
-    for journey, definition in await _current_definitions(session):
-        listens = event in definition.exit_on or any(
-            step.wait_for is not None and step.wait_for.event == event for step in definition.steps
-        )
-        if listens:
-            await outbox.enqueue_signal(
-                session,
-                workflow_id=workflow_id(journey.kind, member.id),
-                signal_name=EVENT_SIGNAL,
-                payload={"type": event, "properties": properties or {}},
+    definitions = await _current_definitions(session)
+    for event in events:
+        for journey, definition in definitions:
+            listens = event in definition.exit_on or any(
+                step.wait_for is not None and step.wait_for.event == event for step in definition.steps
             )
-        trigger = definition.trigger
-        if not journey.enabled or trigger is None or trigger.event != event:
-            continue
-        if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member)):
-            continue
-        await enqueue_start(
-            session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
-        )
-        started.append(journey.kind)
+            if listens:
+                await outbox.enqueue_signal(
+                    session,
+                    workflow_id=workflow_id(journey.kind, member.id),
+                    signal_name=EVENT_SIGNAL,
+                    payload={"type": event, "properties": properties or {}},
+                )
+            trigger = definition.trigger
+            if not journey.enabled or trigger is None or trigger.event != event:
+                continue
+            if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member)):
+                continue
+            await enqueue_start(
+                session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
+            )
+            started.append(journey.kind)
     return started
 
 

@@ -150,11 +150,12 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
         )
     await session.flush()
     # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
-    await journeys.on_event(session, member, "order_completed", task_queue=task_queue)
+    events = ["order_completed"]
     if first_purchase:
-        await journeys.on_event(session, member, "first_order_completed", task_queue=task_queue)
+        events.append("first_order_completed")
     if upgraded:
-        await journeys.on_event(session, member, "tier_upgraded", task_queue=task_queue)
+        events.append("tier_upgraded")
+    await journeys.on_event(session, member, *events, task_queue=task_queue)
     await session.flush()
     return await get(session, order_id)
 

@@ -151,7 +151,3 @@ async def dispatch(
             delivered += 1
         await session.commit()
     return delivered
-
-
-async def pending_count(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).where(TemporalOutbox.dispatched_at.is_(None)))).scalar_one())

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
@@ -186,17 +186,3 @@ async def get_redemption(session: AsyncSession, redemption_id: uuid.UUID) -> Red
     if found is None:
         raise NotFound(f"redemption {redemption_id} does not exist", code="redemption_not_found")
     return found
-
-
-async def member_redemptions(session: AsyncSession, member_id: uuid.UUID, limit: int = 20) -> list[Redemption]:
-    stmt = select(Redemption).where(Redemption.member_id == member_id).order_by(Redemption.id.desc()).limit(limit)
-    return list((await session.execute(stmt)).scalars().all())
-
-
-async def stock_of(session: AsyncSession, reward_id: uuid.UUID) -> int | None:
-    return (await session.execute(select(Reward.stock).where(Reward.id == reward_id))).scalar_one()
-
-
-async def count_completed(session: AsyncSession, reward_id: uuid.UUID) -> int:
-    stmt = select(func.count()).where(Redemption.reward_id == reward_id, Redemption.status == "completed")
-    return int((await session.execute(stmt)).scalar_one())
