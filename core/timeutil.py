@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -13,3 +13,16 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def utc_past(moment: datetime, *, max_age: timedelta | None = None) -> datetime:
+    """A time zone-aware moment that is not in the future (five minutes of clock skew allowed) and, with
+    `max_age`, not older than that; returned in UTC. Raises ValueError with a reason a person can read."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps need a time zone, e.g. '2026-11-23T10:00:00Z'")
+    now = datetime.now(UTC)
+    if moment > now + timedelta(minutes=5):
+        raise ValueError("is in the future")
+    if max_age is not None and moment < now - max_age:
+        raise ValueError(f"is more than {max_age.days} days ago")
+    return moment.astimezone(UTC)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import uuid7
 from core.settings import get_settings
-from core.timeutil import add_months
+from core.timeutil import add_months, utc_past
 from models import Member, MemberEvent
 from services import journeys, ledger, members
 
@@ -37,14 +37,7 @@ class EventType(StrEnum):
 
 
 def _when(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamps need a time zone, e.g. '2026-11-23T10:00:00Z'")
-    now = datetime.now(UTC)
-    if value > now + timedelta(minutes=5):
-        raise ValueError("occurred_at is in the future")
-    if value < now - timedelta(days=366):
-        raise ValueError("occurred_at is more than a year ago")
-    return value.astimezone(UTC)
+    return utc_past(value, max_age=timedelta(days=366))
 
 
 class EventCreate(BaseModel):

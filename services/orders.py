@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, Literal
 
@@ -16,21 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Conflict, InvalidInput, NotFound
 from core.ids import uuid7
 from core.settings import get_settings
-from core.timeutil import add_months
+from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, MemberEvent, Order, OrderRefund
 from services import journeys, ledger, members, tiers
 from services.money import Money
 
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamps need a time zone, e.g. '2026-11-23T10:00:00Z'")
-    if value > datetime.now(UTC) + timedelta(minutes=5):
-        raise ValueError("placed_at is in the future")
-    return value.astimezone(UTC)
-
-
-PlacedAt = Annotated[datetime, AfterValidator(_aware)]
+PlacedAt = Annotated[datetime, AfterValidator(utc_past)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
