@@ -62,6 +62,10 @@ class SendMessageInput(BaseModel):
     campaign_id: str | None = None
     coupon_code: str | None = None
     context: dict[str, str] = {}  # extra template variables (ids, codes — never personal data)
+    # The workflow's clock when it asked (workflow.now()). Quiet hours and the frequency window are judged at
+    # this moment, so a run whose clock is not the worker's (time skipping in tests, a skewed worker) gets a
+    # retry_at in its own time instead of one that has already passed for it.
+    as_of: datetime | None = None
 
 
 class SendMessageResult(BaseModel):
@@ -128,7 +132,11 @@ class MessagingActivities:
         secret = self._settings.secret_key.get_secret_value() if self._settings.secret_key else None
         async with self._sessions() as session:
             prepared = await messaging.prepare(
-                session, request, now=self._now(), settings=self._settings.messaging, secret_key=secret
+                session,
+                request,
+                now=inp.as_of or self._now(),
+                settings=self._settings.messaging,
+                secret_key=secret,
             )
             await session.commit()
         if isinstance(prepared, Outcome):

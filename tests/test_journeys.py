@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -346,3 +347,34 @@ async def test_birthday_for_gold_adds_a_task_and_win_back_for_small_spenders_sen
         ).scalars()
         assert "Send a personal birthday note" in list(titles)
     assert "pre_churn" not in (await shop.get(f"/api/v1/members/{small}")).json()["tags"]
+
+
+def night_zone() -> str:
+    """A fixed-offset zone where it is about 03:00 right now, inside the default quiet hours (21:00-09:00)."""
+    offset = (3 - datetime.now(UTC).hour + 12) % 24 - 12
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+async def test_a_marketing_send_in_quiet_hours_waits_for_the_window_by_the_runs_own_clock(
+    shop: ApiClient, temporal_env: WorkflowEnvironment, workers: None, sessions: Sessions
+) -> None:
+    """The activity judges quiet hours at the workflow's time, so once the run's clock passes the opening the
+    message goes out; before the fix it compared against the worker's wall clock and spun the run in a loop."""
+    response = await shop.post(
+        "/api/v1/members", json=member_body(timezone=night_zone(), consent={"email": True, "sms": True})
+    )
+    member_id = response.json()["id"]
+    handle = _handle(temporal_env, "welcome", member_id)
+    await _at_step(handle, "welcome_message")
+    await temporal_env.sleep(timedelta(hours=7))
+    status = await _at_step(handle, "story_delay")
+    assert status.steps == ["welcome_message", "story_delay"]
+    assert await _messages(sessions, member_id) == [("welcome", "sent")]
+    events = [event async for event in handle.fetch_history_events()]
+    assert len(events) < 60, f"{len(events)} events: the deferral looped"
+    async with sessions() as session:
+        sent_at = (
+            await session.execute(select(Message.created_at).where(Message.member_id == uuid.UUID(member_id)))
+        ).scalar_one()
+    local = sent_at.astimezone(ZoneInfo(night_zone()))
+    assert (local.hour, local.minute) >= (9, 0), local

@@ -42,6 +42,7 @@ SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10), maximum_attempts=10
 )
 SHORT = timedelta(seconds=30)
+MIN_DEFER_SECONDS = 60.0
 
 
 class JourneyInput(BaseModel):
@@ -276,7 +277,7 @@ class JourneyWorkflow:
         while True:
             result: SendMessageResult = await workflow.execute_activity(
                 "messaging.send",
-                message,
+                message.model_copy(update={"as_of": workflow.now()}),
                 result_type=SendMessageResult,
                 task_queue=f"{workflow.info().task_queue}-{step.send.channel}",
                 start_to_close_timeout=timedelta(minutes=1),
@@ -285,8 +286,9 @@ class JourneyWorkflow:
             if result.status != "deferred" or result.retry_at is None:
                 self._messages.append(f"{step.id}:{result.status}")
                 return True
-            # Quiet hours: wait for the member's window to open, then try again with the same key.
-            if not await self._pause(_seconds_until(result.retry_at)):
+            # Quiet hours: wait for the member's window to open, then try again with the same key. Never less
+            # than a minute, so a retry_at that is already past can not spin the run in a tight loop.
+            if not await self._pause(max(MIN_DEFER_SECONDS, _seconds_until(result.retry_at))):
                 return False
 
     async def _act(self, step: Step) -> None:
