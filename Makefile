@@ -7,10 +7,11 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint typecheck pytest install clean-data help bench
+.PHONY: run demo test lint typecheck pytest chromium install clean-data help bench bench-segments bench-campaign bench-rules
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
+	@echo "make demo   fill the running stack's database with a demo brand (10,000 members)"
 	@echo "make test   lint, type-check and run the test suite"
 
 $(BIN)/python:
@@ -31,6 +32,10 @@ install: $(RUN_STAMP)
 run: $(RUN_STAMP)
 	@$(BIN)/memberflow dev
 
+# Demo data in the database of a running `make run` (safe to re-run: adds only what is missing).
+demo: $(RUN_STAMP)
+	$(BIN)/memberflow demo
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -38,13 +43,34 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-pytest: $(TEST_STAMP)
+# The console's browser tests drive Debian's Chromium (Playwright cannot download browsers here). Installed when
+# missing, non-interactively, as root or in CI (CI=true, through sudo); otherwise a note says what to run.
+CHROMIUM_PKGS := chromium fonts-wqy-zenhei
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(CHROMIUM_PKGS) \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(CHROMIUM_PKGS); }; \
+	elif [ "$$CI" = true ]; then \
+	  sudo -n apt-get update -q && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(CHROMIUM_PKGS); \
+	else echo "note: /usr/bin/chromium is missing; the browser tests need it: sudo apt-get install $(CHROMIUM_PKGS)"; fi
+
+pytest: $(TEST_STAMP) chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ledger.py
+
+bench-segments: $(TEST_STAMP)
+	$(BIN)/python bench/segments.py
+
+bench-campaign: $(TEST_STAMP)
+	$(BIN)/python bench/campaign.py
+
+bench-rules: $(TEST_STAMP)
+	$(BIN)/python bench/rules.py
 
 clean-data:
 	rm -rf .data

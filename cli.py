@@ -1,10 +1,12 @@
-"""The `memberflow` command: dev (the whole embedded stack), api, worker, migrate, keys."""
+"""The `memberflow` command: dev (the whole embedded stack), api, worker, migrate, keys, demo."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from collections.abc import Callable
 
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
@@ -89,6 +91,47 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from core.db import create_engine, create_session_factory
+    from services import demo
+
+    settings = get_settings().model_copy(update={"database_url": _database_url_for_tools(get_settings())})
+    options = demo.DemoOptions(
+        members=args.members,
+        seed=args.seed,
+        years=args.years,
+        concurrency=args.concurrency,
+        processes=args.processes,
+        task_queue=settings.temporal.task_queue,
+    )
+
+    async def run() -> None:
+        engine = create_engine(settings, pool_size=options.concurrency + 1)
+        try:
+            await demo.generate(create_session_factory(engine), options, database_url=settings.database_url)
+        finally:
+            await engine.dispose()
+
+    years = "a year" if options.years == 1 else f"{options.years} years"
+    print(f"demo data: {options.members:,} members over {years} (seed {options.seed})", flush=True)
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        print(f"error: cannot reach the database (is `make run` running?): {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _positive(limit: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit:,}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memberflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["admin", "marketer", "approver", "ops", "integration"])
     create.add_argument("--name", required=True)
     create.set_defaults(func=_cmd_keys_create)
+    demo = sub.add_parser(
+        "demo", help="fill the database with a demo brand (members, two years of orders, ...); safe to re-run"
+    )
+    demo.add_argument("--members", type=_positive(1_000_000), default=10_000, help="how many members (10000)")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed: the same seed gives the same brand")
+    demo.add_argument("--years", type=_positive(5), default=2, help="years of history (2)")
+    demo.add_argument("--concurrency", type=_positive(32), default=4, help="database sessions per process (4)")
+    demo.add_argument(
+        "--processes", type=_positive(16), default=min(os.cpu_count() or 1, 4), help="importing processes (CPUs, ≤4)"
+    )
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 

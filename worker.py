@@ -26,9 +26,11 @@ from temporalio.client import (
 from temporalio.worker import Worker
 
 from activities.approvals import ApprovalActivities
+from activities.campaigns import CampaignActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
+from activities.rules import RuleActivities
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
@@ -37,6 +39,7 @@ from services.providers import build_providers
 from workflows import WORKFLOWS
 from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow, MaintenanceInput
+from workflows.rule_scan import RuleScanWorkflow, RuleScanWorkflowInput
 
 log = logging.getLogger("memberflow.worker")
 
@@ -45,6 +48,7 @@ RELAY_INTERVAL_SECONDS = 2.0
 
 MAINTENANCE_SCHEDULE_ID = "ledger-maintenance"
 SCAN_SCHEDULE_ID = "journey-daily-scan"
+RULES_SCAN_SCHEDULE_ID = "rules-daily-scan"
 
 
 def build_worker(
@@ -69,6 +73,8 @@ def build_worker(
             ledger.expire_due_lots,
             ledger.release_expired_holds,
             *approvals.all(),
+            *CampaignActivities(sessions, client).all(),
+            *RuleActivities(sessions).all(),
         ],
         **options,
     )
@@ -101,7 +107,7 @@ async def _running(workers: list[Worker]) -> AsyncIterator[None]:
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create (or bring up to date) the daily schedules: ledger maintenance and the journey scan."""
+    """Create (or bring up to date) the daily schedules: ledger maintenance, the journey and rule scans."""
     hour, minute = (int(part) for part in settings.points.maintenance_time.split(":"))
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
@@ -120,7 +126,21 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
         spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    for schedule_id, spec in ((MAINTENANCE_SCHEDULE_ID, schedule), (SCAN_SCHEDULE_ID, scan)):
+    rules_scan = Schedule(
+        action=ScheduleActionStartWorkflow(
+            RuleScanWorkflow.run,
+            RuleScanWorkflowInput(),
+            id=RULES_SCAN_SCHEDULE_ID,
+            task_queue=settings.temporal.task_queue,
+        ),
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    for schedule_id, spec in (
+        (MAINTENANCE_SCHEDULE_ID, schedule),
+        (SCAN_SCHEDULE_ID, scan),
+        (RULES_SCAN_SCHEDULE_ID, rules_scan),
+    ):
         try:
             await client.create_schedule(schedule_id, spec)
             log.info("created schedule %s (daily at %s UTC)", schedule_id, settings.points.maintenance_time)

@@ -12,21 +12,25 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from api.console.routes import router as console_router
+from api.console import install as install_console
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, Metrics
 from api.routes import (
     approvals,
+    campaigns,
     coupons,
     events,
     health,
     journeys,
     keys,
+    kpis,
     members,
     messages,
     orders,
     points,
     rewards,
+    rules,
+    segments,
     tiers,
 )
 from api.temporal import TemporalConnector
@@ -91,12 +95,16 @@ def create_app(
         tiers.router,
         rewards.router,
         coupons.router,
+        segments.router,
+        campaigns.router,
+        rules.router,
+        kpis.router,
         messages.router,
         messages.unsubscribe_router,
-        console_router,
     )
     for router in routers:
         app.include_router(router)
+    install_console(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -20,7 +20,7 @@ from services import idempotency, outbox
 log = logging.getLogger("memberflow.api")
 
 
-async def _deliver_outbox(state: State, ids: list[int]) -> None:
+async def deliver_outbox(state: State, ids: list[int]) -> None:
     """Fast path after commit; anything not delivered here is picked up by the worker's relay."""
     try:
         client = await state.temporal.client()
@@ -69,5 +69,5 @@ async def commit_write(
         await idempotency.complete(session, claim, status=status_code, body=content)
     pending = outbox.take_pending_ids(session)
     await session.commit()
-    background = BackgroundTask(_deliver_outbox, request.app.state, pending) if pending else None
+    background = BackgroundTask(deliver_outbox, request.app.state, pending) if pending else None
     return JSONResponse(content, status_code, background=background)

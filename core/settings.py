@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -32,7 +33,7 @@ def _default_awards() -> dict[str, int]:
 
 
 class PointsSettings(BaseModel):
-    """The loyalty programme's point rules (the rules engine will take over the behaviour awards)."""
+    """The loyalty programme's point settings."""
 
     # Earned points expire this many calendar months after they were earned.
     expiry_months: int = Field(default=12, ge=1, le=120)
@@ -40,7 +41,8 @@ class PointsSettings(BaseModel):
     approval_threshold: int = Field(default=5000, ge=0)
     # A hold left pending this long is released by the daily sweep (the approval flow decides sooner).
     hold_ttl_hours: int = Field(default=72, ge=1)
-    # Points for behaviour events; checked_in and shared pay once per local day, the others once.
+    # Points for behaviour events, seeded once as the built-in `award_*` rules (edited through /rules after);
+    # checked_in and shared pay once per local day, a review once per review id, the others once.
     awards: dict[str, int] = Field(default_factory=_default_awards)
     # UTC time of day (HH:MM) of the daily ledger maintenance: expiring lots and stale holds.
     maintenance_time: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -97,6 +99,25 @@ class ApprovalSettings(BaseModel):
     fulfilment_url: str | None = None
 
 
+class CampaignSettings(BaseModel):
+    """How the campaign workflow enrols: members per page, journey starts at once, pages per workflow run
+    (it continues as new after that many, or sooner when Temporal suggests it)."""
+
+    page_size: int = Field(default=200, ge=1, le=2000)
+    concurrency: int = Field(default=20, ge=1, le=200)
+    pages_per_run: int = Field(default=25, ge=1, le=1000)
+
+
+class KpiSettings(BaseModel):
+    """How insight figures are valued and windowed."""
+
+    # What one point is worth in the programme's currency, to value the outstanding points as a liability.
+    point_value: Decimal = Field(default=Decimal("0.01"), ge=0, le=1000)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    # An order within this many days after a journey run started counts as that journey's conversion.
+    journey_attribution_days: int = Field(default=7, ge=1, le=365)
+
+
 class DevSettings(BaseModel):
     """The embedded stack of `memberflow dev` (`make run`)."""
 
@@ -128,6 +149,8 @@ class Settings(BaseSettings):
     points: PointsSettings = PointsSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     messaging: MessagingSettings = MessagingSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    kpis: KpiSettings = KpiSettings()
     # When set, an admin API key with exactly this value exists after the API starts.
     admin_key: SecretStr | None = None
     # Signs unsubscribe links; required to send marketing email (`memberflow dev` generates one).

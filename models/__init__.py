@@ -4,6 +4,7 @@ from models.api_keys import ApiKey
 from models.approvals import Approval
 from models.audit import AuditEntry
 from models.base import Base
+from models.campaigns import Campaign, CampaignMember
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -14,6 +15,8 @@ from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
 from models.rewards import Redemption, Reward
+from models.rules import Rule, RuleFiring, RuleVersion
+from models.segments import Segment
 from models.tiers import Tier
 
 __all__ = [
@@ -21,6 +24,8 @@ __all__ = [
     "Approval",
     "AuditEntry",
     "Base",
+    "Campaign",
+    "CampaignMember",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
@@ -41,6 +46,10 @@ __all__ = [
     "OrderRefund",
     "Redemption",
     "Reward",
+    "Rule",
+    "RuleFiring",
+    "RuleVersion",
+    "Segment",
     "StaffTask",
     "TemporalOutbox",
     "Tier",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, Uuid, func
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.ids import uuid7
@@ -28,6 +28,8 @@ class Message(Base):
         CheckConstraint("(status IN ('sent', 'delivered')) = (sent_at IS NOT NULL)", name="sent_at_matches_status"),
         Index("ix_messages_member_created", "member_id", "created_at"),
         Index("ix_messages_status_created", "status", "created_at"),
+        # Campaign results count a campaign's messages by status (added by the campaigns migration).
+        Index("ix_messages_campaign", "campaign_id", "status", postgresql_where=text("campaign_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)

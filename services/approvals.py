@@ -222,6 +222,7 @@ async def _risk_hints(session: AsyncSession, member: Member, approval: Approval)
             )
         )
     ).scalar_one()
+    recent = int(recent)  # sum() of bigint is numeric: a Decimal that may print as 1E+4
     if approval.points and recent * 2 > approval.points:
         hints.append(f"{recent} of the points were earned in the last 24 h")
     if member.order_count == 0:
@@ -264,3 +265,16 @@ async def inbox(session: AsyncSession, *, status: str | None, limit: int) -> lis
             )
         )
     return items
+
+
+async def history(session: AsyncSession, *, limit: int) -> list[tuple[Approval, str]]:
+    """Decided approvals (approved, rejected, expired, withdrawn), newest decision first, with the reward name."""
+    rows = await session.execute(
+        select(Approval, Reward.name)
+        .join(Redemption, Redemption.id == Approval.redemption_id)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Approval.status != "pending")
+        .order_by(Approval.decided_at.desc().nulls_last(), Approval.id.desc())
+        .limit(limit)
+    )
+    return [(approval, name) for approval, name in rows.all()]

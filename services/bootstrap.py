@@ -1,13 +1,14 @@
-"""Product data every installation starts with: built-in journeys, their coupons and message templates.
+"""Product data every installation starts with: built-in journeys, their coupons, message templates and rules.
 Seeding is idempotent and never overwrites what marketers changed."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import journeys, messaging
+from services import journeys, messaging, rules
 
 
 async def seed(session: AsyncSession) -> None:
     await messaging.seed_builtin_templates(session)
     await journeys.seed_builtins(session)
+    await rules.seed_builtins(session)

@@ -1,7 +1,7 @@
-"""Behaviour events from the shop (sign-up, check-in, review, ...): recorded, and rewarded with points.
+"""Behaviour events from the shop (sign-up, check-in, review, ...): recorded, then evaluated by the rules.
 
-Each award has a deterministic ledger key that encodes its limit (once ever, once per local calendar
-day, once per review), so a repeat is a replay of the first award and never a second credit."""
+Points for behaviour are rules now (the built-in `award_*` rules, see services.rule_builtins); they run
+in this transaction, and a firing's unique keys make a repeat within a limit a no-op, never a second credit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import select
@@ -19,10 +18,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import uuid7
-from core.settings import get_settings
-from core.timeutil import add_months, utc_past
-from models import Member, MemberEvent
-from services import journeys, ledger, members
+from core.timeutil import utc_past
+from models import MemberEvent, RuleFiring
+from services import journeys, members, orders, rule_engine, rules
 
 MAX_PROPERTIES_BYTES = 8 * 1024
 
@@ -73,20 +71,15 @@ class EventOutcome:
     ledger_transaction_id: int | None
 
 
-def _award_key(member: Member, data: EventCreate, event_row_id: uuid.UUID) -> str:
-    local_day = data.occurred_at.astimezone(ZoneInfo(member.timezone)).date().isoformat()
-    match data.type:
-        case EventType.CHECKED_IN | EventType.SHARED:
-            return f"award:{data.type}:{member.id}:{local_day}"
-        case EventType.REVIEW_POSTED:
-            review = str(data.properties.get("review_id") or data.event_id or event_row_id)
-            return f"award:{data.type}:{member.id}:{review}"
-        case _:
-            return f"award:{data.type}:{member.id}"
-
-
-async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -> EventOutcome:
-    member = await members.get(session, data.member_id)
+async def ingest(
+    session: AsyncSession, data: EventCreate, *, task_queue: str, start_journeys: bool = True
+) -> EventOutcome:
+    """Record the event and run its rules in this transaction. `start_journeys=False` is the bulk import of
+    past events (not exposed over HTTP): points and the database actions of rules happen, but journeys are
+    neither started nor signalled and rules that start journeys or send messages are skipped
+    (services.orders.database_only)."""
+    # Locked: concurrent events of one member are evaluated one after another (tags, coupons, limits).
+    member = await members.get(session, data.member_id, for_update=True)
     row_id = uuid7()
     dedupe_key = f"event:{data.event_id}" if data.event_id else None
     inserted = (
@@ -104,12 +97,12 @@ async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -
             .returning(MemberEvent.id)
         )
     ).scalar_one_or_none()
-    duplicate = inserted is None
-    if duplicate:
+    if inserted is None:
         row_id = (
             await session.execute(select(MemberEvent.id).where(MemberEvent.idempotency_key == dedupe_key))
         ).scalar_one()
-    if not duplicate:
+        return _replayed(row_id, await rules.firings_of_event(session, _event_key(row_id)))
+    if start_journeys:
         await journeys.on_event(
             session,
             member,
@@ -117,19 +110,35 @@ async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -
             task_queue=task_queue,
             properties={k: str(v) for k, v in data.properties.items() if k.endswith("_id")},
         )
-    points = get_settings().points.awards.get(data.type.value, 0)
-    if points <= 0:
-        return EventOutcome(row_id, duplicate, 0, AwardStatus.NO_AWARD, None)
-    posting = await ledger.credit(
+    evaluation = await rule_engine.evaluate_event(
         session,
-        member_id=member.id,
-        points=points,
-        kind=ledger.TxKind.EARN,
-        reason=f"Points for {data.type.value.replace('_', ' ')}",
-        idempotency_key=_award_key(member, data, row_id),
-        reference=("event", data.type.value),
-        expires_at=add_months(data.occurred_at, get_settings().points.expiry_months),
+        rule_engine.RuleEvent(
+            trigger=data.type.value,
+            member=member,
+            key=_event_key(row_id),
+            occurred_at=data.occurred_at,
+            properties=data.properties,
+            shop_event_id=data.event_id,
+            member_locked=True,
+        ),
+        task_queue=task_queue,
+        only=None if start_journeys else orders.database_only,
     )
-    if posting.replayed:
-        return EventOutcome(row_id, duplicate, 0, AwardStatus.ALREADY_AWARDED, posting.transaction_id)
-    return EventOutcome(row_id, duplicate, points, AwardStatus.AWARDED, posting.transaction_id)
+    points = evaluation.points_awarded
+    if points > 0:
+        return EventOutcome(row_id, False, points, AwardStatus.AWARDED, evaluation.transaction_id)
+    status = AwardStatus.ALREADY_AWARDED if evaluation.limited else AwardStatus.NO_AWARD
+    return EventOutcome(row_id, False, 0, status, evaluation.transaction_id)
+
+
+def _event_key(row_id: uuid.UUID) -> str:
+    return f"event:{row_id}"
+
+
+def _replayed(row_id: uuid.UUID, firings: list[RuleFiring]) -> EventOutcome:
+    """The same event again: nothing is evaluated; the answer says what its first delivery earned."""
+    grants = [r for firing in firings for r in firing.results if r.get("action") == "grant_points"]
+    if not grants:
+        return EventOutcome(row_id, True, 0, AwardStatus.NO_AWARD, None)
+    transaction = next((r["transaction_id"] for r in grants if r.get("transaction_id") is not None), None)
+    return EventOutcome(row_id, True, 0, AwardStatus.ALREADY_AWARDED, transaction)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from services import conditions
+
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -308,43 +310,4 @@ def _find_cycle(graph: dict[str, list[tuple[str, str]]], start: str) -> list[str
 
 def evaluate(condition: Condition, facts: dict[str, Any]) -> bool:
     """Evaluate a condition over a member's facts (see CONDITION_FIELDS). Missing facts compare false."""
-    if condition.all is not None:
-        return all(evaluate(part, facts) for part in condition.all)
-    if condition.any is not None:
-        return any(evaluate(part, facts) for part in condition.any)
-    if condition.not_ is not None:
-        return not evaluate(condition.not_, facts)
-    assert condition.field is not None
-    actual = facts.get(condition.field)
-    expected = condition.value
-    match condition.op:
-        case "exists":
-            return actual is not None
-        case "eq":
-            return bool(actual == expected)
-        case "ne":
-            return bool(actual != expected)
-        case "in":
-            return isinstance(expected, list) and actual in expected
-        case "not_in":
-            return isinstance(expected, list) and actual not in expected
-        case "contains":
-            if isinstance(actual, str):
-                return isinstance(expected, str) and expected in actual
-            return isinstance(actual, list) and expected in actual
-    if actual is None or expected is None:
-        return False
-    try:
-        left, right = float(actual), float(expected)
-    except (TypeError, ValueError):
-        return False
-    match condition.op:
-        case "gt":
-            return left > right
-        case "gte":
-            return left >= right
-        case "lt":
-            return left < right
-        case "lte":
-            return left <= right
-    return False
+    return conditions.evaluate(condition, facts)

@@ -113,9 +113,23 @@ class MemberView:
     recent_messages: list[Message]
 
 
-async def create(session: AsyncSession, data: MemberCreate, *, source: str, task_queue: str) -> Member:
-    """Create a member with a points account, and queue the welcome journey in the same transaction."""
-    now = datetime.now(UTC)
+async def create(
+    session: AsyncSession,
+    data: MemberCreate,
+    *,
+    source: str,
+    task_queue: str,
+    start_journeys: bool = True,
+    joined_at: datetime | None = None,
+) -> Member:
+    """Create a member with a points account, and queue the welcome journey in the same transaction.
+
+    Bulk import of an existing programme (not exposed over HTTP): `joined_at` backdates the sign-up (and the
+    consent it recorded) to when the member really joined, and `start_journeys=False` queues no journey, so
+    a member who joined long ago is not welcomed today."""
+    if joined_at is not None and (joined_at.tzinfo is None or joined_at > datetime.now(UTC)):
+        raise ValueError("joined_at must be a time zone-aware moment in the past")
+    now = joined_at or datetime.now(UTC)
     values: dict[str, Any] = data.model_dump(exclude={"consent"})
     member_id = uuid7()
     values.update(
@@ -132,6 +146,8 @@ async def create(session: AsyncSession, data: MemberCreate, *, source: str, task
         consent_sms_at=now,
         consent_sms_source=source,
     )
+    if joined_at is not None:
+        values["created_at"] = joined_at
     inserted = (
         await session.execute(
             insert(Member).values(**values).on_conflict_do_nothing(index_elements=["external_id"]).returning(Member.id)
@@ -146,7 +162,8 @@ async def create(session: AsyncSession, data: MemberCreate, *, source: str, task
         )
     await ledger.open_member_account(session, member_id)
     member = await get(session, member_id)
-    await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
+    if start_journeys:
+        await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
     return member
 
 

@@ -94,7 +94,7 @@ async def get_approval(approval_id: uuid.UUID, session: SessionDep, _: ApproverK
     return ApprovalOut.model_validate(await approvals.get(session, approval_id))
 
 
-async def _decide(
+async def decide_approval(
     session: SessionDep, temporal: Client, key: ApiKey, approval_id: uuid.UUID, decision: Decision
 ) -> ApprovalOut:
     redemption_id = (await approvals.get(session, approval_id)).redemption_id
@@ -130,7 +130,7 @@ async def approve(
     decision = Decision(
         action="approve", approver=key.name, approver_key=str(key.id), role=key.role, reason=body.note if body else None
     )
-    return await _decide(session, temporal, key, approval_id, decision)
+    return await decide_approval(session, temporal, key, approval_id, decision)
 
 
 @router.post(
@@ -142,7 +142,7 @@ async def reject(
     approval_id: uuid.UUID, body: RejectBody, session: SessionDep, key: ApproverKey, temporal: TemporalDep
 ) -> ApprovalOut:
     decision = Decision(action="reject", approver=key.name, approver_key=str(key.id), role=key.role, reason=body.reason)
-    return await _decide(session, temporal, key, approval_id, decision)
+    return await decide_approval(session, temporal, key, approval_id, decision)
 
 
 async def _redemption_out(session: SessionDep, redemption_id: uuid.UUID) -> RedemptionOut:

@@ -1,0 +1,128 @@
+"""The dashboard: programme KPIs as server-drawn charts, for a period and optionally one tier."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.console import charts
+from api.console.auth import ConsoleUser, require
+from api.console.render import render
+from api.deps import SessionDep, SettingsDep
+from core.errors import InvalidInput
+from services import kpis, rfm
+
+router = APIRouter()
+_TIER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def _default_start(today: date) -> date:
+    """The first day of the month eleven months back: a year of monthly points on the time charts."""
+    months = today.year * 12 + today.month - 1 - 11
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def _period(request: Request) -> tuple[kpis.Period, str | None]:
+    """The period from the query (`from`, `to`, `tier`), or the last twelve months with the problem shown."""
+    today = datetime.now(UTC).date()
+    raw_from, raw_to = request.query_params.get("from") or "", request.query_params.get("to") or ""
+    tier = request.query_params.get("tier") or None
+    try:
+        end = date.fromisoformat(raw_to) if raw_to else today
+        start = date.fromisoformat(raw_from) if raw_from else _default_start(end)
+        if tier is not None and not _TIER.match(tier):
+            raise ValueError("unknown tier")
+        return kpis.Period.of(start, end, tier), None
+    except (ValueError, InvalidInput) as exc:
+        message = exc.message if isinstance(exc, InvalidInput) else f"the period or tier is not valid ({exc})"
+        return kpis.Period.of(_default_start(today), today, None), message
+
+
+@router.get("", response_class=HTMLResponse)
+async def dashboard(
+    request: Request, session: SessionDep, settings: SettingsDep, user: Annotated[ConsoleUser, require("dashboard")]
+) -> HTMLResponse:
+    period, problem = _period(request)
+    tier_report = await kpis.tiers(session, period)
+    activity = await kpis.member_activity(session, period)
+    purchases = await kpis.purchases(session, period)
+    points = await kpis.points(session, period, point_value=settings.kpis.point_value, currency=settings.kpis.currency)
+    retention = await kpis.retention(session, period)
+    monthly = await kpis.activity_by_month(session, period)
+    liability = await kpis.liability_by_month(session, period, point_value=settings.kpis.point_value)
+    funnels = await kpis.journey_funnels(session, period)
+    groups = await rfm.rfm_summary(session)
+    value = await kpis.clv(session, period)
+    channels = await kpis.messages(session, period)
+    figures = [
+        (
+            "tiers",
+            "Members by tier",
+            charts.bars([(t.tier, t.members) for t in tier_report.distribution], label="Members by tier"),
+        ),
+        (
+            "active",
+            "Active members per month (bought in the month)",
+            charts.line([(m.month, m.active) for m in monthly], label="Active members per month"),
+        ),
+        (
+            "liability",
+            f"Points liability at month end ({points.currency})",
+            charts.line(
+                [(m.month, m.liability) for m in liability], label="Points liability", unit=f" {points.currency}"
+            ),
+        ),
+        (
+            "clv",
+            f"Customer lifetime value by tier ({points.currency}; all members {value.clv:,.2f})",
+            charts.bars([(t.tier, t.clv) for t in value.by_tier], label="CLV by tier"),
+        ),
+        (
+            "messages",
+            "Messages in the period by channel and status",
+            charts.bars(
+                [(f"{c.channel} {status}", n) for c in channels for status, n in sorted(c.by_status.items())],
+                label="Messages by channel and status",
+            ),
+        ),
+        (
+            "rfm",
+            "RFM segments (shade: share of revenue)",
+            charts.tiles(
+                [(g.segment, g.members, g.member_share, g.revenue_share) for g in groups], label="RFM segments"
+            ),
+        ),
+    ]
+    wide = [
+        (
+            "retention",
+            "Cohort retention: share of each sign-up month buying N months later",
+            charts.heatmap([(c.month, c.members, c.retention) for c in retention.cohorts], label="Cohort retention"),
+        ),
+    ]
+    journey_charts = [
+        (
+            f.kind,
+            charts.bars([(s.step, s.runs) for s in f.steps], label=f"Runs of {f.kind} by step"),
+            f.runs,
+        )
+        for f in funnels
+    ]
+    return render(
+        request,
+        "dashboard.html",
+        user=user,
+        period=period,
+        problem=problem,
+        activity=activity,
+        purchases=purchases,
+        points=points,
+        figures=figures,
+        wide=wide,
+        journey_charts=journey_charts,
+        tiers=[t.tier for t in tier_report.distribution],
+    )

@@ -1,0 +1,162 @@
+"""Journeys: the list, a definition as steps, its versions, and editing with the problems shown inline."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.console.auth import ConsoleUser, checked_form, require
+from api.console.render import flash_to, render
+from api.deps import SessionDep
+from core.errors import InvalidInput, NotFound
+from models import JourneyVersion
+from services import audit, journeys
+from services.journey_defs import Definition
+
+router = APIRouter()
+MAX_DEFINITION_CHARS = 100_000
+
+
+def _steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each step as what it does and where it goes next, for reading rather than as JSON."""
+    try:
+        parsed = Definition.model_validate(definition)
+    except ValidationError:
+        return []
+    steps = []
+    for i, step in enumerate(parsed.steps):
+        action = getattr(step, step.action)
+        following = parsed.steps[i + 1].id if i + 1 < len(parsed.steps) else None
+        routes = {"then": step.next or (following if step.action not in ("exit", "branch") else None)}
+        if step.action == "wait_for":
+            routes = {"on event": step.on_event or following, "on timeout": step.on_timeout or following}
+        steps.append(
+            {
+                "id": step.id,
+                "action": step.action.replace("_", " "),
+                "details": json.dumps(action.model_dump(mode="json", exclude_none=True, by_alias=True)),
+                "routes": {label: target for label, target in routes.items() if target},
+            }
+        )
+    return steps
+
+
+async def _journey_page(
+    request: Request,
+    session: SessionDep,
+    user: ConsoleUser,
+    kind: str,
+    *,
+    version: int | None = None,
+    draft: str | None = None,
+    problems: list[dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    try:
+        journey = await journeys.get_journey(session, kind)
+        shown: JourneyVersion = await journeys.get_version(session, kind, version)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404, user=user, what="journey version")
+    return render(
+        request,
+        "journey.html",
+        status_code=status_code,
+        user=user,
+        journey=journey,
+        shown=shown,
+        steps=_steps(shown.definition),
+        versions=await journeys.versions(session, kind),
+        draft=draft if draft is not None else json.dumps(shown.definition, indent=2, ensure_ascii=False),
+        problems=problems or [],
+    )
+
+
+@router.get("/journeys", response_class=HTMLResponse)
+async def journey_list(
+    request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
+) -> HTMLResponse:
+    return render(request, "journeys.html", user=user, rows=await journeys.list_journeys(session))
+
+
+@router.get("/journeys/{kind}", response_class=HTMLResponse)
+async def journey_view(
+    request: Request, kind: str, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
+) -> HTMLResponse:
+    raw = request.query_params.get("version") or ""
+    version = int(raw) if raw.isdigit() and len(raw) < 8 else None
+    return await _journey_page(request, session, user, kind, version=version)
+
+
+@router.post("/journeys/{kind}", response_class=HTMLResponse)
+async def journey_publish(
+    request: Request, kind: str, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
+) -> Response:
+    form = await checked_form(request, user)
+    draft = form.get("definition", "")
+    problems: list[dict[str, str]] = []
+    raw: Any = None
+    if len(draft) > MAX_DEFINITION_CHARS:
+        problems = [{"field": "definition", "message": f"at most {MAX_DEFINITION_CHARS:,} characters"}]
+    else:
+        try:
+            raw = json.loads(draft)
+        except json.JSONDecodeError as exc:
+            problems = [{"field": "definition", "message": f"not valid JSON: {exc.msg} (line {exc.lineno})"}]
+    if not problems and not isinstance(raw, dict):
+        problems = [{"field": "definition", "message": "must be a JSON object"}]
+    if not problems:
+        try:
+            definition = journeys.parse(raw)
+            problems = [
+                {"field": f"body.{p.path}", "message": p.message} for p in await journeys.check(session, definition)
+            ]
+            if not problems:
+                row = await journeys.publish(session, kind, definition, author=user.name)
+                await audit.record(
+                    session,
+                    actor_key_id=user.key_id,
+                    actor=user.name,
+                    action="journey.publish",
+                    target_type="journey",
+                    target_id=kind,
+                    details={"version": row.version},
+                )
+                await session.commit()
+                message = f"Published version {row.version}."
+                return RedirectResponse(flash_to(request, f"/console/journeys/{quote(kind)}", message), status_code=303)
+        except InvalidInput as exc:
+            problems = list(exc.details or []) or [{"field": "definition", "message": exc.message}]
+        except NotFound:
+            return render(request, "not_found.html", status_code=404, user=user, what="journey")
+    await session.rollback()
+    return await _journey_page(request, session, user, kind, draft=draft, problems=problems, status_code=422)
+
+
+@router.post("/journeys/{kind}/{switch}", response_class=HTMLResponse)
+async def journey_switch(
+    request: Request, kind: str, switch: str, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
+) -> Response:
+    """Enable (start runs for new triggers) or disable (running ones go on)."""
+    await checked_form(request, user)
+    if switch not in ("enable", "disable"):
+        return render(request, "not_found.html", status_code=404, user=user, what="journey")
+    try:
+        await journeys.set_enabled(session, kind, switch == "enable")
+    except NotFound:
+        return render(request, "not_found.html", status_code=404, user=user, what="journey")
+    await audit.record(
+        session,
+        actor_key_id=user.key_id,
+        actor=user.name,
+        action=f"journey.{switch}",
+        target_type="journey",
+        target_id=kind,
+    )
+    await session.commit()
+    message = "Journey enabled: new triggers start runs." if switch == "enable" else "Journey disabled."
+    return RedirectResponse(flash_to(request, f"/console/journeys/{quote(kind)}", message), status_code=303)

@@ -1,0 +1,97 @@
+"""The message log (status, suppression reason) and staff tasks with done / not done."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.console.auth import ConsoleUser, checked_form, require
+from api.console.render import flash_to, render
+from api.deps import SessionDep
+from core.errors import NotFound
+from services import audit, messaging, tasks
+from services.message_templates import Channel
+from services.messaging import MessageStatus
+
+router = APIRouter()
+PAGE = 50
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/messages", response_class=HTMLResponse)
+async def message_log(
+    request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("messages")]
+) -> HTMLResponse:
+    params = request.query_params
+    status = params.get("status") if params.get("status") in {s.value for s in MessageStatus} else None
+    channel = params.get("channel") if params.get("channel") in {c.value for c in Channel} else None
+    rows = await messaging.list_messages(
+        session,
+        member_id=_uuid(params.get("member")),
+        status=MessageStatus(status) if status else None,
+        channel=Channel(channel) if channel else None,
+        limit=PAGE + 1,
+        after=_uuid(params.get("after")),
+    )
+    page = rows[:PAGE]
+    return render(
+        request,
+        "messages.html",
+        user=user,
+        rows=page,
+        status=status or "",
+        channel=channel or "",
+        statuses=[s.value for s in MessageStatus],
+        channels=[c.value for c in Channel],
+        next_after=str(page[-1].id) if len(rows) > PAGE else None,
+    )
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+async def task_list(
+    request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("tasks")]
+) -> HTMLResponse:
+    status = request.query_params.get("status", "open")
+    status = status if status in ("open", "done", "all") else "open"
+    rows = await tasks.listing(
+        session, status=None if status == "all" else status, role=None, member_id=None, limit=200
+    )
+    return render(request, "tasks.html", user=user, rows=rows, status=status)
+
+
+@router.post("/tasks/{task_id}", response_class=HTMLResponse)
+async def task_toggle(
+    request: Request, task_id: str, session: SessionDep, user: Annotated[ConsoleUser, require("tasks")]
+) -> Response:
+    form = await checked_form(request, user)
+    parsed = _uuid(task_id)
+    done = form.get("done") == "1"
+    try:
+        if parsed is None:
+            raise NotFound(f"task {task_id} does not exist", code="task_not_found")
+        task = await tasks.set_done(session, parsed, done=done, by=user.name)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404, user=user, what="task")
+    await audit.record(
+        session,
+        actor_key_id=user.key_id,
+        actor=user.name,
+        action="task.done" if done else "task.reopen",
+        target_type="staff_task",
+        target_id=str(task.id),
+    )
+    title = task.title
+    await session.commit()
+    back = form.get("back", "")
+    target = back if back.startswith("/console/") and not back.startswith("//") else "/console/tasks"
+    message = f"{title}: " + ("done" if done else "open again")
+    return RedirectResponse(flash_to(request, target, message), status_code=303)

@@ -1,0 +1,98 @@
+"""Jinja2 rendering for the console (autoescaped) and the small form parser its POSTs use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from api.console import signing
+
+HERE = Path(__file__).resolve().parent
+MAX_FORM_BYTES = 256 * 1024
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _num(value: int | Decimal | float | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, Decimal | float) and value != int(value):
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def _pct(value: Decimal | float | None) -> str:
+    return "–" if value is None else f"{float(value):.1%}"
+
+
+# autoescape=True for every template: all data reaches HTML escaped unless it is Markup (our own SVG charts).
+env = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True
+)
+env.filters.update(when=_when, num=_num, pct=_pct)
+
+
+# Pages only load what the console serves itself; no framing (clickjacking). Inline style attributes are
+# allowed for the progress bars' widths; scripts only from /console/static.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def flash_to(request: Request, path: str, message: str) -> str:
+    """`path` with a message for the next page, signed so a crafted link cannot put words in the console."""
+    settings = request.app.state.settings
+    sep = "&" if "?" in path else "?"
+    return f"{path}{sep}flash={quote(message)}&fs={signing.mac(settings, 'flash.' + message)}"
+
+
+def _flash(request: Request) -> str | None:
+    message, signature = request.query_params.get("flash"), request.query_params.get("fs")
+    if not message or not signature:
+        return None
+    return message if signing.verify(request.app.state.settings, "flash." + message, signature) else None
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("user", None)
+    context.setdefault("flash", _flash(request))
+    context.setdefault("error", None)
+    stem = template.removesuffix(".html")
+    context.setdefault("active", {"member": "members", "journey": "journeys"}.get(stem, stem))
+    html = env.get_template(template).render(request=request, **context)
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+class FormError(Exception):
+    """A POST body the console cannot read (wrong type, too big)."""
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form as a dict of first values (the console's forms never repeat a field)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise FormError("the console accepts only form posts")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise FormError("the form is too large")
+    try:
+        fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=50, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormError("the form could not be read") from exc
+    return {name: values[0] for name, values in fields.items()}

@@ -1,0 +1,92 @@
+"""Insight: programme KPIs over a period (`from`, `to`, dates inclusive) and optionally one tier."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import SessionDep, SettingsDep, require_roles
+from api.schemas.common import ERROR_RESPONSES
+from models import ApiKey
+from services import kpis
+from services.api_keys import Role
+
+router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=ERROR_RESPONSES)
+InsightKey = Annotated[ApiKey, Depends(require_roles(Role.MARKETER, Role.OPS, Role.APPROVER))]
+TIER_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+def _period(
+    start: Annotated[
+        date | None, Query(alias="from", description="First day (UTC); default 89 days before `to`")
+    ] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive; default today")] = None,
+    tier: Annotated[str | None, Query(pattern=TIER_PATTERN, description="Only members of this tier")] = None,
+) -> kpis.Period:
+    return kpis.Period.of(start, end, tier)
+
+
+PeriodDep = Annotated[kpis.Period, Depends(_period)]
+
+
+@router.get("/tiers", response_model=kpis.TierReport, summary="Members by tier, and tier movement in the period")
+async def tier_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.TierReport:
+    return await kpis.tiers(session, period)
+
+
+@router.get("/members", response_model=kpis.MemberReport, summary="Total, new, and active (30/90 days) members")
+async def member_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.MemberReport:
+    return await kpis.member_activity(session, period)
+
+
+@router.get(
+    "/purchases",
+    response_model=kpis.PurchaseReport,
+    summary="Orders, revenue, repeat-purchase rate, average order value, purchase frequency",
+)
+async def purchase_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.PurchaseReport:
+    return await kpis.purchases(session, period)
+
+
+@router.get("/clv", response_model=kpis.ClvReport, summary="Historical customer lifetime value, overall and per tier")
+async def clv_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.ClvReport:
+    return await kpis.clv(session, period)
+
+
+@router.get("/retention", response_model=kpis.RetentionReport, summary="Monthly cohort retention matrix and churn rate")
+async def retention_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.RetentionReport:
+    return await kpis.retention(session, period)
+
+
+@router.get(
+    "/points",
+    response_model=kpis.PointsReport,
+    summary="Points issued, redeemed, expired; outstanding liability and redemption rate",
+)
+async def points_report(
+    period: PeriodDep, session: SessionDep, settings: SettingsDep, _: InsightKey
+) -> kpis.PointsReport:
+    return await kpis.points(session, period, point_value=settings.kpis.point_value, currency=settings.kpis.currency)
+
+
+@router.get("/coupons", response_model=list[kpis.CouponStat], summary="Coupons issued and redeemed per template")
+async def coupon_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> list[kpis.CouponStat]:
+    return await kpis.coupons(session, period)
+
+
+@router.get(
+    "/journeys", response_model=list[kpis.JourneyStat], summary="Journey runs by status and step, and conversion"
+)
+async def journey_report(
+    period: PeriodDep, session: SessionDep, settings: SettingsDep, _: InsightKey
+) -> list[kpis.JourneyStat]:
+    return await kpis.journeys(session, period, attribution_days=settings.kpis.journey_attribution_days)
+
+
+@router.get(
+    "/messages", response_model=list[kpis.ChannelStat], summary="Messages per channel by status and suppression"
+)
+async def message_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> list[kpis.ChannelStat]:
+    return await kpis.messages(session, period)

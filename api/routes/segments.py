@@ -1,0 +1,112 @@
+"""Segments: saved member filters, previews (count and sample) and the RFM summary."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep
+from api.respond import commit_write
+from api.schemas.common import ERROR_RESPONSES
+from api.schemas.segments import PreviewOut, PreviewRequest, RfmGroupOut, SegmentOut
+from services import audit, segments
+from services.segments import SegmentCreate
+
+router = APIRouter(tags=["segments"], responses=ERROR_RESPONSES)
+
+
+@router.get("/api/v1/segments", response_model=list[SegmentOut], summary="Saved segments, by name")
+async def list_segments(session: SessionDep, _: CurrentKey) -> list[SegmentOut]:
+    return [SegmentOut.model_validate(s) for s in await segments.list_segments(session)]
+
+
+@router.get(
+    "/api/v1/segments/rfm",
+    response_model=list[RfmGroupOut],
+    summary="Members and revenue per RFM segment (and those who never purchased)",
+)
+async def rfm_summary(session: SessionDep, _: CurrentKey) -> list[RfmGroupOut]:
+    return [RfmGroupOut.model_validate(g) for g in await segments.rfm_summary(session)]
+
+
+@router.post(
+    "/api/v1/segments/preview",
+    response_model=PreviewOut,
+    summary="How many members a filter (or a saved segment) matches, with a sample",
+)
+async def preview_segment(body: PreviewRequest, session: SessionDep, _: MarketerKey) -> PreviewOut:
+    if body.segment_id is not None:
+        definition = segments.definition_of(await segments.get(session, body.segment_id))
+    else:
+        assert body.definition is not None
+        definition = segments.parse(body.definition)
+        await segments.check(session, definition)
+    return PreviewOut.model_validate(await segments.preview(session, definition, sample=body.sample))
+
+
+@router.post("/api/v1/segments", status_code=201, response_model=SegmentOut, summary="Save a segment")
+async def create_segment(
+    request: Request, body: SegmentCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
+) -> JSONResponse:
+    async def make() -> SegmentOut:
+        segment = await segments.create(session, body, author=key.name)
+        await audit.record(
+            session,
+            actor_key_id=key.id,
+            actor=key.name,
+            action="segment.create",
+            target_type="segment",
+            target_id=str(segment.id),
+        )
+        return SegmentOut.model_validate(segment)
+
+    return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
+
+
+@router.get("/api/v1/segments/{segment_id}", response_model=SegmentOut, summary="One segment")
+async def get_segment(segment_id: uuid.UUID, session: SessionDep, _: CurrentKey) -> SegmentOut:
+    return SegmentOut.model_validate(await segments.get(session, segment_id))
+
+
+@router.put(
+    "/api/v1/segments/{segment_id}",
+    response_model=SegmentOut,
+    summary="Replace a segment (campaigns already started keep their snapshot)",
+)
+async def update_segment(
+    segment_id: uuid.UUID, body: SegmentCreate, session: SessionDep, key: MarketerKey
+) -> SegmentOut:
+    segment = await segments.update(session, segment_id, body)
+    await audit.record(
+        session,
+        actor_key_id=key.id,
+        actor=key.name,
+        action="segment.update",
+        target_type="segment",
+        target_id=str(segment_id),
+    )
+    out = SegmentOut.model_validate(segment)
+    await session.commit()
+    return out
+
+
+@router.delete(
+    "/api/v1/segments/{segment_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a segment (409 segment_in_use while a campaign refers to it)",
+)
+async def delete_segment(segment_id: uuid.UUID, session: SessionDep, key: MarketerKey) -> Response:
+    await segments.delete(session, segment_id)
+    await audit.record(
+        session,
+        actor_key_id=key.id,
+        actor=key.name,
+        action="segment.delete",
+        target_type="segment",
+        target_id=str(segment_id),
+    )
+    await session.commit()
+    return Response(status_code=204)

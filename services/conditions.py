@@ -1,0 +1,79 @@
+"""One evaluator for the condition trees that journeys (branches, triggers) and rules share: comparisons on
+named facts, combined with all / any / not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+
+class ConditionLike(Protocol):
+    """The shape both journey and rule conditions have: one of {field, op, value}, all, any or not."""
+
+    @property
+    def field(self) -> str | None: ...
+    @property
+    def op(self) -> str | None: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def all(self) -> Sequence[ConditionLike] | None: ...
+    @property
+    def any(self) -> Sequence[ConditionLike] | None: ...
+    @property
+    def not_(self) -> ConditionLike | None: ...
+
+
+def as_number(value: Any) -> Decimal | None:
+    """A fact or an expected value as an exact decimal; None for booleans, text and NaN (which would compare
+    as an error rather than as false)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return None if number.is_nan() else number
+
+
+def evaluate(condition: ConditionLike, facts: dict[str, Any]) -> bool:
+    """Evaluate over a dict of facts. A missing fact makes a comparison false (and `not` of it true); numbers
+    compare exactly, as decimals, so 1000 equals 1000.0 and 0.1 + 0.2 is not 0.30000000000000004."""
+    if condition.all is not None:
+        return all(evaluate(part, facts) for part in condition.all)
+    if condition.any is not None:
+        return any(evaluate(part, facts) for part in condition.any)
+    if condition.not_ is not None:
+        return not evaluate(condition.not_, facts)
+    assert condition.field is not None
+    actual = facts.get(condition.field)
+    expected = condition.value
+    match condition.op:
+        case "exists":
+            return actual is not None
+        case "eq" | "ne":
+            left, right = as_number(actual), as_number(expected)
+            same = left == right if left is not None and right is not None else actual == expected
+            return bool(same) if condition.op == "eq" else not same
+        case "in":
+            return isinstance(expected, list) and actual in expected
+        case "not_in":
+            return isinstance(expected, list) and actual not in expected
+        case "contains":
+            if isinstance(actual, str):
+                return isinstance(expected, str) and expected in actual
+            return isinstance(actual, list) and expected in actual
+    left, right = as_number(actual), as_number(expected)
+    if left is None or right is None:
+        return False
+    match condition.op:
+        case "gt":
+            return left > right
+        case "gte":
+            return left >= right
+        case "lt":
+            return left < right
+        case "lte":
+            return left <= right
+    return False
