@@ -190,6 +190,9 @@ async def _enqueue_run(
         task_queue=task_queue,
         payload={"campaign_id": str(campaign.id), "task_queue": task_queue, **(tuning or {})},
         search_attributes={"CampaignId": str(campaign.id)},
+        # Only called when no run should be going: one still open is the previous run closing after its last
+        # page, and this start must wait for it rather than be taken as already done.
+        after_previous=True,
     )
 
 

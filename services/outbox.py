@@ -34,10 +34,14 @@ async def enqueue_start(
     payload: dict[str, Any],
     search_attributes: dict[str, str],
     once: bool = False,
+    after_previous: bool = False,
 ) -> TemporalOutbox:
-    """`once`: never start this workflow id again, even after its run ended (a journey without re-entry)."""
+    """`once`: never start this workflow id again, even after its run ended (a journey without re-entry).
+    `after_previous`: the caller knows any run still open under this id is finishing (a campaign marked
+    completed whose workflow has not closed yet), so an open run means "try again shortly", not "done"."""
+    action = "start_once" if once else "start_next" if after_previous else "start"
     row = TemporalOutbox(
-        action="start_once" if once else "start",
+        action=action,
         workflow_type=workflow_type,
         workflow_id=workflow_id,
         task_queue=task_queue,
@@ -83,7 +87,7 @@ def _typed(attrs: dict[str, str]) -> TypedSearchAttributes:
 
 
 async def _deliver(client: Client, row: TemporalOutbox) -> None:
-    if row.action in ("start", "start_once"):
+    if row.action in ("start", "start_once", "start_next"):
         assert row.workflow_type is not None
         assert row.task_queue is not None
         reuse = (
@@ -101,7 +105,10 @@ async def _deliver(client: Client, row: TemporalOutbox) -> None:
                 id_reuse_policy=reuse,
             )
         except WorkflowAlreadyStartedError:
-            pass  # a run with this business id exists: the start already happened (or a duplicate trigger)
+            if row.action == "start_next":
+                # Left pending: the relay tries again until the previous run has closed.
+                raise RuntimeError(f"the previous run of {row.workflow_id} is still open") from None
+            # A run with this business id exists: the start already happened (or a duplicate trigger).
     elif row.action == "signal":
         assert row.signal_name
         handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(row.workflow_id)

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from core.settings import Settings
-from models import Member
-from services import journeys, segments
+from models import Member, TemporalOutbox
+from services import journeys, outbox, segments
 from services.journey_defs import Definition
 from services.segments import SegmentCreate
 from tests.helpers import ApiClient
@@ -87,11 +87,43 @@ async def running_workers(client: Client, sessions: Sessions, settings: Settings
     ]
     for worker in running:
         await worker.__aenter__()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(_relay_campaign_rows(sessions, client, stop))
     try:
         yield
     finally:
+        stop.set()
+        await relay
         for worker in reversed(running):
             await worker.__aexit__(None, None, None)
+
+
+async def _relay_campaign_rows(sessions: Sessions, client: Client, stop: asyncio.Event) -> None:
+    """What the worker's outbox relay does, limited to campaign rows written while these workers run (the
+    test database holds other tests' rows): retry what the API's first delivery could not."""
+    async with sessions() as session:
+        since = (await session.execute(select(func.now()))).scalar_one()
+    while not stop.is_set():
+        async with sessions() as session:
+            ids = (
+                (
+                    await session.execute(
+                        select(TemporalOutbox.id).where(
+                            TemporalOutbox.dispatched_at.is_(None),
+                            TemporalOutbox.created_at >= since,
+                            TemporalOutbox.workflow_id.like("campaign-%"),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if ids:
+            await outbox.dispatch(sessions, client, ids=list(ids))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+        except TimeoutError:
+            pass
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 60.0, what: str = "condition") -> None:
