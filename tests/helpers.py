@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -72,3 +73,10 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+def zone_where_it_is(hour: int) -> str:
+    """A fixed-offset time zone where the local hour is about `hour` right now (e.g. 13 for a send that quiet
+    hours never defer, 3 for one they do)."""
+    offset = (hour - datetime.now(UTC).hour + 12) % 24 - 12  # -12..+11 hours from UTC
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from core.temporal import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
 from models import Coupon, JourneyRun, Message, StaffTask
-from tests.helpers import ApiClient, member_body, order_body
+from tests.helpers import ApiClient, member_body, order_body, zone_where_it_is
 from worker import build_channel_workers, build_worker
 from workflows.journey import JourneyOutcome, JourneyStatus, JourneyWorkflow
 
@@ -31,9 +31,8 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 def midday_zone() -> str:
-    """A fixed-offset zone where it is early afternoon right now, so quiet hours never defer these sends."""
-    offset = (13 - datetime.now(UTC).hour + 12) % 24 - 12  # -12..+11 hours from UTC
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    """Early afternoon right now, so quiet hours never defer these sends."""
+    return zone_where_it_is(13)
 
 
 @pytest.fixture
@@ -350,9 +349,8 @@ async def test_birthday_for_gold_adds_a_task_and_win_back_for_small_spenders_sen
 
 
 def night_zone() -> str:
-    """A fixed-offset zone where it is about 03:00 right now, inside the default quiet hours (21:00-09:00)."""
-    offset = (3 - datetime.now(UTC).hour + 12) % 24 - 12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    """About 03:00 right now, inside the default quiet hours (21:00-09:00)."""
+    return zone_where_it_is(3)
 
 
 async def test_a_marketing_send_in_quiet_hours_waits_for_the_window_by_the_runs_own_clock(

@@ -49,7 +49,7 @@ from services.providers import (
     build_providers,
 )
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, assert_error, member_body
+from tests.helpers import ApiClient, assert_error, member_body, zone_where_it_is
 from tests.messaging_workflows import SendOnceOutcome, SendOnceWorkflow
 from worker import build_channel_workers
 
@@ -60,9 +60,8 @@ NOON_SHANGHAI = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 
 
 def midday_zone() -> str:
-    """A fixed-offset zone where it is early afternoon right now, for tests on the real clock."""
-    offset = (13 - datetime.now(UTC).hour + 12) % 24 - 12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    """Early afternoon right now, so quiet hours never defer these sends."""
+    return zone_where_it_is(13)
 
 
 # An SMTP server that keeps what it receives

@@ -23,16 +23,15 @@ from models import Coupon, CouponTemplate, Message
 from services import journeys, outbox
 from services.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, order_body
+from tests.helpers import ApiClient, order_body, zone_where_it_is
 from tests.rules_helpers import Sessions, create_rule, firings, new_scope, rule_body, scoped_member
 from worker import build_channel_workers, build_worker
 from workflows.rule_message import RuleMessageOutcome, RuleMessageWorkflow
 
 
 def midday_zone() -> str:
-    """A fixed-offset zone where it is early afternoon now, so quiet hours never defer these sends."""
-    offset = (13 - datetime.now(UTC).hour + 12) % 24 - 12
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+    """Early afternoon right now, so quiet hours never defer these sends."""
+    return zone_where_it_is(13)
 
 
 @pytest.fixture
