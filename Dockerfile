@@ -30,6 +30,7 @@ COPY activities/ activities/
 COPY services/ services/
 COPY models/ models/
 COPY core/ core/
+COPY devstack/ devstack/
 COPY worker.py cli.py ./
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info

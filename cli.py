@@ -13,7 +13,7 @@ from core.settings import Settings, get_settings
 
 
 def _cmd_dev(_: argparse.Namespace) -> int:
-    from core.devstack import run_dev_stack
+    from devstack.stack import run_dev_stack
 
     return run_dev_stack(get_settings())
 
@@ -66,7 +66,7 @@ def _database_url_for_tools(settings: Settings) -> str:
 
 def _cmd_keys_create(args: argparse.Namespace) -> int:
     from core.db import create_engine, create_session_factory
-    from services import api_keys
+    from services.platform import api_keys
 
     settings = get_settings().model_copy(update={"database_url": _database_url_for_tools(get_settings())})
 
@@ -93,7 +93,7 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core.db import create_engine, create_session_factory
-    from services import demo
+    from devstack import demo
 
     settings = get_settings().model_copy(update={"database_url": _database_url_for_tools(get_settings())})
     options = demo.DemoOptions(

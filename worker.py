@@ -34,8 +34,9 @@ from activities.rules import RuleActivities
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
-from services import bootstrap, outbox
-from services.providers import build_providers
+from services.intake import bootstrap
+from services.messaging.providers import build_providers
+from services.platform import outbox
 from workflows import WORKFLOWS
 from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow, MaintenanceInput

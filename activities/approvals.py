@@ -20,8 +20,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
-from services import approvals, rewards
-from services.providers import OutgoingEmail, Providers
+from services import rewards
+from services.messaging.providers import OutgoingEmail, Providers
+from services.rewards import approvals
 
 log = logging.getLogger(__name__)
 

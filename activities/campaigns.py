@@ -27,7 +27,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import AppError
 from core.temporal import CAMPAIGN_ID, JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
-from services import campaign_members, campaigns
+from services import campaigns
+from services.campaigns import enrolment
 from services.journeys import JOURNEY_WORKFLOW
 
 # Temporal answers these while it is briefly unreachable or overloaded: the page is retried, not failed.
@@ -152,7 +153,7 @@ class CampaignActivities:
         campaign_id = uuid.UUID(inp.campaign_id)
         async with self._sessions() as session:
             try:
-                added = await campaign_members.snapshot(session, campaign_id)
+                added = await enrolment.snapshot(session, campaign_id)
                 campaign = await campaigns.mark_started(session, campaign_id)
             except AppError as exc:
                 raise _business(exc) from exc
@@ -164,7 +165,7 @@ class CampaignActivities:
     @activity.defn(name="campaign.next_page")
     async def next_page(self, inp: PageInput) -> Page:
         async with self._sessions() as session:
-            ids = await campaign_members.pending_page(
+            ids = await enrolment.pending_page(
                 session,
                 uuid.UUID(inp.campaign_id),
                 after=uuid.UUID(inp.after) if inp.after else None,
@@ -186,8 +187,8 @@ class CampaignActivities:
                 return Enrolled(
                     started=0, already_started=0, skipped=0, failed=0, counts=counts, status=campaign.status, done=False
                 )
-            plan = await campaign_members.screen(session, campaign, [uuid.UUID(m) for m in inp.member_ids])
-            skipped = await campaign_members.mark_skipped(session, campaign_id, plan.skip)
+            plan = await enrolment.screen(session, campaign, [uuid.UUID(m) for m in inp.member_ids])
+            skipped = await enrolment.mark_skipped(session, campaign_id, plan.skip)
             kind, version = campaign.journey_kind, campaign.journey_version
             await session.commit()
         gate = asyncio.Semaphore(max(1, inp.concurrency))
@@ -213,8 +214,8 @@ class CampaignActivities:
         ok = [member_id for member_id, error in outcome.items() if error is None]
         errors = {member_id: error for member_id, error in outcome.items() if error is not None}
         async with self._sessions() as session:
-            await campaign_members.mark_enrolled(session, campaign_id, ok)
-            failed = await campaign_members.mark_failed(session, campaign_id, errors)
+            await enrolment.mark_enrolled(session, campaign_id, ok)
+            failed = await enrolment.mark_failed(session, campaign_id, errors)
             counts = _counts(await campaigns.progress(session, campaign_id))
             status = await campaigns.record_counters(session, campaign_id, counts.model_dump())
             await session.commit()
@@ -251,7 +252,7 @@ class CampaignActivities:
         cancelled too, page by page (the heartbeat carries the last member, so a retry resumes there)."""
         campaign_id = uuid.UUID(inp.campaign_id)
         async with self._sessions() as session:
-            members_cancelled = await campaign_members.cancel_pending(session, campaign_id)
+            members_cancelled = await enrolment.cancel_pending(session, campaign_id)
             cancel_journeys = (await campaigns.get(session, campaign_id)).cancel_journeys
             await session.commit()
         await self._delete_schedule(inp.campaign_id)
@@ -277,7 +278,7 @@ class CampaignActivities:
 
         while True:
             async with self._sessions() as session:
-                page = await campaign_members.enrolled_page(session, campaign_id, after=after, limit=inp.page_size)
+                page = await enrolment.enrolled_page(session, campaign_id, after=after, limit=inp.page_size)
             if not page:
                 break
             done += sum(await asyncio.gather(*(cancel_one(member_id) for member_id in page)))

@@ -17,9 +17,13 @@ from core.db import autocommit
 from core.errors import AppError
 from core.settings import get_settings
 from core.timeutil import add_months
-from services import coupons, journeys, ledger, members, outbox, tasks
-from services.coupons import CouponIssue
-from services.journey_defs import Condition, evaluate
+from services import journeys, members
+from services.journeys import tasks
+from services.journeys.definition import Condition, evaluate
+from services.loyalty import ledger
+from services.platform import outbox
+from services.rewards import coupons
+from services.rewards.coupons import CouponIssue
 
 
 class MemberFactsInput(BaseModel):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from core.errors import AppError
-from services import ledger
+from services.loyalty import ledger
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
 from services import messaging
-from services.message_templates import Channel
 from services.messaging import Category, Outcome, Outgoing
-from services.providers import OutgoingEmail, OutgoingSms, ProviderError, Providers, Receipt
+from services.messaging.providers import OutgoingEmail, OutgoingSms, ProviderError, Providers, Receipt
+from services.messaging.templates import Channel
 
 log = logging.getLogger("memberflow.messaging")
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from services import outbox, rules
+from services import rules
+from services.platform import outbox
 
 
 class OrderedSinceInput(BaseModel):

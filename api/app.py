@@ -36,7 +36,8 @@ from api.routes import (
 from api.temporal import TemporalConnector
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
-from services import api_keys, bootstrap
+from services.intake import bootstrap
+from services.platform import api_keys
 
 log = logging.getLogger("memberflow.api")
 

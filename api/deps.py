@@ -15,8 +15,8 @@ from api.temporal import TemporalConnector
 from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.settings import Settings
 from models import ApiKey
-from services import api_keys
-from services.api_keys import Role
+from services.platform import api_keys
+from services.platform.api_keys import Role
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer mf_…`")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")

@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.datastructures import State
 
 from models import ApiKey
-from services import idempotency, outbox
+from services.platform import idempotency, outbox
 
 log = logging.getLogger("memberflow.api")
 

@@ -38,13 +38,14 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.db import create_engine, create_session_factory
-from core.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from core.migrate import upgrade
 from core.settings import Settings, TemporalSettings
 from core.temporal import CAMPAIGN_ID, JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, connect
+from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from models import Campaign
-from services import bootstrap, campaigns, journeys, segments
-from services.journey_defs import Definition
+from services import campaigns, journeys, segments
+from services.intake import bootstrap
+from services.journeys.definition import Definition
 from services.segments import SegmentCreate
 from worker import build_worker
 from workflows.campaign import CampaignInput, CampaignOutcome, CampaignWorkflow

@@ -22,9 +22,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from core.embedded import EmbeddedPostgres, free_port
 from core.migrate import upgrade
-from services import kpis
+from devstack.embedded import EmbeddedPostgres, free_port
+from services.analytics import kpis
 
 ROOT = Path(__file__).resolve().parent.parent
 

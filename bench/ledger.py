@@ -38,10 +38,11 @@ import psutil
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from core.db import create_session_factory
-from core.embedded import EmbeddedPostgres, free_port
 from core.migrate import upgrade
 from core.settings import Settings
-from services import ledger, members
+from devstack.embedded import EmbeddedPostgres, free_port
+from services.intake import signups
+from services.loyalty import ledger
 from services.members import MemberCreate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -274,7 +275,7 @@ async def seed_members(url: str, count: int) -> list[str]:
         created = []
         async with sessions() as session:
             for n in range(start, start + size):
-                member = await members.create(
+                member = await signups.register(
                     session, MemberCreate(external_id=f"bench-{run}-{n}"), source="bench", task_queue="bench"
                 )
                 await ledger.credit(
@@ -478,7 +479,7 @@ def section(points: list[Point], check: ledger.LedgerCheck, meta: dict[str, Any]
             "entries summing to zero. Half are earns (1–50 points, fresh key, lot expiring in a year), half "
             "spends of 1–5 points; an `InsufficientPoints` refusal writes nothing and is counted apart "
             f"({refused} in this run). Latency is a whole posting as the client sees it. {meta['round_trips']}",
-            f"- {meta['members']:,} members created through `services.members.create`, each with an opening "
+            f"- {meta['members']:,} members created through `services.intake.signups.register`, each with an opening "
             f"balance of {OPENING_BALANCE:,}; each posting picks a member uniformly, so contention is light.",
             f"- Each point runs {meta['seconds']:g} s after {meta['warmup']:g} s of warm-up. One engine per "
             f"process (pool = its clients, no overflow, pool pre-ping {meta['pre_ping']}; the application's "

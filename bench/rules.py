@@ -26,12 +26,13 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db import create_engine, create_session_factory
-from core.embedded import EmbeddedPostgres, free_port
 from core.migrate import upgrade
 from core.settings import Settings
+from devstack.embedded import EmbeddedPostgres, free_port
 from models import Rule
-from services import bootstrap, events, members, rules
-from services.events import EventCreate, EventType
+from services import rules
+from services.intake import bootstrap, events, signups
+from services.intake.events import EventCreate, EventType
 from services.members import MemberCreate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,7 @@ async def _members(sessions: Sessions, count: int) -> list[uuid.UUID]:
     made = []
     async with sessions() as session:
         for _ in range(count):
-            member = await members.create(
+            member = await signups.register(
                 session,
                 MemberCreate(external_id=f"bench-{uuid.uuid4().hex}", timezone="Asia/Shanghai"),
                 source="bench",

@@ -30,8 +30,8 @@ from typing import Any
 from sqlalchemy import column, insert, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.embedded import EmbeddedPostgres, free_port
 from core.migrate import upgrade
+from devstack.embedded import EmbeddedPostgres, free_port
 from services import segments
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,1 +1,2 @@
-"""Domain logic, one module per domain. Services never commit: the caller owns the transaction."""
+"""Domain logic, one package per domain, importing downward only (the layers are checked by import-linter in
+`make test`; see pyproject.toml). Services never commit: the caller owns the transaction."""

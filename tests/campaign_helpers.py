@@ -14,8 +14,9 @@ from temporalio.client import Client
 
 from core.settings import Settings
 from models import Member, TemporalOutbox
-from services import journeys, outbox, segments
-from services.journey_defs import Definition
+from services import journeys, segments
+from services.journeys.definition import Definition
+from services.platform import outbox
 from services.segments import SegmentCreate
 from tests.helpers import ApiClient
 from worker import build_channel_workers, build_worker

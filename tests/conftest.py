@@ -19,12 +19,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.db import create_engine, create_session_factory
-from core.embedded import EmbeddedPostgres, find_binary, free_port
 from core.migrate import upgrade
 from core.settings import Settings, TemporalSettings
 from core.temporal import SEARCH_ATTRIBUTES, ensure_search_attributes
-from services import api_keys
-from services.api_keys import Role
+from devstack.embedded import EmbeddedPostgres, find_binary, free_port
+from services.platform import api_keys
+from services.platform.api_keys import Role
 from tests.helpers import ApiClient
 
 TEST_DB = "memberflow_test"

@@ -9,7 +9,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import LedgerLot
-from services import ledger, members
+from services.intake import signups
+from services.loyalty import ledger
 from services.members import MemberCreate
 
 FAR_FUTURE = datetime.now(UTC) + timedelta(days=365)
@@ -17,7 +18,7 @@ FAR_FUTURE = datetime.now(UTC) + timedelta(days=365)
 
 async def new_member(sessions: async_sessionmaker[AsyncSession], timezone: str = "UTC") -> uuid.UUID:
     async with sessions() as session:
-        member = await members.create(
+        member = await signups.register(
             session,
             MemberCreate(external_id=f"ledger-{uuid.uuid4().hex}", timezone=timezone),
             source="test",

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import Coupon, LedgerTransaction, Member, RuleFiring, StaffTask, TemporalOutbox
-from services import ledger, members
+from services import members
+from services.loyalty import ledger
 from tests.helpers import ApiClient, member_body
 
 Sessions = async_sessionmaker[AsyncSession]

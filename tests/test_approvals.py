@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from core.settings import Settings
 from models import Message
-from services.api_keys import Role
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error, member_body
 from worker import build_channel_workers, build_worker

@@ -124,7 +124,7 @@ async def test_missing_or_wrong_key_is_401(http: httpx.AsyncClient) -> None:
 async def test_wrong_role_is_403_and_writes_nothing(
     http: httpx.AsyncClient, make_key: Any, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    from services.api_keys import Role
+    from services.platform.api_keys import Role
 
     approver = ApiClient(http, await make_key(Role.APPROVER))
     marketer = ApiClient(http, await make_key(Role.MARKETER))

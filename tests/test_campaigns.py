@@ -19,8 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import CampaignSettings, Settings
 from core.temporal import CAMPAIGN_ID, JOURNEY_KIND, MEMBER_ID
 from models import Campaign, CampaignMember, Member, Message, Order
-from services import campaign_members, journeys
-from services.api_keys import Role
+from services import journeys
+from services.campaigns import enrolment
+from services.platform.api_keys import Role
 from tests.campaign_helpers import (
     Sessions,
     add_journey,
@@ -59,11 +60,11 @@ async def test_holdout_bucket_in_sql_is_the_python_function_exactly(sessions: Se
     campaign_id = uuid.uuid4()
     member_ids = [uuid.uuid5(uuid.NAMESPACE_OID, f"member-{n}") for n in range(5000)]
     unnested = select(func.unnest(literal(member_ids, ARRAY(Uuid))).label("member_id")).subquery()
-    stmt = select(unnested.c.member_id, campaign_members.holdout_bucket(campaign_id, column("member_id")))
+    stmt = select(unnested.c.member_id, enrolment.holdout_bucket(campaign_id, column("member_id")))
     async with sessions() as session:
         rows = (await session.execute(stmt.select_from(unnested))).all()
     assert len(rows) == 5000
-    assert all(bucket == campaign_members.bucket_of(campaign_id, member_id) for member_id, bucket in rows)
+    assert all(bucket == enrolment.bucket_of(campaign_id, member_id) for member_id, bucket in rows)
     # Uniform enough that a 10% holdout holds out about 10% (fixed ids: this is a fact, not a draw).
     share = sum(1 for _, bucket in rows if bucket < 10) / len(rows)
     assert 0.085 < share < 0.115
@@ -84,7 +85,7 @@ async def test_campaign_enrols_the_segment_into_journeys_with_a_deterministic_ho
         campaign_id = response.json()["id"]
         assert response.json()["journey_version"] == 1
         done = await wait_status(marketer, campaign_id, "completed")
-        expected_held = {m for m in members if campaign_members.bucket_of(campaign_id, m) < 20}
+        expected_held = {m for m in members if enrolment.bucket_of(campaign_id, m) < 20}
         progress = done["progress"]
         assert progress["total"] == 60
         assert progress["held_out"] == len(expected_held) > 0
@@ -167,7 +168,7 @@ async def test_a_second_snapshot_holds_out_the_same_members_and_adds_only_newcom
     response = await marketer.post("/api/v1/campaigns", json=_body(segment_id, kind, holdout_percent=25))
     campaign_id = uuid.UUID(response.json()["id"])
     async with sessions() as session:
-        assert await campaign_members.snapshot(session, campaign_id) == 400
+        assert await enrolment.snapshot(session, campaign_id) == 400
         await session.commit()
         held_first = set(
             (
@@ -180,7 +181,7 @@ async def test_a_second_snapshot_holds_out_the_same_members_and_adds_only_newcom
         )
     newcomers = await add_members(sessions, 50, tags=[member_tag])
     async with sessions() as session:
-        assert await campaign_members.snapshot(session, campaign_id) == 50
+        assert await enrolment.snapshot(session, campaign_id) == 50
         await session.commit()
         rows = (
             await session.execute(
@@ -192,7 +193,7 @@ async def test_a_second_snapshot_holds_out_the_same_members_and_adds_only_newcom
     assert len(rows) == 450
     held_now = {row.member_id for row in rows if row.held_out}
     assert held_now & set(first) == held_first
-    assert held_now == {m for m in [*first, *newcomers] if campaign_members.bucket_of(campaign_id, m) < 25}
+    assert held_now == {m for m in [*first, *newcomers] if enrolment.bucket_of(campaign_id, m) < 25}
     assert all(row.status == ("held_out" if row.held_out else "pending") for row in rows)
 
 

@@ -22,8 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import CampaignSettings, Settings
 from models import CampaignMember, JourneyRun, TemporalOutbox
-from services import campaign_members, campaigns
-from services.api_keys import Role
+from services import campaigns
+from services.campaigns import enrolment
+from services.platform.api_keys import Role
 from tests.campaign_helpers import (
     Sessions,
     add_journey,
@@ -210,7 +211,7 @@ async def test_start_twice_is_one_run_and_a_rerun_enrols_only_newcomers(
         done = await wait_status(marketer, campaign_id, "completed")
         progress = done["progress"]
         assert progress["total"] == 42
-        expected_held = {m for m in [*members, *newcomers] if campaign_members.bucket_of(campaign_id, m) < 10}
+        expected_held = {m for m in [*members, *newcomers] if enrolment.bucket_of(campaign_id, m) < 10}
         assert progress["held_out"] == len(expected_held)
         assert progress["enrolled"] == 42 - len(expected_held)
         assert progress["enrolled"] > enrolled_before

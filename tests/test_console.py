@@ -15,8 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.console import auth
 from core.settings import Settings
 from models import ApiKey, JourneyVersion, StaffTask
-from services import api_keys, journeys, ledger, rules, tasks
-from services.api_keys import Role
+from services import journeys, rules
+from services.journeys import tasks
+from services.loyalty import ledger
+from services.platform import api_keys
+from services.platform.api_keys import Role
 from tests.browser.console import console_client, csrf, login_token, sign_in
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, member_body, order_body

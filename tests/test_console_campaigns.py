@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from models import Campaign
-from services.api_keys import Role
+from services.platform.api_keys import Role
 from tests.browser.console import console_client, csrf, sign_in
 from tests.campaign_helpers import add_journey, add_members, add_segment, running_workers, tag
 from tests.conftest import KeyMaker

@@ -19,8 +19,9 @@ from temporalio.worker import Worker
 from core.errors import NotFound
 from core.settings import Settings
 from models import Approval
-from services import approvals, ledger
-from services.api_keys import Role
+from services.loyalty import ledger
+from services.platform.api_keys import Role
+from services.rewards import approvals
 from tests.browser.console import console_client, csrf, sign_in
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, member_body

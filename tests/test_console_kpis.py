@@ -13,12 +13,15 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.embedded import EmbeddedPostgres
 from core.migrate import upgrade
-from services import journeys, kpis, ledger, members, orders
-from services.kpis import Period
+from devstack.embedded import EmbeddedPostgres
+from services import journeys
+from services.analytics import kpis
+from services.analytics.kpis import Period
+from services.intake import orders, signups
+from services.intake.orders import OrderCreate
+from services.loyalty import ledger
 from services.members import MemberCreate
-from services.orders import OrderCreate
 
 Sessions = async_sessionmaker[AsyncSession]
 SPRING = Period(date(2026, 3, 1), date(2026, 5, 31))
@@ -29,7 +32,7 @@ def _at(day: date, hour: int = 12) -> datetime:
 
 
 async def _member(session: AsyncSession, joined: date) -> uuid.UUID:
-    member = await members.create(
+    member = await signups.register(
         session, MemberCreate(external_id=f"ck-{uuid.uuid4().hex[:10]}"), source="test", task_queue="ck-test"
     )
     await session.execute(

@@ -16,13 +16,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.testing import WorkflowEnvironment
 
-from core.embedded import EmbeddedPostgres
 from core.migrate import upgrade
 from core.settings import Settings
+from devstack import demo
+from devstack.demo_plan import LIVE_DAYS, plan_member, season_weight
+from devstack.embedded import EmbeddedPostgres
 from models import Campaign, Member, MemberEvent, Order, OrderRefund, Redemption, RuleFiring, TemporalOutbox
-from services import approvals, bootstrap, demo, events, ledger, members, orders, outbox, rules
-from services.demo_plan import LIVE_DAYS, plan_member, season_weight
-from services.rule_defs import RuleDefinition
+from services import members, rules
+from services.intake import bootstrap, events, orders, signups
+from services.loyalty import ledger
+from services.platform import outbox
+from services.rewards import approvals
+from services.rules.definition import RuleDefinition
 from tests.rules_helpers import scoped
 from worker import build_worker
 
@@ -208,7 +213,7 @@ async def test_the_import_switch_keeps_points_and_rules_but_starts_nothing(sessi
             ),
             author="test",
         )
-        member = await members.create(
+        member = await signups.register(
             session,
             members.MemberCreate(external_id=f"imp-{scope}", consent={"email": True}),
             source="import",

@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from core.embedded import free_port
+from devstack.embedded import free_port
 
 pytestmark = pytest.mark.slow
 

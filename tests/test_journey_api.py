@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from services.api_keys import Role
-from services.journey_builtins import BUILTIN_JOURNEYS
+from services.journeys.builtins import BUILTIN_JOURNEYS
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error, member_body
 

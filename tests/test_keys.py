@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from api.app import create_app
 from core.settings import Settings
 from models import ApiKey
-from services.api_keys import hash_secret
+from services.platform.api_keys import hash_secret
 from tests.helpers import ApiClient, assert_error
 
 

@@ -16,14 +16,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from api.app import create_app
-from core.embedded import EmbeddedPostgres
 from core.migrate import upgrade
 from core.settings import Settings
-from services import api_keys, kpis, members, orders, tiers
-from services.api_keys import Role
-from services.kpis import Period
+from devstack.embedded import EmbeddedPostgres
+from services.analytics import kpis
+from services.analytics.kpis import Period
+from services.intake import orders, signups
+from services.intake.orders import OrderCreate, RefundCreate
+from services.loyalty import tiers
 from services.members import MemberCreate
-from services.orders import OrderCreate, RefundCreate
+from services.platform import api_keys
+from services.platform.api_keys import Role
 from tests.helpers import assert_error
 
 JUNE, JULY = Period(date(2026, 6, 1), date(2026, 7, 31)), Period(date(2026, 7, 1), date(2026, 7, 31))
@@ -32,7 +35,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 async def _member(session: AsyncSession, joined: date) -> uuid.UUID:
-    member = await members.create(
+    member = await signups.register(
         session, MemberCreate(external_id=f"kpi-{uuid.uuid4().hex[:10]}"), source="test", task_queue="kpi-test"
     )
     joined_at = datetime(joined.year, joined.month, joined.day, 12, tzinfo=UTC)

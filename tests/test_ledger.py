@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import Conflict, NotFound
 from models import LedgerTransaction
-from services import ledger
-from services.ledger import InsufficientPoints
+from services.loyalty import ledger
+from services.loyalty.ledger import InsufficientPoints
 from tests.ledger_helpers import assert_ledger_ok, balance, earn, lots, new_member, spend
 
 Sessions = async_sessionmaker[AsyncSession]

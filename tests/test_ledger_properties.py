@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services import ledger
-from services.ledger import InsufficientPoints
+from services.loyalty import ledger
+from services.loyalty.ledger import InsufficientPoints
 from tests.ledger_helpers import assert_ledger_ok, balance, new_member
 
 Sessions = async_sessionmaker[AsyncSession]

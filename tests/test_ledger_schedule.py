@@ -12,7 +12,7 @@ from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from services import ledger
+from services.loyalty import ledger
 from tests.ledger_helpers import assert_ledger_ok, balance, earn, new_member
 from worker import MAINTENANCE_SCHEDULE_ID, build_worker, ensure_schedules
 

@@ -31,14 +31,11 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.messaging import MessagingActivities, SendMessageInput, SendMessageResult, channel_task_queue
-from core.embedded import free_port
 from core.settings import MessagingSettings, Settings
+from devstack.embedded import free_port
 from models import Message
-from services import message_templates
-from services.api_keys import Role
-from services.message_templates import locale_candidates
-from services.messaging import UNKNOWN_OUTCOME, quiet_hours_end
-from services.providers import (
+from services.messaging import UNKNOWN_OUTCOME, quiet_hours_end, templates
+from services.messaging.providers import (
     HttpSmsProvider,
     LogProvider,
     OutgoingEmail,
@@ -48,6 +45,8 @@ from services.providers import (
     Receipt,
     build_providers,
 )
+from services.messaging.templates import locale_candidates
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error, member_body, zone_where_it_is
 from tests.messaging_workflows import SendOnceOutcome, SendOnceWorkflow
@@ -126,7 +125,7 @@ def settings(base_settings: Settings, task_queue: str, smtp_sink: SmtpSink) -> S
 @pytest_asyncio.fixture(autouse=True)
 async def seeded(sessions: Sessions) -> None:
     async with sessions() as session:
-        await message_templates.seed_builtin_templates(session)
+        await templates.seed_builtin_templates(session)
         await session.commit()
 
 
@@ -505,7 +504,7 @@ def test_locale_fallback_order() -> None:
 
 
 async def test_every_builtin_template_ships_in_english_and_chinese(sessions: Sessions) -> None:
-    from services.journey_builtins import BUILTIN_TEMPLATES
+    from services.journeys.builtins import BUILTIN_TEMPLATES
 
     redemptions = [
         ("email", key)
@@ -519,8 +518,8 @@ async def test_every_builtin_template_ships_in_english_and_chinese(sessions: Ses
         )
     ]
     async with sessions() as session:
-        rows = await message_templates.list_templates(session)
-        assert await message_templates.seed_builtin_templates(session) == 0  # idempotent
+        rows = await templates.list_templates(session)
+        assert await templates.seed_builtin_templates(session) == 0  # idempotent
     have = {(t.channel, t.key, t.locale) for t in rows}
     for channel, key in [*BUILTIN_TEMPLATES, *redemptions]:
         assert {(channel, key, "en"), (channel, key, "zh-CN")} <= have, (channel, key)

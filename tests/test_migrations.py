@@ -11,8 +11,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from core.embedded import EmbeddedPostgres
 from core.migrate import alembic_config, upgrade
+from devstack.embedded import EmbeddedPostgres
 from models import Base
 
 

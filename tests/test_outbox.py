@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 from api.app import create_app
 from core.settings import Settings
 from models import TemporalOutbox
-from services import outbox
+from services.platform import outbox
 from tests.helpers import ApiClient, member_body
 from worker import build_worker, relay_outbox
 from workflows.journey import JourneyStatus, JourneyWorkflow
@@ -47,7 +47,7 @@ async def test_member_created_while_temporal_is_down_gets_its_journey_from_the_r
     make_key: object,
     task_queue: str,
 ) -> None:
-    from services.api_keys import Role
+    from services.platform.api_keys import Role
 
     app = create_app(settings, engine=engine)  # its own Temporal address (127.0.0.1:1) is unreachable
     async with app.router.lifespan_context(app):

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from core.settings import get_settings
 from core.timeutil import add_months
 from models import Coupon, LedgerAccount, LedgerEntry, LedgerTransaction, Rule, StaffTask, TemporalOutbox
-from services import ledger, members, rule_engine, rules
-from services.api_keys import Role
+from services import members, rules
+from services.loyalty import ledger
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, order_body
 from tests.rules_helpers import (
@@ -294,10 +295,10 @@ async def test_a_redelivered_order_event_changes_nothing(
     assert await posted(sessions, member_id) == 50
     async with sessions() as session:
         member = await members.get(session, uuid.UUID(member_id), for_update=True)
-        event = rule_engine.RuleEvent(
+        event = rules.RuleEvent(
             "order_completed", member, f"order:{order['id']}", datetime.now(UTC), {"event.amount": 10}
         )
-        again = await rule_engine.evaluate_event(session, event, task_queue="unused")
+        again = await rules.evaluate_event(session, event, task_queue="unused")
         await session.commit()
     [verdict] = [v for v in again.verdicts if v.name == created["name"]]
     assert verdict.status == "already_fired"
@@ -372,8 +373,8 @@ async def test_concurrent_evaluations_of_one_event_claim_one_firing_without_any_
     async def evaluate(delay: float) -> str:
         async with sessions() as session:
             member = await members.get(session, uuid.UUID(member_id))  # no row lock
-            event = rule_engine.RuleEvent("cart_abandoned", member, f"event:{scope}", datetime.now(UTC))
-            evaluation = await rule_engine.evaluate_event(session, event, task_queue="unused")
+            event = rules.RuleEvent("cart_abandoned", member, f"event:{scope}", datetime.now(UTC))
+            evaluation = await rules.evaluate_event(session, event, task_queue="unused")
             await asyncio.sleep(delay)  # hold the transaction open while the other one tries
             await session.commit()
         [verdict] = [v for v in evaluation.verdicts if v.name == created["name"]]

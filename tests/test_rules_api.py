@@ -11,7 +11,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from models import AuditEntry
-from services.api_keys import Role
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error
 from tests.rules_helpers import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.conditions import evaluate
-from services.rule_defs import RuleCondition, first_failing
+from services.definitions.conditions import evaluate
+from services.rules.definition import RuleCondition, first_failing
 
 FACTS: dict[str, Any] = {
     "tier": "silver",

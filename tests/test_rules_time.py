@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.rules import RuleActivities, RuleScanInput, RuleScanResult
 from core.settings import Settings
 from models import Coupon, CouponTemplate, StaffTask, TemporalOutbox
-from services.api_keys import Role
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, order_body
 from tests.rules_helpers import Sessions, create_rule, firings, new_scope, rule_body, scoped, scoped_member, tags

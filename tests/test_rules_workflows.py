@@ -20,8 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from models import Coupon, CouponTemplate, Message
-from services import journeys, outbox
-from services.api_keys import Role
+from services import journeys
+from services.platform import outbox
+from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, order_body, zone_where_it_is
 from tests.rules_helpers import Sessions, create_rule, firings, new_scope, rule_body, scoped_member

@@ -16,12 +16,13 @@ import pytest_asyncio
 from sqlalchemy import Integer, column, func, insert, select, table, text, values
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from core.embedded import EmbeddedPostgres
 from core.errors import InvalidInput
 from core.migrate import upgrade
+from devstack.embedded import EmbeddedPostgres
 from models import Member, Segment
-from services import rfm, segments
-from services.api_keys import Role
+from services import segments
+from services.platform.api_keys import Role
+from services.segments import rfm
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error
 

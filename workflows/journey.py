@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.messaging import SendMessageInput, SendMessageResult
     from core.temporal import JOURNEY_STEP
-    from services.journey_defs import Definition, Duration, Step, successors
+    from services.journeys.definition import Definition, Duration, Step, successors
 
 INTERPRETER_PATCH = "journey-interpreter-v1"
 FIRST_PURCHASE_WAIT = timedelta(days=7)  # the first release's welcome skeleton, kept for its running histories

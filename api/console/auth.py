@@ -25,8 +25,8 @@ from api.deps import SessionDep
 from core.errors import Unauthorized
 from core.settings import Settings
 from models import ApiKey
-from services import api_keys
-from services.api_keys import Role
+from services.platform import api_keys
+from services.platform.api_keys import Role
 
 COOKIE = "mf_console"
 LOGIN_COOKIE = "mf_console_login"

@@ -19,8 +19,9 @@ from api.respond import deliver_outbox
 from core.errors import AppError, NotFound
 from core.settings import Settings
 from models import Campaign
-from services import audit, campaign_results, campaigns, journeys, outbox, segments
+from services import campaigns, journeys, segments
 from services.campaigns import CampaignSpec
+from services.platform import audit, outbox
 
 router = APIRouter()
 ACTIONS = ("start", "pause", "resume", "cancel")
@@ -229,7 +230,7 @@ async def _detail(
         progress=progress_of(campaign, counts),
         skipped=counts.skipped,
         segment_name=segment_name,
-        results=await campaign_results.results(session, campaign.id),
+        results=await campaigns.results(session, campaign.id),
         temporal_url=_temporal_url(settings, campaign),
         error=error,
     )

@@ -14,7 +14,8 @@ from api.console.auth import ConsoleUser, require
 from api.console.render import render
 from api.deps import SessionDep, SettingsDep
 from core.errors import InvalidInput
-from services import kpis, rfm
+from services.analytics import kpis
+from services.segments import rfm
 
 router = APIRouter()
 _TIER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")

@@ -14,7 +14,8 @@ from api.console.render import flash_to, render
 from api.deps import SessionDep, TemporalDep
 from api.routes.approvals import decide_approval
 from core.errors import AppError, NotFound
-from services import approvals, members
+from services import members
+from services.rewards import approvals
 from workflows.redemption_approval import Decision
 
 router = APIRouter()

@@ -15,8 +15,9 @@ from api.console.render import flash_to, render
 from api.deps import SessionDep
 from core.errors import InvalidInput, NotFound
 from models import JourneyVersion
-from services import audit, journeys
-from services.journey_defs import Definition
+from services import journeys
+from services.journeys.definition import Definition
+from services.platform import audit
 
 router = APIRouter()
 MAX_DEFINITION_CHARS = 100_000

@@ -14,7 +14,12 @@ from api.console.render import render
 from api.deps import SessionDep, SettingsDep
 from core.errors import NotFound
 from core.settings import Settings
-from services import coupons, journeys, ledger, members, messaging, rfm, tasks
+from services import journeys, members, messaging
+from services.analytics import member360
+from services.journeys import tasks
+from services.loyalty import ledger
+from services.rewards import coupons
+from services.segments import rfm
 
 router = APIRouter()
 PAGE = 50
@@ -61,7 +66,7 @@ async def member_360(
     try:
         if parsed is None:
             raise NotFound(f"member {member_id} does not exist", code="member_not_found")
-        view = await members.view(session, parsed)
+        view = await member360.view(session, parsed)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="member")
     before = request.query_params.get("before")

@@ -12,9 +12,11 @@ from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
 from core.errors import NotFound
-from services import audit, messaging, tasks
-from services.message_templates import Channel
+from services import messaging
+from services.journeys import tasks
 from services.messaging import MessageStatus
+from services.messaging.templates import Channel
+from services.platform import audit
 
 router = APIRouter()
 PAGE = 50

@@ -16,7 +16,8 @@ from api.console.render import flash_to, render
 from api.deps import SessionDep
 from core.errors import AppError, NotFound
 from models import Rule
-from services import audit, rules
+from services import rules
+from services.platform import audit
 
 router = APIRouter()
 MAX_DEFINITION_CHARS = 100_000

@@ -20,7 +20,9 @@ from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RedemptionOut
 from core.errors import AppError, Conflict, Forbidden, InvalidInput
 from models import ApiKey
-from services import approvals, audit, rewards
+from services import rewards
+from services.platform import audit
+from services.rewards import approvals
 from workflows.redemption_approval import (
     ApprovalOutcome,
     CancelRequest,

@@ -28,7 +28,8 @@ from api.schemas.campaigns import (
 from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
 from core.settings import Settings
 from models import ApiKey, Campaign
-from services import audit, campaign_results, campaigns
+from services import campaigns
+from services.platform import audit
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
 CampaignStatus = Annotated[str | None, Query(pattern="^(draft|scheduled|running|paused|completed|cancelled|failed)$")]
@@ -182,7 +183,7 @@ async def cancel_campaign(
 
 @router.get("/{campaign_id}/results", response_model=ResultsOut, summary="Enrolment, messages, conversions, uplift")
 async def get_results(campaign_id: uuid.UUID, session: SessionDep, _: CurrentKey) -> ResultsOut:
-    return ResultsOut.model_validate(await campaign_results.results(session, campaign_id))
+    return ResultsOut.model_validate(await campaigns.results(session, campaign_id))
 
 
 @router.get("/{campaign_id}/members", response_model=CampaignMemberPage, summary="The snapshot's members (paged)")

@@ -12,8 +12,8 @@ from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, MarketerKey,
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.coupons import CouponOut, RedemptionOut, TemplateOut
-from services import coupons
-from services.coupons import CouponIssue, CouponRedeem, TemplateCreate
+from services.rewards import coupons
+from services.rewards.coupons import CouponIssue, CouponRedeem, TemplateCreate
 
 router = APIRouter(prefix="/api/v1", tags=["coupons"], responses=ERROR_RESPONSES)
 

@@ -9,8 +9,8 @@ from api.deps import IdempotencyKeyDep, IntegrationKey, SessionDep, SettingsDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import EventOut
-from services import events
-from services.events import EventCreate
+from services.intake import events
+from services.intake.events import EventCreate
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 

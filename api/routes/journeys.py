@@ -22,7 +22,9 @@ from api.schemas.journeys import (
 from core.errors import Conflict
 from core.settings import Settings
 from models import JourneyRun
-from services import audit, journeys, tasks
+from services import journeys
+from services.journeys import tasks
+from services.platform import audit
 
 router = APIRouter(tags=["journeys"], responses=ERROR_RESPONSES)
 RawDefinition = Annotated[dict[str, Any], Body(description="A journey definition (see docs/journeys.md)")]

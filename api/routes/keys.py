@@ -11,7 +11,7 @@ from api.deps import AdminKey, IdempotencyKeyDep, SessionDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.keys import KeyCreate, KeyCreated, KeyOut
-from services import api_keys
+from services.platform import api_keys
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], responses=ERROR_RESPONSES)
 

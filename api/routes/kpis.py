@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import SessionDep, SettingsDep, require_roles
 from api.schemas.common import ERROR_RESPONSES
 from models import ApiKey
-from services import kpis
-from services.api_keys import Role
+from services.analytics import kpis
+from services.platform.api_keys import Role
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=ERROR_RESPONSES)
 InsightKey = Annotated[ApiKey, Depends(require_roles(Role.MARKETER, Role.OPS, Role.APPROVER))]

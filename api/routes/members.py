@@ -13,6 +13,8 @@ from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
 from api.schemas.members import Member360Out, MemberOut, MemberPage
 from services import members
+from services.analytics import member360
+from services.intake import signups
 from services.members import MemberCreate, MemberUpdate
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
@@ -28,7 +30,9 @@ async def create_member(
     idem: IdempotencyKeyDep,
 ) -> JSONResponse:
     async def make() -> MemberOut:
-        member = await members.create(session, body, source=f"api:{key.name}", task_queue=settings.temporal.task_queue)
+        member = await signups.register(
+            session, body, source=f"api:{key.name}", task_queue=settings.temporal.task_queue
+        )
         return MemberOut.of(member)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
@@ -50,7 +54,7 @@ async def list_members(
 
 @router.get("/{member_id}", response_model=Member360Out, summary="The member 360 view")
 async def get_member(member_id: uuid.UUID, session: SessionDep, _: CurrentKey, settings: SettingsDep) -> Member360Out:
-    view = await members.view(session, member_id)
+    view = await member360.view(session, member_id)
     return Member360Out.of_view(view, temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace)
 
 

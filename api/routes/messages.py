@@ -21,9 +21,10 @@ from api.schemas.messages import (
     TemplatePreview,
     TemplatePreviewOut,
 )
-from services import audit, consent, message_templates, messaging
-from services.message_templates import Channel, TemplatePut
-from services.messaging import MessageStatus
+from services import messaging
+from services.messaging import MessageStatus, consent, templates
+from services.messaging.templates import Channel, TemplatePut
+from services.platform import audit
 
 router = APIRouter(prefix="/api/v1", tags=["messages"], responses=ERROR_RESPONSES)
 unsubscribe_router = APIRouter(tags=["unsubscribe"], responses={400: ERROR_RESPONSES[400]})
@@ -60,7 +61,7 @@ async def list_templates(
     key: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{2,64}$")] = None,
     channel: Channel | None = None,
 ) -> list[TemplateOut]:
-    return [TemplateOut.of(t) for t in await message_templates.list_templates(session, key=key, channel=channel)]
+    return [TemplateOut.of(t) for t in await templates.list_templates(session, key=key, channel=channel)]
 
 
 @router.put(
@@ -71,7 +72,7 @@ async def list_templates(
 async def put_template(
     key: KeyPath, channel: Channel, locale: LocalePath, body: TemplatePut, session: SessionDep, marketer: MarketerKey
 ) -> TemplateOut:
-    template = await message_templates.put_template(session, key, channel, locale, body, updated_by=marketer.name)
+    template = await templates.put_template(session, key, channel, locale, body, updated_by=marketer.name)
     await audit.record(
         session,
         actor_key_id=marketer.id,
@@ -92,7 +93,7 @@ async def put_template(
 async def preview_template(
     body: TemplatePreview, session: SessionDep, settings: SettingsDep, _: MarketerKey
 ) -> TemplatePreviewOut:
-    rendered = await message_templates.preview(
+    rendered = await templates.preview(
         session,
         template=body.template,
         channel=body.channel,
@@ -122,7 +123,7 @@ _CHANNEL_NAMES = {"en": {"email": "email", "sms": "text messages"}, "zh": {"emai
 
 
 def _unsubscribed_page(result: consent.Unsubscribed) -> HTMLResponse:
-    lang = "zh" if message_templates.language(result.locale) == "zh" else "en"
+    lang = "zh" if templates.language(result.locale) == "zh" else "en"
     title, heading, text = _PAGES[lang]
     line = html.escape(text.format(channel=_CHANNEL_NAMES[lang][result.channel]))
     page = (

@@ -12,8 +12,8 @@ from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RefundOut, RefundResultOut
 from api.schemas.orders import OrderOut
-from services import orders
-from services.orders import OrderCreate, RefundCreate
+from services.intake import orders
+from services.intake.orders import OrderCreate, RefundCreate
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=ERROR_RESPONSES)
 

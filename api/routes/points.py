@@ -13,8 +13,9 @@ from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES, decode_int_cursor, encode_int_cursor
 from api.schemas.ledger import ExpiringOut, LedgerCheckOut, LedgerPage, PointsBalanceOut, PostingOut
 from api.schemas.members import LedgerLineOut, PointsOut
-from services import ledger, members, points
-from services.points import AdjustmentCreate
+from services import members
+from services.loyalty import ledger, points
+from services.loyalty.points import AdjustmentCreate
 
 router = APIRouter(tags=["points"], responses=ERROR_RESPONSES)
 

@@ -23,8 +23,9 @@ from api.schemas.rules import (
 )
 from core.errors import AppError
 from models import ApiKey, Rule
-from services import audit, rules
-from services.rule_defs import TRIGGERS
+from services import rules
+from services.platform import audit
+from services.rules.definition import TRIGGERS
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"], responses=ERROR_RESPONSES)
 EXAMPLE = {

@@ -11,7 +11,8 @@ from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.segments import PreviewOut, PreviewRequest, RfmGroupOut, SegmentOut
-from services import audit, segments
+from services import segments
+from services.platform import audit
 from services.segments import SegmentCreate
 
 router = APIRouter(tags=["segments"], responses=ERROR_RESPONSES)

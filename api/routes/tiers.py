@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from api.deps import AdminKey, CurrentKey, SessionDep
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import TierLadderOut, TierOut
-from services import audit, tiers
-from services.tiers import Ladder
+from services.loyalty import tiers
+from services.loyalty.tiers import Ladder
+from services.platform import audit
 
 router = APIRouter(prefix="/api/v1/tiers", tags=["tiers"], responses=ERROR_RESPONSES)
 

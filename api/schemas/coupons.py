@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from services.coupons import CouponKind, CouponStatus, CouponView, Redeemed
+from services.rewards.coupons import CouponKind, CouponStatus, CouponView, Redeemed
 
 
 class TemplateOut(BaseModel):

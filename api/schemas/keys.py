@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from services.api_keys import Role
+from services.platform.api_keys import Role
 
 
 class KeyCreate(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.schemas.members import LedgerLineOut, PointsOut
-from services.ledger import LedgerCheck, PostingResult
+from services.loyalty.ledger import LedgerCheck, PostingResult
 
 
 class ExpiringOut(BaseModel):

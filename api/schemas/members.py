@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
-from services.ledger import Balance, LedgerLine
-from services.members import MemberView
+from services.analytics.member360 import MemberView
+from services.loyalty.ledger import Balance, LedgerLine
 
 
 class ConsentOut(BaseModel):

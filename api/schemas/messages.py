@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from models import Message, MessageTemplate
-from services.message_templates import Channel, LocaleTag, Rendered, TemplateKey
 from services.messaging import Category
+from services.messaging.templates import Channel, LocaleTag, Rendered, TemplateKey
 
 
 class MessageSummaryOut(BaseModel):

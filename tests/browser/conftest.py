@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from core.embedded import free_port
 from core.settings import Settings
+from devstack.embedded import free_port
 from worker import build_channel_workers, build_worker
 
 CHROMIUM = os.environ.get("MEMBERFLOW_CHROMIUM", "/usr/bin/chromium")

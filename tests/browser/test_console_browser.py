@@ -16,8 +16,9 @@ from temporalio.worker import Worker
 
 from core.errors import NotFound
 from models import JourneyRun
-from services import approvals, tasks
-from services.api_keys import Role
+from services.journeys import tasks
+from services.platform.api_keys import Role
+from services.rewards import approvals
 from tests.browser.conftest import PageProblems, sign_in_browser
 from tests.campaign_helpers import add_journey, add_members, add_segment, tag
 from tests.conftest import KeyMaker

@@ -1,0 +1,1 @@
+"""Analytics: KPIs computed in SQL, and the member 360 view."""

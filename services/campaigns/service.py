@@ -1,0 +1,381 @@
+"""Campaigns: create and validate, lifecycle transitions (asked for through the API, and lived by the workflow),
+progress. The snapshot and the members' statuses are in services.campaign_members, results in
+services.campaign_results.
+
+The database is the authority on who is enrolled: a member moves out of `pending` exactly once (conditional
+updates), and the journey it starts has the deterministic id `campaign-{campaign_id}-{member_id}`, so neither a
+second start of the campaign nor a worker that dies mid-page can enrol anyone twice."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import AppError, Conflict, InvalidInput, NotFound
+from models import Campaign, CampaignMember, Journey
+from services import journeys, segments
+from services.platform import outbox
+
+CAMPAIGN_WORKFLOW = "CampaignWorkflow"
+SKIP_REASONS = ("no_consent", "already_in_journey", "send_cap")
+# Statuses a marketer's action may move from, per action (anything else is a 409).
+_PAUSABLE = ("scheduled", "running")
+_CANCELLABLE = ("draft", "scheduled", "running", "paused")
+_ACTIVE = ("scheduled", "running", "paused")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*,/\-?]+$")
+
+
+def workflow_id(campaign_id: uuid.UUID | str) -> str:
+    return f"campaign-{campaign_id}"
+
+
+def journey_workflow_id(campaign_id: uuid.UUID | str, member_id: uuid.UUID | str) -> str:
+    return f"campaign-{campaign_id}-{member_id}"
+
+
+def schedule_id(campaign_id: uuid.UUID | str) -> str:
+    return f"campaign-schedule-{campaign_id}"
+
+
+# --- definitions -----------------------------------------------------------------------------------------
+
+
+class Every(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(default=0, ge=0, le=366)
+    hours: int = Field(default=0, ge=0, le=24 * 366)
+    minutes: int = Field(default=0, ge=0, le=60 * 24 * 366)
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(days=self.days, hours=self.hours, minutes=self.minutes)
+
+    @model_validator(mode="after")
+    def _at_least_an_hour(self) -> Every:
+        if self.interval < timedelta(hours=1):
+            raise ValueError("a recurring campaign runs at most once an hour")
+        return self
+
+
+class Recurrence(BaseModel):
+    """Run again on a Temporal Schedule: every interval, or on a cron calendar (UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: Every | None = None
+    cron: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Recurrence:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of `every` or `cron`")
+        if self.cron is not None:
+            parts = self.cron.split()
+            if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+                raise ValueError("cron is five fields: minute hour day-of-month month day-of-week, e.g. '0 9 * * 1'")
+        return self
+
+
+class CampaignSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    segment_id: uuid.UUID
+    journey_kind: Annotated[str, StringConstraints(max_length=64)]
+    # None: the journey's current version, pinned now.
+    journey_version: int | None = Field(default=None, ge=1, le=1_000_000)
+    start_at: AwareDatetime | None = None
+    recurrence: Recurrence | None = None
+    holdout_percent: int = Field(default=0, ge=0, le=50)
+    send_cap: int | None = Field(default=None, ge=1, le=100_000_000)
+    attribution_days: int = Field(default=7, ge=1, le=90)
+
+
+def _invalid(field_path: str, message: str, code: str = "invalid_campaign") -> InvalidInput:
+    return InvalidInput(message, code=code, details=[{"field": f"body.{field_path}", "message": message}])
+
+
+async def create(
+    session: AsyncSession, spec: CampaignSpec, *, created_by: str, now: datetime | None = None
+) -> Campaign:
+    """Validate against what exists (segment, journey and version, schedule) and save a draft."""
+    now = now or datetime.now(UTC)
+    try:
+        segment = await segments.get(session, spec.segment_id)
+    except AppError as exc:
+        raise _invalid("segment_id", f"no segment {spec.segment_id}") from exc
+    journey = await session.get(Journey, spec.journey_kind)
+    if journey is None:
+        raise _invalid("journey_kind", f"no journey {spec.journey_kind!r}")
+    if not journey.enabled:
+        raise _invalid("journey_kind", f"the journey {spec.journey_kind!r} is disabled")
+    version = spec.journey_version or journey.current_version
+    try:
+        await journeys.get_version(session, spec.journey_kind, version)
+    except AppError as exc:
+        raise _invalid("journey_version", f"journey {spec.journey_kind!r} has no version {version}") from exc
+    if spec.start_at is not None:
+        if spec.start_at < now - timedelta(minutes=5):
+            raise _invalid("start_at", "start_at is in the past")
+        if spec.start_at > now + timedelta(days=366):
+            raise _invalid("start_at", "start_at is more than a year away")
+    campaign = Campaign(
+        name=spec.name,
+        segment_id=segment.id,
+        segment_definition=segment.definition,
+        journey_kind=spec.journey_kind,
+        journey_version=version,
+        start_at=spec.start_at,
+        recurrence=spec.recurrence.model_dump(exclude_none=True) if spec.recurrence else None,
+        holdout_percent=spec.holdout_percent,
+        send_cap=spec.send_cap,
+        attribution_days=spec.attribution_days,
+        status="draft",
+        counters={},
+        runs=0,
+        created_by=created_by,
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool = False) -> Campaign:
+    stmt = select(Campaign).where(Campaign.id == campaign_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"no campaign {campaign_id}", code="campaign_not_found")
+    return found
+
+
+async def listing(session: AsyncSession, *, status: str | None, limit: int, before: uuid.UUID | None) -> list[Campaign]:
+    stmt = select(Campaign)
+    if status:
+        stmt = stmt.where(Campaign.status == status)
+    if before:
+        stmt = stmt.where(Campaign.id < before)
+    return list((await session.execute(stmt.order_by(Campaign.id.desc()).limit(limit))).scalars().all())
+
+
+# --- lifecycle requested through the API -------------------------------------------------------------------
+
+
+def _illegal(campaign: Campaign, action: str) -> Conflict:
+    return Conflict(
+        f"cannot {action} a campaign that is {campaign.status}",
+        code="illegal_transition",
+        details={"status": campaign.status, "action": action},
+    )
+
+
+async def _enqueue_run(
+    session: AsyncSession, campaign: Campaign, task_queue: str, tuning: Mapping[str, int] | None
+) -> None:
+    """Through the outbox, in the transaction that changed the status: a committed start always happens.
+    The id is the campaign's, so a start while a run is going finds that run instead of a second one."""
+    await outbox.enqueue_start(
+        session,
+        workflow_type=CAMPAIGN_WORKFLOW,
+        workflow_id=workflow_id(campaign.id),
+        task_queue=task_queue,
+        payload={"campaign_id": str(campaign.id), "task_queue": task_queue, **(tuning or {})},
+        search_attributes={"CampaignId": str(campaign.id)},
+        # Only called when no run should be going: one still open is the previous run closing after its last
+        # page, and this start must wait for it rather than be taken as already done.
+        after_previous=True,
+    )
+
+
+async def start(
+    session: AsyncSession, campaign_id: uuid.UUID, *, task_queue: str, tuning: Mapping[str, int] | None = None
+) -> tuple[Campaign, bool]:
+    """Start (or re-run) the campaign; returns (campaign, whether a run was requested). Starting an active
+    campaign changes nothing: it is the same run. A completed one runs again over a fresh snapshot, and only
+    members never enrolled before are enrolled."""
+    campaign = await get(session, campaign_id, for_update=True)
+    if campaign.status in _ACTIVE:
+        return campaign, False
+    if campaign.status == "cancelled":
+        raise _illegal(campaign, "start")
+    now = datetime.now(UTC)
+    waits = campaign.recurrence is not None or (campaign.start_at is not None and campaign.start_at > now)
+    campaign.status = "scheduled" if waits else "running"
+    campaign.finished_at = None
+    campaign.last_error = None
+    await _enqueue_run(session, campaign, task_queue, tuning)
+    await session.flush()
+    return campaign, True
+
+
+async def _signal(session: AsyncSession, campaign: Campaign, name: str, payload: dict[str, Any]) -> None:
+    await outbox.enqueue_signal(session, workflow_id=workflow_id(campaign.id), signal_name=name, payload=payload)
+
+
+async def pause(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await get(session, campaign_id, for_update=True)
+    if campaign.status == "paused":
+        return campaign
+    if campaign.status not in _PAUSABLE:
+        raise _illegal(campaign, "pause")
+    campaign.status = "paused"
+    await _signal(session, campaign, "pause", {})
+    await session.flush()
+    return campaign
+
+
+async def resume(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    campaign = await get(session, campaign_id, for_update=True)
+    if campaign.status in ("running", "scheduled"):
+        return campaign
+    if campaign.status != "paused":
+        raise _illegal(campaign, "resume")
+    # Back to where it was: still waiting for its start or schedule, or enrolling.
+    campaign.status = "running" if campaign.started_at is not None and campaign.recurrence is None else "scheduled"
+    await _signal(session, campaign, "resume", {})
+    await session.flush()
+    return campaign
+
+
+async def cancel(
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    *,
+    cancel_journeys: bool,
+    task_queue: str,
+    tuning: Mapping[str, int] | None = None,
+) -> Campaign:
+    """Stop enrolling; pending members become `cancelled` (done by the workflow, which also cancels the
+    journeys it started when asked). A draft never started is cancelled here and now."""
+    campaign = await get(session, campaign_id, for_update=True)
+    if campaign.status == "cancelled":
+        return campaign
+    if campaign.status not in _CANCELLABLE and not (cancel_journeys and campaign.status == "completed"):
+        raise _illegal(campaign, "cancel")
+    was = campaign.status
+    campaign.status = "cancelled"
+    campaign.cancel_journeys = cancel_journeys
+    campaign.finished_at = datetime.now(UTC)
+    if was != "draft":
+        # The running workflow stops at its next page; when none runs (between runs of a recurring campaign,
+        # or after it completed), the start begins one that only cleans up. One of the two is a no-op.
+        await _signal(session, campaign, "cancel", {"cancel_journeys": cancel_journeys})
+        await _enqueue_run(session, campaign, task_queue, tuning)
+    await session.flush()
+    return campaign
+
+
+# --- lifecycle as the workflow lives it ------------------------------------------------------------------
+
+
+async def mark_started(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+    """The run begins enrolling: scheduled → running (a pause or cancel in the meantime stays)."""
+    campaign = await get(session, campaign_id, for_update=True)
+    if campaign.status in ("scheduled", "running"):
+        campaign.status = "running"
+    campaign.started_at = campaign.started_at or datetime.now(UTC)
+    campaign.runs += 1
+    await session.flush()
+    return campaign
+
+
+async def finish(session: AsyncSession, campaign_id: uuid.UUID, *, counters: dict[str, Any]) -> str:
+    """The run enrolled everyone it could: completed (a recurring campaign waits for its next run)."""
+    campaign = await get(session, campaign_id, for_update=True)
+    campaign.counters = counters
+    if campaign.status in ("running", "paused", "scheduled"):
+        campaign.status = "scheduled" if campaign.recurrence is not None else "completed"
+        campaign.finished_at = datetime.now(UTC)
+    await session.flush()
+    return campaign.status
+
+
+async def fail(session: AsyncSession, campaign_id: uuid.UUID, *, error: str) -> None:
+    await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.not_in(("cancelled", "completed")))
+        .values(status="failed", last_error=error[:2000], finished_at=func.now())
+    )
+
+
+async def record_counters(session: AsyncSession, campaign_id: uuid.UUID, counters: dict[str, Any]) -> str:
+    """Keep the latest progress on the row (for listings); returns the status the marketer last set."""
+    status = (
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(counters=counters).returning(Campaign.status)
+        )
+    ).scalar_one()
+    return str(status)
+
+
+# --- progress, members, results ----------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    total: int = 0
+    pending: int = 0
+    enrolled: int = 0
+    held_out: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    cancelled: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "pending": self.pending,
+            "enrolled": self.enrolled,
+            "held_out": self.held_out,
+            "skipped": dict(self.skipped),
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+        }
+
+
+async def progress(session: AsyncSession, campaign_id: uuid.UUID) -> Progress:
+    """Counts by status (and skip reason), from the status index."""
+    rows = await session.execute(
+        select(CampaignMember.status, CampaignMember.skip_reason, func.count())
+        .where(CampaignMember.campaign_id == campaign_id)
+        .group_by(CampaignMember.status, CampaignMember.skip_reason)
+    )
+    out = Progress()
+    for status, reason, count in rows.all():
+        out.total += count
+        if status == "skipped":
+            out.skipped[reason or "unknown"] = out.skipped.get(reason or "unknown", 0) + count
+        else:
+            setattr(out, status, getattr(out, status) + count)
+    return out
+
+
+def rate(campaign: Campaign, counts: Progress, *, now: datetime | None = None) -> float | None:
+    """Members settled (enrolled, skipped or failed) per second since the campaign started enrolling."""
+    if campaign.started_at is None:
+        return None
+    end = campaign.finished_at or now or datetime.now(UTC)
+    seconds = (end - campaign.started_at).total_seconds()
+    settled = counts.enrolled + sum(counts.skipped.values()) + counts.failed
+    return round(settled / seconds, 2) if seconds > 0 else None
+
+
+async def members_page(
+    session: AsyncSession, campaign_id: uuid.UUID, *, status: str | None, after: uuid.UUID | None, limit: int
+) -> list[CampaignMember]:
+    stmt = select(CampaignMember).where(CampaignMember.campaign_id == campaign_id)
+    if status:
+        stmt = stmt.where(CampaignMember.status == status)
+    if after is not None:
+        stmt = stmt.where(CampaignMember.member_id > after)
+    return list((await session.execute(stmt.order_by(CampaignMember.member_id).limit(limit))).scalars().all())

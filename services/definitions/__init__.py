@@ -1,0 +1,1 @@
+"""Definitions: what journeys and rules share — conditions and their evaluation."""

@@ -1,0 +1,31 @@
+"""Sign-up: a new member, their points account and the journeys that `signed_up` starts, in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Member
+from services import journeys, members
+from services.loyalty import ledger
+
+
+async def register(
+    session: AsyncSession,
+    data: members.MemberCreate,
+    *,
+    source: str,
+    task_queue: str,
+    start_journeys: bool = True,
+    joined_at: datetime | None = None,
+) -> Member:
+    """Create a member with a points account, and queue the welcome journey in the same transaction.
+
+    Bulk import of an existing programme (not exposed over HTTP): `joined_at` backdates the sign-up, and
+    `start_journeys=False` queues no journey, so a member who joined long ago is not welcomed today."""
+    member = await members.create(session, data, source=source, joined_at=joined_at)
+    await ledger.open_member_account(session, member.id)
+    if start_journeys:
+        await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
+    return member

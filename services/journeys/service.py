@@ -1,0 +1,392 @@
+"""Member journeys: versioned definitions, which run starts for which event, and where each run is.
+
+Workflow ids come from business ids (`journey-{kind}-{member_id}`), so a duplicate trigger can never start
+a second run. Starts and signals go through the outbox, in the transaction of the change that causes them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, InvalidInput, NotFound
+from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member
+from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
+from services.journeys.definition import Definition, Problem, evaluate, validate
+from services.platform import outbox
+
+JOURNEY_WORKFLOW = "JourneyWorkflow"
+EVENT_SIGNAL = "member_event"
+
+
+def workflow_id(kind: str, member_id: uuid.UUID | str) -> str:
+    return f"journey-{kind}-{member_id}"
+
+
+# --- definitions -----------------------------------------------------------------------------------------
+
+
+async def seed_builtins(session: AsyncSession) -> int:
+    """Insert the shipped journeys (version 1) and their coupon templates where missing; returns how many
+    journeys were added. Existing ones, edited or not, are left alone."""
+    for coupon in BUILTIN_COUPONS:
+        await session.execute(
+            insert(CouponTemplate)
+            .values(**coupon, min_spend=0, active=True)
+            .on_conflict_do_nothing(index_elements=["code"])
+        )
+    added = 0
+    for raw in BUILTIN_JOURNEYS:
+        if await _add_first_version(session, Definition.model_validate(raw), author="memberflow", builtin=True):
+            added += 1
+    await session.flush()
+    return added
+
+
+def _stored(definition: Definition) -> dict[str, Any]:
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=False)
+
+
+async def known_templates(session: AsyncSession) -> set[tuple[str, str]]:
+    from models import MessageTemplate
+
+    rows = await session.execute(select(MessageTemplate.channel, MessageTemplate.key).distinct())
+    return {(row.channel, row.key) for row in rows}
+
+
+async def check(session: AsyncSession, definition: Definition) -> list[Problem]:
+    coupons = set((await session.execute(select(CouponTemplate.code))).scalars().all())
+    return validate(definition, templates=await known_templates(session), coupon_templates=coupons)
+
+
+def parse(raw: dict[str, Any]) -> Definition:
+    """Schema errors as a 422 naming each field, like any other request body."""
+    try:
+        return Definition.model_validate(raw)
+    except ValidationError as exc:
+        details = [
+            {
+                "field": ".".join(str(p) for p in ("body", *err["loc"])),
+                "message": err["msg"].removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        raise InvalidInput("the journey definition is invalid", code="invalid_definition", details=details) from exc
+
+
+async def _require_valid(session: AsyncSession, definition: Definition) -> None:
+    problems = await check(session, definition)
+    if problems:
+        raise InvalidInput(
+            "the journey definition is invalid",
+            code="invalid_definition",
+            details=[{"field": f"body.{p.path}", "message": p.message} for p in problems],
+        )
+
+
+async def get_journey(session: AsyncSession, kind: str) -> Journey:
+    journey = await session.get(Journey, kind)
+    if journey is None:
+        raise NotFound(f"no journey {kind!r}", code="journey_not_found")
+    return journey
+
+
+async def get_version(session: AsyncSession, kind: str, version: int | None = None) -> JourneyVersion:
+    journey = await get_journey(session, kind)
+    wanted = version if version is not None else journey.current_version
+    found = await session.get(JourneyVersion, (kind, wanted))
+    if found is None:
+        raise NotFound(f"journey {kind!r} has no version {wanted}", code="journey_version_not_found")
+    return found
+
+
+async def list_journeys(session: AsyncSession) -> list[Journey]:
+    return list((await session.execute(select(Journey).order_by(Journey.kind))).scalars().all())
+
+
+async def versions(session: AsyncSession, kind: str) -> list[JourneyVersion]:
+    stmt = select(JourneyVersion).where(JourneyVersion.kind == kind).order_by(JourneyVersion.version.desc())
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _add_first_version(session: AsyncSession, definition: Definition, *, author: str, builtin: bool) -> bool:
+    """Insert the journey with its version 1 unless the kind exists; True if it was added."""
+    inserted = (
+        await session.execute(
+            insert(Journey)
+            .values(kind=definition.kind, name=definition.name, current_version=1, enabled=True, builtin=builtin)
+            .on_conflict_do_nothing(index_elements=["kind"])
+            .returning(Journey.kind)
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        return False
+    session.add(JourneyVersion(kind=definition.kind, version=1, definition=_stored(definition), created_by=author))
+    await session.flush()
+    return True
+
+
+async def create(session: AsyncSession, definition: Definition, *, author: str) -> JourneyVersion:
+    await _require_valid(session, definition)
+    if not await _add_first_version(session, definition, author=author, builtin=False):
+        raise Conflict(
+            f"a journey {definition.kind!r} exists; publish a new version of it instead", code="journey_exists"
+        )
+    return await get_version(session, definition.kind, 1)
+
+
+async def publish(session: AsyncSession, kind: str, definition: Definition, *, author: str) -> JourneyVersion:
+    """A new version becomes current for runs that start from now on; running ones keep theirs."""
+    if definition.kind != kind:
+        raise InvalidInput(
+            "the definition's kind does not match the URL",
+            code="invalid_definition",
+            details=[{"field": "body.kind", "message": f"must be {kind!r}"}],
+        )
+    journey = (
+        await session.execute(select(Journey).where(Journey.kind == kind).with_for_update())
+    ).scalar_one_or_none()
+    if journey is None:
+        raise NotFound(f"no journey {kind!r}", code="journey_not_found")
+    await _require_valid(session, definition)
+    journey.current_version += 1
+    journey.name = definition.name
+    journey.updated_at = datetime.now(UTC)
+    row = JourneyVersion(kind=kind, version=journey.current_version, definition=_stored(definition), created_by=author)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def set_enabled(session: AsyncSession, kind: str, enabled: bool) -> Journey:
+    journey = await get_journey(session, kind)
+    journey.enabled = enabled
+    journey.updated_at = datetime.now(UTC)
+    await session.flush()
+    return journey
+
+
+# --- triggers and events ---------------------------------------------------------------------------------
+
+
+def member_facts(member: Member, *, today: date | None = None) -> dict[str, Any]:
+    """What conditions may test (services.journey_defs.CONDITION_FIELDS); no personal data."""
+    today = today or datetime.now(UTC).date()
+    return {
+        "tier": member.tier,
+        "tags": list(member.tags or []),
+        "lifetime_spend": float(member.lifetime_spend),
+        "order_count": member.order_count,
+        "days_since_last_purchase": (today - member.last_purchase_at.date()).days if member.last_purchase_at else None,
+        "days_since_signup": (today - member.created_at.date()).days if member.created_at else 0,
+        "consent.email": member.consent_email,
+        "consent.sms": member.consent_sms,
+        "locale": member.locale,
+    }
+
+
+async def _current_definitions(session: AsyncSession) -> list[tuple[Journey, Definition]]:
+    rows = await session.execute(
+        select(Journey, JourneyVersion).join(
+            JourneyVersion, (JourneyVersion.kind == Journey.kind) & (JourneyVersion.version == Journey.current_version)
+        )
+    )
+    return [(journey, Definition.model_validate(version.definition)) for journey, version in rows.all()]
+
+
+async def on_event(
+    session: AsyncSession,
+    member: Member,
+    *events: str,
+    task_queue: str,
+    properties: dict[str, Any] | None = None,
+) -> list[str]:
+    """For each event in turn, tell the member's journeys that listen for it, then start the enabled journeys
+    it triggers. Returns the kinds started. Signals go to the deterministic ids; a journey not running ignores
+    them. The definitions are read once for all the events."""
+    started: list[str] = []
+    definitions = await _current_definitions(session)
+    for event in events:
+        for journey, definition in definitions:
+            listens = event in definition.exit_on or any(
+                step.wait_for is not None and step.wait_for.event == event for step in definition.steps
+            )
+            if listens:
+                await outbox.enqueue_signal(
+                    session,
+                    workflow_id=workflow_id(journey.kind, member.id),
+                    signal_name=EVENT_SIGNAL,
+                    payload={"type": event, "properties": properties or {}},
+                )
+            trigger = definition.trigger
+            if not journey.enabled or trigger is None or trigger.event != event:
+                continue
+            if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member)):
+                continue
+            await enqueue_start(
+                session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
+            )
+            started.append(journey.kind)
+    return started
+
+
+async def enqueue_start(
+    session: AsyncSession,
+    *,
+    kind: str,
+    member_id: uuid.UUID,
+    task_queue: str,
+    reentry: str = "never",
+    campaign_id: str | None = None,
+) -> None:
+    attributes = {"MemberId": str(member_id), "JourneyKind": kind, "JourneyStep": "start"}
+    if campaign_id:
+        attributes["CampaignId"] = campaign_id
+    await outbox.enqueue_start(
+        session,
+        workflow_type=JOURNEY_WORKFLOW,
+        workflow_id=workflow_id(kind, member_id) if campaign_id is None else f"campaign-{campaign_id}-{member_id}",
+        task_queue=task_queue,
+        payload={"member_id": str(member_id), "kind": kind, "campaign_id": campaign_id},
+        search_attributes=attributes,
+        once=reentry == "never",
+    )
+
+
+# --- runs ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    run_id: str
+    workflow_id: str
+    member_id: uuid.UUID
+    kind: str
+    version: int
+    campaign_id: str | None
+    step: str
+    status: str
+    at: datetime
+
+
+async def record(session: AsyncSession, progress: Progress) -> None:
+    """Upsert the run's row: its current step and status, with the step appended to its history."""
+    entry = [{"step": progress.step, "at": progress.at.isoformat(), "status": progress.status}]
+    ended = progress.at if progress.status != "running" else None
+    await session.execute(
+        insert(JourneyRun)
+        .values(
+            run_id=progress.run_id,
+            workflow_id=progress.workflow_id,
+            member_id=progress.member_id,
+            kind=progress.kind,
+            version=progress.version,
+            campaign_id=progress.campaign_id,
+            status=progress.status,
+            current_step=progress.step,
+            steps=entry,
+            started_at=progress.at,
+            updated_at=progress.at,
+            ended_at=ended,
+        )
+        .on_conflict_do_update(
+            index_elements=["run_id"],
+            set_={
+                "status": progress.status,
+                "current_step": progress.step,
+                "steps": JourneyRun.steps.op("||")(
+                    func.cast(
+                        func.jsonb_build_array(
+                            func.jsonb_build_object(
+                                "step", progress.step, "at", progress.at.isoformat(), "status", progress.status
+                            )
+                        ),
+                        JourneyRun.steps.type,
+                    )
+                ),
+                "updated_at": progress.at,
+                "ended_at": ended,
+            },
+        )
+    )
+
+
+async def member_runs(session: AsyncSession, member_id: uuid.UUID, limit: int = 50) -> list[JourneyRun]:
+    stmt = select(JourneyRun).where(JourneyRun.member_id == member_id).order_by(JourneyRun.started_at.desc())
+    return list((await session.execute(stmt.limit(limit))).scalars().all())
+
+
+async def runs_of(
+    session: AsyncSession, kind: str, *, step: str | None, status: str | None, limit: int, before: str | None
+) -> list[JourneyRun]:
+    stmt = select(JourneyRun).where(JourneyRun.kind == kind)
+    if step:
+        stmt = stmt.where(JourneyRun.current_step == step)
+    if status:
+        stmt = stmt.where(JourneyRun.status == status)
+    if before:
+        stmt = stmt.where(JourneyRun.run_id < before)
+    return list((await session.execute(stmt.order_by(JourneyRun.run_id.desc()).limit(limit))).scalars().all())
+
+
+async def get_run(session: AsyncSession, run_id: str) -> JourneyRun:
+    run = await session.get(JourneyRun, run_id)
+    if run is None:
+        raise NotFound(f"no journey run {run_id!r}", code="journey_run_not_found")
+    return run
+
+
+@dataclass(frozen=True)
+class MemberJourneyFacts:
+    """What the first release's welcome skeleton asks (still answered for its running histories)."""
+
+    exists: bool
+    order_count: int
+    tier: str | None
+
+
+async def facts(session: AsyncSession, member_id: uuid.UUID) -> MemberJourneyFacts:
+    row = (await session.execute(select(Member.order_count, Member.tier).where(Member.id == member_id))).one_or_none()
+    if row is None:
+        return MemberJourneyFacts(exists=False, order_count=0, tier=None)
+    return MemberJourneyFacts(exists=True, order_count=row.order_count, tier=row.tier)
+
+
+# --- daily scan ------------------------------------------------------------------------------------------
+
+
+async def scan_due(session: AsyncSession, *, today: date, task_queue: str, limit: int = 5000) -> dict[str, int]:
+    """Start the time-triggered journeys due today: `birthday` (birthday today, or `days` before) and
+    `inactive` (last purchase exactly `days` ago, so each silent spell triggers once). Returns the number
+    of starts per kind; the starts are deterministic per member, so running the scan twice is harmless."""
+    started: dict[str, int] = {}
+    for journey, definition in await _current_definitions(session):
+        trigger = definition.trigger
+        if not journey.enabled or trigger is None or trigger.event not in ("birthday", "inactive"):
+            continue
+        days = trigger.days or 0
+        where: ColumnElement[bool]
+        if trigger.event == "birthday":
+            target = today + timedelta(days=days)
+            where = (func.extract("month", Member.birthday) == target.month) & (
+                func.extract("day", Member.birthday) == target.day
+            )
+        else:
+            where = func.date(Member.last_purchase_at) == today - timedelta(days=days or 30)
+        members_due = (await session.execute(select(Member).where(where).order_by(Member.id).limit(limit))).scalars()
+        count = 0
+        for member in members_due:
+            if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member, today=today)):
+                continue
+            await enqueue_start(
+                session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
+            )
+            count += 1
+        started[journey.kind] = count
+    return started

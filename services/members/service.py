@@ -1,0 +1,210 @@
+"""Members: create, read, update and search the member record."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Conflict, NotFound
+from core.ids import uuid7
+from models import Member
+
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Asia/Shanghai', 'Europe/Paris')") from exc
+    return value
+
+
+def _locale(value: str) -> str:
+    if not _LOCALE.match(value):
+        raise ValueError("locale must be a BCP 47 tag such as 'en', 'en-GB' or 'zh-Hans-CN'")
+    return value
+
+
+def _phone(value: str) -> str:
+    if not _PHONE.match(value):
+        raise ValueError("phone must be in E.164 form, e.g. '+8613800138000'")
+    return value
+
+
+def _birthday(value: date) -> date:
+    if value.year < 1900 or value > datetime.now(UTC).date():
+        raise ValueError("birthday must be a past date after 1900")
+    return value
+
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Timezone = Annotated[str, AfterValidator(_timezone)]
+Locale = Annotated[str, AfterValidator(_locale)]
+Phone = Annotated[str, AfterValidator(_phone)]
+Birthday = Annotated[date, AfterValidator(_birthday)]
+
+
+class Consent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: bool = False
+    sms: bool = False
+
+
+class ConsentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: bool | None = None
+    sms: bool | None = None
+
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalId
+    name: Name | None = None
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: Phone | None = None
+    birthday: Birthday | None = None
+    timezone: Timezone = "UTC"
+    locale: Locale = "en"
+    consent: Consent = Consent()
+
+
+class MemberUpdate(BaseModel):
+    """Only the fields present in the request change; an explicit null clears an optional field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    email: EmailStr | None = Field(default=None, max_length=320)
+    phone: Phone | None = None
+    birthday: Birthday | None = None
+    timezone: Timezone | None = None
+    locale: Locale | None = None
+    consent: ConsentUpdate | None = None
+
+
+_NOT_NULLABLE = {"timezone", "locale"}
+
+
+async def create(
+    session: AsyncSession, data: MemberCreate, *, source: str, joined_at: datetime | None = None
+) -> Member:
+    """Insert the member row; `joined_at` backdates the sign-up (and the consent it recorded) for a bulk import.
+    Opening the points account and starting journeys is the sign-up's job (services.intake.signups)."""
+    if joined_at is not None and (joined_at.tzinfo is None or joined_at > datetime.now(UTC)):
+        raise ValueError("joined_at must be a time zone-aware moment in the past")
+    now = joined_at or datetime.now(UTC)
+    values: dict[str, Any] = data.model_dump(exclude={"consent"})
+    member_id = uuid7()
+    values.update(
+        id=member_id,
+        tier="member",
+        tags=[],
+        attributes={},
+        lifetime_spend=Decimal("0"),
+        order_count=0,
+        consent_email=data.consent.email,
+        consent_sms=data.consent.sms,
+        consent_email_at=now,
+        consent_email_source=source,
+        consent_sms_at=now,
+        consent_sms_source=source,
+    )
+    if joined_at is not None:
+        values["created_at"] = joined_at
+    inserted = (
+        await session.execute(
+            insert(Member).values(**values).on_conflict_do_nothing(index_elements=["external_id"]).returning(Member.id)
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        existing = await _id_by_external_id(session, data.external_id)
+        raise Conflict(
+            f"a member with external_id {data.external_id!r} already exists",
+            code="member_exists",
+            details={"external_id": data.external_id, "member_id": str(existing)},
+        )
+    return await get(session, member_id)
+
+
+async def _id_by_external_id(session: AsyncSession, external_id: str) -> uuid.UUID | None:
+    return (await session.execute(select(Member.id).where(Member.external_id == external_id))).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False) -> Member:
+    stmt = select(Member).where(Member.id == member_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    member = (await session.execute(stmt)).scalar_one_or_none()
+    if member is None:
+        raise NotFound(f"member {member_id} does not exist", code="member_not_found")
+    return member
+
+
+async def update(session: AsyncSession, member_id: uuid.UUID, data: MemberUpdate, *, source: str) -> Member:
+    member = await get(session, member_id, for_update=True)
+    changes = data.model_dump(exclude_unset=True, exclude={"consent"})
+    for field, value in changes.items():
+        if value is None and field in _NOT_NULLABLE:
+            continue
+        setattr(member, field, value)
+    if data.consent is not None:
+        now = datetime.now(UTC)
+        if data.consent.email is not None and data.consent.email != member.consent_email:
+            member.consent_email, member.consent_email_at, member.consent_email_source = data.consent.email, now, source
+        if data.consent.sms is not None and data.consent.sms != member.consent_sms:
+            member.consent_sms, member.consent_sms_at, member.consent_sms_source = data.consent.sms, now, source
+    await session.flush()
+    await session.refresh(member)
+    return member
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search(
+    session: AsyncSession, *, query: str | None, tier: str | None, limit: int, after: uuid.UUID | None
+) -> list[Member]:
+    """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
+    stmt = select(Member)
+    if query:
+        pattern = f"%{_escape_like(query)}%"
+        stmt = stmt.where(
+            or_(
+                Member.external_id == query,
+                Member.email.ilike(pattern, escape="\\"),
+                Member.name.ilike(pattern, escape="\\"),
+                Member.phone == query,
+            )
+        )
+    if tier:
+        stmt = stmt.where(Member.tier == tier)
+    if after is not None:
+        stmt = stmt.where(Member.id < after)
+    return list((await session.execute(stmt.order_by(Member.id.desc()).limit(limit))).scalars().all())
+
+
+async def change_tags(session: AsyncSession, member_id: uuid.UUID, *, add: list[str], remove: list[str]) -> list[str]:
+    """Add and remove tags (flags such as `pre_churn` are tags too); idempotent."""
+    member = await get(session, member_id, for_update=True)
+    tags = [tag for tag in member.tags if tag not in remove]
+    tags += [tag for tag in add if tag not in tags]
+    if tags != list(member.tags):
+        member.tags = tags
+        await session.flush()
+    return tags

@@ -1,0 +1,398 @@
+"""Messaging: whether, when and what to send a member, and the message log.
+
+The send sequence is driven by activities/messaging.py (its docstring explains why it sends at most once);
+this module holds its steps. `prepare` decides (consent, address, quiet hours, frequency cap, rendering) and
+writes the row under its unique key as `queued`, or as `suppressed`/`failed`; `claim` moves `queued` to
+`sending`; after the provider call, `mark_sent`, `release` (back to `queued`, for a retry) or `mark_failed`
+record the result. A row a later attempt finds `sending` belonged to an attempt that died with the provider's
+answer unknown: it is marked failed, never sent again. Services do not commit; the activity commits between
+the steps. Templates live in services.message_templates, unsubscribe links and opt-outs in services.consent."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import NotFound
+from core.ids import uuid7
+from core.settings import MessagingSettings
+from models import Member, Message
+from services.messaging import templates
+from services.messaging.consent import OptOutSource, unsubscribe_url
+from services.messaging.templates import Channel, Rendered, RenderError, member_zone, seed_builtin_templates
+
+__all__ = ["seed_builtin_templates"]  # re-exported: start-up seeding calls messaging.seed_builtin_templates
+
+FREQUENCY_WINDOW = timedelta(days=7)
+UNKNOWN_OUTCOME = "outcome unknown after a crash; not resent to avoid a duplicate"
+
+
+class Category(StrEnum):
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+
+
+# Messages that count toward the frequency cap: sent, or on their way.
+_COUNTED = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED)
+
+
+class Suppression(StrEnum):
+    MEMBER_MISSING = "member_missing"
+    NO_CONSENT = "no_consent"
+    OPTED_OUT = "opted_out"
+    NO_EMAIL = "no_email"
+    NO_PHONE = "no_phone"
+    FREQUENCY_CAP = "frequency_cap"
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    message_key: str
+    member_id: uuid.UUID
+    channel: Channel
+    template: str
+    category: Category = Category.MARKETING
+    journey_kind: str | None = None
+    campaign_id: str | None = None
+    coupon_code: str | None = None
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a message stands when it is not going to the provider in this attempt: `status` is a final
+    MessageStatus, or "deferred" with `retry_at`."""
+
+    status: str
+    message_id: uuid.UUID | None
+    reason: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message recorded as `queued`, rendered and addressed, ready to be claimed and sent."""
+
+    message_id: uuid.UUID
+    message_key: str
+    channel: Channel
+    category: Category
+    to: str
+    rendered: Rendered
+    unsubscribe_url: str | None
+
+
+class _Undeliverable(Exception):
+    """The message cannot be built (no template, a render error, no signing key): it fails for good."""
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_hours_end(now: datetime, timezone: str, *, start: str, end: str) -> datetime | None:
+    """When quiet hours end (UTC), if `now` falls inside them in the member's time zone; None otherwise.
+    A window whose start is after its end runs over midnight (21:00-09:00); equal bounds disable it."""
+    opens, closes = _clock(start), _clock(end)
+    if opens == closes:
+        return None
+    zone = member_zone(timezone)
+    local = now.astimezone(zone)
+    moment = local.time().replace(tzinfo=None)
+    inside = opens <= moment < closes if opens < closes else (moment >= opens or moment < closes)
+    if not inside:
+        return None
+    day = local.date() if moment < closes else local.date() + timedelta(days=1)
+    return datetime.combine(day, closes, tzinfo=zone).astimezone(UTC)
+
+
+def _blocked(member: Member, channel: Channel, category: Category) -> Suppression | None:
+    """Marketing needs consent on its channel. Transactional email does not (a member who unsubscribed still
+    hears about their redemption); SMS always does, because carriers treat STOP as absolute."""
+    email = channel == Channel.EMAIL
+    consent = member.consent_email if email else member.consent_sms
+    source = member.consent_email_source if email else member.consent_sms_source
+    if not consent and (category == Category.MARKETING or not email):
+        return Suppression.OPTED_OUT if source in set(OptOutSource) else Suppression.NO_CONSENT
+    if not (member.email if email else member.phone):
+        return Suppression.NO_EMAIL if email else Suppression.NO_PHONE
+    return None
+
+
+async def _render_for(
+    session: AsyncSession, req: SendRequest, member: Member, *, settings: MessagingSettings, secret_key: str | None
+) -> tuple[Rendered, str | None]:
+    template = await templates.resolve(session, req.template, req.channel, member.locale)
+    if template is None:
+        raise _Undeliverable(f"no {req.channel} template {req.template!r} for locale {member.locale} or English")
+    marketing = req.category == Category.MARKETING
+    link = None
+    if marketing and req.channel == Channel.EMAIL:
+        if not secret_key:
+            raise _Undeliverable("secret_key is not set: marketing email needs a signed unsubscribe link")
+        link = unsubscribe_url(settings.public_url, secret_key, member.id, Channel.EMAIL)
+    try:
+        variables = await templates.template_variables(
+            session, member, coupon_code=req.coupon_code, data=req.context, brand=settings.brand_name
+        )
+        rendered = templates.render(
+            template, variables, marketing=marketing, unsubscribe_url=link, brand=settings.brand_name
+        )
+    except (NotFound, RenderError) as exc:
+        raise _Undeliverable(str(exc)) from exc
+    return rendered, link
+
+
+# The send steps
+
+
+async def _member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
+    stmt = select(Member).where(Member.id == member_id).execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def find(session: AsyncSession, message_key: str) -> Message | None:
+    stmt = select(Message).where(Message.message_key == message_key).execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _get(session: AsyncSession, message_id: uuid.UUID) -> Message:
+    stmt = select(Message).where(Message.id == message_id).execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one()
+
+
+def _outcome(message: Message) -> Outcome:
+    return Outcome(status=message.status, message_id=message.id, reason=message.reason)
+
+
+async def _settle(session: AsyncSession, message: Message) -> Outcome:
+    """A row a previous attempt left. Final: report it. `sending`: that attempt died after (perhaps) handing
+    the message to the provider, so at-most-once wins over a possible duplicate."""
+    if message.status == MessageStatus.SENDING:
+        await _transition(
+            session, message.id, Message.status == MessageStatus.SENDING, MessageStatus.FAILED, UNKNOWN_OUTCOME
+        )
+        message = await _get(session, message.id)
+    return _outcome(message)
+
+
+async def _transition(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    guard: ColumnElement[bool],
+    status: str,
+    reason: str | None,
+    **values: Any,
+) -> bool:
+    changed = (
+        await session.execute(
+            update(Message)
+            .where(Message.id == message_id, guard)
+            .values(status=status, reason=reason, updated_at=func.now(), **values)
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    return changed is not None
+
+
+async def _record(
+    session: AsyncSession,
+    req: SendRequest,
+    *,
+    now: datetime,
+    status: MessageStatus,
+    reason: str | None = None,
+    rendered: Rendered | None = None,
+) -> Message:
+    """Write the message under its unique key, or overwrite the `queued` row of an earlier attempt. A row
+    another attempt has moved on meanwhile is returned as it is."""
+    values = {
+        "status": status.value,
+        "reason": reason,
+        "locale": rendered.locale if rendered else None,
+        "subject": rendered.subject if rendered else None,
+        "body": rendered.body if rendered else None,
+    }
+    stmt = insert(Message).values(
+        id=uuid7(),
+        message_key=req.message_key,
+        member_id=req.member_id,
+        channel=req.channel.value,
+        template=req.template,
+        category=req.category.value,
+        journey_kind=req.journey_kind,
+        campaign_id=req.campaign_id,
+        created_at=now,
+        **values,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["message_key"],
+            set_={**values, "updated_at": func.now()},
+            where=Message.status == MessageStatus.QUEUED,
+        )
+    )
+    found = await find(session, req.message_key)
+    assert found is not None
+    return found
+
+
+async def _lock_member_messages(session: AsyncSession, member_id: uuid.UUID) -> None:
+    """Serialize frequency-cap decisions per member (a transaction lock, not a row lock, so the member row
+    stays free for order ingestion)."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"messages:{member_id}", 0))))
+
+
+async def _marketing_count(session: AsyncSession, member_id: uuid.UUID, *, since: datetime, exclude_key: str) -> int:
+    count = (
+        await session.execute(
+            select(func.count()).where(
+                Message.member_id == member_id,
+                Message.category == Category.MARKETING,
+                Message.status.in_(_COUNTED),
+                Message.created_at > since,
+                Message.message_key != exclude_key,
+            )
+        )
+    ).scalar_one()
+    return int(count)
+
+
+async def prepare(
+    session: AsyncSession, req: SendRequest, *, now: datetime, settings: MessagingSettings, secret_key: str | None
+) -> Outcome | Outgoing:
+    """Decide what happens to a message now and record it: an Outgoing (`queued`, to be claimed and sent),
+    or an Outcome (already settled, suppressed, failed, or deferred by quiet hours, which writes nothing)."""
+    existing = await find(session, req.message_key)
+    if existing is not None and existing.status != MessageStatus.QUEUED:
+        return await _settle(session, existing)
+    member = await _member(session, req.member_id)
+    if member is None:  # nothing to record it against: members are never deleted, so this id never existed
+        return Outcome(status=MessageStatus.SUPPRESSED, message_id=None, reason=Suppression.MEMBER_MISSING)
+    blocked = _blocked(member, req.channel, req.category)
+    if blocked is not None:
+        return _outcome(await _record(session, req, now=now, status=MessageStatus.SUPPRESSED, reason=blocked))
+    if req.category == Category.MARKETING:
+        opens = quiet_hours_end(now, member.timezone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
+        if opens is not None:
+            return Outcome(status="deferred", message_id=existing.id if existing else None, retry_at=opens)
+        await _lock_member_messages(session, member.id)
+        sent = await _marketing_count(session, member.id, since=now - FREQUENCY_WINDOW, exclude_key=req.message_key)
+        if sent >= settings.frequency_cap:
+            suppressed = await _record(
+                session, req, now=now, status=MessageStatus.SUPPRESSED, reason=Suppression.FREQUENCY_CAP
+            )
+            return _outcome(suppressed)
+    try:
+        rendered, link = await _render_for(session, req, member, settings=settings, secret_key=secret_key)
+    except _Undeliverable as exc:
+        return _outcome(await _record(session, req, now=now, status=MessageStatus.FAILED, reason=str(exc)))
+    message = await _record(session, req, now=now, status=MessageStatus.QUEUED, rendered=rendered)
+    if message.status != MessageStatus.QUEUED:
+        return await _settle(session, message)
+    address = member.email if req.channel == Channel.EMAIL else member.phone
+    assert address is not None
+    return Outgoing(
+        message_id=message.id,
+        message_key=req.message_key,
+        channel=req.channel,
+        category=req.category,
+        to=address,
+        rendered=rendered,
+        unsubscribe_url=link,
+    )
+
+
+async def claim(session: AsyncSession, message_id: uuid.UUID) -> Outcome | None:
+    """`queued` → `sending`, committed by the caller before the provider is called. None when claimed;
+    otherwise another attempt got there first and this is what it left."""
+    if await _transition(session, message_id, Message.status == MessageStatus.QUEUED, MessageStatus.SENDING, None):
+        return None
+    return await _settle(session, await _get(session, message_id))
+
+
+async def mark_sent(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    provider: str,
+    provider_message_id: str | None,
+    delivered: bool,
+    now: datetime,
+) -> Outcome:
+    """Record the provider's acceptance. It also corrects a row a later attempt marked failed with an unknown
+    outcome while this one was still waiting for the provider: what happened beats what was feared."""
+    status = MessageStatus.DELIVERED if delivered else MessageStatus.SENT
+    guard = or_(
+        Message.status == MessageStatus.SENDING,
+        and_(Message.status == MessageStatus.FAILED, Message.reason == UNKNOWN_OUTCOME),
+    )
+    await _transition(
+        session,
+        message_id,
+        guard,
+        status,
+        None,
+        sent_at=now,
+        provider=provider,
+        provider_message_id=provider_message_id,
+    )
+    return _outcome(await _get(session, message_id))
+
+
+async def release(session: AsyncSession, message_id: uuid.UUID, *, error: str) -> None:
+    """The provider refused or could not be reached, so nothing went out: back to `queued` for a retry."""
+    await _transition(session, message_id, Message.status == MessageStatus.SENDING, MessageStatus.QUEUED, error)
+
+
+async def mark_failed(session: AsyncSession, message_id: uuid.UUID, *, error: str) -> Outcome:
+    guard = Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING))
+    await _transition(session, message_id, guard, MessageStatus.FAILED, error)
+    return _outcome(await _get(session, message_id))
+
+
+# Reading
+
+
+async def list_messages(
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID | None = None,
+    status: MessageStatus | None = None,
+    channel: Channel | None = None,
+    limit: int = 50,
+    after: uuid.UUID | None = None,
+) -> list[Message]:
+    """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
+    stmt = select(Message)
+    if member_id is not None:
+        stmt = stmt.where(Message.member_id == member_id)
+    if status is not None:
+        stmt = stmt.where(Message.status == status)
+    if channel is not None:
+        stmt = stmt.where(Message.channel == channel)
+    if after is not None:
+        stmt = stmt.where(Message.id < after)
+    return list((await session.execute(stmt.order_by(Message.id.desc()).limit(limit))).scalars().all())
+
+
+async def recent_messages(session: AsyncSession, member_id: uuid.UUID, *, limit: int = 10) -> list[Message]:
+    return await list_messages(session, member_id=member_id, limit=limit)

@@ -1,0 +1,1 @@
+"""Platform: what every domain stands on — the Temporal outbox, request idempotency, the audit log, API keys."""

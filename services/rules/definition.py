@@ -1,0 +1,329 @@
+"""Rule definitions: IF a trigger AND conditions THEN actions, as data a marketer reads, and its validation.
+
+A rule reacts to one trigger (an event the shop reports, an order, a tier change, or a daily time trigger),
+tests conditions on the member and the event (all/any/not trees, in the style of journey conditions), and
+takes its actions in order. `priority` orders the rules of one trigger (lower runs first); a rule with
+`stop_processing` that fires ends the evaluation of that event. `limit` caps how often it fires per member."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from services.definitions.conditions import evaluate
+from services.journeys.definition import Duration, FlagAction, TagAction
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+TRIGGERS = (
+    "order_completed",
+    "signed_up",
+    "checked_in",
+    "review_posted",
+    "profile_completed",
+    "cart_abandoned",
+    "shared",
+    "tier_changed",
+    "birthday",
+    "inactive_days",
+)
+TIME_TRIGGERS = ("birthday", "inactive_days")
+LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
+MEMBER_FIELDS = (
+    "tier",
+    "tags",
+    "lifetime_spend",
+    "order_count",
+    "days_since_last_purchase",
+    "days_since_signup",
+    "consent.email",
+    "consent.sms",
+    "locale",
+    "birthday_month",
+)
+# Event fields each trigger offers besides `event.properties.<key>` (what the shop sent with a behaviour event).
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "order_completed": ("event.amount", "event.currency", "event.first_purchase", "event.item_count"),
+    "tier_changed": ("event.old_tier", "event.new_tier", "event.direction"),
+    "inactive_days": ("event.days",),
+    "birthday": ("event.days_before",),
+}
+_ATTRIBUTE = re.compile(r"^attributes\.[A-Za-z0-9_]{1,64}$")
+_PROPERTY = re.compile(r"^event\.properties\.[A-Za-z0-9_]{1,64}$")
+MAX_CONDITION_DEPTH = 10
+MAX_CONDITIONS = 200
+OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "exists")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleTrigger(_Strict):
+    event: Literal[TRIGGERS]  # type: ignore[valid-type]
+    # inactive_days: days since the last purchase (required); birthday: days before the birthday.
+    days: int | None = Field(default=None, ge=1, le=730)
+    days_before: int | None = Field(default=None, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _params_fit(self) -> RuleTrigger:
+        if self.event == "inactive_days" and self.days is None:
+            raise ValueError("inactive_days needs `days` (days since the last purchase)")
+        if self.days is not None and self.event != "inactive_days":
+            raise ValueError("`days` belongs to the inactive_days trigger")
+        if self.days_before is not None and self.event != "birthday":
+            raise ValueError("`days_before` belongs to the birthday trigger")
+        return self
+
+
+class RuleCondition(_Strict):
+    """{"field": "tier", "op": "in", "value": ["gold"]}, or {"all": [...]}, {"any": [...]}, {"not": {...}}."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    field: Annotated[str, StringConstraints(max_length=100)] | None = None
+    op: Literal[OPS] | None = None  # type: ignore[valid-type]
+    value: Any = None
+    all: list[RuleCondition] | None = Field(default=None, max_length=50)
+    any: list[RuleCondition] | None = Field(default=None, max_length=50)
+    not_: RuleCondition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RuleCondition:
+        forms = [self.field is not None, self.all is not None, self.any is not None, self.not_ is not None]
+        if sum(forms) != 1:
+            raise ValueError("a condition is one of: {field, op, value}, {all: [...]}, {any: [...]}, {not: ...}")
+        if self.field is not None:
+            if self.op is None:
+                raise ValueError(f"condition on {self.field!r} needs an op")
+            if not known_field(self.field):
+                raise ValueError(
+                    f"unknown field {self.field!r}: a member field ({', '.join(MEMBER_FIELDS)}), "
+                    "attributes.<key>, event.properties.<key> or an event field of the trigger"
+                )
+            if self.op in ("in", "not_in") and not isinstance(self.value, list):
+                raise ValueError(f"{self.op} needs a list value")
+        return self
+
+
+def known_field(field: str) -> bool:
+    return (
+        field in MEMBER_FIELDS
+        or bool(_ATTRIBUTE.match(field))
+        or bool(_PROPERTY.match(field))
+        or any(field in fields for fields in EVENT_FIELDS.values())
+    )
+
+
+class GrantPointsAction(_Strict):
+    # Either a fixed number, or `per_currency_unit` points per unit of the order amount, rounded down to a
+    # whole point (129.90 at 1 → 129; at 1.5 → 194). An award that rounds to 0 grants nothing.
+    points: int | None = Field(default=None, gt=0, le=1_000_000)
+    per_currency_unit: Decimal | None = Field(default=None, gt=0, le=1000, max_digits=10, decimal_places=4)
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> GrantPointsAction:
+        if (self.points is None) == (self.per_currency_unit is None):
+            raise ValueError("give exactly one of `points` (fixed) or `per_currency_unit` (a rate)")
+        return self
+
+
+class IssueCouponAction(_Strict):
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,64}$")]
+
+
+class StartJourneyAction(_Strict):
+    kind: Key
+
+
+class SendMessageAction(_Strict):
+    channel: Literal["email", "sms"]
+    template: Key
+    # A coupon template: a coupon is issued when the message goes and its code is given to the message.
+    coupon: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,64}$")] | None = None
+    category: Literal["marketing", "transactional"] = "marketing"
+    # Send this long after the event instead of at once (e.g. 2 hours after a cart was left).
+    delay: Duration | None = None
+    # With a delay: send nothing if the member completed an order in the meantime.
+    unless_ordered: bool = False
+
+    @model_validator(mode="after")
+    def _delay_for_unless(self) -> SendMessageAction:
+        if self.unless_ordered and (self.delay is None or self.delay.seconds == 0):
+            raise ValueError("unless_ordered needs a delay to order within")
+        return self
+
+
+class CreateTaskAction(_Strict):
+    title: Annotated[str, StringConstraints(min_length=3, max_length=200)]
+    # Staff roles, plus the member's account manager (tasks listed under that role).
+    assignee_role: Literal["marketer", "ops", "approver", "admin", "account_manager"] = "marketer"
+    due_days: int = Field(default=2, ge=0, le=90)
+
+
+ACTIONS = ("grant_points", "issue_coupon", "start_journey", "send_message", "create_task", "tag", "flag")
+
+
+class RuleAction(_Strict):
+    """Exactly one of the actions, e.g. {"grant_points": {"points": 10}}."""
+
+    grant_points: GrantPointsAction | None = None
+    issue_coupon: IssueCouponAction | None = None
+    start_journey: StartJourneyAction | None = None
+    send_message: SendMessageAction | None = None
+    create_task: CreateTaskAction | None = None
+    tag: TagAction | None = None
+    flag: FlagAction | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RuleAction:
+        present = [name for name in ACTIONS if getattr(self, name) is not None]
+        if len(present) != 1:
+            raise ValueError(f"an action is exactly one of {', '.join(ACTIONS)}; this one has {present}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in ACTIONS if getattr(self, name) is not None)
+
+
+class RuleDefinition(_Strict):
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    trigger: RuleTrigger
+    conditions: RuleCondition | None = None
+    actions: list[RuleAction] = Field(min_length=1, max_length=20)
+    # Lower runs first; ties run in name order.
+    priority: int = Field(default=100, ge=0, le=10_000)
+    # When this rule fires, rules after it are not evaluated for the same event.
+    stop_processing: bool = False
+    # Per member: every matching event (none), once ever, once per calendar day / ISO week / month in the
+    # member's own time zone, or once per distinct value of the event property `limit_by`.
+    limit: Literal[LIMITS] = "none"  # type: ignore[valid-type]
+    limit_by: Key | None = None
+    # Only when creating (and, if given, when publishing): whether the rule is live. Not part of a version.
+    enabled: bool | None = None
+
+    @field_validator("conditions")
+    @classmethod
+    def _bounded(cls, value: RuleCondition | None) -> RuleCondition | None:
+        # Evaluated for every event of the trigger: keep the tree small enough to read and to run.
+        nodes = 0
+        stack: list[tuple[RuleCondition | None, int]] = [(value, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if node is None:
+                continue
+            nodes += 1
+            if depth > MAX_CONDITION_DEPTH or nodes > MAX_CONDITIONS:
+                raise ValueError(
+                    f"conditions nest at most {MAX_CONDITION_DEPTH} deep, with at most {MAX_CONDITIONS} parts"
+                )
+            stack.extend((part, depth + 1) for part in [*(node.all or []), *(node.any or []), node.not_])
+        return value
+
+    @model_validator(mode="after")
+    def _limit_by(self) -> RuleDefinition:
+        if (self.limit == "once_per_value") != (self.limit_by is not None):
+            raise ValueError("limit once_per_value goes with `limit_by` (an event property name), and only it")
+        return self
+
+
+class Problem(BaseModel):
+    path: str
+    message: str
+
+
+def _condition_fields(condition: RuleCondition, path: str) -> Iterable[tuple[str, str]]:
+    if condition.field is not None:
+        yield f"{path}.field", condition.field
+    for name, parts in (("all", condition.all), ("any", condition.any)):
+        for index, part in enumerate(parts or []):
+            yield from _condition_fields(part, f"{path}.{name}.{index}")
+    if condition.not_ is not None:
+        yield from _condition_fields(condition.not_, f"{path}.not")
+
+
+def validate(
+    rule: RuleDefinition,
+    *,
+    templates: Iterable[tuple[str, str]],
+    coupon_templates: Iterable[str],
+    journey_kinds: Iterable[str],
+) -> list[Problem]:
+    """Problems a marketer can fix, each with the path of the field at fault: unknown references (message
+    and coupon templates, journeys), event fields the trigger does not have, rates without an amount."""
+    problems: list[Problem] = []
+    known_templates, known_coupons, known_journeys = set(templates), set(coupon_templates), set(journey_kinds)
+    trigger = rule.trigger.event
+    if rule.conditions is not None:
+        for path, field in _condition_fields(rule.conditions, "conditions"):
+            if field in MEMBER_FIELDS or _ATTRIBUTE.match(field):
+                continue
+            if _PROPERTY.match(field):
+                if trigger in ("order_completed", "tier_changed", *TIME_TRIGGERS):
+                    problems.append(Problem(path=path, message=f"the {trigger} trigger has no event properties"))
+                continue
+            if field not in EVENT_FIELDS.get(trigger, ()):
+                offered = ", ".join(EVENT_FIELDS.get(trigger, ())) or "none besides event.properties.<key>"
+                problems.append(Problem(path=path, message=f"{trigger} has no {field} (it has: {offered})"))
+    if rule.limit == "once_per_value" and trigger in ("order_completed", "tier_changed", *TIME_TRIGGERS):
+        problems.append(Problem(path="limit", message=f"the {trigger} trigger has no event properties to limit by"))
+    for index, action in enumerate(rule.actions):
+        at = f"actions.{index}"
+        if action.grant_points is not None and action.grant_points.per_currency_unit is not None:
+            if trigger != "order_completed":
+                problems.append(
+                    Problem(
+                        path=f"{at}.grant_points.per_currency_unit",
+                        message="a rate needs an order amount: only with the order_completed trigger",
+                    )
+                )
+        if action.issue_coupon is not None and action.issue_coupon.template not in known_coupons:
+            problems.append(
+                Problem(
+                    path=f"{at}.issue_coupon.template",
+                    message=f"unknown coupon template {action.issue_coupon.template!r}",
+                )
+            )
+        if action.start_journey is not None and action.start_journey.kind not in known_journeys:
+            problems.append(
+                Problem(path=f"{at}.start_journey.kind", message=f"unknown journey {action.start_journey.kind!r}")
+            )
+        send = action.send_message
+        if send is not None:
+            if (send.channel, send.template) not in known_templates:
+                problems.append(
+                    Problem(
+                        path=f"{at}.send_message.template", message=f"unknown {send.channel} template {send.template!r}"
+                    )
+                )
+            if send.coupon is not None and send.coupon not in known_coupons:
+                problems.append(
+                    Problem(path=f"{at}.send_message.coupon", message=f"unknown coupon template {send.coupon!r}")
+                )
+    return problems
+
+
+# --- evaluation ------------------------------------------------------------------------------------------
+
+
+def first_failing(condition: RuleCondition, facts: dict[str, Any], path: str = "conditions") -> str | None:
+    """A readable reason why a condition is false (for the dry run), or None when it holds."""
+    if evaluate(condition, facts):
+        return None
+    if condition.all is not None:
+        for index, part in enumerate(condition.all):
+            reason = first_failing(part, facts, f"{path}.all.{index}")
+            if reason is not None:
+                return reason
+    if condition.field is not None:
+        actual = facts.get(condition.field)
+        return f"{path}: {condition.field} {condition.op} {condition.value!r} is false (it is {actual!r})"
+    return f"{path} is false"

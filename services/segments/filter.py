@@ -1,0 +1,425 @@
+"""The segment filter language: a validated JSON tree of member conditions, and its translation to SQL.
+
+A filter is one condition object with exactly one key: a test on the member (`tier`, `tags`, `consent`,
+`lifetime_spend`, `order_count`, `has_purchased`, `days_since_last_purchase`, `signed_up`,
+`days_since_signup`, `birthday_month`, `attribute`, `rfm`, `rfm_segment`) or a combination (`all`, `any`,
+`not`). docs/segments.md is the reference. Every condition compiles to a predicate that is never NULL, so
+`not` always matches exactly the members its condition does not."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, model_validator
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    SQLColumnExpression,
+    Subquery,
+    and_,
+    case,
+    extract,
+    func,
+    not_,
+    or_,
+    true,
+)
+
+from models import Member
+from services.segments import rfm
+
+MAX_DEPTH = 8
+MAX_CONDITIONS = 200
+MAX_DAYS = 36_500
+MAX_MONEY = Decimal("1000000000000")
+
+TierCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")]
+AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+
+
+def _scalar(value: Any) -> str | bool | int | float:
+    """A JSON scalar an attribute can equal: a short string, a finite number, or true/false."""
+    if isinstance(value, str) and len(value) <= 200 and "\x00" not in value:
+        return value
+    if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ValueError("must be a string (up to 200 characters), a number, or true/false")
+
+
+AttributeValue = Annotated[str | bool | int | float, PlainValidator(_scalar)]
+Month = Annotated[int, Field(ge=1, le=12)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2)]
+Score = Annotated[int, Field(ge=1, le=5)]
+Number = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, max_digits=30)]
+RFM_GROUPS = rfm.ALL_GROUPS  # the module name is shadowed by the `rfm` field inside SegmentFilter
+RfmSegmentName = Literal[RFM_GROUPS]  # type: ignore[valid-type]
+_BOUNDS = ("eq", "gt", "gte", "lt", "lte")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Range(_Strict):
+    """`eq`, or any of `gt`/`gte` (lower bound) with `lt`/`lte` (upper bound)."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> _Range:
+        given = {name: getattr(self, name) for name in _BOUNDS if getattr(self, name) is not None}
+        if not given:
+            raise ValueError("give a bound: eq, gt, gte, lt or lte")
+        if "eq" in given and len(given) > 1:
+            raise ValueError("eq cannot be combined with other bounds")
+        if "gt" in given and "gte" in given:
+            raise ValueError("give gt or gte, not both")
+        if "lt" in given and "lte" in given:
+            raise ValueError("give lt or lte, not both")
+        low = given.get("gte", given.get("gt"))
+        high = given.get("lte", given.get("lt"))
+        if low is not None and high is not None:
+            strict = "gt" in given or "lt" in given
+            if low > high or (strict and low == high):
+                raise ValueError("the range is empty: the lower bound is above the upper bound")
+        return self
+
+
+class CountRange(_Range):
+    eq: Count | None = None
+    gt: Count | None = None
+    gte: Count | None = None
+    lt: Count | None = None
+    lte: Count | None = None
+
+
+class MoneyRange(_Range):
+    eq: Money | None = None
+    gt: Money | None = None
+    gte: Money | None = None
+    lt: Money | None = None
+    lte: Money | None = None
+
+
+class DaysRange(_Range):
+    eq: Days | None = None
+    gt: Days | None = None
+    gte: Days | None = None
+    lt: Days | None = None
+    lte: Days | None = None
+
+
+class RecencyRange(DaysRange):
+    # Members who never purchased have no "days since": by default they never match; with this set they
+    # always match (as if their last purchase were infinitely long ago, e.g. for "no purchase in 90 days").
+    include_never_purchased: bool = False
+
+
+class ScoreRange(_Range):
+    eq: Score | None = None
+    gt: Score | None = None
+    gte: Score | None = None
+    lt: Score | None = None
+    lte: Score | None = None
+
+
+class NumberRange(_Range):
+    eq: Number | None = None
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+
+
+class TagsCondition(_Strict):
+    """Exactly one of: the member has any of these tags, all of them, or none of them."""
+
+    any: list[Tag] | None = Field(default=None, min_length=1, max_length=50)
+    all: list[Tag] | None = Field(default=None, min_length=1, max_length=50)
+    none: list[Tag] | None = Field(default=None, min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one(self) -> TagsCondition:
+        if sum(v is not None for v in (self.any, self.all, self.none)) != 1:
+            raise ValueError("tags takes exactly one of: any, all, none")
+        return self
+
+
+class ConsentCondition(_Strict):
+    email: bool | None = None
+    sms: bool | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> ConsentCondition:
+        if self.email is None and self.sms is None:
+            raise ValueError("consent takes email and/or sms (true or false)")
+        return self
+
+
+class SignupDates(_Strict):
+    """Signed up on or after one UTC day and/or before another."""
+
+    on_or_after: date | None = None
+    before: date | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> SignupDates:
+        if self.on_or_after is None and self.before is None:
+            raise ValueError("signed_up takes on_or_after and/or before (YYYY-MM-DD)")
+        if self.on_or_after is not None and self.before is not None and self.before <= self.on_or_after:
+            raise ValueError("the range is empty: before must be after on_or_after")
+        return self
+
+
+class AttributeCondition(_Strict):
+    """A test on one key of the member's attributes: eq, in, exists, or number bounds (gt/gte/lt/lte)."""
+
+    key: AttributeKey
+    eq: AttributeValue | None = None
+    in_: list[AttributeValue] | None = Field(default=None, alias="in", min_length=1, max_length=100)
+    exists: bool | None = None
+    gt: Number | None = None
+    gte: Number | None = None
+    lt: Number | None = None
+    lte: Number | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> AttributeCondition:
+        numeric = any(getattr(self, b) is not None for b in ("gt", "gte", "lt", "lte"))
+        forms = [self.eq is not None, self.in_ is not None, self.exists is not None, numeric]
+        if sum(forms) != 1:
+            raise ValueError("an attribute test takes exactly one of: eq, in, exists, or number bounds gt/gte/lt/lte")
+        if numeric:
+            NumberRange(gt=self.gt, gte=self.gte, lt=self.lt, lte=self.lte)
+        return self
+
+
+class RfmCondition(_Strict):
+    """Bounds on the RFM scores (1-5); members who never purchased have no scores and never match."""
+
+    recency: ScoreRange | None = None
+    frequency: ScoreRange | None = None
+    monetary: ScoreRange | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> RfmCondition:
+        if self.recency is None and self.frequency is None and self.monetary is None:
+            raise ValueError("rfm takes recency, frequency and/or monetary score bounds")
+        return self
+
+
+_CONDITION_KEYS = (
+    "all",
+    "any",
+    "not",
+    "tier",
+    "tags",
+    "consent",
+    "lifetime_spend",
+    "order_count",
+    "has_purchased",
+    "days_since_last_purchase",
+    "signed_up",
+    "days_since_signup",
+    "birthday_month",
+    "attribute",
+    "rfm",
+    "rfm_segment",
+)
+
+
+class SegmentFilter(_Strict):
+    """One condition: exactly one key. `{"all": []}` matches every member."""
+
+    all: list[SegmentFilter] | None = Field(default=None, max_length=50)
+    any: list[SegmentFilter] | None = Field(default=None, min_length=1, max_length=50)
+    not_: SegmentFilter | None = Field(default=None, alias="not")
+    tier: list[TierCode] | None = Field(default=None, min_length=1, max_length=20)
+    tags: TagsCondition | None = None
+    consent: ConsentCondition | None = None
+    lifetime_spend: MoneyRange | None = None
+    order_count: CountRange | None = None
+    has_purchased: bool | None = None
+    days_since_last_purchase: RecencyRange | None = None
+    signed_up: SignupDates | None = None
+    days_since_signup: DaysRange | None = None
+    birthday_month: list[Month] | None = Field(default=None, min_length=1, max_length=12)
+    attribute: AttributeCondition | None = None
+    rfm: RfmCondition | None = None
+    rfm_segment: list[RfmSegmentName] | None = Field(default=None, min_length=1, max_length=len(RFM_GROUPS))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_key(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = [k for k in data if k in _CONDITION_KEYS]
+            if len(known) != 1 and len(data) == len(known):
+                found = ", ".join(known) or "none"
+                raise ValueError(
+                    f"a condition has exactly one key (found: {found}); combine several with all/any, "
+                    'and use {"all": []} for every member'
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_value(self) -> SegmentFilter:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a condition needs exactly one key with a value (found: {', '.join(given) or 'none'})")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form: parse(to_json()) gives the same filter back."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+
+
+def walk(
+    node: SegmentFilter, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], SegmentFilter]]:
+    """Every condition in the tree with its path (as in error locations: ("all", 0, "not"))."""
+    yield path, node
+    for key, children in (("all", node.all), ("any", node.any)):
+        for index, child in enumerate(children or ()):
+            yield from walk(child, (*path, key, index))
+    if node.not_ is not None:
+        yield from walk(node.not_, (*path, "not"))
+
+
+def uses_rfm(node: SegmentFilter) -> bool:
+    return any(n.rfm is not None or n.rfm_segment is not None for _, n in walk(node))
+
+
+# --- SQL -------------------------------------------------------------------------------------------------
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _bounds(value: SQLColumnExpression[Any], rng: _Range) -> list[ColumnElement[bool]]:
+    ops = {
+        "eq": value.__eq__,
+        "gt": value.__gt__,
+        "gte": value.__ge__,
+        "lt": value.__lt__,
+        "lte": value.__le__,
+    }
+    return [ops[name](getattr(rng, name)) for name in _BOUNDS if getattr(rng, name) is not None]
+
+
+def _days_since(column: SQLColumnExpression[Any], rng: DaysRange, today: date) -> ColumnElement[bool]:
+    """Whole UTC days between the timestamp's day and today, as bounds on the timestamp itself (so an index
+    on the column serves it): days >= n means before the start of day today - n + 1."""
+    low, high = rng.eq, rng.eq
+    if rng.gte is not None:
+        low = rng.gte
+    elif rng.gt is not None:
+        low = rng.gt + 1
+    if rng.lte is not None:
+        high = rng.lte
+    elif rng.lt is not None:
+        high = rng.lt - 1
+    parts: list[ColumnElement[bool]] = []
+    if low is not None:
+        parts.append(column < _start_of(today - timedelta(days=low - 1)))
+    if high is not None:
+        parts.append(column >= _start_of(today - timedelta(days=high)))
+    return and_(*parts)
+
+
+@dataclass(frozen=True)
+class FilterContext:
+    today: date
+    scores: Subquery | None
+
+
+def _attribute(cond: AttributeCondition) -> ColumnElement[bool]:
+    attrs = Member.attributes
+    if cond.eq is not None:
+        equal: ColumnElement[bool] = attrs.contains({cond.key: cond.eq})
+        return equal
+    if cond.in_ is not None:
+        return or_(*(attrs.contains({cond.key: v}) for v in cond.in_))
+    if cond.exists is not None:
+        has: ColumnElement[bool] = attrs.has_key(cond.key)
+        return has if cond.exists else not_(has)
+    value = attrs[cond.key]
+    is_number = func.coalesce(func.jsonb_typeof(value), "") == "number"
+    number = case((is_number, value.astext.cast(Numeric)))
+    return and_(is_number, *_bounds(number, NumberRange(gt=cond.gt, gte=cond.gte, lt=cond.lt, lte=cond.lte)))
+
+
+def _tags(cond: TagsCondition) -> ColumnElement[bool]:
+    result: ColumnElement[bool]
+    if cond.any is not None:
+        result = Member.tags.overlap(cond.any)
+    elif cond.all is not None:
+        result = Member.tags.contains(cond.all)
+    else:
+        assert cond.none is not None
+        result = not_(Member.tags.overlap(cond.none))
+    return result
+
+
+def _rfm(cond: RfmCondition, scores: Subquery) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = [scores.c.member_id.is_not(None)]
+    for name in ("recency", "frequency", "monetary"):
+        rng = getattr(cond, name)
+        if rng is not None:
+            parts.extend(_bounds(scores.c[name], rng))
+    return and_(*parts)
+
+
+def compile_filter(node: SegmentFilter, ctx: FilterContext) -> ColumnElement[bool]:
+    if node.all is not None:
+        return and_(true(), *(compile_filter(c, ctx) for c in node.all))
+    if node.any is not None:
+        return or_(*(compile_filter(c, ctx) for c in node.any))
+    if node.not_ is not None:
+        return not_(compile_filter(node.not_, ctx))
+    if node.tier is not None:
+        return Member.tier.in_(node.tier)
+    if node.tags is not None:
+        return _tags(node.tags)
+    if node.consent is not None:
+        parts = []
+        if node.consent.email is not None:
+            parts.append(Member.consent_email.is_(node.consent.email))
+        if node.consent.sms is not None:
+            parts.append(Member.consent_sms.is_(node.consent.sms))
+        return and_(*parts)
+    if node.lifetime_spend is not None:
+        return and_(*_bounds(Member.lifetime_spend, node.lifetime_spend))
+    if node.order_count is not None:
+        return and_(*_bounds(Member.order_count, node.order_count))
+    if node.has_purchased is not None:
+        purchased = Member.last_purchase_at.is_not(None)
+        return purchased if node.has_purchased else not_(purchased)
+    if node.days_since_last_purchase is not None:
+        rng = node.days_since_last_purchase
+        in_range = and_(Member.last_purchase_at.is_not(None), _days_since(Member.last_purchase_at, rng, ctx.today))
+        return or_(Member.last_purchase_at.is_(None), in_range) if rng.include_never_purchased else in_range
+    if node.signed_up is not None:
+        window: list[ColumnElement[bool]] = []
+        if node.signed_up.on_or_after is not None:
+            window.append(Member.created_at >= _start_of(node.signed_up.on_or_after))
+        if node.signed_up.before is not None:
+            window.append(Member.created_at < _start_of(node.signed_up.before))
+        return and_(*window)
+    if node.days_since_signup is not None:
+        return _days_since(Member.created_at, node.days_since_signup, ctx.today)
+    if node.birthday_month is not None:
+        return and_(Member.birthday.is_not(None), extract("month", Member.birthday).in_(node.birthday_month))
+    if node.attribute is not None:
+        return _attribute(node.attribute)
+    assert ctx.scores is not None, "RFM conditions need the scores joined"
+    if node.rfm is not None:
+        return _rfm(node.rfm, ctx.scores)
+    assert node.rfm_segment is not None
+    return func.coalesce(ctx.scores.c.segment, rfm.NEVER_PURCHASED).in_(node.rfm_segment)
