@@ -42,7 +42,7 @@ from core.migrate import upgrade
 from core.settings import Settings
 from devstack.embedded import EmbeddedPostgres, free_port
 from services.intake import signups
-from services.loyalty import ledger
+from services.loyalty import invariants, ledger
 from services.members import MemberCreate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,11 +306,11 @@ async def seed_members(url: str, count: int) -> list[str]:
         await engine.dispose()
 
 
-async def check_ledger(url: str) -> ledger.LedgerCheck:
+async def check_ledger(url: str) -> invariants.LedgerCheck:
     engine = make_engine(url, 1)
     try:
         async with create_session_factory(engine)() as session:
-            return await ledger.check(session)
+            return await invariants.check(session)
     finally:
         await engine.dispose()
 
@@ -461,7 +461,7 @@ def round_trips(*, autocommit: bool, pre_ping: bool) -> str:
     return f"Round trips per posting: {count} ({parts})."
 
 
-def section(points: list[Point], check: ledger.LedgerCheck, meta: dict[str, Any]) -> str:
+def section(points: list[Point], check: invariants.LedgerCheck, meta: dict[str, Any]) -> str:
     refused = sum(p.one.refused + p.two.refused for p in points)
     state = "ok" if check.ok else "**FAILED**"
     return "\n".join(

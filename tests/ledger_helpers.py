@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import LedgerLot
 from services.intake import signups
-from services.loyalty import ledger
+from services.loyalty import invariants, ledger
 from services.members import MemberCreate
 
 FAR_FUTURE = datetime.now(UTC) + timedelta(days=365)
@@ -90,8 +90,8 @@ async def lots(sessions: async_sessionmaker[AsyncSession], member_id: uuid.UUID)
         return [(row.amount, row.remaining) for row in rows]
 
 
-async def assert_ledger_ok(sessions: async_sessionmaker[AsyncSession]) -> ledger.LedgerCheck:
+async def assert_ledger_ok(sessions: async_sessionmaker[AsyncSession]) -> invariants.LedgerCheck:
     async with sessions() as session:
-        result = await ledger.check(session)
+        result = await invariants.check(session)
     assert result.ok, result
     return result

@@ -24,7 +24,7 @@ from devstack.embedded import EmbeddedPostgres
 from models import Campaign, Member, MemberEvent, Order, OrderRefund, Redemption, RuleFiring, TemporalOutbox
 from services import members, rules
 from services.intake import bootstrap, events, orders, signups
-from services.loyalty import ledger
+from services.loyalty import invariants, ledger
 from services.platform import outbox
 from services.rewards import approvals
 from services.rules.definition import RuleDefinition
@@ -122,7 +122,7 @@ async def test_orders_follow_the_seasons_and_tiers_are_earned(
         kinds = dict((await session.execute(select(MemberEvent.type, func.count()).group_by(MemberEvent.type))).all())
         assert kinds.get("checked_in", 0) > 0
         assert kinds.get("review_posted", 0) > 0
-        check = await ledger.check(session)
+        check = await invariants.check(session)
         assert check.ok, check
         assert check.outstanding_points > 0
 

@@ -14,7 +14,7 @@ from api.schemas.common import ERROR_RESPONSES, decode_int_cursor, encode_int_cu
 from api.schemas.ledger import ExpiringOut, LedgerCheckOut, LedgerPage, PointsBalanceOut, PostingOut
 from api.schemas.members import LedgerLineOut, PointsOut
 from services import members
-from services.loyalty import ledger, points
+from services.loyalty import invariants, ledger, points
 from services.loyalty.points import AdjustmentCreate
 
 router = APIRouter(tags=["points"], responses=ERROR_RESPONSES)
@@ -79,4 +79,4 @@ async def adjust_points(
     summary="Verify the ledger: zero sums, cached balances, lots",
 )
 async def check_ledger(session: SessionDep, _: OpsKey) -> LedgerCheckOut:
-    return LedgerCheckOut.of(await ledger.check(session))
+    return LedgerCheckOut.of(await invariants.check(session))

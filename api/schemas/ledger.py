@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.schemas.members import LedgerLineOut, PointsOut
-from services.loyalty.ledger import LedgerCheck, PostingResult
+from services.loyalty.invariants import LedgerCheck
+from services.loyalty.ledger import PostingResult
 
 
 class ExpiringOut(BaseModel):
