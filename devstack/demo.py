@@ -6,7 +6,9 @@ imported with the services' import switch (`start_journeys=False`): it earns poi
 and sends nothing today; members who joined in the last days are imported live and get their welcome
 journey. Temporal work (approval workflows, journeys, the campaign) is left in the outbox for the worker's
 relay, so the generator needs only the database. A member whose external id exists is skipped whole, so a
-second run adds nothing and an interrupted run completes on the next."""
+second run adds nothing and an interrupted run completes on the next.
+
+Longer than 400 lines on purpose: its three phases (members, approvals, campaign) read best in one file."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from devstack.demo_plan import (
     external_id,
     plan_member,
 )
+from devstack.progress import Progress
 from models import Campaign, LedgerAccount, Member, Redemption, Reward, Segment
 from services import campaigns, members, rewards, segments
 from services.intake import bootstrap, events, orders, signups
@@ -85,57 +88,6 @@ class DemoReport:
     @property
     def added_nothing(self) -> bool:
         return not (self.members or self.approvals or self.campaign_started)
-
-
-class Progress:
-    """One line per phase with counts and rate: rewritten in place on a terminal every second or so, printed
-    as plain lines every few seconds otherwise."""
-
-    def __init__(self, out: TextIO, *, interval: float | None = None) -> None:
-        self.out = out
-        self.tty = bool(getattr(out, "isatty", lambda: False)())
-        self.interval = interval if interval is not None else (1.0 if self.tty else 5.0)
-        self.phase = ""
-        self.total = 0
-        self.done = 0
-        self.counts: dict[str, int] = {}
-        self.started = time.monotonic()
-        self._task: asyncio.Task[None] | None = None
-
-    def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        extra = "  ".join(f"{name} {value:,}" for name, value in self.counts.items())
-        return (
-            f"{self.phase:<10} {self.done:>7,}/{self.total:,}  {extra}  {self.done / elapsed:,.0f}/s  {elapsed:,.0f}s"
-        ).rstrip()
-
-    def _show(self, final: bool = False) -> None:
-        if self.tty:
-            self.out.write("\r\x1b[2K" + self.line() + ("\n" if final else ""))
-        else:
-            self.out.write(self.line() + "\n")
-        self.out.flush()
-
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self._show()
-
-    def start(self, phase: str, total: int) -> None:
-        self.phase, self.total, self.done, self.counts = phase, total, 0, {}
-        self.started = time.monotonic()
-        self._task = asyncio.create_task(self._tick())
-
-    def finish(self) -> float:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        self._show(final=True)
-        return time.monotonic() - self.started
-
-    def note(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
 
 
 # --- setup -----------------------------------------------------------------------------------------------
