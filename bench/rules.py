@@ -1,4 +1,4 @@
-"""What the rules engine costs an ingested event: behaviour events per second through `services.events.ingest`
+"""What the rules engine costs an ingested event: behaviour events per second through `services.intake.events.ingest`
 with no rule, with the built-in award, and with 25 more rules of the same trigger.
 
 Starts a throw-away embedded PostgreSQL, creates members through the services, and for each scenario and
@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import statistics
 import tempfile
 import time
@@ -22,6 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report import marks, write_section
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,8 +36,8 @@ from services.intake.events import EventCreate, EventType
 from services.members import MemberCreate
 
 ROOT = Path(__file__).resolve().parent.parent
-START_MARK = "<!-- rules-bench:start -->"
-END_MARK = "<!-- rules-bench:end -->"
+SECTION = "rules-bench"
+START_MARK, END_MARK = marks(SECTION)
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -180,7 +180,7 @@ def write(path: Path, results: list[tuple[str, int, dict[str, float]]], args: ar
             f"embedded PostgreSQL (default settings), Python {platform.python_version()}; 1-minute load average "
             f"{os.getloadavg()[0]:.1f} at the end (other work shared the machine, so compare rows, not runs).",
             "",
-            f"- A `review_posted` event through `services.events.ingest` (member row lock, event row, journey "
+            f"- A `review_posted` event through `services.intake.events.ingest` (member row lock, event row, journey "
             "triggers, rule evaluation and actions) and its commit, one session per event, from one process; "
             f"{args.members} members, each client on its own members; {args.seconds:g} s per point after 1 s of "
             "warm-up. Each event carries a fresh review id, so the built-in award (once per review) fires every time.",
@@ -196,12 +196,7 @@ def write(path: Path, results: list[tuple[str, int, dict[str, float]]], args: ar
             END_MARK,
         ]
     )
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK), re.DOTALL)
-    text = (
-        pattern.sub(lambda _: body, text, count=1) if pattern.search(text) else text.rstrip("\n") + "\n\n" + body + "\n"
-    )
-    path.write_text(text)
+    write_section(path, body, SECTION)
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import platform
-import re
 import shutil
 import signal
 import statistics
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from report import cpu_model, log, marks, write_section
 from sqlalchemy import column, insert, table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
@@ -36,8 +36,8 @@ from services import segments
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "segments_bench"
-START_MARK = "<!-- segments-bench:start -->"
-END_MARK = "<!-- segments-bench:end -->"
+SECTION = "segments-bench"
+START_MARK, END_MARK = marks(SECTION)
 TARGET_MS = 1000.0
 
 # One statement: ~30% never purchased; order counts skewed (most buy once or twice, a few often); spend
@@ -224,16 +224,6 @@ async def run(url: str, members: int, runs: int) -> tuple[list[Timing], dict[str
         await engine.dispose()
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def section(timings: list[Timing], extras: dict[str, float], meta: dict[str, Any]) -> str:
     rows = [
         "| filter | members matched | preview median ms | preview p95 ms | count only, median ms "
@@ -284,20 +274,6 @@ def section(timings: list[Timing], extras: dict[str, float], meta: dict[str, Any
     )
 
 
-def write_report(out: Path, body: str) -> None:
-    content = out.read_text() if out.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(START_MARK) + r".*?" + re.escape(END_MARK), re.DOTALL)
-    if pattern.search(content):
-        content = pattern.sub(lambda _: body, content, count=1)
-    else:
-        content = content.rstrip("\n") + "\n\n" + body + "\n"
-    out.write_text(content)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
@@ -327,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         body = section(timings, extras, meta)
         print()
         print(body)
-        write_report(args.out, body)
+        write_section(args.out, body, SECTION)
         print(f"Wrote {args.out}")
         return 0 if max(t.p95_ms for t in timings) < TARGET_MS else 1
     except KeyboardInterrupt:
