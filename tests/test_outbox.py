@@ -21,7 +21,9 @@ from models import TemporalOutbox
 from services.platform import outbox
 from tests.helpers import ApiClient, member_body
 from worker import build_worker, relay_outbox
-from workflows.journey import JourneyStatus, JourneyWorkflow
+from workflows import contracts
+from workflows.contracts import JourneyStatus
+from workflows.journey import JourneyWorkflow
 
 
 @pytest.fixture
@@ -81,16 +83,12 @@ async def test_member_created_while_temporal_is_down_gets_its_journey_from_the_r
 async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
     sessions: async_sessionmaker[AsyncSession], temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    workflow_id = f"journey-welcome-{uuid.uuid4()}"
+    start = contracts.journey_start(
+        contracts.JourneyInput(member_id=str(uuid.uuid4()), kind="welcome"), task_queue=task_queue, once=False
+    )
+    workflow_id = start.id
     async with sessions() as session:
-        await outbox.enqueue_start(
-            session,
-            workflow_type="JourneyWorkflow",
-            workflow_id=workflow_id,
-            task_queue=task_queue,
-            payload={"member_id": str(uuid.uuid4()), "kind": "welcome"},
-            search_attributes={"JourneyKind": "welcome"},
-        )
+        await outbox.enqueue_start(session, start)
         await session.execute(
             TemporalOutbox.__table__.update()
             .where(TemporalOutbox.workflow_id == workflow_id)
