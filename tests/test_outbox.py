@@ -113,6 +113,45 @@ async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
     assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
 
 
+async def test_a_typed_start_is_stored_as_before_and_rows_from_before_it_are_still_delivered(
+    sessions: async_sessionmaker[AsyncSession], temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    member_id = str(uuid.uuid4())
+    typed = contracts.journey_start(
+        contracts.JourneyInput(member_id=member_id, kind="welcome"), task_queue=task_queue, once=True
+    )
+    # A row as the outbox wrote it before the typed starts: the same columns, a hand-made payload.
+    legacy = TemporalOutbox(
+        action="start_once",
+        workflow_type="JourneyWorkflow",
+        workflow_id=f"journey-birthday-{member_id}",
+        task_queue=task_queue,
+        payload={"member_id": member_id, "kind": "birthday", "campaign_id": None},
+        search_attributes={"MemberId": member_id, "JourneyKind": "birthday", "JourneyStep": "start"},
+        attempts=0,
+    )
+    async with sessions() as session:
+        row = await outbox.enqueue_start(session, typed)
+        session.add(legacy)
+        await session.flush()
+        ids = [row.id, legacy.id]
+        assert (row.action, row.workflow_type, row.workflow_id) == (
+            "start_once",
+            "JourneyWorkflow",
+            f"journey-welcome-{member_id}",
+        )
+        assert row.search_attributes == {"MemberId": member_id, "JourneyKind": "welcome", "JourneyStep": "start"}
+        assert row.payload == {"member_id": member_id, "kind": "welcome", "campaign_id": None, "version": None}
+        await session.commit()
+    assert await outbox.dispatch(sessions, temporal_env.client, ids=ids) == 2
+    for kind in ("welcome", "birthday"):
+        description = await temporal_env.client.get_workflow_handle(f"journey-{kind}-{member_id}").describe()
+        assert description.workflow_type == contracts.JOURNEY_WORKFLOW
+        assert description.task_queue == task_queue
+        assert description.typed_search_attributes.get(contracts.MEMBER_ID) == member_id
+        assert description.typed_search_attributes.get(contracts.JOURNEY_KIND) == kind
+
+
 async def _wait_for_step(handle: object, step: str) -> JourneyStatus:
     for _ in range(100):
         status: JourneyStatus = await handle.query(JourneyWorkflow.status)  # type: ignore[attr-defined]

@@ -151,10 +151,14 @@ async def test_cart_left_two_hours_gets_one_sms_with_a_coupon_unless_they_ordere
         handles[member_id] = await _started(temporal_env, f"rule-{created['id']}-v1-{firing.event_key}")
     await temporal_env.sleep(timedelta(hours=1))
     assert await _cart_coupons(sessions, left) == []  # nothing before the two hours are up
+    waiting = await handles[left].query(RuleMessageWorkflow.status)
+    assert (waiting.state, waiting.current, waiting.results) == ("waiting", 0, [])
     await shop.post("/api/v1/orders", json=order_body(bought, amount="12.00"))
     await temporal_env.sleep(timedelta(hours=2))
     assert (await handles[left].result()).results == ["0:sent"]
     assert (await handles[bought].result()).results == ["0:skipped_ordered"]
+    done = await handles[left].query(RuleMessageWorkflow.status)
+    assert (done.state, done.current, done.results, done.rule_id) == ("done", None, ["0:sent"], created["id"])
     if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):  # replayed by tests/test_replay.py
         history = await handles[left].fetch_history()
         (Path(__file__).parent / "histories" / "rule_cart_message.json").write_text(history.to_json())

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.common import ACTIVITY_RETRY, send_message
-from workflows.common import ACTIVITY_TIMEOUT as SHORT
+from workflows.common import ACTIVITY_TIMEOUT as SHORT  # the name the step code uses
 
 INTERPRETER_PATCH = "journey-interpreter-v1"
 FIRST_PURCHASE_WAIT = timedelta(days=7)  # the first release's welcome skeleton, kept for its running histories
