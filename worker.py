@@ -7,13 +7,13 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
@@ -37,19 +37,42 @@ from core.temporal import connect_with_retry, ensure_search_attributes
 from services.intake import bootstrap
 from services.messaging.providers import build_providers
 from services.platform import outbox
-from workflows import WORKFLOWS
-from workflows.daily_scan import DailyScanInput, DailyScanWorkflow
-from workflows.ledger_maintenance import LedgerMaintenanceWorkflow, MaintenanceInput
-from workflows.rule_scan import RuleScanWorkflow, RuleScanWorkflowInput
+from workflows import contracts
+from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("memberflow.worker")
 
 RELAY_INTERVAL_SECONDS = 2.0
 
 
-MAINTENANCE_SCHEDULE_ID = "ledger-maintenance"
-SCAN_SCHEDULE_ID = "journey-daily-scan"
-RULES_SCAN_SCHEDULE_ID = "rules-daily-scan"
+# A schedule's id is the id of the workflow it starts.
+MAINTENANCE_SCHEDULE_ID = contracts.LEDGER_MAINTENANCE_ID
+SCAN_SCHEDULE_ID = contracts.JOURNEY_SCAN_ID
+RULES_SCAN_SCHEDULE_ID = contracts.RULE_SCAN_ID
+
+
+class StartFactory(Protocol):
+    def __call__(self, *, task_queue: str) -> contracts.WorkflowStart: ...
+
+
+@dataclass(frozen=True)
+class DailySchedule:
+    """One of the worker's daily Temporal Schedules: what it starts, and at what time of day (UTC)."""
+
+    schedule_id: str
+    start: StartFactory  # the contract's factory of the start
+    at: Callable[[Settings], str]  # "HH:MM" from the settings
+
+
+def _maintenance_time(settings: Settings) -> str:
+    return settings.points.maintenance_time
+
+
+SCHEDULES = (
+    DailySchedule(MAINTENANCE_SCHEDULE_ID, contracts.ledger_maintenance_start, _maintenance_time),
+    DailySchedule(SCAN_SCHEDULE_ID, contracts.journey_scan_start, _maintenance_time),
+    DailySchedule(RULES_SCAN_SCHEDULE_ID, contracts.rule_scan_start, _maintenance_time),
+)
 
 
 def build_worker(
@@ -108,45 +131,22 @@ async def _running(workers: list[Worker]) -> AsyncIterator[None]:
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create (or bring up to date) the daily schedules: ledger maintenance, the journey and rule scans."""
-    hour, minute = (int(part) for part in settings.points.maintenance_time.split(":"))
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            LedgerMaintenanceWorkflow.run,
-            MaintenanceInput(),
-            id=MAINTENANCE_SCHEDULE_ID,
-            task_queue=settings.temporal.task_queue,
-        ),
-        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-    scan = Schedule(
-        action=ScheduleActionStartWorkflow(
-            DailyScanWorkflow.run, DailyScanInput(), id=SCAN_SCHEDULE_ID, task_queue=settings.temporal.task_queue
-        ),
-        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-    rules_scan = Schedule(
-        action=ScheduleActionStartWorkflow(
-            RuleScanWorkflow.run,
-            RuleScanWorkflowInput(),
-            id=RULES_SCAN_SCHEDULE_ID,
-            task_queue=settings.temporal.task_queue,
-        ),
-        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-    for schedule_id, spec in (
-        (MAINTENANCE_SCHEDULE_ID, schedule),
-        (SCAN_SCHEDULE_ID, scan),
-        (RULES_SCAN_SCHEDULE_ID, rules_scan),
-    ):
+    """Create (or bring up to date) the daily schedules of SCHEDULES: ledger maintenance, the journey and rule
+    scans. Each skips a run while the previous one still runs."""
+    for daily in SCHEDULES:
+        hour, minute = (int(part) for part in daily.at(settings).split(":"))
+        schedule = Schedule(
+            action=daily.start(task_queue=settings.temporal.task_queue).schedule_action(),
+            spec=ScheduleSpec(
+                calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])]
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
         try:
-            await client.create_schedule(schedule_id, spec)
-            log.info("created schedule %s (daily at %s UTC)", schedule_id, settings.points.maintenance_time)
+            await client.create_schedule(daily.schedule_id, schedule)
+            log.info("created schedule %s (daily at %s UTC)", daily.schedule_id, daily.at(settings))
         except ScheduleAlreadyRunningError:
-            await client.get_schedule_handle(schedule_id).update(_replace_with(spec))
+            await client.get_schedule_handle(daily.schedule_id).update(_replace_with(schedule))
 
 
 def _replace_with(schedule: Schedule) -> Callable[[ScheduleUpdateInput], ScheduleUpdate]:
@@ -179,7 +179,7 @@ async def run(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     client = await connect_with_retry(settings.temporal, timeout=120)
-    added = await ensure_search_attributes(client)
+    added = await ensure_search_attributes(client, contracts.SEARCH_ATTRIBUTES)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     await ensure_schedules(client, settings)

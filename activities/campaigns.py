@@ -14,22 +14,20 @@ from temporalio import activity
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import AppError
-from core.temporal import CAMPAIGN_ID, JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
 from services import campaigns
 from services.campaigns import enrolment
-from services.journeys import JOURNEY_WORKFLOW
+from workflows import contracts
+from workflows.contracts import Counts
 
 # Temporal answers these while it is briefly unreachable or overloaded: the page is retried, not failed.
 TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
@@ -46,16 +44,6 @@ class CampaignState(BaseModel):
     start_at: datetime | None
     recurring: bool
     cancel_journeys: bool
-
-
-class Counts(BaseModel):
-    total: int = 0
-    pending: int = 0
-    enrolled: int = 0
-    held_out: int = 0
-    skipped: dict[str, int] = {}
-    failed: int = 0
-    cancelled: int = 0
 
 
 class Snapshotted(BaseModel):
@@ -229,22 +217,11 @@ class CampaignActivities:
         )
 
     async def _start_journey(self, inp: EnrollInput, member_id: uuid.UUID, kind: str, version: int) -> None:
-        attributes = TypedSearchAttributes(
-            [
-                SearchAttributePair(MEMBER_ID, str(member_id)),
-                SearchAttributePair(JOURNEY_KIND, kind),
-                SearchAttributePair(CAMPAIGN_ID, inp.campaign_id),
-                SearchAttributePair(JOURNEY_STEP, "start"),
-            ]
+        journey = contracts.JourneyInput(
+            member_id=str(member_id), kind=kind, campaign_id=inp.campaign_id, version=version
         )
-        await self._client.start_workflow(
-            JOURNEY_WORKFLOW,
-            {"member_id": str(member_id), "kind": kind, "campaign_id": inp.campaign_id, "version": version},
-            id=campaigns.journey_workflow_id(inp.campaign_id, member_id),
-            task_queue=inp.task_queue,
-            search_attributes=attributes,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        # Once: a member a campaign enrolled is never enrolled by it again, even after the journey ended.
+        await contracts.journey_start(journey, task_queue=inp.task_queue, once=True).start(self._client)
 
     @activity.defn(name="campaign.cancel")
     async def cancel(self, inp: CancelInput) -> Cancelled:
@@ -266,7 +243,7 @@ class CampaignActivities:
         async def cancel_one(member_id: uuid.UUID) -> int:
             async with gate:
                 handle: Any = self._client.get_workflow_handle(
-                    campaigns.journey_workflow_id(inp.campaign_id, member_id)
+                    contracts.campaign_member_workflow_id(inp.campaign_id, member_id)
                 )
                 try:
                     await handle.cancel()
@@ -288,7 +265,7 @@ class CampaignActivities:
 
     async def _delete_schedule(self, campaign_id: str) -> None:
         try:
-            await self._client.get_schedule_handle(campaigns.schedule_id(campaign_id)).delete()
+            await self._client.get_schedule_handle(contracts.campaign_schedule_id(campaign_id)).delete()
         except RPCError as exc:
             if exc.status not in (RPCStatusCode.NOT_FOUND, RPCStatusCode.UNIMPLEMENTED):
                 raise
@@ -307,18 +284,15 @@ class CampaignActivities:
             cron_expressions=[recurrence.cron] if recurrence.cron else [],
             start_at=campaign.start_at,
         )
+        run = contracts.CampaignInput.model_validate(
+            {"campaign_id": inp.campaign_id, "task_queue": inp.task_queue, "scheduled": True, **inp.tuning}
+        )
         schedule = Schedule(
-            action=ScheduleActionStartWorkflow(
-                campaigns.CAMPAIGN_WORKFLOW,
-                {"campaign_id": inp.campaign_id, "task_queue": inp.task_queue, "scheduled": True, **inp.tuning},
-                id=campaigns.workflow_id(inp.campaign_id),
-                task_queue=inp.task_queue,
-                typed_search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, inp.campaign_id)]),
-            ),
+            action=contracts.campaign_start(run, task_queue=inp.task_queue).schedule_action(),
             spec=spec,
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         )
-        schedule_id = campaigns.schedule_id(inp.campaign_id)
+        schedule_id = contracts.campaign_schedule_id(inp.campaign_id)
         try:
             await self._client.create_schedule(schedule_id, schedule)
         except ScheduleAlreadyRunningError:

@@ -40,7 +40,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade
 from core.settings import Settings, TemporalSettings
-from core.temporal import CAMPAIGN_ID, JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, connect
+from core.temporal import connect
 from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from models import Campaign
 from services import campaigns, journeys, segments
@@ -48,7 +48,8 @@ from services.intake import bootstrap
 from services.journeys.definition import Definition
 from services.segments import SegmentCreate
 from worker import build_worker
-from workflows.campaign import CampaignInput, CampaignOutcome, CampaignWorkflow
+from workflows import contracts
+from workflows.contracts import CAMPAIGN_ID, JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, CampaignInput, CampaignOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 # The quick and the full run keep a section each.
@@ -137,21 +138,17 @@ async def prepare_campaigns(sessions: Any) -> list[uuid.UUID]:
 async def run_campaign(
     client: Client, sessions: Any, campaign_id: uuid.UUID, *, concurrency: int, page_size: int, pages_per_run: int
 ) -> dict[str, Any]:
-    workflow_id = campaigns.workflow_id(campaign_id)
-    began = time.perf_counter()
-    handle = await client.start_workflow(
-        CampaignWorkflow.run,
-        CampaignInput(
-            campaign_id=str(campaign_id),
-            task_queue=IDLE_QUEUE,
-            page_size=page_size,
-            concurrency=concurrency,
-            pages_per_run=pages_per_run,
-        ),
-        id=workflow_id,
-        task_queue=WORKER_QUEUE,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(CAMPAIGN_ID, str(campaign_id))]),
+    run = CampaignInput(
+        campaign_id=str(campaign_id),
+        task_queue=IDLE_QUEUE,
+        page_size=page_size,
+        concurrency=concurrency,
+        pages_per_run=pages_per_run,
     )
+    start = contracts.campaign_start(run, task_queue=WORKER_QUEUE)
+    workflow_id = start.id
+    began = time.perf_counter()
+    handle = await start.start(client, result_type=CampaignOutcome)
     outcome: CampaignOutcome = await handle.result()
     elapsed = time.perf_counter() - began
     async with sessions() as session:

@@ -1,9 +1,12 @@
-"""Temporal client factory and the search attributes the product relies on."""
+"""Temporal client factory, and the registration of the search attributes the product relies on (the keys are
+the Temporal contract's: workflows.contracts.SEARCH_ATTRIBUTES)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -15,12 +18,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from core.settings import TemporalSettings
 
 log = logging.getLogger(__name__)
-
-MEMBER_ID = SearchAttributeKey.for_keyword("MemberId")
-JOURNEY_KIND = SearchAttributeKey.for_keyword("JourneyKind")
-CAMPAIGN_ID = SearchAttributeKey.for_keyword("CampaignId")
-JOURNEY_STEP = SearchAttributeKey.for_keyword("JourneyStep")
-SEARCH_ATTRIBUTES = (MEMBER_ID, JOURNEY_KIND, CAMPAIGN_ID, JOURNEY_STEP)
 
 
 async def connect(settings: TemporalSettings) -> Client:
@@ -49,9 +46,9 @@ async def connect_with_retry(settings: TemporalSettings, *, timeout: float = 60.
             delay = min(delay * 2, 2.0)
 
 
-async def ensure_search_attributes(client: Client) -> list[str]:
-    """Add the product's search attributes where missing; returns the names it added."""
-    wanted = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES}
+async def ensure_search_attributes(client: Client, keys: Iterable[SearchAttributeKey[Any]]) -> list[str]:
+    """Add these (Keyword) search attributes where missing; returns the names it added."""
+    wanted = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in keys}
     try:
         existing = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=client.namespace)

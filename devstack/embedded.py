@@ -16,7 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
-SEARCH_ATTRIBUTES = ("MemberId", "JourneyKind", "CampaignId", "JourneyStep")
+from workflows.contracts import SEARCH_ATTRIBUTES
+
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root; this user runs it then
 
 
@@ -277,8 +278,8 @@ class TemporalDevServer:
             "--log-level",
             "warn",
         ]
-        for name in SEARCH_ATTRIBUTES:
-            cmd += ["--search-attribute", f"{name}=Keyword"]
+        for key in SEARCH_ATTRIBUTES:
+            cmd += ["--search-attribute", f"{key.name}=Keyword"]
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         return cmd
 

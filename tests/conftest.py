@@ -21,11 +21,12 @@ from api.app import create_app
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade
 from core.settings import Settings, TemporalSettings
-from core.temporal import SEARCH_ATTRIBUTES, ensure_search_attributes
+from core.temporal import ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, find_binary, free_port
 from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.helpers import ApiClient
+from workflows.contracts import SEARCH_ATTRIBUTES
 
 TEST_DB = "memberflow_test"
 
@@ -92,7 +93,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
-    await ensure_search_attributes(env.client)
+    await ensure_search_attributes(env.client, SEARCH_ATTRIBUTES)
     yield env
     await env.shutdown()
 

@@ -141,7 +141,7 @@ async def test_approve_posts_the_hold_and_shipping_completes_it(
     assert shipped.status_code == 200, shipped.text
     assert shipped.json()["status"] == "fulfilled"
     handle = temporal_env.client.get_workflow_handle(f"redemption-{redemption['id']}")
-    state = await handle.query(RedemptionApproval.state)
+    state = await handle.query(RedemptionApproval.status)
     assert state.step == "fulfilled"
     await handle.result()
     if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):

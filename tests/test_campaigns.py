@@ -17,7 +17,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import CampaignSettings, Settings
-from core.temporal import CAMPAIGN_ID, JOURNEY_KIND, MEMBER_ID
 from models import Campaign, CampaignMember, Member, Message, Order
 from services import journeys
 from services.campaigns import enrolment
@@ -35,7 +34,8 @@ from tests.campaign_helpers import (
 )
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error
-from workflows.campaign import CampaignOutcome, CampaignStatus, CampaignWorkflow
+from workflows.campaign import CampaignWorkflow
+from workflows.contracts import CAMPAIGN_ID, JOURNEY_KIND, MEMBER_ID, CampaignOutcome, CampaignStatus
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -212,7 +212,7 @@ async def test_progress_query_reports_the_status_object(
             CampaignWorkflow.run, f"campaign-{campaign_id}"
         )
         await handle.result()
-        status: CampaignStatus = await handle.query(CampaignWorkflow.progress)
+        status: CampaignStatus = await handle.query(CampaignWorkflow.status)
         await _record_history(temporal_dev.client, handle.id, "campaign")
     assert status.state == "completed"
     assert status.counts.enrolled == 10

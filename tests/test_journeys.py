@@ -20,11 +20,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from core.temporal import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
 from models import Coupon, JourneyRun, Message, StaffTask
 from tests.helpers import ApiClient, member_body, order_body, zone_where_it_is
 from worker import build_channel_workers, build_worker
-from workflows.journey import JourneyOutcome, JourneyStatus, JourneyWorkflow
+from workflows.contracts import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, JourneyOutcome, JourneyStatus
+from workflows.journey import JourneyWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 Sessions = async_sessionmaker[AsyncSession]

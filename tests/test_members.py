@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from core.temporal import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
 from models import LedgerAccount, Member
 from tests.helpers import ApiClient, assert_error, member_body
+from workflows.contracts import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
 
 
 async def _count_members(sessions: async_sessionmaker[AsyncSession], external_id: str) -> int:

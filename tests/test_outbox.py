@@ -21,7 +21,9 @@ from models import TemporalOutbox
 from services.platform import outbox
 from tests.helpers import ApiClient, member_body
 from worker import build_worker, relay_outbox
-from workflows.journey import JourneyStatus, JourneyWorkflow
+from workflows import contracts
+from workflows.contracts import JourneyStatus
+from workflows.journey import JourneyWorkflow
 
 
 @pytest.fixture
@@ -81,16 +83,12 @@ async def test_member_created_while_temporal_is_down_gets_its_journey_from_the_r
 async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
     sessions: async_sessionmaker[AsyncSession], temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    workflow_id = f"journey-welcome-{uuid.uuid4()}"
+    start = contracts.journey_start(
+        contracts.JourneyInput(member_id=str(uuid.uuid4()), kind="welcome"), task_queue=task_queue, once=False
+    )
+    workflow_id = start.id
     async with sessions() as session:
-        await outbox.enqueue_start(
-            session,
-            workflow_type="JourneyWorkflow",
-            workflow_id=workflow_id,
-            task_queue=task_queue,
-            payload={"member_id": str(uuid.uuid4()), "kind": "welcome"},
-            search_attributes={"JourneyKind": "welcome"},
-        )
+        await outbox.enqueue_start(session, start)
         await session.execute(
             TemporalOutbox.__table__.update()
             .where(TemporalOutbox.workflow_id == workflow_id)
@@ -113,6 +111,45 @@ async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
         stop.set()
         await asyncio.wait_for(relay, timeout=5)
     assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
+
+
+async def test_a_typed_start_is_stored_as_before_and_rows_from_before_it_are_still_delivered(
+    sessions: async_sessionmaker[AsyncSession], temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    member_id = str(uuid.uuid4())
+    typed = contracts.journey_start(
+        contracts.JourneyInput(member_id=member_id, kind="welcome"), task_queue=task_queue, once=True
+    )
+    # A row as the outbox wrote it before the typed starts: the same columns, a hand-made payload.
+    legacy = TemporalOutbox(
+        action="start_once",
+        workflow_type="JourneyWorkflow",
+        workflow_id=f"journey-birthday-{member_id}",
+        task_queue=task_queue,
+        payload={"member_id": member_id, "kind": "birthday", "campaign_id": None},
+        search_attributes={"MemberId": member_id, "JourneyKind": "birthday", "JourneyStep": "start"},
+        attempts=0,
+    )
+    async with sessions() as session:
+        row = await outbox.enqueue_start(session, typed)
+        session.add(legacy)
+        await session.flush()
+        ids = [row.id, legacy.id]
+        assert (row.action, row.workflow_type, row.workflow_id) == (
+            "start_once",
+            "JourneyWorkflow",
+            f"journey-welcome-{member_id}",
+        )
+        assert row.search_attributes == {"MemberId": member_id, "JourneyKind": "welcome", "JourneyStep": "start"}
+        assert row.payload == {"member_id": member_id, "kind": "welcome", "campaign_id": None, "version": None}
+        await session.commit()
+    assert await outbox.dispatch(sessions, temporal_env.client, ids=ids) == 2
+    for kind in ("welcome", "birthday"):
+        description = await temporal_env.client.get_workflow_handle(f"journey-{kind}-{member_id}").describe()
+        assert description.workflow_type == contracts.JOURNEY_WORKFLOW
+        assert description.task_queue == task_queue
+        assert description.typed_search_attributes.get(contracts.MEMBER_ID) == member_id
+        assert description.typed_search_attributes.get(contracts.JOURNEY_KIND) == kind
 
 
 async def _wait_for_step(handle: object, step: str) -> JourneyStatus:

@@ -8,11 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows import WORKFLOWS
+from workflows import contracts
+from workflows.registry import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -28,6 +30,18 @@ def test_there_are_histories_for_the_built_in_journeys() -> None:
         "abandoned_cart",
         "win_back",
     } <= names
+
+
+def test_the_contract_names_every_registered_workflow_and_each_answers_the_status_query() -> None:
+    definitions = [workflow._Definition.must_from_class(cls) for cls in WORKFLOWS]
+    assert {d.name for d in definitions} == contracts.WORKFLOW_NAMES
+    assert all(contracts.STATUS_QUERY in d.queries for d in definitions)
+    # The names in saved histories (and in running schedules) are the contract's.
+    stored = {
+        json.loads(path.read_text())["events"][0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
+        for path in HISTORIES
+    }
+    assert stored <= contracts.WORKFLOW_NAMES
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest_asyncio
 from sqlalchemy import select
-from temporalio.client import ScheduleActionStartWorkflow
+from temporalio.client import ScheduleActionExecutionStartWorkflow, ScheduleActionStartWorkflow
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.rules import RuleActivities, RuleScanInput, RuleScanResult
@@ -20,6 +20,7 @@ from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, order_body
 from tests.rules_helpers import Sessions, create_rule, firings, new_scope, rule_body, scoped, scoped_member, tags
 from worker import RULES_SCAN_SCHEDULE_ID, build_worker, ensure_schedules
+from workflows.contracts import STATUS_QUERY, BatchStatus
 
 
 @pytest_asyncio.fixture
@@ -214,6 +215,13 @@ async def test_the_rules_daily_scan_runs_from_its_schedule(
                 if await firings(sessions, created["id"]):
                     break
                 await asyncio.sleep(0.1)
+            run = (await handle.describe()).info.recent_actions[-1]
+            assert isinstance(run.action, ScheduleActionExecutionStartWorkflow)
+            scan = client.get_workflow_handle(run.action.workflow_id)
+            report = await scan.result()
+            assert report["fired"][created["name"]] == 1
+            status = await scan.query(STATUS_QUERY, result_type=BatchStatus)
+            assert status == BatchStatus(state="done", report=report)
         assert "celebrated" in await tags(sessions, member_id)
     finally:
         await handle.delete()

@@ -27,7 +27,9 @@ from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, order_body, zone_where_it_is
 from tests.rules_helpers import Sessions, create_rule, firings, new_scope, rule_body, scoped_member
 from worker import build_channel_workers, build_worker
-from workflows.rule_message import RuleMessageOutcome, RuleMessageWorkflow
+from workflows import contracts
+from workflows.contracts import RuleMessageOutcome
+from workflows.rule_message import RuleMessageWorkflow
 
 
 def midday_zone() -> str:
@@ -149,10 +151,14 @@ async def test_cart_left_two_hours_gets_one_sms_with_a_coupon_unless_they_ordere
         handles[member_id] = await _started(temporal_env, f"rule-{created['id']}-v1-{firing.event_key}")
     await temporal_env.sleep(timedelta(hours=1))
     assert await _cart_coupons(sessions, left) == []  # nothing before the two hours are up
+    waiting = await handles[left].query(RuleMessageWorkflow.status)
+    assert (waiting.state, waiting.current, waiting.results) == ("waiting", 0, [])
     await shop.post("/api/v1/orders", json=order_body(bought, amount="12.00"))
     await temporal_env.sleep(timedelta(hours=2))
     assert (await handles[left].result()).results == ["0:sent"]
     assert (await handles[bought].result()).results == ["0:skipped_ordered"]
+    done = await handles[left].query(RuleMessageWorkflow.status)
+    assert (done.state, done.current, done.results, done.rule_id) == ("done", None, ["0:sent"], created["id"])
     if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):  # replayed by tests/test_replay.py
         history = await handles[left].fetch_history()
         (Path(__file__).parent / "histories" / "rule_cart_message.json").write_text(history.to_json())
@@ -170,21 +176,21 @@ async def test_cart_left_two_hours_gets_one_sms_with_a_coupon_unless_they_ordere
     # The outbox delivers the same start again (a relay retry): the workflow id is taken, nothing is resent.
     [firing] = await firings(sessions, created["id"], left)
     async with sessions() as session:
-        row = await outbox.enqueue_start(
-            session,
-            workflow_type="RuleMessageWorkflow",
-            workflow_id=handles[left].id,
+        again = contracts.rule_message_start(
+            contracts.RuleMessageInput.model_validate(
+                {
+                    "member_id": left,
+                    "rule_id": created["id"],
+                    "version": 1,
+                    "event_at": now,
+                    "sends": [{"index": 0, "channel": "sms", "template": "cart_reminder", "coupon": "cart_5"}],
+                }
+            ),
+            event_key=firing.event_key,
             task_queue=task_queue,
-            payload={
-                "member_id": left,
-                "rule_id": created["id"],
-                "version": 1,
-                "event_at": now,
-                "sends": [{"index": 0, "channel": "sms", "template": "cart_reminder", "coupon": "cart_5"}],
-            },
-            search_attributes={"MemberId": left},
-            once=True,
         )
+        assert again.id == handles[left].id
+        row = await outbox.enqueue_start(session, again)
         await session.commit()
     assert await outbox.dispatch(sessions, temporal_env.client, ids=[row.id]) == 1
     await temporal_env.sleep(timedelta(hours=3))

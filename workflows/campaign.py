@@ -3,7 +3,7 @@ as new so its history stays small at any size.
 
 The input carries ids, the cursor and the counters only. Pause, resume and cancel arrive as signals; the
 status the marketer set in the database is also read back with every page, which is how scheduled runs of a
-recurring campaign (started by the Schedule, under other ids) obey them too. The `progress` query returns
+recurring campaign (started by the Schedule, under other ids) obey them too. The `status` query returns
 the status object."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -22,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
         CampaignActivities,
         CampaignRef,
         CancelInput,
-        Counts,
         EnrollInput,
         FailInput,
         FinishInput,
@@ -30,9 +28,20 @@ with workflow.unsafe.imports_passed_through():
         PageInput,
         ScheduleInput,
     )
+    from workflows.contracts import (
+        CAMPAIGN_WORKFLOW,
+        CANCEL_SIGNAL,
+        PAUSE_SIGNAL,
+        RESUME_SIGNAL,
+        STATUS_QUERY,
+        CampaignInput,
+        CampaignOutcome,
+        CampaignStatus,
+        Counts,
+    )
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-SHORT = timedelta(seconds=30)
+from workflows.common import ACTIVITY_RETRY, ACTIVITY_TIMEOUT
+
 # A paused run looks at the database this often, in case the resume came without a signal.
 PAUSE_POLL = timedelta(minutes=1)
 ENROLL_TIMEOUT = timedelta(minutes=10)
@@ -40,47 +49,7 @@ ENROLL_TIMEOUT = timedelta(minutes=10)
 ENROLL_HEARTBEAT = timedelta(seconds=10)
 
 
-class CampaignInput(BaseModel):
-    campaign_id: str
-    # Where the journeys run; by default the campaign workflow's own task queue.
-    task_queue: str | None = None
-    # Started by the campaign's Schedule (a recurring run): snapshot anew, never create the schedule.
-    scheduled: bool = False
-    page_size: int = Field(default=200, ge=1, le=2000)
-    concurrency: int = Field(default=20, ge=1, le=200)
-    pages_per_run: int = Field(default=25, ge=1, le=1000)
-    # Carried across continue-as-new.
-    cursor: str | None = None
-    snapshot_done: bool = False
-    pages: int = 0
-    continued: int = 0
-    paused: bool = False
-    cancel_requested: bool = False
-    counts: Counts = Counts()
-    largest_history: int = 0
-
-
-class CampaignStatus(BaseModel):
-    campaign_id: str
-    # waiting (for start_at), snapshot, enrolling, paused, cancelling, completed, cancelled, skipped
-    state: str
-    counts: Counts
-    pages: int
-    continued: int
-    cursor: str | None
-    # The largest history length among this workflow's runs so far (the current one included).
-    largest_history: int
-
-
-class CampaignOutcome(BaseModel):
-    status: str
-    counts: Counts
-    pages: int
-    continued: int
-    largest_history: int
-
-
-@workflow.defn(name="CampaignWorkflow")
+@workflow.defn(name=CAMPAIGN_WORKFLOW)
 class CampaignWorkflow:
     def __init__(self) -> None:
         self._inp: CampaignInput | None = None
@@ -92,20 +61,20 @@ class CampaignWorkflow:
 
     # The signals come through the outbox with a JSON object (empty, or {"cancel_journeys": …}); the
     # database holds what was asked, so the handlers only wake the workflow.
-    @workflow.signal(name="pause")
+    @workflow.signal(name=PAUSE_SIGNAL)
     def pause(self, _: dict[str, Any] | None = None) -> None:
         self._paused = True
 
-    @workflow.signal(name="resume")
+    @workflow.signal(name=RESUME_SIGNAL)
     def resume(self, _: dict[str, Any] | None = None) -> None:
         self._paused = False
 
-    @workflow.signal(name="cancel")
+    @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self, _: dict[str, Any] | None = None) -> None:
         self._cancel = True
 
-    @workflow.query(name="progress")
-    def progress(self) -> CampaignStatus:
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> CampaignStatus:
         assert self._inp is not None
         return CampaignStatus(
             campaign_id=self._inp.campaign_id,
@@ -187,8 +156,8 @@ class CampaignWorkflow:
             following = workflow.start_activity_method(
                 CampaignActivities.next_page,
                 self._page_after(page.member_ids[-1]),
-                start_to_close_timeout=SHORT,
-                retry_policy=RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
             )
             enrolled = await workflow.execute_activity_method(
                 CampaignActivities.enroll,
@@ -200,7 +169,7 @@ class CampaignWorkflow:
                 ),
                 start_to_close_timeout=ENROLL_TIMEOUT,
                 heartbeat_timeout=ENROLL_HEARTBEAT,
-                retry_policy=RETRY,
+                retry_policy=ACTIVITY_RETRY,
             )
             next_page = await following
             self._counts = enrolled.counts
@@ -248,7 +217,7 @@ class CampaignWorkflow:
             CancelInput(campaign_id=self._inp.campaign_id, concurrency=self._inp.concurrency),
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+            retry_policy=ACTIVITY_RETRY,
         )
         return self._outcome("cancelled")
 
@@ -285,4 +254,6 @@ class CampaignWorkflow:
         return self._inp.task_queue or workflow.info().task_queue
 
     async def _call(self, method: Any, arg: BaseModel) -> Any:
-        return await workflow.execute_activity_method(method, arg, start_to_close_timeout=SHORT, retry_policy=RETRY)
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+        )

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -30,51 +28,27 @@ with workflow.unsafe.imports_passed_through():
         TagInput,
         TaskInput,
     )
-    from activities.messaging import SendMessageInput, SendMessageResult
-    from core.temporal import JOURNEY_STEP
+    from activities.messaging import SendMessageInput
     from services.journeys.definition import Definition, Duration, Step, successors
+    from workflows.contracts import (
+        JOURNEY_STEP,
+        JOURNEY_WORKFLOW,
+        MEMBER_EVENT_SIGNAL,
+        STATUS_QUERY,
+        JourneyInput,
+        JourneyOutcome,
+        JourneyStatus,
+        MemberEventSignal,
+    )
+
+from workflows.common import ACTIVITY_RETRY, send_message
+from workflows.common import ACTIVITY_TIMEOUT as SHORT  # the name the step code uses
 
 INTERPRETER_PATCH = "journey-interpreter-v1"
 FIRST_PURCHASE_WAIT = timedelta(days=7)  # the first release's welcome skeleton, kept for its running histories
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-# Bounded, so the last attempt records the message as failed instead of retrying forever.
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10), maximum_attempts=10
-)
-SHORT = timedelta(seconds=30)
-MIN_DEFER_SECONDS = 60.0
 
 
-class JourneyInput(BaseModel):
-    member_id: str
-    kind: str
-    campaign_id: str | None = None
-    # None: the journey's current version when the run starts.
-    version: int | None = None
-
-
-class MemberEventSignal(BaseModel):
-    type: str
-    properties: dict[str, Any] = {}
-
-
-class JourneyStatus(BaseModel):
-    member_id: str
-    kind: str
-    version: int | None
-    step: str
-    steps: list[str]
-    events: list[str]
-
-
-class JourneyOutcome(BaseModel):
-    # completed: reached its end; exited: an exit event ended it; member_missing: no such member.
-    result: str
-    steps: list[str]
-    messages: list[str] = []
-
-
-@workflow.defn
+@workflow.defn(name=JOURNEY_WORKFLOW)
 class JourneyWorkflow:
     def __init__(self) -> None:
         self._input: JourneyInput | None = None
@@ -87,11 +61,11 @@ class JourneyWorkflow:
         # Events up to this index were consumed by an earlier wait_for.
         self._seen = 0
 
-    @workflow.signal(name="member_event")
+    @workflow.signal(name=MEMBER_EVENT_SIGNAL)
     def member_event(self, event: MemberEventSignal) -> None:
         self._events.append(event.type)
 
-    @workflow.query(name="status")
+    @workflow.query(name=STATUS_QUERY)
     def status(self) -> JourneyStatus:
         assert self._input is not None
         return JourneyStatus(
@@ -274,22 +248,12 @@ class JourneyWorkflow:
             campaign_id=self._input.campaign_id,
             coupon_code=coupon_code,
         )
-        while True:
-            result: SendMessageResult = await workflow.execute_activity(
-                "messaging.send",
-                message.model_copy(update={"as_of": workflow.now()}),
-                result_type=SendMessageResult,
-                task_queue=f"{workflow.info().task_queue}-{step.send.channel}",
-                start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=SEND_RETRY,
-            )
-            if result.status != "deferred" or result.retry_at is None:
-                self._messages.append(f"{step.id}:{result.status}")
-                return True
-            # Quiet hours: wait for the member's window to open, then try again with the same key. Never less
-            # than a minute, so a retry_at that is already past can not spin the run in a tight loop.
-            if not await self._pause(max(MIN_DEFER_SECONDS, _seconds_until(result.retry_at))):
-                return False
+        # Quiet hours: it waits for the member's window to open, unless an exit event comes first.
+        result = await send_message(message, interrupted=self._exit_seen)
+        if result is None:
+            return False
+        self._messages.append(f"{step.id}:{result.status}")
+        return True
 
     async def _act(self, step: Step) -> None:
         options: dict[str, Any] = {"start_to_close_timeout": SHORT, "retry_policy": ACTIVITY_RETRY}
@@ -356,7 +320,3 @@ class JourneyWorkflow:
         self._steps.append("done")
         workflow.upsert_search_attributes([JOURNEY_STEP.value_set("done")])
         return JourneyOutcome(result=result, steps=list(self._steps))
-
-
-def _seconds_until(moment: datetime) -> float:
-    return max(0.0, (moment - workflow.now()).total_seconds())

@@ -4,32 +4,34 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.ledger import BatchInput, LedgerActivities
+    from workflows.contracts import (
+        LEDGER_MAINTENANCE_WORKFLOW,
+        STATUS_QUERY,
+        BatchStatus,
+        MaintenanceInput,
+        MaintenanceReport,
+    )
+
+from workflows.common import MAINTENANCE_RETRY
 
 BATCH = 500
 # Batches per run before continuing as new, so the history stays small on any ledger size.
 BATCHES_PER_RUN = 200
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
 
 
-class MaintenanceInput(BaseModel):
-    lots_expired: int = 0
-    holds_released: int = 0
-
-
-class MaintenanceReport(BaseModel):
-    lots_expired: int
-    holds_released: int
-    holds_skipped: int
-
-
-@workflow.defn
+@workflow.defn(name=LEDGER_MAINTENANCE_WORKFLOW)
 class LedgerMaintenanceWorkflow:
+    def __init__(self) -> None:
+        self._status = BatchStatus(state="running")
+
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> BatchStatus:
+        return self._status
+
     @workflow.run
     async def run(self, inp: MaintenanceInput) -> MaintenanceReport:
         now = workflow.now()
@@ -39,7 +41,7 @@ class LedgerMaintenanceWorkflow:
                 LedgerActivities.expire_due_lots,
                 BatchInput(now=now, limit=BATCH),
                 start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=RETRY,
+                retry_policy=MAINTENANCE_RETRY,
             )
             lots += batch.processed
             if batch.processed < BATCH:
@@ -51,10 +53,12 @@ class LedgerMaintenanceWorkflow:
                 LedgerActivities.release_expired_holds,
                 BatchInput(now=now, limit=BATCH),
                 start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=RETRY,
+                retry_policy=MAINTENANCE_RETRY,
             )
             holds += released.processed
             skipped += released.failed
             if released.processed + released.failed < BATCH:
                 break
-        return MaintenanceReport(lots_expired=lots, holds_released=holds, holds_skipped=skipped)
+        report = MaintenanceReport(lots_expired=lots, holds_released=holds, holds_skipped=skipped)
+        self._status = BatchStatus(state="done", report=report.model_dump())
+        return report

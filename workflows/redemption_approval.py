@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -25,51 +22,29 @@ with workflow.unsafe.imports_passed_through():
         StaffNotice,
         WarehouseNotice,
     )
-    from activities.messaging import SendMessageInput, SendMessageResult
-    from core.temporal import JOURNEY_STEP
+    from activities.messaging import SendMessageInput
+    from workflows.contracts import (
+        CANCEL_UPDATE,
+        DECIDE_UPDATE,
+        JOURNEY_STEP,
+        REDEMPTION_APPROVAL_WORKFLOW,
+        SHIPPED_UPDATE,
+        STATUS_QUERY,
+        ApprovalInput,
+        ApprovalOutcome,
+        ApprovalStatus,
+        CancelRequest,
+        Decision,
+        ShippedRequest,
+    )
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10), maximum_attempts=10
-)
-SHORT = timedelta(seconds=30)
+from workflows.common import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, SEND_RETRY, SEND_TIMEOUT, send_message
+
 SHIPPING_WAIT = timedelta(days=180)
 DECIDERS = frozenset({"approver", "admin"})
 
 
-class ApprovalInput(BaseModel):
-    redemption_id: str
-
-
-class Decision(BaseModel):
-    action: Literal["approve", "reject"]
-    approver: str
-    approver_key: str
-    role: str
-    reason: str | None = None
-
-
-class CancelRequest(BaseModel):
-    reason: str = "cancelled by the member"
-
-
-class ShippedRequest(BaseModel):
-    tracking_number: str
-
-
-class ApprovalState(BaseModel):
-    step: str
-    status: str
-    decided_by: str | None
-    escalated: bool
-
-
-class ApprovalOutcome(BaseModel):
-    status: str
-    decided_by: str | None
-
-
-@workflow.defn
+@workflow.defn(name=REDEMPTION_APPROVAL_WORKFLOW)
 class RedemptionApproval:
     def __init__(self) -> None:
         self._input = ApprovalInput(redemption_id="")
@@ -82,13 +57,13 @@ class RedemptionApproval:
         self._escalated = False
         self._tracking: str | None = None
 
-    @workflow.query(name="state")
-    def state(self) -> ApprovalState:
-        return ApprovalState(
+    @workflow.query(name=STATUS_QUERY)
+    def status(self) -> ApprovalStatus:
+        return ApprovalStatus(
             step=self._step, status=self._status, decided_by=self._decided_by, escalated=self._escalated
         )
 
-    @workflow.update(name="decide")
+    @workflow.update(name=DECIDE_UPDATE)
     async def decide(self, decision: Decision) -> ApprovalOutcome:
         if self._decision is not None:  # a second update accepted in the same task as the first
             raise ApplicationError(f"already decided by {self._decided_by}", type="AlreadyDecided")
@@ -111,7 +86,7 @@ class RedemptionApproval:
         if decision.action == "reject" and not (decision.reason or "").strip():
             raise ApplicationError("a rejection needs a reason", type="ReasonRequired")
 
-    @workflow.update(name="cancel")
+    @workflow.update(name=CANCEL_UPDATE)
     async def cancel(self, request: CancelRequest) -> ApprovalOutcome:
         if self._decision is not None:
             raise ApplicationError(f"already decided by {self._decided_by}", type="AlreadyDecided")
@@ -125,7 +100,7 @@ class RedemptionApproval:
         if self._status != "pending" or self._decision is not None:
             raise ApplicationError(f"this redemption is {self._status}", type="AlreadyDecided")
 
-    @workflow.update(name="shipped")
+    @workflow.update(name=SHIPPED_UPDATE)
     async def shipped(self, request: ShippedRequest) -> ApprovalOutcome:
         self._tracking = request.tracking_number
         await workflow.wait_condition(lambda: self._status == "fulfilled")
@@ -153,8 +128,7 @@ class RedemptionApproval:
             context["reason"] = reason
         if self._tracking:
             context["tracking"] = self._tracking
-        await workflow.execute_activity(
-            "messaging.send",
+        await send_message(
             SendMessageInput(
                 message_key=f"{workflow.info().workflow_id}:{template}",
                 member_id=self._opened.member_id,
@@ -164,18 +138,15 @@ class RedemptionApproval:
                 journey_kind="redemption_approval",
                 context=context,
             ),
-            result_type=SendMessageResult,
-            task_queue=f"{workflow.info().task_queue}-email",
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=SEND_RETRY,
+            at_workflow_time=False,
         )
 
     async def _settle(self, outcome: str, by: str, reason: str | None = None) -> str:
         settled = await workflow.execute_activity_method(
             ApprovalActivities.settle,
             SettleInput(redemption_id=self._input.redemption_id, outcome=outcome, by=by, reason=reason),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         return settled.status
 
@@ -185,8 +156,8 @@ class RedemptionApproval:
         self._opened = await workflow.execute_activity_method(
             ApprovalActivities.open,
             OpenInput(redemption_id=inp.redemption_id, now=workflow.now()),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         opened = self._opened
         self._status = "pending"
@@ -199,7 +170,7 @@ class RedemptionApproval:
                 points=opened.points,
                 reward_name=opened.reward_name,
             ),
-            start_to_close_timeout=timedelta(minutes=1),
+            start_to_close_timeout=SEND_TIMEOUT,
             retry_policy=SEND_RETRY,
         )
         await self._tell_member("redemption_pending")
@@ -208,7 +179,10 @@ class RedemptionApproval:
             self._escalated = True
             self._enter("escalated")
             await workflow.execute_activity_method(
-                ApprovalActivities.escalate, inp.redemption_id, start_to_close_timeout=SHORT, retry_policy=RETRY
+                ApprovalActivities.escalate,
+                inp.redemption_id,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
             )
             await workflow.execute_activity_method(
                 ApprovalActivities.notify_staff,
@@ -218,7 +192,7 @@ class RedemptionApproval:
                     points=opened.points,
                     reward_name=opened.reward_name,
                 ),
-                start_to_close_timeout=timedelta(minutes=1),
+                start_to_close_timeout=SEND_TIMEOUT,
                 retry_policy=SEND_RETRY,
             )
             decided = await self._wait_until(opened.expires_at)
@@ -270,7 +244,7 @@ class RedemptionApproval:
                 reward_name=self._opened.reward_name,
                 member_id=self._opened.member_id,
             ),
-            start_to_close_timeout=timedelta(minutes=1),
+            start_to_close_timeout=SEND_TIMEOUT,
             retry_policy=SEND_RETRY,
         )
         await self._tell_member("redemption_approved")
@@ -281,8 +255,8 @@ class RedemptionApproval:
         shipped = await workflow.execute_activity_method(
             ApprovalActivities.shipped,
             ShippedInput(redemption_id=self._input.redemption_id, tracking_number=self._tracking),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
         )
         self._status = shipped.status
         self._enter("fulfilled")

@@ -22,6 +22,7 @@ from models import Campaign
 from services import campaigns, journeys, segments
 from services.campaigns import CampaignSpec
 from services.platform import audit, outbox
+from workflows import contracts
 
 router = APIRouter()
 ACTIONS = ("start", "pause", "resume", "cancel")
@@ -67,7 +68,7 @@ async def _commit_and_go(request: Request, session: AsyncSession, location: str)
 
 def _temporal_url(settings: Settings, campaign: Campaign) -> str:
     base = settings.temporal.ui_url.rstrip("/")
-    return f"{base}/namespaces/{settings.temporal.namespace}/workflows/{campaigns.workflow_id(campaign.id)}"
+    return f"{base}/namespaces/{settings.temporal.namespace}/workflows/{contracts.campaign_workflow_id(campaign.id)}"
 
 
 async def _record(session: AsyncSession, user: ConsoleUser, action: str, campaign: Campaign, **details: object) -> None:

@@ -16,7 +16,7 @@ from api.routes.approvals import decide_approval
 from core.errors import AppError, NotFound
 from services import members
 from services.rewards import approvals
-from workflows.redemption_approval import Decision
+from workflows.contracts import Decision
 
 router = APIRouter()
 MAX_REASON = 500

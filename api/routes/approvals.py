@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,13 +23,8 @@ from models import ApiKey
 from services import rewards
 from services.platform import audit
 from services.rewards import approvals
-from workflows.redemption_approval import (
-    ApprovalOutcome,
-    CancelRequest,
-    Decision,
-    RedemptionApproval,
-    ShippedRequest,
-)
+from workflows import contracts
+from workflows.contracts import ApprovalOutcome, CancelRequest, Decision, ShippedRequest
 
 router = APIRouter(tags=["approvals"], responses=ERROR_RESPONSES)
 
@@ -50,10 +45,10 @@ _CODES = {
 }
 
 
-async def _update(temporal: Client, redemption_id: uuid.UUID, update: Any, arg: BaseModel) -> ApprovalOutcome:
-    handle = temporal.get_workflow_handle_for(RedemptionApproval.run, approvals.workflow_id(redemption_id))
+async def _update(temporal: Client, redemption_id: uuid.UUID, update: str, arg: BaseModel) -> ApprovalOutcome:
+    handle: WorkflowHandle[Any, Any] = temporal.get_workflow_handle(contracts.redemption_workflow_id(redemption_id))
     try:
-        result: ApprovalOutcome = await handle.execute_update(update, arg)
+        result: ApprovalOutcome = await handle.execute_update(update, arg, result_type=ApprovalOutcome)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None
@@ -102,7 +97,7 @@ async def decide_approval(
     redemption_id = (await approvals.get(session, approval_id)).redemption_id
     actor_id, actor = key.id, key.name
     await session.rollback()  # nothing to write yet; do not hold a transaction open while Temporal decides
-    outcome = await _update(temporal, redemption_id, RedemptionApproval.decide, decision)
+    outcome = await _update(temporal, redemption_id, contracts.DECIDE_UPDATE, decision)
     await audit.record(
         session,
         actor_key_id=actor_id,
@@ -171,7 +166,7 @@ async def cancel_redemption(
     await _update(
         temporal,
         redemption_id,
-        RedemptionApproval.cancel,
+        contracts.CANCEL_UPDATE,
         CancelRequest(reason=(body.reason if body and body.reason else "cancelled by the member")),
     )
     return await _redemption_out(session, redemption_id)
@@ -190,6 +185,6 @@ async def redemption_shipped(
         raise Conflict(f"this redemption is {redemption.status}", code="not_shippable")
     await session.rollback()
     await _update(
-        temporal, redemption_id, RedemptionApproval.shipped, ShippedRequest(tracking_number=body.tracking_number)
+        temporal, redemption_id, contracts.SHIPPED_UPDATE, ShippedRequest(tracking_number=body.tracking_number)
     )
     return await _redemption_out(session, redemption_id)

@@ -30,6 +30,7 @@ from core.settings import Settings
 from models import ApiKey, Campaign
 from services import campaigns
 from services.platform import audit
+from workflows import contracts
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
 CampaignStatus = Annotated[str | None, Query(pattern="^(draft|scheduled|running|paused|completed|cancelled|failed)$")]
@@ -37,7 +38,7 @@ CampaignStatus = Annotated[str | None, Query(pattern="^(draft|scheduled|running|
 
 async def _detail(session: AsyncSession, campaign: Campaign, settings: Settings) -> CampaignDetailOut:
     counts = await campaigns.progress(session, campaign.id)
-    workflow_id = campaigns.workflow_id(campaign.id)
+    workflow_id = contracts.campaign_workflow_id(campaign.id)
     base = settings.temporal.ui_url.rstrip("/")
     return CampaignDetailOut(
         **CampaignOut.model_validate(campaign).model_dump(),

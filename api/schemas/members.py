@@ -14,6 +14,7 @@ from api.schemas.orders import OrderOut
 from models import Member
 from services.analytics.member360 import MemberView
 from services.loyalty.ledger import Balance, LedgerLine
+from workflows import contracts
 
 
 class ConsentOut(BaseModel):
@@ -122,8 +123,8 @@ class Member360Out(MemberOut):
             recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
             recent_messages=[MessageSummaryOut.model_validate(m) for m in v.recent_messages],
             links={
-                "journeys": f"{workflows}?query=MemberId%3D%22{v.member.id}%22",
-                "welcome_journey": f"{workflows}/journey-welcome-{v.member.id}",
+                "journeys": f"{workflows}?query={contracts.MEMBER_ID.name}%3D%22{v.member.id}%22",
+                "welcome_journey": f"{workflows}/{contracts.journey_workflow_id('welcome', v.member.id)}",
             },
         )
 

@@ -4,7 +4,6 @@ from services.campaigns.report import (
     results,
 )
 from services.campaigns.service import (
-    CAMPAIGN_WORKFLOW,
     SKIP_REASONS,
     CampaignSpec,
     Every,
@@ -15,7 +14,6 @@ from services.campaigns.service import (
     fail,
     finish,
     get,
-    journey_workflow_id,
     listing,
     mark_started,
     members_page,
@@ -24,13 +22,10 @@ from services.campaigns.service import (
     rate,
     record_counters,
     resume,
-    schedule_id,
     start,
-    workflow_id,
 )
 
 __all__ = [
-    "CAMPAIGN_WORKFLOW",
     "CampaignSpec",
     "Every",
     "Progress",
@@ -41,7 +36,6 @@ __all__ = [
     "fail",
     "finish",
     "get",
-    "journey_workflow_id",
     "listing",
     "mark_started",
     "members_page",
@@ -51,7 +45,5 @@ __all__ = [
     "record_counters",
     "results",
     "resume",
-    "schedule_id",
     "start",
-    "workflow_id",
 ]

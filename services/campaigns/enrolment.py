@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Campaign, CampaignMember, JourneyRun, Member
 from services import journeys, segments
-from services.campaigns.service import get, journey_workflow_id
+from services.campaigns.service import get
 from services.journeys.definition import Definition
+from workflows import contracts
 
 # --- snapshot and holdout ----------------------------------------------------------------------------------
 
@@ -96,7 +97,9 @@ async def screen(session: AsyncSession, campaign: Campaign, member_ids: list[uui
             consent = consent | Member.consent_email
         if "sms" in channels:
             consent = consent | Member.consent_sms
-    own_id = literal(journey_workflow_id(campaign.id, ""), Text) + cast(CampaignMember.member_id, Text)
+    own_id = literal(contracts.campaign_member_workflow_id(campaign.id, ""), Text) + cast(
+        CampaignMember.member_id, Text
+    )
     busy = (
         select(JourneyRun.run_id)
         .where(
@@ -163,7 +166,9 @@ async def mark_enrolled(session: AsyncSession, campaign_id: uuid.UUID, member_id
     """Only pending members move: a member settled by an earlier attempt is not counted again."""
     if not member_ids:
         return 0
-    workflow = literal(journey_workflow_id(campaign_id, ""), Text) + cast(CampaignMember.member_id, Text)
+    workflow = literal(contracts.campaign_member_workflow_id(campaign_id, ""), Text) + cast(
+        CampaignMember.member_id, Text
+    )
     result = await session.execute(
         update(CampaignMember)
         .where(_pending(campaign_id, member_ids))

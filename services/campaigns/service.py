@@ -23,26 +23,14 @@ from core.errors import AppError, Conflict, InvalidInput, NotFound
 from models import Campaign, CampaignMember, Journey
 from services import journeys, segments
 from services.platform import outbox
+from workflows import contracts
 
-CAMPAIGN_WORKFLOW = "CampaignWorkflow"
 SKIP_REASONS = ("no_consent", "already_in_journey", "send_cap")
 # Statuses a marketer's action may move from, per action (anything else is a 409).
 _PAUSABLE = ("scheduled", "running")
 _CANCELLABLE = ("draft", "scheduled", "running", "paused")
 _ACTIVE = ("scheduled", "running", "paused")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*,/\-?]+$")
-
-
-def workflow_id(campaign_id: uuid.UUID | str) -> str:
-    return f"campaign-{campaign_id}"
-
-
-def journey_workflow_id(campaign_id: uuid.UUID | str, member_id: uuid.UUID | str) -> str:
-    return f"campaign-{campaign_id}-{member_id}"
-
-
-def schedule_id(campaign_id: uuid.UUID | str) -> str:
-    return f"campaign-schedule-{campaign_id}"
 
 
 # --- definitions -----------------------------------------------------------------------------------------
@@ -184,13 +172,12 @@ async def _enqueue_run(
 ) -> None:
     """Through the outbox, in the transaction that changed the status: a committed start always happens.
     The id is the campaign's, so a start while a run is going finds that run instead of a second one."""
+    run = contracts.CampaignInput.model_validate(
+        {"campaign_id": str(campaign.id), "task_queue": task_queue, **(tuning or {})}
+    )
     await outbox.enqueue_start(
         session,
-        workflow_type=CAMPAIGN_WORKFLOW,
-        workflow_id=workflow_id(campaign.id),
-        task_queue=task_queue,
-        payload={"campaign_id": str(campaign.id), "task_queue": task_queue, **(tuning or {})},
-        search_attributes={"CampaignId": str(campaign.id)},
+        contracts.campaign_start(run, task_queue=task_queue),
         # Only called when no run should be going: one still open is the previous run closing after its last
         # page, and this start must wait for it rather than be taken as already done.
         after_previous=True,
@@ -219,7 +206,9 @@ async def start(
 
 
 async def _signal(session: AsyncSession, campaign: Campaign, name: str, payload: dict[str, Any]) -> None:
-    await outbox.enqueue_signal(session, workflow_id=workflow_id(campaign.id), signal_name=name, payload=payload)
+    await outbox.enqueue_signal(
+        session, workflow_id=contracts.campaign_workflow_id(campaign.id), signal_name=name, payload=payload
+    )
 
 
 async def pause(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
@@ -229,7 +218,7 @@ async def pause(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
     if campaign.status not in _PAUSABLE:
         raise _illegal(campaign, "pause")
     campaign.status = "paused"
-    await _signal(session, campaign, "pause", {})
+    await _signal(session, campaign, contracts.PAUSE_SIGNAL, {})
     await session.flush()
     return campaign
 
@@ -242,7 +231,7 @@ async def resume(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
         raise _illegal(campaign, "resume")
     # Back to where it was: still waiting for its start or schedule, or enrolling.
     campaign.status = "running" if campaign.started_at is not None and campaign.recurrence is None else "scheduled"
-    await _signal(session, campaign, "resume", {})
+    await _signal(session, campaign, contracts.RESUME_SIGNAL, {})
     await session.flush()
     return campaign
 
@@ -269,7 +258,7 @@ async def cancel(
     if was != "draft":
         # The running workflow stops at its next page; when none runs (between runs of a recurring campaign,
         # or after it completed), the start begins one that only cleans up. One of the two is a no-op.
-        await _signal(session, campaign, "cancel", {"cancel_journeys": cancel_journeys})
+        await _signal(session, campaign, contracts.CANCEL_SIGNAL, {"cancel_journeys": cancel_journeys})
         await _enqueue_run(session, campaign, task_queue, tuning)
     await session.flush()
     return campaign

@@ -1,8 +1,6 @@
 """Journeys: versioned definitions, the built-ins, triggers, runs and staff tasks."""
 
 from services.journeys.service import (
-    EVENT_SIGNAL,
-    JOURNEY_WORKFLOW,
     MemberJourneyFacts,
     Progress,
     check,
@@ -25,12 +23,9 @@ from services.journeys.service import (
     seed_builtins,
     set_enabled,
     versions,
-    workflow_id,
 )
 
 __all__ = [
-    "EVENT_SIGNAL",
-    "JOURNEY_WORKFLOW",
     "MemberJourneyFacts",
     "Progress",
     "check",
@@ -53,5 +48,4 @@ __all__ = [
     "seed_builtins",
     "set_enabled",
     "versions",
-    "workflow_id",
 ]

@@ -20,14 +20,7 @@ from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
 from services.journeys.definition import Definition, Problem, evaluate, validate
 from services.platform import outbox
-
-JOURNEY_WORKFLOW = "JourneyWorkflow"
-EVENT_SIGNAL = "member_event"
-
-
-def workflow_id(kind: str, member_id: uuid.UUID | str) -> str:
-    return f"journey-{kind}-{member_id}"
-
+from workflows import contracts
 
 # --- definitions -----------------------------------------------------------------------------------------
 
@@ -220,9 +213,11 @@ async def on_event(
             if listens:
                 await outbox.enqueue_signal(
                     session,
-                    workflow_id=workflow_id(journey.kind, member.id),
-                    signal_name=EVENT_SIGNAL,
-                    payload={"type": event, "properties": properties or {}},
+                    workflow_id=contracts.journey_workflow_id(journey.kind, member.id),
+                    signal_name=contracts.MEMBER_EVENT_SIGNAL,
+                    payload=contracts.MemberEventSignal(type=event, properties=properties or {}).model_dump(
+                        mode="json"
+                    ),
                 )
             trigger = definition.trigger
             if not journey.enabled or trigger is None or trigger.event != event:
@@ -245,18 +240,8 @@ async def enqueue_start(
     reentry: str = "never",
     campaign_id: str | None = None,
 ) -> None:
-    attributes = {"MemberId": str(member_id), "JourneyKind": kind, "JourneyStep": "start"}
-    if campaign_id:
-        attributes["CampaignId"] = campaign_id
-    await outbox.enqueue_start(
-        session,
-        workflow_type=JOURNEY_WORKFLOW,
-        workflow_id=workflow_id(kind, member_id) if campaign_id is None else f"campaign-{campaign_id}-{member_id}",
-        task_queue=task_queue,
-        payload={"member_id": str(member_id), "kind": kind, "campaign_id": campaign_id},
-        search_attributes=attributes,
-        once=reentry == "never",
-    )
+    inp = contracts.JourneyInput(member_id=str(member_id), kind=kind, campaign_id=campaign_id)
+    await outbox.enqueue_start(session, contracts.journey_start(inp, task_queue=task_queue, once=reentry == "never"))
 
 
 # --- runs ------------------------------------------------------------------------------------------------

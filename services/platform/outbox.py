@@ -1,5 +1,7 @@
-"""Transactional outbox for Temporal: record a workflow start or signal with the change that needs it,
-then deliver it after commit (at once from the API, and by the worker's relay for anything left over)."""
+"""Transactional outbox for Temporal: record a workflow start (a typed `contracts.WorkflowStart`) or signal with
+the change that needs it, then deliver it after commit (at once from the API, and by the worker's relay for
+anything left over). A row keeps the start as JSON (type name, id, queue, input, search attributes by name),
+so rows written before the typed starts are delivered the same way."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models import TemporalOutbox
+from workflows.contracts import SEARCH_ATTRIBUTES, WorkflowStart
 
 log = logging.getLogger(__name__)
 
@@ -23,30 +26,22 @@ log = logging.getLogger(__name__)
 # API do not both try the same row at the same moment.
 RELAY_GRACE = timedelta(seconds=5)
 PENDING_KEY = "memberflow.outbox_ids"
+_KEYS = {key.name: key for key in SEARCH_ATTRIBUTES}
 
 
-async def enqueue_start(
-    session: AsyncSession,
-    *,
-    workflow_type: str,
-    workflow_id: str,
-    task_queue: str,
-    payload: dict[str, Any],
-    search_attributes: dict[str, str],
-    once: bool = False,
-    after_previous: bool = False,
-) -> TemporalOutbox:
-    """`once`: never start this workflow id again, even after its run ended (a journey without re-entry).
-    `after_previous`: the caller knows any run still open under this id is finishing (a campaign marked
-    completed whose workflow has not closed yet), so an open run means "try again shortly", not "done"."""
-    action = "start_once" if once else "start_next" if after_previous else "start"
+async def enqueue_start(session: AsyncSession, start: WorkflowStart, *, after_previous: bool = False) -> TemporalOutbox:
+    """A start whose id never runs again (`start.once`, REJECT_DUPLICATE: a journey without re-entry) is
+    delivered once and an existing run counts as done. `after_previous`: the caller knows any run still open
+    under this id is finishing (a campaign marked completed whose workflow has not closed yet), so an open run
+    means "try again shortly", not "done"."""
+    action = "start_once" if start.once else "start_next" if after_previous else "start"
     row = TemporalOutbox(
         action=action,
-        workflow_type=workflow_type,
-        workflow_id=workflow_id,
-        task_queue=task_queue,
-        payload=payload,
-        search_attributes=search_attributes,
+        workflow_type=start.workflow,
+        workflow_id=start.id,
+        task_queue=start.task_queue,
+        payload=start.payload(),
+        search_attributes=start.search_attribute_values(),
         attempts=0,
     )
     return await _add(session, row)
@@ -82,7 +77,10 @@ def take_pending_ids(session: AsyncSession) -> list[int]:
 
 def _typed(attrs: dict[str, str]) -> TypedSearchAttributes:
     return TypedSearchAttributes(
-        [SearchAttributePair(SearchAttributeKey.for_keyword(name), value) for name, value in attrs.items()]
+        [
+            SearchAttributePair(_KEYS.get(name) or SearchAttributeKey.for_keyword(name), value)
+            for name, value in attrs.items()
+        ]
     )
 
 

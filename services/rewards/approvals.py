@@ -18,12 +18,6 @@ from models import Approval, LedgerEntry, LedgerTransaction, Member, Redemption,
 from services.loyalty import ledger
 from services.platform import audit
 
-APPROVAL_WORKFLOW = "RedemptionApproval"
-
-
-def workflow_id(redemption_id: uuid.UUID | str) -> str:
-    return f"redemption-{redemption_id}"
-
 
 async def open_task(
     session: AsyncSession, redemption_id: uuid.UUID, *, escalate_at: datetime, expires_at: datetime

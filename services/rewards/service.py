@@ -17,6 +17,7 @@ from models import Redemption, Reward
 from services import members
 from services.loyalty import ledger
 from services.platform import outbox
+from workflows import contracts
 
 MAX_POINTS = 1_000_000_000
 
@@ -165,18 +166,9 @@ async def request_redemption(
         redemption.hold_id = hold_id
         redemption.ledger_transaction_id = posting.transaction_id
         # The approval workflow opens the approver's task; the outbox starts it once this commits.
+        approval = contracts.ApprovalInput(redemption_id=str(redemption_id))
         await outbox.enqueue_start(
-            session,
-            workflow_type="RedemptionApproval",
-            workflow_id=f"redemption-{redemption_id}",
-            task_queue=task_queue,
-            payload={"redemption_id": str(redemption_id)},
-            search_attributes={
-                "MemberId": str(member.id),
-                "JourneyKind": "redemption_approval",
-                "JourneyStep": "start",
-            },
-            once=True,
+            session, contracts.redemption_approval_start(approval, member_id=member.id, task_queue=task_queue)
         )
     session.add(redemption)
     await session.flush()

@@ -27,8 +27,8 @@ from services.platform import outbox
 from services.rewards import coupons
 from services.rewards.coupons import CouponIssue
 from services.rules.definition import RuleAction, RuleDefinition
+from workflows import contracts
 
-RULE_MESSAGE_WORKFLOW = "RuleMessageWorkflow"
 # Built-in behaviour awards keep the ledger keys of the awards they replaced (`award:{type}:{member}[:…]`),
 # so what a member earned before the upgrade still counts against the same limit.
 LEGACY_AWARD_RULES = frozenset(
@@ -165,7 +165,7 @@ class Actor:
 
     @property
     def workflow_id(self) -> str:
-        return f"rule-{self.rule.id}-v{self.rule.current_version}-{self.event.key}"
+        return contracts.rule_message_workflow_id(self.rule.id, self.rule.current_version, self.event.key)
 
     async def run(self) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
@@ -199,32 +199,27 @@ class Actor:
                 result |= {"status": "done", "tags": await self._tag(add, remove)}
             results.append(result)
         if sends:
-            await outbox.enqueue_start(
-                self.session,
-                workflow_type=RULE_MESSAGE_WORKFLOW,
-                workflow_id=self.workflow_id,
-                task_queue=self.task_queue,
-                payload={
-                    "member_id": str(self.member_id),
-                    "rule_id": str(self.rule.id),
-                    "version": self.rule.current_version,
-                    "event_at": self.event.occurred_at.isoformat(),
-                    "sends": [
-                        {
-                            "index": s["index"],
-                            "channel": s["channel"],
-                            "template": s["template"],
-                            "coupon": s["coupon"],
-                            "category": s["category"],
-                            "delay_seconds": s["delay_seconds"],
-                            "unless_ordered": s["unless_ordered"],
-                        }
-                        for s in sends
-                    ],
-                },
-                search_attributes={"MemberId": str(self.member_id)},
-                once=True,  # a message of a firing goes out once, even after its workflow ended
+            messages = contracts.RuleMessageInput(
+                member_id=str(self.member_id),
+                rule_id=str(self.rule.id),
+                version=self.rule.current_version,
+                event_at=self.event.occurred_at,
+                sends=[
+                    contracts.RuleSend(
+                        index=s["index"],
+                        channel=s["channel"],
+                        template=s["template"],
+                        coupon=s["coupon"],
+                        category=s["category"],
+                        delay_seconds=s["delay_seconds"],
+                        unless_ordered=s["unless_ordered"],
+                    )
+                    for s in sends
+                ],
             )
+            # A message of a firing goes out once, even after its workflow ended.
+            start = contracts.rule_message_start(messages, event_key=self.event.key, task_queue=self.task_queue)
+            await outbox.enqueue_start(self.session, start)
         return results
 
     async def _grant(self, index: int, points: int) -> dict[str, Any]:
@@ -307,4 +302,4 @@ class Actor:
             task_queue=self.task_queue,
             reentry=str(version.definition.get("reentry", "never")),
         )
-        return {"status": "started", "workflow_id": journeys.workflow_id(kind, self.member_id)}
+        return {"status": "started", "workflow_id": contracts.journey_workflow_id(kind, self.member_id)}

@@ -1,0 +1,18 @@
+"""Every workflow the worker runs (and the replay tests replay against)."""
+
+from workflows.campaign import CampaignWorkflow
+from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
+from workflows.journey import JourneyWorkflow
+from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
+from workflows.redemption_approval import RedemptionApproval
+from workflows.rule_message import RuleMessageWorkflow
+
+WORKFLOWS = [
+    JourneyWorkflow,
+    LedgerMaintenanceWorkflow,
+    DailyScanWorkflow,
+    RedemptionApproval,
+    CampaignWorkflow,
+    RuleMessageWorkflow,
+    RuleScanWorkflow,
+]
