@@ -20,6 +20,7 @@ from services.journeys import tasks
 from services.loyalty import ledger
 from services.platform import api_keys
 from services.platform.api_keys import Role
+from services.platform.audit import Actor
 from tests.browser.console import console_client, csrf, login_token, sign_in
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, member_body, order_body
@@ -247,7 +248,7 @@ async def test_journey_pages_show_steps_and_problems_inline(
     async with sessions() as session:
         welcome = dict((await journeys.get_version(session, "welcome")).definition)
         definition = {**welcome, "kind": kind, "name": "Console test journey", "trigger": None}
-        await journeys.create(session, journeys.parse(definition), author="test")
+        await journeys.create(session, journeys.parse(definition), actor=Actor.system("test"))
         await session.commit()
     async with console_client(app) as client:
         await sign_in(client, await make_key(Role.MARKETER))
@@ -322,7 +323,7 @@ async def test_rule_pages_read_edit_and_switch(app: FastAPI, make_key: KeyMaker,
         "priority": 500,
     }
     async with sessions() as session:
-        rule = await rules.create(session, rules.parse(definition), author="test")
+        rule = await rules.create(session, rules.parse(definition), actor=Actor.system("test"))
         rule_id = rule.id
         await session.commit()
     async with console_client(app) as client:
