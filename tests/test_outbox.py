@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from api import boundary
 from api.app import create_app
+from api.deps import SessionDep
 from core.settings import Settings
 from models import TemporalOutbox
 from services.platform import outbox
@@ -112,6 +116,44 @@ async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
     finally:
         stop.set()
         await asyncio.wait_for(relay, timeout=5)
+    assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
+
+
+@pytest.mark.parametrize("commit", ["boundary", "bare"])
+async def test_a_request_that_commits_delivers_its_outbox_rows_after_the_response(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    commit: str,
+) -> None:
+    """Delivery belongs to the request's session, not to each handler: a page that commits its write, even
+    without api.boundary.commit, has its workflow start handed to Temporal before the response is done."""
+    workflow_id = f"journey-welcome-{uuid.uuid4()}"
+
+    async def write(session: SessionDep) -> Response:
+        await outbox.enqueue_start(
+            session,
+            workflow_type="JourneyWorkflow",
+            workflow_id=workflow_id,
+            task_queue=task_queue,
+            payload={"member_id": str(uuid.uuid4()), "kind": "welcome"},
+            search_attributes={"JourneyKind": "welcome"},
+        )
+        if commit == "boundary":
+            await boundary.commit(session)
+        else:
+            await session.commit()
+        return RedirectResponse("/console", status_code=303)
+
+    app.add_api_route(f"/test-outbox/{workflow_id}", write, methods=["POST"])
+    assert (await http.post(f"/test-outbox/{workflow_id}")).status_code == 303
+    async with sessions() as session:
+        row = (
+            await session.execute(select(TemporalOutbox).where(TemporalOutbox.workflow_id == workflow_id))
+        ).scalar_one()
+    assert row.dispatched_at is not None  # not left for the relay
     assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
 
 
