@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from api.boundary import commit
 from api.console import install as install_console
 from api.errors import install_error_handlers
 from api.middleware import BodySizeLimit, Metrics
@@ -47,7 +48,7 @@ async def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
         return
     async with app.state.sessions() as session:
         added = await api_keys.ensure_bootstrap_admin(session, settings.admin_key.get_secret_value())
-        await session.commit()
+        await commit(session)
     if added:
         log.info("admin API key from MEMBERFLOW_ADMIN_KEY is active")
 
@@ -67,7 +68,7 @@ def create_app(
         try:
             async with app.state.sessions() as session:
                 await bootstrap.seed(session)
-                await session.commit()
+                await commit(session)
         except (OSError, DBAPIError) as exc:  # the API still starts and reports the database on /readyz
             log.warning("could not seed built-in journeys and templates yet (the worker seeds too): %s", exc)
         try:

@@ -1,32 +1,20 @@
-"""Committing a write at the request boundary: idempotent replay, one commit, then outbox delivery."""
+"""Idempotent creates at the request boundary: replay or claim the Idempotency-Key, run, commit once
+(through api.boundary, which delivers the outbox rows after the response)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
-from starlette.datastructures import State
 
+from api.boundary import commit
 from models import ApiKey
-from services.platform import idempotency, outbox
-
-log = logging.getLogger("memberflow.api")
-
-
-async def deliver_outbox(state: State, ids: list[int]) -> None:
-    """Fast path after commit; anything not delivered here is picked up by the worker's relay."""
-    try:
-        client = await state.temporal.client()
-        await outbox.dispatch(state.sessions, client, ids=ids)
-    except Exception as exc:  # noqa: BLE001 - delivery is retried by the relay; the write is committed
-        log.warning("deferred %d Temporal command(s) to the outbox relay: %s", len(ids), exc)
+from services.platform import idempotency
 
 
 def _body_hash(body: BaseModel) -> str:
@@ -67,7 +55,5 @@ async def commit_write(
     content = out.model_dump(mode="json")
     if claim is not None:
         await idempotency.complete(session, claim, status=status_code, body=content)
-    pending = outbox.take_pending_ids(session)
-    await session.commit()
-    background = BackgroundTask(deliver_outbox, request.app.state, pending) if pending else None
-    return JSONResponse(content, status_code, background=background)
+    await commit(session)
+    return JSONResponse(content, status_code)

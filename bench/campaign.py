@@ -46,6 +46,7 @@ from models import Campaign
 from services import campaigns, journeys, segments
 from services.intake import bootstrap
 from services.journeys.definition import Definition
+from services.platform.audit import Actor
 from services.segments import SegmentCreate
 from worker import build_worker
 from workflows import contracts
@@ -119,15 +120,15 @@ async def prepare_campaigns(sessions: Any) -> list[uuid.UUID]:
     ids = []
     async with sessions() as session:
         await bootstrap.seed(session)
-        await journeys.create(session, Definition.model_validate(definition), author="bench")
+        await journeys.create(session, Definition.model_validate(definition), actor=Actor.system("bench"))
         for half in HALVES:
             segment = await segments.create(
-                session, SegmentCreate(name=half, definition={"tags": {"any": [half]}}), author="bench"
+                session, SegmentCreate(name=half, definition={"tags": {"any": [half]}}), actor=Actor.system("bench")
             )
             campaign = await campaigns.create(
                 session,
                 campaigns.CampaignSpec(name=half, segment_id=segment.id, journey_kind=kind),
-                created_by="bench",
+                actor=Actor.system("bench"),
             )
             campaign.status = "running"
             ids.append(campaign.id)

@@ -34,6 +34,7 @@ from services import rules
 from services.intake import bootstrap, events, signups
 from services.intake.events import EventCreate, EventType
 from services.members import MemberCreate
+from services.platform.audit import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "rules-bench"
@@ -57,7 +58,7 @@ async def _add_rules(sessions: Sessions) -> None:
                 "conditions": {"all": [{"field": "tags", "op": "contains", "value": "nobody"}]},
                 "actions": [{"grant_points": {"points": 1}}],
             }
-            await rules.create(session, rules.parse(body), author="bench")
+            await rules.create(session, rules.parse(body), actor=Actor.system("bench"))
         for index in range(5):
             body = {
                 "name": f"bench_hit_{index}",
@@ -66,7 +67,7 @@ async def _add_rules(sessions: Sessions) -> None:
                 "actions": [{"grant_points": {"points": 2}}, {"tag": {"add": [f"reviewer_{index}"]}}],
                 "priority": 50 + index,
             }
-            await rules.create(session, rules.parse(body), author="bench")
+            await rules.create(session, rules.parse(body), actor=Actor.system("bench"))
         await session.commit()
 
 

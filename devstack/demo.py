@@ -40,6 +40,7 @@ from devstack.progress import Progress
 from models import Campaign, LedgerAccount, Member, Redemption, Reward, Segment
 from services import campaigns, members, rewards, segments
 from services.intake import bootstrap, events, orders, signups
+from services.platform.audit import Actor
 
 # The catalog: (name, points, description). The default approval threshold is 5,000 points, so the last
 # two need an approver.
@@ -53,6 +54,7 @@ REWARDS: list[tuple[str, int, str]] = [
 SMALL_REWARDS = ("Coffee voucher", "Canvas tote bag")
 APPROVAL_REWARD = "Wireless earbuds"
 REQUESTED_BY = "demo"
+DEMO_ACTOR = Actor.system("demo")
 APPROVAL_REQUESTED_BY = "demo:approval"
 SEGMENT_NAME = "Demo: lapsing buyers"
 CAMPAIGN_NAME = "Demo: win back lapsing buyers"
@@ -410,23 +412,23 @@ async def _campaign_phase(session: AsyncSession, options: DemoOptions, progress:
                     description="bought before, nothing in the last 60 days (demo data)",
                     definition=SEGMENT_DEFINITION,
                 ),
-                author="demo",
+                actor=DEMO_ACTOR,
             )
             segment_id = segment.id
         try:
-            campaign = await campaigns.create(
+            await campaigns.create(
                 session,
                 campaigns.CampaignSpec(
                     name=CAMPAIGN_NAME, segment_id=segment_id, journey_kind="win_back", holdout_percent=10
                 ),
-                created_by="demo",
+                actor=DEMO_ACTOR,
+                start_in=options.task_queue,
             )
         except AppError as exc:  # e.g. someone disabled the win-back journey: the rest of the demo stands
             await session.rollback()
             report.seconds["campaign"] = progress.finish()
             progress.note(f"no demo campaign: {exc}")
             return
-        await campaigns.start(session, campaign.id, task_queue=options.task_queue)
         await session.commit()
         report.campaign_started = True
         progress.done = 1

@@ -17,6 +17,7 @@ from models import Member, TemporalOutbox
 from services import journeys, segments
 from services.journeys.definition import Definition
 from services.platform import outbox
+from services.platform.audit import Actor
 from services.segments import SegmentCreate
 from tests.helpers import ApiClient
 from worker import build_channel_workers, build_worker
@@ -64,7 +65,7 @@ async def add_journey(sessions: Sessions, steps: list[dict[str, Any]] | None = N
         "steps": steps or [{"id": "mark", "tag": {"add": ["campaign_reached"]}}, {"id": "done", "exit": {}}],
     }
     async with sessions() as session:
-        await journeys.create(session, Definition.model_validate(definition), author="test")
+        await journeys.create(session, Definition.model_validate(definition), actor=Actor.system("test"))
         await session.commit()
     return kind
 
@@ -74,7 +75,7 @@ async def add_segment(sessions: Sessions, member_tag: str) -> uuid.UUID:
         segment = await segments.create(
             session,
             SegmentCreate(name=f"seg {member_tag}", definition={"tags": {"any": [member_tag]}}),
-            author="test",
+            actor=Actor.system("test"),
         )
         await session.commit()
         return segment.id

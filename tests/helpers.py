@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import AuditEntry
 
 
 @dataclass
@@ -80,3 +84,30 @@ def zone_where_it_is(hour: int) -> str:
     hours never defer, 3 for one they do)."""
     offset = (hour - datetime.now(UTC).hour + 12) % 24 - 12  # -12..+11 hours from UTC
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+async def audit_rows(sessions: async_sessionmaker[AsyncSession], target_id: str) -> list[dict[str, Any]]:
+    """A target's audit rows, oldest first, as a reader of the log compares them (without id and time)."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.target_id == target_id)
+                .order_by(AuditEntry.created_at, AuditEntry.id)
+            )
+        ).scalars()
+        return [
+            {
+                "actor_key_id": row.actor_key_id,
+                "actor": row.actor,
+                "action": row.action,
+                "target_type": row.target_type,
+                "details": row.details,
+            }
+            for row in rows
+        ]
+
+
+def without_via(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows without `details.via`, the one thing that tells the API's rows from the console's."""
+    return [{**row, "details": {k: v for k, v in row["details"].items() if k != "via"}} for row in rows]

@@ -21,6 +21,7 @@ from models import Campaign, CampaignMember, Member, Message, Order
 from services import journeys
 from services.campaigns import enrolment
 from services.platform.api_keys import Role
+from services.platform.audit import Actor
 from tests.campaign_helpers import (
     Sessions,
     add_journey,
@@ -261,7 +262,7 @@ async def test_validation_errors_name_the_field_and_change_nothing(marketer: Api
         fields = [d["field"] for d in error["details"]]
         assert any(f.startswith(field) for f in fields), (body, fields)
     async with sessions() as session:
-        await journeys.set_enabled(session, kind, False)
+        await journeys.set_enabled(session, kind, False, actor=Actor.system("test"))
         await session.commit()
     error = assert_error(await marketer.post("/api/v1/campaigns", json=_body(segment_id, kind)), 422)
     assert error["details"][0]["field"] == "body.journey_kind"

@@ -20,9 +20,10 @@ from services.journeys import tasks
 from services.loyalty import ledger
 from services.platform import api_keys
 from services.platform.api_keys import Role
+from services.platform.audit import Actor
 from tests.browser.console import console_client, csrf, login_token, sign_in
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, member_body, order_body
+from tests.helpers import ApiClient, audit_rows, member_body, order_body, without_via
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -247,7 +248,7 @@ async def test_journey_pages_show_steps_and_problems_inline(
     async with sessions() as session:
         welcome = dict((await journeys.get_version(session, "welcome")).definition)
         definition = {**welcome, "kind": kind, "name": "Console test journey", "trigger": None}
-        await journeys.create(session, journeys.parse(definition), author="test")
+        await journeys.create(session, journeys.parse(definition), actor=Actor.system("test"))
         await session.commit()
     async with console_client(app) as client:
         await sign_in(client, await make_key(Role.MARKETER))
@@ -322,7 +323,7 @@ async def test_rule_pages_read_edit_and_switch(app: FastAPI, make_key: KeyMaker,
         "priority": 500,
     }
     async with sessions() as session:
-        rule = await rules.create(session, rules.parse(definition), author="test")
+        rule = await rules.create(session, rules.parse(definition), actor=Actor.system("test"))
         rule_id = rule.id
         await session.commit()
     async with console_client(app) as client:
@@ -355,6 +356,43 @@ async def test_rule_pages_read_edit_and_switch(app: FastAPI, make_key: KeyMaker,
             assert (stored.current_version, stored.priority, stored.enabled) == (2, 400, False)
         assert (await client.post(f"/console/rules/{rule_id}/enable", data={})).status_code == 403
         assert (await client.get(f"/console/rules/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_the_api_and_the_console_write_the_same_audit_rows_for_a_rule(
+    app: FastAPI, http: httpx.AsyncClient, make_key: KeyMaker, sessions: Sessions
+) -> None:
+    definition = {
+        "name": f"audited_rule_{uuid.uuid4().hex[:8]}",
+        "trigger": {"event": "checked_in"},
+        "actions": [{"tag": {"add": ["audited"]}}],
+        "priority": 500,
+    }
+    secret = await make_key(Role.MARKETER)
+    api = ApiClient(http, secret)
+    rule_id = (await api.post("/api/v1/rules", json=definition)).json()["id"]
+    assert (await api.put(f"/api/v1/rules/{rule_id}", json=definition)).status_code == 200
+    assert (await api.post(f"/api/v1/rules/{rule_id}/disable")).status_code == 200
+    assert (await api.post(f"/api/v1/rules/{rule_id}/enable")).status_code == 200
+    by_api = await audit_rows(sessions, rule_id)
+    async with console_client(app) as client:
+        await sign_in(client, secret)
+        token = csrf((await client.get(f"/console/rules/{rule_id}")).text)
+        published = await client.post(
+            f"/console/rules/{rule_id}", data={"csrf_token": token, "definition": json.dumps(definition)}
+        )
+        assert published.status_code == 303
+        assert (await client.post(f"/console/rules/{rule_id}/disable", data={"csrf_token": token})).status_code == 303
+        assert (await client.post(f"/console/rules/{rule_id}/enable", data={"csrf_token": token})).status_code == 303
+    by_console = (await audit_rows(sessions, rule_id))[len(by_api) :]
+
+    assert [row["action"] for row in by_api] == ["rule.create", "rule.publish", "rule.disable", "rule.enable"]
+    assert by_api[2]["details"] == {"name": definition["name"], "version": 2, "enabled": False, "via": "api"}
+    assert by_api[0]["actor_key_id"] is not None
+    # The same actions through the console: the same rows but for the channel (and the version published).
+    assert {row["details"]["via"] for row in by_console} == {"console"}
+    assert [row["details"]["version"] for row in by_console] == [3, 3, 3]
+    for api_row, console_row in zip(without_via(by_api[1:]), without_via(by_console), strict=True):
+        assert {**console_row, "details": {**console_row["details"], "version": 2}} == api_row
 
 
 async def test_the_ledger_pages_back_without_gaps_or_repeats(

@@ -19,6 +19,7 @@ from services.platform.api_keys import Role
 from tests.browser.console import console_client, csrf, sign_in
 from tests.campaign_helpers import add_journey, add_members, add_segment, running_workers, tag
 from tests.conftest import KeyMaker
+from tests.helpers import ApiClient, audit_rows, without_via
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -147,3 +148,40 @@ async def test_a_draft_is_cancelled_and_other_roles_stay_out(
         await sign_in(client, await make_key(Role.APPROVER))
         assert (await client.get(location)).status_code == 403
         assert (await client.get("/console/campaigns")).status_code == 403
+
+
+async def test_the_api_and_the_console_write_the_same_audit_rows_for_a_campaign(
+    app: FastAPI, http: httpx.AsyncClient, make_key: KeyMaker, sessions: Sessions
+) -> None:
+    member_tag = tag()
+    await add_members(sessions, 2, tags=[member_tag])
+    segment_id = await add_segment(sessions, member_tag)
+    secret = await make_key(Role.MARKETER)
+    spec = {"name": f"Same {member_tag}", "segment_id": str(segment_id), "journey_kind": "welcome"}
+    api = ApiClient(http, secret)
+    created = await api.post("/api/v1/campaigns", json=spec)
+    assert created.status_code == 201, created.text
+    through_api = created.json()["id"]
+    assert (
+        await api.post(f"/api/v1/campaigns/{through_api}/cancel", json={"cancel_journeys": True})
+    ).status_code == 200
+    async with console_client(app) as client:
+        await sign_in(client, secret)
+        token = csrf((await client.get("/console/campaigns/new")).text)
+        posted = await client.post("/console/campaigns", data={"csrf_token": token, **spec})
+        assert posted.status_code == 303
+        through_console = posted.headers["location"].split("?")[0].rsplit("/", 1)[1]
+        cancelled = await client.post(
+            f"/console/campaigns/{through_console}/cancel", data={"csrf_token": token, "cancel_journeys": "1"}
+        )
+        assert cancelled.status_code == 303
+
+    api_rows, console_rows = await audit_rows(sessions, through_api), await audit_rows(sessions, through_console)
+    assert [row["action"] for row in api_rows] == ["campaign.create", "campaign.cancel"]
+    assert [row["details"] for row in api_rows] == [
+        {"status": "draft", "start": False, "via": "api"},
+        {"status": "cancelled", "cancel_journeys": True, "via": "api"},
+    ]
+    assert api_rows[0]["actor_key_id"] is not None
+    assert without_via(console_rows) == without_via(api_rows)
+    assert {row["details"]["via"] for row in console_rows} == {"console"}

@@ -26,6 +26,7 @@ from services import members, rules
 from services.intake import bootstrap, events, orders, signups
 from services.loyalty import invariants, ledger
 from services.platform import outbox
+from services.platform.audit import Actor
 from services.rewards import approvals
 from services.rules.definition import RuleDefinition
 from tests.rules_helpers import scoped
@@ -197,7 +198,7 @@ async def test_the_import_switch_keeps_points_and_rules_but_starts_nothing(sessi
                     "actions": [{"grant_points": {"points": 11}}, {"tag": {"add": ["imported"]}}],
                 }
             ),
-            author="test",
+            actor=Actor.system("test"),
         )
         loud = await rules.create(
             session,
@@ -211,7 +212,7 @@ async def test_the_import_switch_keeps_points_and_rules_but_starts_nothing(sessi
                     ],
                 }
             ),
-            author="test",
+            actor=Actor.system("test"),
         )
         member = await signups.register(
             session,

@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from api import boundary
 from api.app import create_app
+from api.deps import SessionDep
 from core.settings import Settings
 from models import TemporalOutbox
 from services.platform import outbox
@@ -150,6 +154,41 @@ async def test_a_typed_start_is_stored_as_before_and_rows_from_before_it_are_sti
         assert description.task_queue == task_queue
         assert description.typed_search_attributes.get(contracts.MEMBER_ID) == member_id
         assert description.typed_search_attributes.get(contracts.JOURNEY_KIND) == kind
+
+
+@pytest.mark.parametrize("commit", ["boundary", "bare"])
+async def test_a_request_that_commits_delivers_its_outbox_rows_after_the_response(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment,
+    task_queue: str,
+    commit: str,
+) -> None:
+    """Delivery belongs to the request's session, not to each handler: a page that commits its write, even
+    without api.boundary.commit, has its workflow start handed to Temporal before the response is done."""
+    member_id = str(uuid.uuid4())
+    workflow_id = contracts.journey_workflow_id("welcome", member_id)
+
+    async def write(session: SessionDep) -> Response:
+        start = contracts.journey_start(
+            contracts.JourneyInput(member_id=member_id, kind="welcome"), task_queue=task_queue, once=False
+        )
+        await outbox.enqueue_start(session, start)
+        if commit == "boundary":
+            await boundary.commit(session)
+        else:
+            await session.commit()
+        return RedirectResponse("/console", status_code=303)
+
+    app.add_api_route(f"/test-outbox/{workflow_id}", write, methods=["POST"])
+    assert (await http.post(f"/test-outbox/{workflow_id}")).status_code == 303
+    async with sessions() as session:
+        row = (
+            await session.execute(select(TemporalOutbox).where(TemporalOutbox.workflow_id == workflow_id))
+        ).scalar_one()
+    assert row.dispatched_at is not None  # not left for the relay
+    assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
 
 
 async def _wait_for_step(handle: object, step: str) -> JourneyStatus:

@@ -23,6 +23,7 @@ from models import Coupon, CouponTemplate, Message
 from services import journeys
 from services.platform import outbox
 from services.platform.api_keys import Role
+from services.platform.audit import Actor
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, order_body, zone_where_it_is
 from tests.rules_helpers import Sessions, create_rule, firings, new_scope, rule_body, scoped_member
@@ -68,13 +69,13 @@ async def marketer(admin: ApiClient, make_key: KeyMaker) -> ApiClient:
 async def without_cart_journey(sessions: Sessions) -> AsyncIterator[None]:
     """The built-in abandoned-cart journey sends the same SMS; this test shows the rule doing it alone."""
     async with sessions() as session:
-        await journeys.set_enabled(session, "abandoned_cart", False)
+        await journeys.set_enabled(session, "abandoned_cart", False, actor=Actor.system("test"))
         await session.commit()
     try:
         yield
     finally:
         async with sessions() as session:
-            await journeys.set_enabled(session, "abandoned_cart", True)
+            await journeys.set_enabled(session, "abandoned_cart", True, actor=Actor.system("test"))
             await session.commit()
 
 

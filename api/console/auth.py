@@ -27,6 +27,7 @@ from core.settings import Settings
 from models import ApiKey
 from services.platform import api_keys
 from services.platform.api_keys import Role
+from services.platform.audit import Actor, Via
 
 COOKIE = "mf_console"
 LOGIN_COOKIE = "mf_console_login"
@@ -103,13 +104,17 @@ def csrf_for(settings: Settings, nonce: str) -> str:
 
 @dataclass(frozen=True)
 class ConsoleUser:
-    # The row, for code that takes an ApiKey (the approval decision); pages read the copies below, which
-    # stay readable after a route rolls its session back (the row's attributes expire then).
-    key: ApiKey
+    # Copies of the key row's values, which stay readable after a route rolls its session back (the row's
+    # attributes expire then).
     key_id: uuid.UUID
     name: str
     role: str
     csrf: str
+
+    @property
+    def actor(self) -> Actor:
+        """The signed-in key, acting through the console: what audit rows record."""
+        return Actor(name=self.name, key_id=self.key_id, via=Via.CONSOLE, role=self.role)
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -155,7 +160,7 @@ async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
     if token is None or key is None or key.revoked_at is not None or not pages_for(key.role):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
-    return ConsoleUser(key, key.id, key.name, key.role, csrf_for(settings, token.nonce))
+    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce))
 
 
 def require(page: str) -> Any:

@@ -10,18 +10,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.background import BackgroundTask
 
+from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep, SettingsDep
-from api.respond import deliver_outbox
 from core.errors import AppError, NotFound
 from core.settings import Settings
 from models import Campaign
 from services import campaigns, journeys, segments
 from services.campaigns import CampaignSpec
-from services.platform import audit, outbox
 from workflows import contracts
 
 router = APIRouter()
@@ -57,30 +55,9 @@ def progress_of(campaign: Campaign, counts: campaigns.Progress) -> dict[str, Any
     }
 
 
-async def _commit_and_go(request: Request, session: AsyncSession, location: str) -> RedirectResponse:
-    """Commit, then hand the Temporal starts and signals written to the outbox to Temporal right after the
-    response, as the API does (api.respond); the worker's relay delivers whatever this misses."""
-    pending = outbox.take_pending_ids(session)
-    await session.commit()
-    background = BackgroundTask(deliver_outbox, request.app.state, pending) if pending else None
-    return RedirectResponse(location, status_code=303, background=background)
-
-
 def _temporal_url(settings: Settings, campaign: Campaign) -> str:
     base = settings.temporal.ui_url.rstrip("/")
     return f"{base}/namespaces/{settings.temporal.namespace}/workflows/{contracts.campaign_workflow_id(campaign.id)}"
-
-
-async def _record(session: AsyncSession, user: ConsoleUser, action: str, campaign: Campaign, **details: object) -> None:
-    await audit.record(
-        session,
-        actor_key_id=user.key_id,
-        actor=user.name,
-        action=f"campaign.{action}",
-        target_type="campaign",
-        target_id=str(campaign.id),
-        details={"status": campaign.status, "via": "console", **details},
-    )
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
@@ -182,12 +159,13 @@ async def campaign_create(
         return await _form_page(request, session, user, values=form, problems=problems, status_code=422)
     start = form.get("start") == "1"
     try:
-        campaign = await campaigns.create(session, spec, created_by=user.name)
-        if start:
-            campaign, _ = await campaigns.start(
-                session, campaign.id, task_queue=settings.temporal.task_queue, tuning=settings.campaigns.model_dump()
-            )
-        await _record(session, user, "create", campaign, start=start)
+        campaign = await campaigns.create(
+            session,
+            spec,
+            actor=user.actor,
+            start_in=settings.temporal.task_queue if start else None,
+            tuning=settings.campaigns.model_dump(),
+        )
         campaign_id = campaign.id
     except AppError as exc:
         await session.rollback()
@@ -197,7 +175,8 @@ async def campaign_create(
         ] or [{"field": "", "message": exc.message}]
         return await _form_page(request, session, user, values=form, problems=problems, status_code=exc.status_code)
     message = "Campaign started." if start else "Campaign saved as a draft."
-    return await _commit_and_go(request, session, flash_to(request, f"/console/campaigns/{campaign_id}", message))
+    await commit(session)
+    return RedirectResponse(flash_to(request, f"/console/campaigns/{campaign_id}", message), status_code=303)
 
 
 async def _detail(
@@ -281,23 +260,20 @@ async def campaign_act(
     queue = settings.temporal.task_queue
     cancel_journeys = form.get("cancel_journeys") == "1"
     try:
+        actor = user.actor
         if action == "start":
-            campaign, _ = await campaigns.start(session, parsed, task_queue=queue, tuning=tuning)
+            campaign, _ = await campaigns.start(session, parsed, actor=actor, task_queue=queue, tuning=tuning)
         elif action == "pause":
-            campaign = await campaigns.pause(session, parsed)
+            campaign = await campaigns.pause(session, parsed, actor=actor)
         elif action == "resume":
-            campaign = await campaigns.resume(session, parsed)
+            campaign = await campaigns.resume(session, parsed, actor=actor)
         else:
             campaign = await campaigns.cancel(
-                session, parsed, cancel_journeys=cancel_journeys, task_queue=queue, tuning=tuning
+                session, parsed, actor=actor, cancel_journeys=cancel_journeys, task_queue=queue, tuning=tuning
             )
-        await _record(
-            session, user, action, campaign, **({"cancel_journeys": cancel_journeys} if action == "cancel" else {})
-        )
         status = campaign.status
     except AppError as exc:
         await session.rollback()
         return await _detail(request, session, settings, user, parsed, error=exc.message, status_code=exc.status_code)
-    return await _commit_and_go(
-        request, session, flash_to(request, f"/console/campaigns/{parsed}", f"Campaign {status}.")
-    )
+    await commit(session)
+    return RedirectResponse(flash_to(request, f"/console/campaigns/{parsed}", f"Campaign {status}."), status_code=303)

@@ -1,5 +1,5 @@
 """The approver inbox: pending high-value redemptions with the member summary and risk hints, decisions
-(through the RedemptionApproval workflow's update, by the same code path as the API), and their history."""
+(services.rewards.approvals.decide, the same call as the API's), and their history."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep, TemporalDep
-from api.routes.approvals import decide_approval
 from core.errors import AppError, NotFound
 from services import members
 from services.rewards import approvals
-from workflows.contracts import Decision
 
 router = APIRouter()
 MAX_REASON = 500
@@ -88,14 +87,15 @@ async def decide(
         return await _page(
             request, session, user, error="Give a reason for the rejection.", error_for=approval_id, status_code=422
         )
-    key = user.key
-    decision = Decision(action=action, approver=key.name, approver_key=str(key.id), role=key.role, reason=reason)
     try:
-        outcome = await decide_approval(session, temporal, key, parsed, decision)
+        decided = await approvals.decide(
+            session, temporal, parsed, "approve" if action == "approve" else "reject", reason=reason, actor=user.actor
+        )
+        await commit(session)
     except AppError as exc:
         await session.rollback()
         return await _page(
             request, session, user, error=exc.message, error_for=approval_id, status_code=exc.status_code
         )
-    message = f"Redemption of {outcome.points:,} points {outcome.status}."
+    message = f"Redemption of {decided.points:,} points {decided.status}."
     return RedirectResponse(flash_to(request, "/console/inbox", message), status_code=303)

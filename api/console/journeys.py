@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
@@ -17,7 +18,6 @@ from core.errors import InvalidInput, NotFound
 from models import JourneyVersion
 from services import journeys
 from services.journeys.definition import Definition
-from services.platform import audit
 
 router = APIRouter()
 MAX_DEFINITION_CHARS = 100_000
@@ -117,17 +117,8 @@ async def journey_publish(
                 {"field": f"body.{p.path}", "message": p.message} for p in await journeys.check(session, definition)
             ]
             if not problems:
-                row = await journeys.publish(session, kind, definition, author=user.name)
-                await audit.record(
-                    session,
-                    actor_key_id=user.key_id,
-                    actor=user.name,
-                    action="journey.publish",
-                    target_type="journey",
-                    target_id=kind,
-                    details={"version": row.version},
-                )
-                await session.commit()
+                row = await journeys.publish(session, kind, definition, actor=user.actor)
+                await commit(session)
                 message = f"Published version {row.version}."
                 return RedirectResponse(flash_to(request, f"/console/journeys/{quote(kind)}", message), status_code=303)
         except InvalidInput as exc:
@@ -147,17 +138,9 @@ async def journey_switch(
     if switch not in ("enable", "disable"):
         return render(request, "not_found.html", status_code=404, user=user, what="journey")
     try:
-        await journeys.set_enabled(session, kind, switch == "enable")
+        await journeys.set_enabled(session, kind, switch == "enable", actor=user.actor)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="journey")
-    await audit.record(
-        session,
-        actor_key_id=user.key_id,
-        actor=user.name,
-        action=f"journey.{switch}",
-        target_type="journey",
-        target_id=kind,
-    )
-    await session.commit()
+    await commit(session)
     message = "Journey enabled: new triggers start runs." if switch == "enable" else "Journey disabled."
     return RedirectResponse(flash_to(request, f"/console/journeys/{quote(kind)}", message), status_code=303)

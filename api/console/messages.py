@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
@@ -16,7 +17,6 @@ from services import messaging
 from services.journeys import tasks
 from services.messaging import MessageStatus
 from services.messaging.templates import Channel
-from services.platform import audit
 
 router = APIRouter()
 PAGE = 50
@@ -80,19 +80,11 @@ async def task_toggle(
     try:
         if parsed is None:
             raise NotFound(f"task {task_id} does not exist", code="task_not_found")
-        task = await tasks.set_done(session, parsed, done=done, by=user.name)
+        task = await tasks.set_done(session, parsed, done=done, actor=user.actor)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="task")
-    await audit.record(
-        session,
-        actor_key_id=user.key_id,
-        actor=user.name,
-        action="task.done" if done else "task.reopen",
-        target_type="staff_task",
-        target_id=str(task.id),
-    )
     title = task.title
-    await session.commit()
+    await commit(session)
     back = form.get("back", "")
     target = back if back.startswith("/console/") and not back.startswith("//") else "/console/tasks"
     message = f"{title}: " + ("done" if done else "open again")

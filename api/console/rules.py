@@ -11,13 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
 from core.errors import AppError, NotFound
-from models import Rule
 from services import rules
-from services.platform import audit
 
 router = APIRouter()
 MAX_DEFINITION_CHARS = 100_000
@@ -40,18 +39,6 @@ def _actions(definition: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             out.append(("action", json.dumps(action, ensure_ascii=False)))
     return out
-
-
-async def _record(session: AsyncSession, user: ConsoleUser, action: str, rule: Rule) -> None:
-    await audit.record(
-        session,
-        actor_key_id=user.key_id,
-        actor=user.name,
-        action=f"rule.{action}",
-        target_type="rule",
-        target_id=str(rule.id),
-        details={"name": rule.name, "version": rule.current_version, "enabled": rule.enabled, "via": "console"},
-    )
 
 
 @router.get("/rules", response_class=HTMLResponse)
@@ -127,10 +114,9 @@ async def rule_publish(
             problems = [{"field": "definition", "message": f"not valid JSON: {exc.msg} (line {exc.lineno})"}]
     if not problems:
         try:
-            rule = await rules.publish(session, parsed, rules.parse(raw), author=user.name)
-            await _record(session, user, "publish", rule)
+            rule = await rules.publish(session, parsed, rules.parse(raw), actor=user.actor)
             version = rule.current_version
-            await session.commit()
+            await commit(session)
             message = f"Published version {version}."
             return RedirectResponse(flash_to(request, f"/console/rules/{parsed}", message), status_code=303)
         except NotFound:
@@ -152,10 +138,9 @@ async def rule_switch(
     if parsed is None or switch not in ("enable", "disable"):
         return render(request, "not_found.html", status_code=404, user=user, what="rule")
     try:
-        rule = await rules.set_enabled(session, parsed, switch == "enable")
+        await rules.set_enabled(session, parsed, switch == "enable", actor=user.actor)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="rule")
-    await _record(session, user, switch, rule)
-    await session.commit()
+    await commit(session)
     message = "Rule enabled." if switch == "enable" else "Rule disabled."
     return RedirectResponse(flash_to(request, f"/console/rules/{parsed}", message), status_code=303)

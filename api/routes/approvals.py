@@ -1,64 +1,28 @@
 """The approver inbox, decisions, and the member's and shop's actions on a held redemption.
 
-Decisions go to the RedemptionApproval workflow as Temporal updates; the workflow's activities change the
-database. The API answers with what the workflow settled."""
+Decisions go to the RedemptionApproval workflow as Temporal updates (services.rewards.approvals); the
+workflow's activities change the database. The API answers with what the workflow settled."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
+from api.boundary import commit
 from api.deps import ApproverKey, IntegrationKey, SessionDep, TemporalDep
 from api.schemas.approvals import ApprovalOut, ApproveBody, CancelBody, InboxItemOut, RejectBody, ShippedBody
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RedemptionOut
-from core.errors import AppError, Conflict, Forbidden, InvalidInput
-from models import ApiKey
+from core.errors import Conflict
 from services import rewards
-from services.platform import audit
+from services.platform.audit import Actor
 from services.rewards import approvals
 from workflows import contracts
-from workflows.contracts import ApprovalOutcome, CancelRequest, Decision, ShippedRequest
+from workflows.contracts import CancelRequest, ShippedRequest
 
 router = APIRouter(tags=["approvals"], responses=ERROR_RESPONSES)
-
-
-_FAILURES: dict[str, type[AppError]] = {
-    "AlreadyDecided": Conflict,
-    "NotShippable": Conflict,
-    "SelfApproval": Forbidden,
-    "NotAnApprover": Forbidden,
-    "ReasonRequired": InvalidInput,
-}
-_CODES = {
-    "AlreadyDecided": "already_decided",
-    "NotShippable": "not_shippable",
-    "SelfApproval": "self_approval",
-    "NotAnApprover": "insufficient_role",
-    "ReasonRequired": "validation_error",
-}
-
-
-async def _update(temporal: Client, redemption_id: uuid.UUID, update: str, arg: BaseModel) -> ApprovalOutcome:
-    handle: WorkflowHandle[Any, Any] = temporal.get_workflow_handle(contracts.redemption_workflow_id(redemption_id))
-    try:
-        result: ApprovalOutcome = await handle.execute_update(update, arg, result_type=ApprovalOutcome)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        kind = cause.type if isinstance(cause, ApplicationError) else None
-        error = _FAILURES.get(kind or "", Conflict)
-        raise error(str(getattr(cause, "message", cause)), code=_CODES.get(kind or "", "update_rejected")) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Conflict("this redemption is no longer waiting for a decision", code="already_decided") from exc
-        raise
-    return result
 
 
 @router.get("/api/v1/approvals", response_model=list[InboxItemOut], summary="The approver inbox, oldest first")
@@ -91,27 +55,6 @@ async def get_approval(approval_id: uuid.UUID, session: SessionDep, _: ApproverK
     return ApprovalOut.model_validate(await approvals.get(session, approval_id))
 
 
-async def decide_approval(
-    session: SessionDep, temporal: Client, key: ApiKey, approval_id: uuid.UUID, decision: Decision
-) -> ApprovalOut:
-    redemption_id = (await approvals.get(session, approval_id)).redemption_id
-    actor_id, actor = key.id, key.name
-    await session.rollback()  # nothing to write yet; do not hold a transaction open while Temporal decides
-    outcome = await _update(temporal, redemption_id, contracts.DECIDE_UPDATE, decision)
-    await audit.record(
-        session,
-        actor_key_id=actor_id,
-        actor=actor,
-        action=f"approval.{decision.action}",
-        target_type="approval",
-        target_id=str(approval_id),
-        details={"outcome": outcome.status, "reason": decision.reason},
-    )
-    await session.commit()
-    session.expire_all()
-    return ApprovalOut.model_validate(await approvals.get(session, approval_id))
-
-
 @router.post(
     "/api/v1/approvals/{approval_id}/approve",
     response_model=ApprovalOut,
@@ -124,10 +67,10 @@ async def approve(
     temporal: TemporalDep,
     body: ApproveBody | None = None,
 ) -> ApprovalOut:
-    decision = Decision(
-        action="approve", approver=key.name, approver_key=str(key.id), role=key.role, reason=body.note if body else None
-    )
-    return await decide_approval(session, temporal, key, approval_id, decision)
+    reason = body.note if body else None
+    approval = await approvals.decide(session, temporal, approval_id, "approve", reason=reason, actor=Actor.of_key(key))
+    await commit(session)
+    return ApprovalOut.model_validate(approval)
 
 
 @router.post(
@@ -138,8 +81,11 @@ async def approve(
 async def reject(
     approval_id: uuid.UUID, body: RejectBody, session: SessionDep, key: ApproverKey, temporal: TemporalDep
 ) -> ApprovalOut:
-    decision = Decision(action="reject", approver=key.name, approver_key=str(key.id), role=key.role, reason=body.reason)
-    return await decide_approval(session, temporal, key, approval_id, decision)
+    approval = await approvals.decide(
+        session, temporal, approval_id, "reject", reason=body.reason, actor=Actor.of_key(key)
+    )
+    await commit(session)
+    return ApprovalOut.model_validate(approval)
 
 
 async def _redemption_out(session: SessionDep, redemption_id: uuid.UUID) -> RedemptionOut:
@@ -163,7 +109,7 @@ async def cancel_redemption(
     if redemption.status != "pending_approval":
         raise Conflict(f"this redemption is {redemption.status}", code="already_decided")
     await session.rollback()
-    await _update(
+    await approvals.send_update(
         temporal,
         redemption_id,
         contracts.CANCEL_UPDATE,
@@ -184,7 +130,7 @@ async def redemption_shipped(
     if redemption.status != "fulfilling":
         raise Conflict(f"this redemption is {redemption.status}", code="not_shippable")
     await session.rollback()
-    await _update(
+    await approvals.send_update(
         temporal, redemption_id, contracts.SHIPPED_UPDATE, ShippedRequest(tracking_number=body.tracking_number)
     )
     return await _redemption_out(session, redemption_id)

@@ -29,7 +29,7 @@ from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
 from core.settings import Settings
 from models import ApiKey, Campaign
 from services import campaigns
-from services.platform import audit
+from services.platform.audit import Actor
 from workflows import contracts
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=ERROR_RESPONSES)
@@ -48,18 +48,6 @@ async def _detail(session: AsyncSession, campaign: Campaign, settings: Settings)
     )
 
 
-async def _audit(session: AsyncSession, key: ApiKey, action: str, campaign: Campaign, **details: object) -> None:
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action=f"campaign.{action}",
-        target_type="campaign",
-        target_id=str(campaign.id),
-        details={"status": campaign.status, **details},
-    )
-
-
 @router.post("", status_code=201, response_model=CampaignDetailOut, summary="Create a campaign (optionally start it)")
 async def create_campaign(
     request: Request,
@@ -70,12 +58,13 @@ async def create_campaign(
     idem: IdempotencyKeyDep,
 ) -> JSONResponse:
     async def make() -> CampaignDetailOut:
-        campaign = await campaigns.create(session, body, created_by=key.name)
-        if body.start:
-            campaign, _ = await campaigns.start(
-                session, campaign.id, task_queue=settings.temporal.task_queue, tuning=settings.campaigns.model_dump()
-            )
-        await _audit(session, key, "create", campaign, start=body.start)
+        campaign = await campaigns.create(
+            session,
+            body,
+            actor=Actor.of_key(key),
+            start_in=settings.temporal.task_queue if body.start else None,
+            tuning=settings.campaigns.model_dump(),
+        )
         return await _detail(session, campaign, settings)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
@@ -110,13 +99,10 @@ async def _act(
     key: ApiKey,
     settings: Settings,
     body: BaseModel,
-    action: str,
-    change: Callable[[], Awaitable[Campaign]],
+    change: Callable[[Actor], Awaitable[Campaign]],
 ) -> JSONResponse:
     async def make() -> CampaignDetailOut:
-        campaign = await change()
-        await _audit(session, key, action, campaign, **body.model_dump())
-        return await _detail(session, campaign, settings)
+        return await _detail(session, await change(Actor.of_key(key)), settings)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=None, make=make, status_code=200)
 
@@ -129,20 +115,26 @@ async def _act(
 async def start_campaign(
     campaign_id: uuid.UUID, request: Request, session: SessionDep, key: MarketerKey, settings: SettingsDep
 ) -> JSONResponse:
-    async def change() -> Campaign:
+    async def change(actor: Actor) -> Campaign:
         campaign, _ = await campaigns.start(
-            session, campaign_id, task_queue=settings.temporal.task_queue, tuning=settings.campaigns.model_dump()
+            session,
+            campaign_id,
+            actor=actor,
+            task_queue=settings.temporal.task_queue,
+            tuning=settings.campaigns.model_dump(),
         )
         return campaign
 
-    return await _act(request, session, key, settings, NoBody(), "start", change)
+    return await _act(request, session, key, settings, NoBody(), change)
 
 
 @router.post("/{campaign_id}/pause", response_model=CampaignDetailOut, summary="Stop enrolling after this page")
 async def pause_campaign(
     campaign_id: uuid.UUID, request: Request, session: SessionDep, key: MarketerKey, settings: SettingsDep
 ) -> JSONResponse:
-    return await _act(request, session, key, settings, NoBody(), "pause", lambda: campaigns.pause(session, campaign_id))
+    return await _act(
+        request, session, key, settings, NoBody(), lambda actor: campaigns.pause(session, campaign_id, actor=actor)
+    )
 
 
 @router.post("/{campaign_id}/resume", response_model=CampaignDetailOut, summary="Enrol again where it paused")
@@ -150,7 +142,7 @@ async def resume_campaign(
     campaign_id: uuid.UUID, request: Request, session: SessionDep, key: MarketerKey, settings: SettingsDep
 ) -> JSONResponse:
     return await _act(
-        request, session, key, settings, NoBody(), "resume", lambda: campaigns.resume(session, campaign_id)
+        request, session, key, settings, NoBody(), lambda actor: campaigns.resume(session, campaign_id, actor=actor)
     )
 
 
@@ -170,16 +162,17 @@ async def cancel_campaign(
     body = body or CancelBody()
     cancel_journeys = body.cancel_journeys
 
-    def change() -> Awaitable[Campaign]:
+    def change(actor: Actor) -> Awaitable[Campaign]:
         return campaigns.cancel(
             session,
             campaign_id,
+            actor=actor,
             cancel_journeys=cancel_journeys,
             task_queue=settings.temporal.task_queue,
             tuning=settings.campaigns.model_dump(),
         )
 
-    return await _act(request, session, key, settings, body, "cancel", change)
+    return await _act(request, session, key, settings, body, change)
 
 
 @router.get("/{campaign_id}/results", response_model=ResultsOut, summary="Enrolment, messages, conversions, uplift")

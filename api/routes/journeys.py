@@ -6,8 +6,8 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
-from temporalio.service import RPCError, RPCStatusCode
 
+from api.boundary import commit
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.journeys import (
@@ -19,12 +19,11 @@ from api.schemas.journeys import (
     TaskOut,
     ValidationOut,
 )
-from core.errors import Conflict
 from core.settings import Settings
 from models import JourneyRun
 from services import journeys
 from services.journeys import tasks
-from services.platform import audit
+from services.platform.audit import Actor
 
 router = APIRouter(tags=["journeys"], responses=ERROR_RESPONSES)
 RawDefinition = Annotated[dict[str, Any], Body(description="A journey definition (see docs/journeys.md)")]
@@ -76,18 +75,9 @@ async def validate_journey(body: RawDefinition, session: SessionDep, _: Marketer
 
 @router.post("/api/v1/journeys", status_code=201, response_model=JourneyVersionOut, summary="Create a journey")
 async def create_journey(body: RawDefinition, session: SessionDep, key: MarketerKey) -> JourneyVersionOut:
-    row = await journeys.create(session, journeys.parse(body), author=key.name)
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action="journey.create",
-        target_type="journey",
-        target_id=row.kind,
-        details={"version": row.version},
-    )
+    row = await journeys.create(session, journeys.parse(body), actor=Actor.of_key(key))
     out = JourneyVersionOut.model_validate(row)
-    await session.commit()
+    await commit(session)
     return out
 
 
@@ -97,34 +87,25 @@ async def create_journey(body: RawDefinition, session: SessionDep, key: Marketer
     summary="Publish a new version (runs already started keep theirs)",
 )
 async def publish_journey(kind: str, body: RawDefinition, session: SessionDep, key: MarketerKey) -> JourneyVersionOut:
-    row = await journeys.publish(session, kind, journeys.parse(body), author=key.name)
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action="journey.publish",
-        target_type="journey",
-        target_id=kind,
-        details={"version": row.version},
-    )
+    row = await journeys.publish(session, kind, journeys.parse(body), actor=Actor.of_key(key))
     out = JourneyVersionOut.model_validate(row)
-    await session.commit()
+    await commit(session)
     return out
 
 
 @router.post("/api/v1/journeys/{kind}/enable", response_model=JourneyOut, summary="Start runs for new triggers")
-async def enable_journey(kind: str, session: SessionDep, _: MarketerKey) -> JourneyOut:
-    out = JourneyOut.model_validate(await journeys.set_enabled(session, kind, True))
-    await session.commit()
+async def enable_journey(kind: str, session: SessionDep, key: MarketerKey) -> JourneyOut:
+    out = JourneyOut.model_validate(await journeys.set_enabled(session, kind, True, actor=Actor.of_key(key)))
+    await commit(session)
     return out
 
 
 @router.post(
     "/api/v1/journeys/{kind}/disable", response_model=JourneyOut, summary="Stop starting runs (running ones go on)"
 )
-async def disable_journey(kind: str, session: SessionDep, _: MarketerKey) -> JourneyOut:
-    out = JourneyOut.model_validate(await journeys.set_enabled(session, kind, False))
-    await session.commit()
+async def disable_journey(kind: str, session: SessionDep, key: MarketerKey) -> JourneyOut:
+    out = JourneyOut.model_validate(await journeys.set_enabled(session, kind, False, actor=Actor.of_key(key)))
+    await commit(session)
     return out
 
 
@@ -166,25 +147,9 @@ async def member_journeys(
 async def cancel_run(
     run_id: str, session: SessionDep, key: MarketerKey, temporal: TemporalDep, settings: SettingsDep
 ) -> JourneyRunOut:
-    run = await journeys.get_run(session, run_id)
-    if run.status != "running":
-        raise Conflict(f"the run is already {run.status}", code="run_not_running", details={"status": run.status})
-    try:
-        await temporal.get_workflow_handle(run.workflow_id, run_id=run.run_id).cancel()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise Conflict("the run has already ended", code="run_not_running") from exc
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action="journey.cancel",
-        target_type="journey_run",
-        target_id=run_id,
-    )
+    run = await journeys.cancel_run(session, temporal, run_id, actor=Actor.of_key(key))
     out = _run_out(run, settings)
-    await session.commit()
+    await commit(session)
     return out
 
 
@@ -203,13 +168,13 @@ async def list_tasks(
 
 @router.post("/api/v1/tasks/{task_id}/done", response_model=TaskOut, summary="Mark a task done")
 async def task_done(task_id: uuid.UUID, session: SessionDep, key: CurrentKey) -> TaskOut:
-    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=True, by=key.name))
-    await session.commit()
+    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=True, actor=Actor.of_key(key)))
+    await commit(session)
     return out
 
 
 @router.post("/api/v1/tasks/{task_id}/reopen", response_model=TaskOut, summary="Mark a task not done")
 async def task_reopen(task_id: uuid.UUID, session: SessionDep, key: CurrentKey) -> TaskOut:
-    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=False, by=key.name))
-    await session.commit()
+    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=False, actor=Actor.of_key(key)))
+    await commit(session)
     return out

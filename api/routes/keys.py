@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.boundary import commit
 from api.deps import AdminKey, IdempotencyKeyDep, SessionDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
@@ -35,5 +36,5 @@ async def list_keys(session: SessionDep, _: AdminKey) -> list[KeyOut]:
 @router.delete("/{key_id}", response_model=KeyOut, summary="Revoke an API key")
 async def revoke_key(key_id: uuid.UUID, session: SessionDep, _: AdminKey) -> KeyOut:
     key = await api_keys.revoke(session, key_id)
-    await session.commit()
+    await commit(session)
     return KeyOut.model_validate(key)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from api.boundary import commit
 from api.deps import CurrentKey, IdempotencyKeyDep, SessionDep, SettingsDep, WriterKey
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
@@ -62,5 +63,5 @@ async def get_member(member_id: uuid.UUID, session: SessionDep, _: CurrentKey, s
 async def update_member(member_id: uuid.UUID, body: MemberUpdate, session: SessionDep, key: WriterKey) -> MemberOut:
     member = await members.update(session, member_id, body, source=f"api:{key.name}")
     out = MemberOut.of(member)
-    await session.commit()
+    await commit(session)
     return out

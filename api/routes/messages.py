@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
+from api.boundary import commit
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
 from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
 from api.schemas.messages import (
@@ -24,7 +25,7 @@ from api.schemas.messages import (
 from services import messaging
 from services.messaging import MessageStatus, consent, templates
 from services.messaging.templates import Channel, TemplatePut
-from services.platform import audit
+from services.platform.audit import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["messages"], responses=ERROR_RESPONSES)
 unsubscribe_router = APIRouter(tags=["unsubscribe"], responses={400: ERROR_RESPONSES[400]})
@@ -72,18 +73,9 @@ async def list_templates(
 async def put_template(
     key: KeyPath, channel: Channel, locale: LocalePath, body: TemplatePut, session: SessionDep, marketer: MarketerKey
 ) -> TemplateOut:
-    template = await templates.put_template(session, key, channel, locale, body, updated_by=marketer.name)
-    await audit.record(
-        session,
-        actor_key_id=marketer.id,
-        actor=marketer.name,
-        action="template.put",
-        target_type="message_template",
-        target_id=f"{key}/{channel}/{locale}",
-        details=body.model_dump(mode="json"),
-    )
+    template = await templates.put_template(session, key, channel, locale, body, actor=Actor.of_key(marketer))
     out = TemplateOut.of(template)
-    await session.commit()
+    await commit(session)
     return out
 
 
@@ -111,7 +103,7 @@ async def preview_template(
 @router.post("/sms/inbound", response_model=InboundSmsOut, summary="An SMS reply: STOP (退订, TD…) opts the number out")
 async def inbound_sms(body: InboundSms, session: SessionDep, _: IntegrationKey) -> InboundSmsOut:
     count = await consent.handle_inbound_sms(session, body.sender, body.text, now=datetime.now(UTC))
-    await session.commit()
+    await commit(session)
     return InboundSmsOut(stop=consent.is_stop(body.text), opted_out=count)
 
 
@@ -141,7 +133,7 @@ def _unsubscribed_page(result: consent.Unsubscribed) -> HTMLResponse:
 async def unsubscribe(token: TokenPath, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
     result = await consent.unsubscribe(session, secret, token, now=datetime.now(UTC))
-    await session.commit()
+    await commit(session)
     return _unsubscribed_page(result)
 
 

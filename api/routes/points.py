@@ -16,6 +16,7 @@ from api.schemas.members import LedgerLineOut, PointsOut
 from services import members
 from services.loyalty import invariants, ledger, points
 from services.loyalty.points import AdjustmentCreate
+from services.platform.audit import Actor
 
 router = APIRouter(tags=["points"], responses=ERROR_RESPONSES)
 
@@ -67,7 +68,7 @@ async def adjust_points(
     ledger_key = f"adjust:{member_id}:{idem}" if idem else f"adjust:{member_id}:{uuid.uuid4()}"
 
     async def make() -> PostingOut:
-        posting = await points.adjust(session, member_id, body, key=ledger_key, actor_key_id=key.id, actor=key.name)
+        posting = await points.adjust(session, member_id, body, key=ledger_key, actor=Actor.of_key(key))
         return PostingOut.of(posting)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.boundary import commit
 from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, MarketerKey, SessionDep, SettingsDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
@@ -51,7 +52,7 @@ async def get_reward(reward_id: uuid.UUID, session: SessionDep, _: CurrentKey) -
 @router.patch("/api/v1/rewards/{reward_id}", response_model=RewardOut, summary="Change a reward (stock, cost, ...)")
 async def update_reward(reward_id: uuid.UUID, body: RewardUpdate, session: SessionDep, _: MarketerKey) -> RewardOut:
     out = _reward_out(await rewards.update_reward(session, reward_id, body))
-    await session.commit()
+    await commit(session)
     return out
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.boundary import commit
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.rules import (
@@ -22,9 +23,9 @@ from api.schemas.rules import (
     VerdictOut,
 )
 from core.errors import AppError
-from models import ApiKey, Rule
+from models import Rule
 from services import rules
-from services.platform import audit
+from services.platform.audit import Actor
 from services.rules.definition import TRIGGERS
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"], responses=ERROR_RESPONSES)
@@ -48,18 +49,6 @@ async def _detail(session: AsyncSession, rule: Rule) -> RuleDetailOut:
     all_versions = [v.version for v in await rules.versions(session, rule.id)]
     return RuleDetailOut(
         **RuleOut.model_validate(rule).model_dump(), definition=current.definition, versions=all_versions
-    )
-
-
-async def _audit(session: AsyncSession, key: ApiKey, action: str, rule: Rule) -> None:
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action=f"rule.{action}",
-        target_type="rule",
-        target_id=str(rule.id),
-        details={"name": rule.name, "version": rule.current_version, "enabled": rule.enabled},
     )
 
 
@@ -114,10 +103,9 @@ async def dry_run(body: DryRunIn, session: SessionDep, _: MarketerKey, settings:
 
 @router.post("", status_code=201, response_model=RuleDetailOut, summary="Create a rule (its version 1)")
 async def create_rule(body: RawRule, session: SessionDep, key: MarketerKey) -> RuleDetailOut:
-    rule = await rules.create(session, rules.parse(body), author=key.name)
-    await _audit(session, key, "create", rule)
+    rule = await rules.create(session, rules.parse(body), actor=Actor.of_key(key))
     out = await _detail(session, rule)
-    await session.commit()
+    await commit(session)
     return out
 
 
@@ -128,10 +116,9 @@ async def get_rule(rule_id: uuid.UUID, session: SessionDep, _: CurrentKey) -> Ru
 
 @router.put("/{rule_id}", response_model=RuleDetailOut, summary="Publish a new version of a rule")
 async def publish_rule(rule_id: uuid.UUID, body: RawRule, session: SessionDep, key: MarketerKey) -> RuleDetailOut:
-    rule = await rules.publish(session, rule_id, rules.parse(body), author=key.name)
-    await _audit(session, key, "publish", rule)
+    rule = await rules.publish(session, rule_id, rules.parse(body), actor=Actor.of_key(key))
     out = await _detail(session, rule)
-    await session.commit()
+    await commit(session)
     return out
 
 
@@ -147,19 +134,17 @@ async def rule_version(rule_id: uuid.UUID, version: Version, session: SessionDep
 
 @router.post("/{rule_id}/enable", response_model=RuleOut, summary="Evaluate the rule for new events")
 async def enable_rule(rule_id: uuid.UUID, session: SessionDep, key: MarketerKey) -> RuleOut:
-    rule = await rules.set_enabled(session, rule_id, True)
-    await _audit(session, key, "enable", rule)
+    rule = await rules.set_enabled(session, rule_id, True, actor=Actor.of_key(key))
     out = RuleOut.model_validate(rule)
-    await session.commit()
+    await commit(session)
     return out
 
 
 @router.post("/{rule_id}/disable", response_model=RuleOut, summary="Stop evaluating the rule")
 async def disable_rule(rule_id: uuid.UUID, session: SessionDep, key: MarketerKey) -> RuleOut:
-    rule = await rules.set_enabled(session, rule_id, False)
-    await _audit(session, key, "disable", rule)
+    rule = await rules.set_enabled(session, rule_id, False, actor=Actor.of_key(key))
     out = RuleOut.model_validate(rule)
-    await session.commit()
+    await commit(session)
     return out
 
 

@@ -7,12 +7,13 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.boundary import commit
 from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.segments import PreviewOut, PreviewRequest, RfmGroupOut, SegmentOut
 from services import segments
-from services.platform import audit
+from services.platform.audit import Actor
 from services.segments import SegmentCreate
 
 router = APIRouter(tags=["segments"], responses=ERROR_RESPONSES)
@@ -52,15 +53,7 @@ async def create_segment(
     request: Request, body: SegmentCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
 ) -> JSONResponse:
     async def make() -> SegmentOut:
-        segment = await segments.create(session, body, author=key.name)
-        await audit.record(
-            session,
-            actor_key_id=key.id,
-            actor=key.name,
-            action="segment.create",
-            target_type="segment",
-            target_id=str(segment.id),
-        )
+        segment = await segments.create(session, body, actor=Actor.of_key(key))
         return SegmentOut.model_validate(segment)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
@@ -79,17 +72,9 @@ async def get_segment(segment_id: uuid.UUID, session: SessionDep, _: CurrentKey)
 async def update_segment(
     segment_id: uuid.UUID, body: SegmentCreate, session: SessionDep, key: MarketerKey
 ) -> SegmentOut:
-    segment = await segments.update(session, segment_id, body)
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action="segment.update",
-        target_type="segment",
-        target_id=str(segment_id),
-    )
+    segment = await segments.update(session, segment_id, body, actor=Actor.of_key(key))
     out = SegmentOut.model_validate(segment)
-    await session.commit()
+    await commit(session)
     return out
 
 
@@ -100,14 +85,6 @@ async def update_segment(
     summary="Delete a segment (409 segment_in_use while a campaign refers to it)",
 )
 async def delete_segment(segment_id: uuid.UUID, session: SessionDep, key: MarketerKey) -> Response:
-    await segments.delete(session, segment_id)
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action="segment.delete",
-        target_type="segment",
-        target_id=str(segment_id),
-    )
-    await session.commit()
+    await segments.delete(session, segment_id, actor=Actor.of_key(key))
+    await commit(session)
     return Response(status_code=204)

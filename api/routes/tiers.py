@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.boundary import commit
 from api.deps import AdminKey, CurrentKey, SessionDep
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import TierLadderOut, TierOut
 from services.loyalty import tiers
 from services.loyalty.tiers import Ladder
-from services.platform import audit
+from services.platform.audit import Actor
 
 router = APIRouter(prefix="/api/v1/tiers", tags=["tiers"], responses=ERROR_RESPONSES)
 
@@ -21,16 +22,7 @@ async def get_tiers(session: SessionDep, _: CurrentKey) -> TierLadderOut:
 
 @router.put("", response_model=TierLadderOut, summary="Replace the tier ladder (admin)")
 async def put_tiers(body: Ladder, session: SessionDep, key: AdminKey) -> TierLadderOut:
-    ladder = await tiers.replace(session, body)
-    await audit.record(
-        session,
-        actor_key_id=key.id,
-        actor=key.name,
-        action="tiers.replace",
-        target_type="tiers",
-        target_id="ladder",
-        details=body.model_dump(mode="json"),
-    )
+    ladder = await tiers.replace(session, body, actor=Actor.of_key(key))
     out = TierLadderOut(tiers=[TierOut.model_validate(t) for t in ladder])
-    await session.commit()
+    await commit(session)
     return out

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import AppError, Conflict, InvalidInput, NotFound
 from models import Campaign, CampaignMember, Journey
 from services import journeys, segments
-from services.platform import outbox
+from services.platform import audit, outbox
+from services.platform.audit import Actor
 from workflows import contracts
 
 SKIP_REASONS = ("no_consent", "already_in_journey", "send_cap")
@@ -92,10 +93,28 @@ def _invalid(field_path: str, message: str, code: str = "invalid_campaign") -> I
     return InvalidInput(message, code=code, details=[{"field": f"body.{field_path}", "message": message}])
 
 
+async def _audit(session: AsyncSession, actor: Actor, action: str, campaign: Campaign, **details: object) -> None:
+    await audit.record(
+        session,
+        actor,
+        action=f"campaign.{action}",
+        target_type="campaign",
+        target_id=str(campaign.id),
+        details={"status": campaign.status, **details},
+    )
+
+
 async def create(
-    session: AsyncSession, spec: CampaignSpec, *, created_by: str, now: datetime | None = None
+    session: AsyncSession,
+    spec: CampaignSpec,
+    *,
+    actor: Actor,
+    start_in: str | None = None,
+    tuning: Mapping[str, int] | None = None,
+    now: datetime | None = None,
 ) -> Campaign:
-    """Validate against what exists (segment, journey and version, schedule) and save a draft."""
+    """Validate against what exists (segment, journey and version, schedule) and save a draft; with
+    `start_in` (a task queue), start it at once, as one audited action."""
     now = now or datetime.now(UTC)
     try:
         segment = await segments.get(session, spec.segment_id)
@@ -130,10 +149,13 @@ async def create(
         status="draft",
         counters={},
         runs=0,
-        created_by=created_by,
+        created_by=actor.name,
     )
     session.add(campaign)
     await session.flush()
+    if start_in is not None:
+        await _start(session, campaign, task_queue=start_in, tuning=tuning)
+    await _audit(session, actor, "create", campaign, start=start_in is not None)
     return campaign
 
 
@@ -185,14 +207,27 @@ async def _enqueue_run(
 
 
 async def start(
-    session: AsyncSession, campaign_id: uuid.UUID, *, task_queue: str, tuning: Mapping[str, int] | None = None
+    session: AsyncSession,
+    campaign_id: uuid.UUID,
+    *,
+    actor: Actor,
+    task_queue: str,
+    tuning: Mapping[str, int] | None = None,
 ) -> tuple[Campaign, bool]:
     """Start (or re-run) the campaign; returns (campaign, whether a run was requested). Starting an active
     campaign changes nothing: it is the same run. A completed one runs again over a fresh snapshot, and only
     members never enrolled before are enrolled."""
     campaign = await get(session, campaign_id, for_update=True)
+    requested = await _start(session, campaign, task_queue=task_queue, tuning=tuning)
+    await _audit(session, actor, "start", campaign)
+    return campaign, requested
+
+
+async def _start(
+    session: AsyncSession, campaign: Campaign, *, task_queue: str, tuning: Mapping[str, int] | None
+) -> bool:
     if campaign.status in _ACTIVE:
-        return campaign, False
+        return False
     if campaign.status == "cancelled":
         raise _illegal(campaign, "start")
     now = datetime.now(UTC)
@@ -202,7 +237,7 @@ async def start(
     campaign.last_error = None
     await _enqueue_run(session, campaign, task_queue, tuning)
     await session.flush()
-    return campaign, True
+    return True
 
 
 async def _signal(session: AsyncSession, campaign: Campaign, name: str, payload: dict[str, Any]) -> None:
@@ -211,28 +246,28 @@ async def _signal(session: AsyncSession, campaign: Campaign, name: str, payload:
     )
 
 
-async def pause(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+async def pause(session: AsyncSession, campaign_id: uuid.UUID, *, actor: Actor) -> Campaign:
     campaign = await get(session, campaign_id, for_update=True)
-    if campaign.status == "paused":
-        return campaign
-    if campaign.status not in _PAUSABLE:
-        raise _illegal(campaign, "pause")
-    campaign.status = "paused"
-    await _signal(session, campaign, contracts.PAUSE_SIGNAL, {})
-    await session.flush()
+    if campaign.status != "paused":
+        if campaign.status not in _PAUSABLE:
+            raise _illegal(campaign, "pause")
+        campaign.status = "paused"
+        await _signal(session, campaign, contracts.PAUSE_SIGNAL, {})
+        await session.flush()
+    await _audit(session, actor, "pause", campaign)
     return campaign
 
 
-async def resume(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign:
+async def resume(session: AsyncSession, campaign_id: uuid.UUID, *, actor: Actor) -> Campaign:
     campaign = await get(session, campaign_id, for_update=True)
-    if campaign.status in ("running", "scheduled"):
-        return campaign
-    if campaign.status != "paused":
-        raise _illegal(campaign, "resume")
-    # Back to where it was: still waiting for its start or schedule, or enrolling.
-    campaign.status = "running" if campaign.started_at is not None and campaign.recurrence is None else "scheduled"
-    await _signal(session, campaign, contracts.RESUME_SIGNAL, {})
-    await session.flush()
+    if campaign.status not in ("running", "scheduled"):
+        if campaign.status != "paused":
+            raise _illegal(campaign, "resume")
+        # Back to where it was: still waiting for its start or schedule, or enrolling.
+        campaign.status = "running" if campaign.started_at is not None and campaign.recurrence is None else "scheduled"
+        await _signal(session, campaign, contracts.RESUME_SIGNAL, {})
+        await session.flush()
+    await _audit(session, actor, "resume", campaign)
     return campaign
 
 
@@ -240,6 +275,7 @@ async def cancel(
     session: AsyncSession,
     campaign_id: uuid.UUID,
     *,
+    actor: Actor,
     cancel_journeys: bool,
     task_queue: str,
     tuning: Mapping[str, int] | None = None,
@@ -247,8 +283,20 @@ async def cancel(
     """Stop enrolling; pending members become `cancelled` (done by the workflow, which also cancels the
     journeys it started when asked). A draft never started is cancelled here and now."""
     campaign = await get(session, campaign_id, for_update=True)
-    if campaign.status == "cancelled":
-        return campaign
+    if campaign.status != "cancelled":
+        await _cancel(session, campaign, cancel_journeys=cancel_journeys, task_queue=task_queue, tuning=tuning)
+    await _audit(session, actor, "cancel", campaign, cancel_journeys=cancel_journeys)
+    return campaign
+
+
+async def _cancel(
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    cancel_journeys: bool,
+    task_queue: str,
+    tuning: Mapping[str, int] | None,
+) -> None:
     if campaign.status not in _CANCELLABLE and not (cancel_journeys and campaign.status == "completed"):
         raise _illegal(campaign, "cancel")
     was = campaign.status
@@ -261,7 +309,6 @@ async def cancel(
         await _signal(session, campaign, contracts.CANCEL_SIGNAL, {"cancel_journeys": cancel_journeys})
         await _enqueue_run(session, campaign, task_queue, tuning)
     await session.flush()
-    return campaign
 
 
 # --- lifecycle as the workflow lives it ------------------------------------------------------------------

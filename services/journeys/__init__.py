@@ -3,6 +3,7 @@
 from services.journeys.service import (
     MemberJourneyFacts,
     Progress,
+    cancel_run,
     check,
     create,
     enqueue_start,
@@ -28,6 +29,7 @@ from services.journeys.service import (
 __all__ = [
     "MemberJourneyFacts",
     "Progress",
+    "cancel_run",
     "check",
     "create",
     "enqueue_start",

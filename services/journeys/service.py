@@ -14,12 +14,15 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Conflict, InvalidInput, NotFound
 from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
 from services.journeys.definition import Definition, Problem, evaluate, validate
-from services.platform import outbox
+from services.platform import audit, outbox
+from services.platform.audit import Actor
 from workflows import contracts
 
 # --- definitions -----------------------------------------------------------------------------------------
@@ -125,16 +128,24 @@ async def _add_first_version(session: AsyncSession, definition: Definition, *, a
     return True
 
 
-async def create(session: AsyncSession, definition: Definition, *, author: str) -> JourneyVersion:
+async def _audit(session: AsyncSession, actor: Actor, action: str, kind: str, **details: object) -> None:
+    await audit.record(
+        session, actor, action=f"journey.{action}", target_type="journey", target_id=kind, details=details
+    )
+
+
+async def create(session: AsyncSession, definition: Definition, *, actor: Actor) -> JourneyVersion:
     await _require_valid(session, definition)
-    if not await _add_first_version(session, definition, author=author, builtin=False):
+    if not await _add_first_version(session, definition, author=actor.name, builtin=False):
         raise Conflict(
             f"a journey {definition.kind!r} exists; publish a new version of it instead", code="journey_exists"
         )
-    return await get_version(session, definition.kind, 1)
+    row = await get_version(session, definition.kind, 1)
+    await _audit(session, actor, "create", row.kind, version=row.version)
+    return row
 
 
-async def publish(session: AsyncSession, kind: str, definition: Definition, *, author: str) -> JourneyVersion:
+async def publish(session: AsyncSession, kind: str, definition: Definition, *, actor: Actor) -> JourneyVersion:
     """A new version becomes current for runs that start from now on; running ones keep theirs."""
     if definition.kind != kind:
         raise InvalidInput(
@@ -151,17 +162,21 @@ async def publish(session: AsyncSession, kind: str, definition: Definition, *, a
     journey.current_version += 1
     journey.name = definition.name
     journey.updated_at = datetime.now(UTC)
-    row = JourneyVersion(kind=kind, version=journey.current_version, definition=_stored(definition), created_by=author)
+    row = JourneyVersion(
+        kind=kind, version=journey.current_version, definition=_stored(definition), created_by=actor.name
+    )
     session.add(row)
     await session.flush()
+    await _audit(session, actor, "publish", kind, version=row.version)
     return row
 
 
-async def set_enabled(session: AsyncSession, kind: str, enabled: bool) -> Journey:
+async def set_enabled(session: AsyncSession, kind: str, enabled: bool, *, actor: Actor) -> Journey:
     journey = await get_journey(session, kind)
     journey.enabled = enabled
     journey.updated_at = datetime.now(UTC)
     await session.flush()
+    await _audit(session, actor, "enable" if enabled else "disable", kind)
     return journey
 
 
@@ -324,6 +339,21 @@ async def get_run(session: AsyncSession, run_id: str) -> JourneyRun:
     run = await session.get(JourneyRun, run_id)
     if run is None:
         raise NotFound(f"no journey run {run_id!r}", code="journey_run_not_found")
+    return run
+
+
+async def cancel_run(session: AsyncSession, temporal: Client, run_id: str, *, actor: Actor) -> JourneyRun:
+    """Ask Temporal to cancel a running run (the workflow records itself as cancelled)."""
+    run = await get_run(session, run_id)
+    if run.status != "running":
+        raise Conflict(f"the run is already {run.status}", code="run_not_running", details={"status": run.status})
+    try:
+        await temporal.get_workflow_handle(run.workflow_id, run_id=run.run_id).cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise Conflict("the run has already ended", code="run_not_running") from exc
+    await audit.record(session, actor, action="journey.cancel", target_type="journey_run", target_id=run_id)
     return run
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from core.ids import uuid7
 from models import StaffTask
+from services.platform import audit
+from services.platform.audit import Actor
 
 
 async def create(
@@ -50,12 +52,19 @@ async def listing(
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def set_done(session: AsyncSession, task_id: uuid.UUID, *, done: bool, by: str) -> StaffTask:
+async def set_done(session: AsyncSession, task_id: uuid.UUID, *, done: bool, actor: Actor) -> StaffTask:
     task = await session.get(StaffTask, task_id, with_for_update=True)
     if task is None:
         raise NotFound(f"task {task_id} does not exist", code="task_not_found")
     task.status = "done" if done else "open"
     task.done_at = datetime.now(UTC) if done else None
-    task.done_by = by if done else None
+    task.done_by = actor.name if done else None
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="task.done" if done else "task.reopen",
+        target_type="staff_task",
+        target_id=str(task.id),
+    )
     return task

@@ -14,6 +14,7 @@ from core.timeutil import add_months
 from services import members
 from services.loyalty import ledger
 from services.platform import audit
+from services.platform.audit import Actor
 
 MAX_ADJUSTMENT = 10_000_000
 
@@ -39,11 +40,10 @@ async def adjust(
     data: AdjustmentCreate,
     *,
     key: str,
-    actor_key_id: uuid.UUID,
-    actor: str,
+    actor: Actor,
 ) -> ledger.PostingResult:
     member = await members.get(session, member_id)
-    reason = f"Adjustment by {actor}: {data.reason}"
+    reason = f"Adjustment by {actor.name}: {data.reason}"
     if data.points > 0:
         posting = await ledger.credit(
             session,
@@ -52,7 +52,7 @@ async def adjust(
             kind=ledger.TxKind.ADJUST,
             reason=reason,
             idempotency_key=key,
-            reference=("adjustment", actor),
+            reference=("adjustment", actor.name),
             source=ledger.SystemAccount.ADJUSTMENTS,
             expires_at=add_months(datetime.now(UTC), get_settings().points.expiry_months),
         )
@@ -64,14 +64,13 @@ async def adjust(
             kind=ledger.TxKind.ADJUST,
             reason=reason,
             idempotency_key=key,
-            reference=("adjustment", actor),
+            reference=("adjustment", actor.name),
             destination=ledger.SystemAccount.ADJUSTMENTS,
         )
     if not posting.replayed:
         await audit.record(
             session,
-            actor_key_id=actor_key_id,
-            actor=actor,
+            actor,
             action="points.adjust",
             target_type="member",
             target_id=str(member.id),

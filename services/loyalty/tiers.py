@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput
 from models import Member, Tier
+from services.platform import audit
+from services.platform.audit import Actor
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -78,7 +80,7 @@ def _validate(data: Ladder) -> None:
         raise InvalidInput("the tier ladder is invalid", details=problems)
 
 
-async def replace(session: AsyncSession, data: Ladder) -> list[Tier]:
+async def replace(session: AsyncSession, data: Ladder, *, actor: Actor) -> list[Tier]:
     """Replace the whole ladder. Members keep their tier until their next order re-evaluates it, so a
     tier that members hold cannot be removed."""
     _validate(data)
@@ -97,4 +99,12 @@ async def replace(session: AsyncSession, data: Ladder) -> list[Tier]:
     for rank, tier in enumerate(data.tiers):
         session.add(Tier(rank=rank, **tier.model_dump()))
     await session.flush()
+    await audit.record(
+        session,
+        actor,
+        action="tiers.replace",
+        target_type="tiers",
+        target_id="ladder",
+        details=data.model_dump(mode="json"),
+    )
     return await ladder(session)

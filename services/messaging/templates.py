@@ -28,6 +28,8 @@ from core.errors import InvalidInput, NotFound
 from models import Coupon, CouponTemplate, Member, MessageTemplate, Tier
 from services.loyalty import ledger
 from services.messaging.copy import BUILTIN_COPY
+from services.platform import audit
+from services.platform.audit import Actor
 
 FALLBACK_LOCALE = "en"
 SEED_AUTHOR = "builtin"
@@ -314,7 +316,7 @@ async def list_templates(
 
 
 async def put_template(
-    session: AsyncSession, key: str, channel: Channel, locale: str, data: TemplatePut, *, updated_by: str
+    session: AsyncSession, key: str, channel: Channel, locale: str, data: TemplatePut, *, actor: Actor
 ) -> MessageTemplate:
     """Create or replace one template after checking it parses; email needs a subject, SMS takes none."""
     if channel == Channel.EMAIL and data.subject is None:
@@ -328,11 +330,19 @@ async def put_template(
             details=[{"field": "body.subject", "message": "not allowed for sms"}],
         )
     check_syntax(data)
-    values = {"subject": data.subject, "body": data.body, "updated_by": updated_by}
+    values = {"subject": data.subject, "body": data.body, "updated_by": actor.name}
     await session.execute(
         insert(MessageTemplate)
         .values(key=key, channel=channel.value, locale=locale, **values)
         .on_conflict_do_update(index_elements=["key", "channel", "locale"], set_={**values, "updated_at": func.now()})
+    )
+    await audit.record(
+        session,
+        actor,
+        action="template.put",
+        target_type="message_template",
+        target_id=f"{key}/{channel}/{locale}",
+        details=data.model_dump(mode="json"),
     )
     return (
         await session.execute(

@@ -1,32 +1,63 @@
-"""The audit log: actions people must account for (manual adjustments, key changes, decisions)."""
+"""The audit log: actions people must account for (manual adjustments, definitions, decisions).
+
+The service that performs an audited action writes its row itself, once, whoever calls it (the API, the
+console, a workflow), from the `Actor` it is given; callers never write audit rows."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import AuditEntry
+from models import ApiKey, AuditEntry
+
+
+class Via(StrEnum):
+    API = "api"
+    CONSOLE = "console"
+    WORKFLOW = "workflow"
+    SYSTEM = "system"  # the command line, demo data, seeding
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted (an API key's name, id and role; console users sign in with an API key) and through what.
+    Plain values, so they stay readable after the session that loaded the key rolls back."""
+
+    name: str
+    key_id: uuid.UUID | None
+    via: Via
+    role: str | None = None
+
+    @classmethod
+    def of_key(cls, key: ApiKey, *, via: Via = Via.API) -> Actor:
+        return cls(name=key.name, key_id=key.id, via=via, role=key.role)
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        return cls(name=name, key_id=None, via=Via.SYSTEM)
 
 
 async def record(
     session: AsyncSession,
+    actor: Actor,
     *,
-    actor_key_id: uuid.UUID | None,
-    actor: str,
     action: str,
     target_type: str,
     target_id: str,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    """One row: the actor's key and name in their columns, the channel as `details.via`."""
     entry = AuditEntry(
-        actor_key_id=actor_key_id,
-        actor=actor,
+        actor_key_id=actor.key_id,
+        actor=actor.name,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        details=details or {},
+        details={**(details or {}), "via": actor.via.value},
     )
     session.add(entry)
     await session.flush()

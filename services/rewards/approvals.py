@@ -1,5 +1,6 @@
-"""Approval of high-value redemptions: the inbox the API reads, and the state changes the RedemptionApproval
-workflow's activities make (the API never changes an approval or a redemption status by itself).
+"""Approval of high-value redemptions: the inbox the API reads, the decisions people send to the
+RedemptionApproval workflow (as Temporal updates), and the state changes the workflow's activities make
+(neither the API nor the console changes an approval or a redemption status by itself).
 
 Every ledger call carries a key derived from the redemption, so a retried activity changes nothing twice."""
 
@@ -8,15 +9,31 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
+from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
-from core.errors import NotFound
+from core.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 from models import Approval, LedgerEntry, LedgerTransaction, Member, Redemption, Reward
 from services.loyalty import ledger
 from services.platform import audit
+from services.platform.audit import Actor, Via
+from workflows import contracts
+
+# How the workflow's update validators say no, as the API's errors.
+_FAILURES: dict[str, tuple[type[AppError], str]] = {
+    "AlreadyDecided": (Conflict, "already_decided"),
+    "NotShippable": (Conflict, "not_shippable"),
+    "SelfApproval": (Forbidden, "self_approval"),
+    "NotAnApprover": (Forbidden, "insufficient_role"),
+    "ReasonRequired": (InvalidInput, "validation_error"),
+}
 
 
 async def open_task(
@@ -68,6 +85,61 @@ async def get(session: AsyncSession, approval_id: uuid.UUID) -> Approval:
     return found
 
 
+async def send_update(
+    temporal: Client, redemption_id: uuid.UUID, update_name: str, arg: BaseModel
+) -> contracts.ApprovalOutcome:
+    """Send one update to the redemption's RedemptionApproval workflow and return its outcome (status,
+    decided_by); a validator's refusal becomes the matching 4xx error."""
+    handle = temporal.get_workflow_handle(contracts.redemption_workflow_id(redemption_id))
+    try:
+        outcome: contracts.ApprovalOutcome = await handle.execute_update(
+            update_name, arg, result_type=contracts.ApprovalOutcome
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        error, code = _FAILURES.get(kind or "", (Conflict, "update_rejected"))
+        raise error(str(getattr(cause, "message", cause)), code=code) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict("this redemption is no longer waiting for a decision", code="already_decided") from exc
+        raise
+    return outcome
+
+
+async def decide(
+    session: AsyncSession,
+    temporal: Client,
+    approval_id: uuid.UUID,
+    action: Literal["approve", "reject"],
+    *,
+    reason: str | None,
+    actor: Actor,
+) -> Approval:
+    """An approver's decision, whoever sends it (API or console): the workflow's `decide` update (which
+    validates it: only an approver, only once, only while pending), then the audit row; returns the approval
+    as the workflow settled it. The caller commits (the audit row).
+
+    The session must hold nothing uncommitted: the read transaction this starts is ended before the update,
+    so no connection sits idle in a transaction while the workflow's activities settle the decision."""
+    redemption_id = (await get(session, approval_id)).redemption_id
+    await session.rollback()
+    decision = contracts.Decision(
+        action=action, approver=actor.name, approver_key=str(actor.key_id), role=actor.role or "", reason=reason
+    )
+    outcome = await send_update(temporal, redemption_id, contracts.DECIDE_UPDATE, decision)
+    await audit.record(
+        session,
+        actor,
+        action=f"approval.{action}",
+        target_type="approval",
+        target_id=str(approval_id),
+        details={"outcome": outcome.status, "reason": reason},
+    )
+    session.expire_all()
+    return await get(session, approval_id)
+
+
 async def escalate(session: AsyncSession, redemption_id: uuid.UUID) -> None:
     await session.execute(
         update(Approval)
@@ -96,8 +168,7 @@ async def _settle(
     redemption.updated_at = now
     await audit.record(
         session,
-        actor_key_id=None,
-        actor=decided_by,
+        Actor(name=decided_by, key_id=None, via=Via.WORKFLOW),
         action=f"redemption.{redemption_status}",
         target_type="redemption",
         target_id=str(redemption.id),

@@ -21,6 +21,8 @@ from core.ids import uuid7
 from core.settings import get_settings
 from models import CouponTemplate, Journey, Member, Order, Rule, RuleFiring, RuleVersion
 from services import journeys, members
+from services.platform import audit
+from services.platform.audit import Actor
 from services.rules.builtins import builtin_rules
 from services.rules.definition import TIME_TRIGGERS, TRIGGERS, Problem, RuleDefinition, validate
 from services.rules.engine import Evaluation, RuleEvent, evaluate_event, rules_for
@@ -131,19 +133,31 @@ async def _insert(session: AsyncSession, definition: RuleDefinition, *, author: 
     return await get_rule(session, rule_id)
 
 
-async def create(session: AsyncSession, definition: RuleDefinition, *, author: str) -> Rule:
+async def _audit(session: AsyncSession, actor: Actor, action: str, rule: Rule) -> None:
+    await audit.record(
+        session,
+        actor,
+        action=f"rule.{action}",
+        target_type="rule",
+        target_id=str(rule.id),
+        details={"name": rule.name, "version": rule.current_version, "enabled": rule.enabled},
+    )
+
+
+async def create(session: AsyncSession, definition: RuleDefinition, *, actor: Actor) -> Rule:
     await require_valid(session, definition)
-    rule = await _insert(session, definition, author=author, builtin=False)
+    rule = await _insert(session, definition, author=actor.name, builtin=False)
     if rule is None:
         raise Conflict(
             f"a rule named {definition.name!r} exists; publish a new version of it instead",
             code="rule_exists",
             details=[{"field": "body.name", "message": "taken"}],
         )
+    await _audit(session, actor, "create", rule)
     return rule
 
 
-async def publish(session: AsyncSession, rule_id: uuid.UUID, definition: RuleDefinition, *, author: str) -> Rule:
+async def publish(session: AsyncSession, rule_id: uuid.UUID, definition: RuleDefinition, *, actor: Actor) -> Rule:
     """A new version becomes current at once: events from now on are evaluated with it."""
     rule = await get_rule(session, rule_id, for_update=True)
     if definition.name != rule.name:
@@ -160,17 +174,19 @@ async def publish(session: AsyncSession, rule_id: uuid.UUID, definition: RuleDef
         rule.enabled = definition.enabled
     rule.updated_at = datetime.now(UTC)
     session.add(
-        RuleVersion(rule_id=rule.id, version=rule.current_version, definition=stored(definition), created_by=author)
+        RuleVersion(rule_id=rule.id, version=rule.current_version, definition=stored(definition), created_by=actor.name)
     )
     await session.flush()
+    await _audit(session, actor, "publish", rule)
     return rule
 
 
-async def set_enabled(session: AsyncSession, rule_id: uuid.UUID, enabled: bool) -> Rule:
+async def set_enabled(session: AsyncSession, rule_id: uuid.UUID, enabled: bool, *, actor: Actor) -> Rule:
     rule = await get_rule(session, rule_id, for_update=True)
     rule.enabled = enabled
     rule.updated_at = datetime.now(UTC)
     await session.flush()
+    await _audit(session, actor, "enable" if enabled else "disable", rule)
     return rule
 
 

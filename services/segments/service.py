@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
 from models import Member, Segment, Tier
+from services.platform import audit
+from services.platform.audit import Actor
 from services.segments import rfm
 from services.segments.filter import (
     MAX_CONDITIONS,
@@ -269,16 +271,23 @@ async def _flush_unique(session: AsyncSession, name: str) -> None:
         raise _name_taken(name) from exc
 
 
-async def create(session: AsyncSession, data: SegmentCreate, *, author: str) -> Segment:
+async def _audit(session: AsyncSession, actor: Actor, action: str, segment_id: uuid.UUID) -> None:
+    await audit.record(session, actor, action=f"segment.{action}", target_type="segment", target_id=str(segment_id))
+
+
+async def create(session: AsyncSession, data: SegmentCreate, *, actor: Actor) -> Segment:
     definition = parse(data.definition)
     await check(session, definition)
-    segment = Segment(name=data.name, description=data.description, definition=definition.to_json(), created_by=author)
+    segment = Segment(
+        name=data.name, description=data.description, definition=definition.to_json(), created_by=actor.name
+    )
     session.add(segment)
     await _flush_unique(session, data.name)
+    await _audit(session, actor, "create", segment.id)
     return segment
 
 
-async def update(session: AsyncSession, segment_id: uuid.UUID, data: SegmentCreate) -> Segment:
+async def update(session: AsyncSession, segment_id: uuid.UUID, data: SegmentCreate, *, actor: Actor) -> Segment:
     """Replace name, description and definition. Campaigns keep the snapshot they took when they started."""
     definition = parse(data.definition)
     segment = await get(session, segment_id)
@@ -288,10 +297,11 @@ async def update(session: AsyncSession, segment_id: uuid.UUID, data: SegmentCrea
     segment.definition = definition.to_json()
     segment.updated_at = datetime.now(UTC)
     await _flush_unique(session, data.name)
+    await _audit(session, actor, "update", segment_id)
     return segment
 
 
-async def delete(session: AsyncSession, segment_id: uuid.UUID) -> None:
+async def delete(session: AsyncSession, segment_id: uuid.UUID, *, actor: Actor) -> None:
     """Delete a segment; one that a campaign refers to (a RESTRICT foreign key) is 409 `segment_in_use`."""
     await get(session, segment_id)
     try:
@@ -301,3 +311,4 @@ async def delete(session: AsyncSession, segment_id: uuid.UUID) -> None:
         raise Conflict(
             "the segment is used by a campaign; delete or change the campaign first", code="segment_in_use"
         ) from exc
+    await _audit(session, actor, "delete", segment_id)
