@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Campaign, CampaignMember, JourneyRun, Member
 from services import journeys, segments
 from services.campaigns.service import get, journey_workflow_id
-from services.journeys.definition import Definition
+from services.journeys.definition import Definition, SendStep
 
 # --- snapshot and holdout ----------------------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ async def journey_channels(session: AsyncSession, kind: str, version: int) -> se
     """Channels the journey sends marketing messages on: a member needs consent on at least one of them."""
     found = await journeys.get_version(session, kind, version)
     definition = Definition.model_validate(found.definition)
-    return {s.send.channel for s in definition.steps if s.send is not None and s.send.category == "marketing"}
+    return {s.send.channel for s in definition.steps if isinstance(s, SendStep) and s.send.category == "marketing"}
 
 
 async def screen(session: AsyncSession, campaign: Campaign, member_ids: list[uuid.UUID]) -> Plan:

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
 from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member
+from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
-from services.journeys.definition import Definition, Problem, evaluate, validate
+from services.journeys.definition import Definition, WaitForStep, error_field, evaluate
+from services.journeys.validation import validate
 from services.platform import outbox
 
 JOURNEY_WORKFLOW = "JourneyWorkflow"
@@ -72,7 +74,7 @@ def parse(raw: dict[str, Any]) -> Definition:
     except ValidationError as exc:
         details = [
             {
-                "field": ".".join(str(p) for p in ("body", *err["loc"])),
+                "field": f"body.{error_field(err['loc'])}",
                 "message": err["msg"].removeprefix("Value error, "),
             }
             for err in exc.errors()
@@ -215,7 +217,7 @@ async def on_event(
     for event in events:
         for journey, definition in definitions:
             listens = event in definition.exit_on or any(
-                step.wait_for is not None and step.wait_for.event == event for step in definition.steps
+                isinstance(step, WaitForStep) and step.wait_for.event == event for step in definition.steps
             )
             if listens:
                 await outbox.enqueue_signal(
