@@ -296,6 +296,11 @@ class Definition(Strict):
     steps: list[Step] = Field(min_length=1, max_length=100)
 
 
+def stored(definition: Definition) -> dict[str, Any]:
+    """The JSON a definition is stored as (and loaded from by the journey workflow)."""
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=False)
+
+
 def _targets(step: AnyStep, following: str | None) -> list[tuple[str, str]]:
     """(field, target id) of every step this one can continue with."""
     match step:

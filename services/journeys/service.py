@@ -19,7 +19,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member
 from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
-from services.journeys.definition import Definition, WaitForStep, error_field, evaluate
+from services.journeys.definition import Definition, WaitForStep, error_field, evaluate, stored
 from services.journeys.validation import validate
 from services.platform import outbox
 
@@ -49,10 +49,6 @@ async def seed_builtins(session: AsyncSession) -> int:
             added += 1
     await session.flush()
     return added
-
-
-def _stored(definition: Definition) -> dict[str, Any]:
-    return definition.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=False)
 
 
 async def known_templates(session: AsyncSession) -> set[tuple[str, str]]:
@@ -129,7 +125,7 @@ async def _add_first_version(session: AsyncSession, definition: Definition, *, a
     ).scalar_one_or_none()
     if inserted is None:
         return False
-    session.add(JourneyVersion(kind=definition.kind, version=1, definition=_stored(definition), created_by=author))
+    session.add(JourneyVersion(kind=definition.kind, version=1, definition=stored(definition), created_by=author))
     await session.flush()
     return True
 
@@ -160,7 +156,7 @@ async def publish(session: AsyncSession, kind: str, definition: Definition, *, a
     journey.current_version += 1
     journey.name = definition.name
     journey.updated_at = datetime.now(UTC)
-    row = JourneyVersion(kind=kind, version=journey.current_version, definition=_stored(definition), created_by=author)
+    row = JourneyVersion(kind=kind, version=journey.current_version, definition=stored(definition), created_by=author)
     session.add(row)
     await session.flush()
     return row
