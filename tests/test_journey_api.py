@@ -8,15 +8,83 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models import JourneyVersion
 from services.journeys.builtins import BUILTIN_JOURNEYS
+from services.journeys.definition import (
+    ACTIONS,
+    BranchStep,
+    CreateTaskStep,
+    Definition,
+    ExitStep,
+    FlagStep,
+    GrantPointsStep,
+    IssueCouponStep,
+    SendStep,
+    TagStep,
+    WaitForStep,
+    WaitStep,
+    stored,
+)
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error, member_body
 
+# One step of every kind, written out with every default, as storage keeps it.
+EVERY_KIND: dict[str, Any] = {
+    "kind": "every_kind",
+    "name": "Every kind of step",
+    "reentry": "never",
+    "exit_on": [],
+    "steps": [
+        {"id": "hello", "send": {"channel": "email", "template": "welcome", "category": "marketing"}},
+        {"id": "pause", "wait": {"days": 0, "hours": 1, "minutes": 0, "until_local_time": "09:00"}},
+        {
+            "id": "await_order",
+            "wait_for": {"event": "order_completed", "days": 2, "hours": 0, "minutes": 0},
+            "on_event": "points",
+            "on_timeout": "rich",
+        },
+        {
+            "id": "rich",
+            "branch": {"if": {"field": "tier", "op": "eq", "value": "gold"}, "then": "call", "else": "points"},
+        },
+        {"id": "call", "create_task": {"title": "Call them", "assignee_role": "ops", "due_days": 2}, "next": "points"},
+        {"id": "points", "grant_points": {"points": 50, "reason": "thanks for waiting"}},
+        {"id": "coupon", "issue_coupon": {"template": "cart_5"}},
+        {"id": "mark", "tag": {"add": ["engaged"], "remove": []}},
+        {"id": "churn", "flag": {"set": "pre_churn"}},
+        {"id": "done", "exit": {}},
+    ],
+}
+STEP_CLASSES = [
+    SendStep,
+    WaitStep,
+    WaitForStep,
+    BranchStep,
+    CreateTaskStep,
+    GrantPointsStep,
+    IssueCouponStep,
+    TagStep,
+    FlagStep,
+    ExitStep,
+]
+
 
 def _welcome() -> dict[str, Any]:
     return copy.deepcopy(next(j for j in BUILTIN_JOURNEYS if j["kind"] == "welcome"))
+
+
+def _contains(whole: Any, part: Any) -> bool:
+    """Whether `whole` holds everything `part` says, unchanged (dicts may have more keys: defaults)."""
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(key in whole and _contains(whole[key], v) for key, v in part.items())
+    if isinstance(part, list):
+        return isinstance(whole, list) and len(whole) == len(part) and all(map(_contains, whole, part))
+    return bool(whole == part and type(whole) is type(part))
 
 
 async def _marketer(http: httpx.AsyncClient, make_key: KeyMaker) -> ApiClient:
@@ -112,3 +180,78 @@ async def test_roles_for_journeys_and_tasks(http: httpx.AsyncClient, make_key: K
     assert runs.status_code == 200
     assert_error(await shop.get("/api/v1/journeys/welcome/runs", params={"status": "weird"}), 422)
     assert_error(await approver.post(f"/api/v1/journeys/runs/{uuid.uuid4()}/cancel"), 403)
+
+
+def test_a_step_of_every_kind_is_its_own_model_and_dumps_back_to_the_same_json() -> None:
+    definition = Definition.model_validate(EVERY_KIND)
+    assert [type(step) for step in definition.steps] == STEP_CLASSES
+    assert {step.action for step in definition.steps} == set(ACTIONS)
+    assert stored(definition) == EVERY_KIND
+    assert stored(Definition.model_validate(definition.model_dump(by_alias=True))) == EVERY_KIND
+
+
+@pytest.mark.parametrize("raw", BUILTIN_JOURNEYS, ids=[j["kind"] for j in BUILTIN_JOURNEYS])
+def test_every_built_in_journey_parses_into_step_models_and_dumps_back(raw: dict[str, Any]) -> None:
+    definition = Definition.model_validate(raw)
+    kinds = [next(key for key in ACTIONS if key in step) for step in raw["steps"]]
+    assert [step.action for step in definition.steps] == kinds
+    dumped = stored(definition)
+    assert _contains(dumped, raw), dumped  # what was written stays; storage only adds the defaults
+    assert stored(Definition.model_validate(dumped)) == dumped
+
+
+async def test_stored_journey_definitions_load_unchanged(
+    admin: ApiClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions() as session:
+        rows = (await session.execute(select(JourneyVersion))).scalars().all()
+    assert {"welcome", "first_purchase", "win_back", "tier_upgrade", "birthday", "abandoned_cart"} <= {
+        row.kind for row in rows
+    }
+    for row in rows:
+        assert stored(Definition.model_validate(row.definition)) == row.definition, (row.kind, row.version)
+    welcome = (await admin.get("/api/v1/journeys/welcome/versions/1")).json()
+    assert welcome["definition"] == stored(Definition.model_validate(_welcome()))
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "says"),
+    [
+        ({"id": "empty"}, "body.steps.1", "step 'empty' needs exactly one of send, wait, wait_for, "),
+        (
+            {"id": "both", "exit": {}, "wait": {"hours": 1}},
+            "body.steps.1",
+            "step 'both' needs exactly one of send, wait, wait_for, branch, grant_points, issue_coupon, "
+            "create_task, tag, flag, exit; it has wait, exit",
+        ),
+        ({"id": "odd", "exit": {}, "colour": "red"}, "body.steps.1.colour", "Extra inputs are not permitted"),
+        (
+            {"id": "odd", "send": {"channel": "email", "template": "welcome", "colour": "red"}},
+            "body.steps.1.send.colour",
+            "Extra inputs are not permitted",
+        ),
+        (
+            {"id": "early", "exit": {}, "on_timeout": "done"},
+            "body.steps.1",
+            "step 'early': on_event/on_timeout belong to a wait_for step",
+        ),
+        ({"id": "few", "grant_points": {"points": 0, "reason": "none"}}, "body.steps.1.grant_points.points", "greater"),
+        ({"send": {"channel": "email", "template": "welcome"}}, "body.steps.1.id", "Field required"),
+        ("send", "body.steps.1", "a step is an object with an id and exactly one of send, wait"),
+    ],
+)
+async def test_a_step_of_no_kind_two_kinds_or_unknown_keys_is_refused_naming_the_field(
+    http: httpx.AsyncClient, make_key: KeyMaker, step: Any, field: str, says: str
+) -> None:
+    marketer = await _marketer(http, make_key)
+    definition: dict[str, Any] = {
+        "kind": f"bad_{uuid.uuid4().hex[:8]}",
+        "name": "Bad step",
+        "steps": [{"id": "first", "wait": {"hours": 1}}, step, {"id": "done", "exit": {}}],
+    }
+    error = assert_error(await marketer.post("/api/v1/journeys", json=definition), 422, "invalid_definition")
+    assert [d["field"] for d in error["details"]] == [field], error
+    assert says in error["details"][0]["message"], error
+    checked = (await marketer.post("/api/v1/journeys/validate", json=definition)).json()
+    assert checked == {"valid": False, "problems": error["details"]}
+    assert_error(await marketer.get(f"/api/v1/journeys/{definition['kind']}"), 404, "journey_not_found")

@@ -4,8 +4,11 @@ Re-record after an intended, patched change with MEMBERFLOW_RECORD_HISTORIES=1 p
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -13,6 +16,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from services import rules
+from services.journeys.definition import Definition, stored
 from workflows import contracts
 from workflows.registry import WORKFLOWS
 
@@ -52,3 +57,54 @@ async def test_history_replays(path: Path) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     result = await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, raw))
     assert result.replay_failure is None, result.replay_failure
+
+
+def _payload_values(node: Any) -> Iterator[Any]:
+    """Every JSON payload anywhere in a history (inputs, results, signals), decoded."""
+    if isinstance(node, dict):
+        encoding = base64.b64decode(node.get("metadata", {}).get("encoding", "")).decode(errors="replace")
+        if encoding == "json/plain" and "data" in node:
+            yield json.loads(base64.b64decode(node["data"]))
+            return
+        for value in node.values():
+            yield from _payload_values(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _payload_values(value)
+
+
+def _definitions(node: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("journey" | "rule", definition) for each definition JSON inside a payload, however deep."""
+    if isinstance(node, dict):
+        if isinstance(node.get("steps"), list) and "kind" in node and "name" in node:
+            yield "journey", node
+        elif isinstance(node.get("actions"), list) and "trigger" in node:
+            yield "rule", node
+        else:
+            for value in node.values():
+                yield from _definitions(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _definitions(value)
+
+
+def test_definitions_in_saved_histories_load_and_dump_back_unchanged() -> None:
+    """The journey workflow loads its definition as stored (the load_definition result in each history): the
+    step models read every one, and write it back key for key."""
+    found: dict[str, list[str]] = {"journey": [], "rule": []}
+    for path in HISTORIES:
+        for payload in _payload_values(json.loads(path.read_text())["events"]):
+            for kind, raw in _definitions(payload):
+                found[kind].append(path.stem)
+                if kind == "journey":
+                    assert stored(Definition.model_validate(raw)) == raw, path.stem
+                else:
+                    assert rules.stored(rules.parse(raw)) == raw, path.stem
+    assert {
+        "welcome_reminder",
+        "welcome_purchase",
+        "first_purchase_cross_sell",
+        "tier_upgrade",
+        "abandoned_cart",
+        "win_back",
+    } <= set(found["journey"])

@@ -10,8 +10,12 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from models import AuditEntry
+from core.settings import get_settings
+from models import AuditEntry, RuleVersion
+from services import rules
 from services.platform.api_keys import Role
+from services.rules.builtins import builtin_rules
+from services.rules.definition import ACTIONS as RULE_ACTIONS
 from tests.conftest import KeyMaker
 from tests.helpers import ApiClient, assert_error
 from tests.rules_helpers import (
@@ -297,3 +301,34 @@ async def test_dry_run_shows_a_reached_limit_and_bad_input_is_a_422(
         ),
         404,
     )
+
+
+def test_every_built_in_rule_parses_and_dumps_back() -> None:
+    raws = builtin_rules(get_settings().points.awards)
+    assert {raw["name"] for raw in raws} >= {"award_signed_up", "award_checked_in"}
+    for raw in raws:
+        dumped = rules.stored(rules.parse(raw))
+        assert {key: dumped[key] for key in raw} == raw  # what was written stays; storage only adds the defaults
+        assert rules.stored(rules.parse(dumped)) == dumped
+
+
+async def test_stored_rule_definitions_load_unchanged(marketer: ApiClient, sessions: Sessions) -> None:
+    await create_rule(marketer, rule_body(new_scope(), actions=[{"tag": {"add": ["seen"]}}, {"flag": {"set": "vip"}}]))
+    async with sessions() as session:
+        rows = (await session.execute(select(RuleVersion))).scalars().all()
+    assert any(row.definition["name"] == "award_signed_up" for row in rows)
+    for row in rows:
+        assert rules.stored(rules.parse(row.definition)) == row.definition, row.definition["name"]
+
+
+@pytest.mark.parametrize(
+    ("actions", "has"),
+    [([{}], "none"), ([{"grant_points": {"points": 1}, "tag": {"add": ["x"]}}], "grant_points, tag")],
+)
+async def test_an_action_of_no_kind_or_two_says_which_it_has(
+    marketer: ApiClient, actions: list[dict[str, Any]], has: str
+) -> None:
+    body = rule_body(new_scope(), actions=actions)
+    error = assert_error(await marketer.post("/api/v1/rules", json=body), 422, "invalid_rule")
+    message = f"an action needs exactly one of {', '.join(RULE_ACTIONS)}; it has {has}"
+    assert {"field": "body.actions.0", "message": message} in error["details"], error

@@ -29,7 +29,21 @@ with workflow.unsafe.imports_passed_through():
         TaskInput,
     )
     from activities.messaging import SendMessageInput
-    from services.journeys.definition import Definition, Duration, Step, successors
+    from services.definitions import Duration
+    from services.journeys.definition import (
+        BranchStep,
+        CreateTaskStep,
+        Definition,
+        ExitStep,
+        FlagStep,
+        GrantPointsStep,
+        IssueCouponStep,
+        SendStep,
+        TagStep,
+        WaitForStep,
+        WaitStep,
+        successors,
+    )
     from workflows.contracts import (
         JOURNEY_STEP,
         JOURNEY_WORKFLOW,
@@ -112,30 +126,28 @@ class JourneyWorkflow:
             step = steps[current]
             await self._enter(step.id)
             following = dict(graph[step.id])
-            match step.action:
-                case "exit":
+            match step:
+                case ExitStep():
                     return "completed"
-                case "send":
+                case SendStep():
                     if not await self._send(step):
                         return "exited"
-                case "wait":
-                    assert step.wait is not None
-                    if not await self._wait(step.wait, step.wait.until_local_time):
+                case WaitStep(wait=wait):
+                    if not await self._wait(wait, wait.until_local_time):
                         return "exited"
-                case "wait_for":
+                case WaitForStep():
                     outcome = await self._wait_for(step)
                     if outcome is None:
                         return "exited"
                     last_wait = outcome
                     current = following.get("on_event" if outcome == "event" else "on_timeout")
                     continue
-                case "branch":
-                    assert step.branch is not None
+                case BranchStep(branch=branch):
                     verdict = await workflow.execute_activity_method(
                         JourneyActivities.evaluate,
                         EvaluateInput(
                             member_id=self._member,
-                            condition=step.branch.if_.model_dump(by_alias=True, exclude_none=True),
+                            condition=branch.if_.model_dump(by_alias=True, exclude_none=True),
                             last_wait=last_wait,
                         ),
                         start_to_close_timeout=SHORT,
@@ -143,8 +155,10 @@ class JourneyWorkflow:
                     )
                     current = following["branch.then" if verdict.result else "branch.else"]
                     continue
-                case _:
+                case GrantPointsStep() | IssueCouponStep() | CreateTaskStep() | TagStep() | FlagStep():
                     await self._act(step)
+                case _:
+                    raise ApplicationError(f"step {step.id!r} has no action this version can run", non_retryable=True)
             current = following.get("next")
         return "completed"
 
@@ -209,10 +223,9 @@ class JourneyWorkflow:
         )
         return await self._pause(delay.seconds)
 
-    async def _wait_for(self, step: Step) -> str | None:
+    async def _wait_for(self, step: WaitForStep) -> str | None:
         """'event' if the event happened since the previous wait_for (or the start), 'timeout' otherwise;
         None if an exit event ended the run."""
-        assert step.wait_for is not None
         wanted = step.wait_for.event
 
         def happened() -> bool:
@@ -226,8 +239,7 @@ class JourneyWorkflow:
             return None
         return "event" if got else "timeout"
 
-    async def _send(self, step: Step) -> bool:
-        assert step.send is not None
+    async def _send(self, step: SendStep) -> bool:
         assert self._input is not None
         coupon_code = None
         if step.send.coupon:
@@ -255,46 +267,51 @@ class JourneyWorkflow:
         self._messages.append(f"{step.id}:{result.status}")
         return True
 
-    async def _act(self, step: Step) -> None:
+    async def _act(self, step: GrantPointsStep | IssueCouponStep | CreateTaskStep | TagStep | FlagStep) -> None:
         options: dict[str, Any] = {"start_to_close_timeout": SHORT, "retry_policy": ACTIVITY_RETRY}
-        if step.grant_points is not None:
-            await workflow.execute_activity_method(
-                JourneyActivities.grant_points,
-                GrantInput(
-                    member_id=self._member,
-                    points=step.grant_points.points,
-                    reason=step.grant_points.reason,
-                    key=self._key(step.id),
-                    reference=f"{self._input.kind if self._input else ''}:{step.id}",
-                ),
-                **options,
-            )
-        elif step.issue_coupon is not None:
-            await workflow.execute_activity_method(
-                JourneyActivities.issue_coupon,
-                CouponInput(member_id=self._member, template=step.issue_coupon.template, issue_key=self._key(step.id)),
-                **options,
-            )
-        elif step.create_task is not None:
-            await workflow.execute_activity_method(
-                JourneyActivities.create_task,
-                TaskInput(
-                    member_id=self._member,
-                    title=step.create_task.title,
-                    assignee_role=step.create_task.assignee_role,
-                    due_days=step.create_task.due_days,
-                    key=self._key(step.id),
-                ),
-                **options,
-            )
-        elif step.tag is not None or step.flag is not None:
-            add = list(step.tag.add) if step.tag else ([step.flag.set] if step.flag and step.flag.set else [])
-            remove = list(step.tag.remove) if step.tag else ([step.flag.clear] if step.flag and step.flag.clear else [])
-            await workflow.execute_activity_method(
-                JourneyActivities.tag, TagInput(member_id=self._member, add=add, remove=remove), **options
-            )
-        else:
-            raise ApplicationError(f"step {step.id!r} has no action this version can run", non_retryable=True)
+        match step:
+            case GrantPointsStep(grant_points=grant):
+                await workflow.execute_activity_method(
+                    JourneyActivities.grant_points,
+                    GrantInput(
+                        member_id=self._member,
+                        points=grant.points,
+                        reason=grant.reason,
+                        key=self._key(step.id),
+                        reference=f"{self._input.kind if self._input else ''}:{step.id}",
+                    ),
+                    **options,
+                )
+            case IssueCouponStep(issue_coupon=issue):
+                await workflow.execute_activity_method(
+                    JourneyActivities.issue_coupon,
+                    CouponInput(member_id=self._member, template=issue.template, issue_key=self._key(step.id)),
+                    **options,
+                )
+            case CreateTaskStep(create_task=task):
+                await workflow.execute_activity_method(
+                    JourneyActivities.create_task,
+                    TaskInput(
+                        member_id=self._member,
+                        title=task.title,
+                        assignee_role=task.assignee_role,
+                        due_days=task.due_days,
+                        key=self._key(step.id),
+                    ),
+                    **options,
+                )
+            case TagStep(tag=tag):
+                await workflow.execute_activity_method(
+                    JourneyActivities.tag,
+                    TagInput(member_id=self._member, add=list(tag.add), remove=list(tag.remove)),
+                    **options,
+                )
+            case FlagStep(flag=flag):
+                add = [flag.set] if flag.set else []
+                remove = [flag.clear] if flag.clear else []
+                await workflow.execute_activity_method(
+                    JourneyActivities.tag, TagInput(member_id=self._member, add=add, remove=remove), **options
+                )
 
     # --- the first release's welcome skeleton, for histories started before the interpreter ----------------
 

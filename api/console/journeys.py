@@ -17,7 +17,7 @@ from api.deps import SessionDep
 from core.errors import InvalidInput, NotFound
 from models import JourneyVersion
 from services import journeys
-from services.journeys.definition import Definition
+from services.journeys.definition import BranchStep, Definition, ExitStep, WaitForStep
 
 router = APIRouter()
 MAX_DEFINITION_CHARS = 100_000
@@ -31,16 +31,19 @@ def _steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     steps = []
     for i, step in enumerate(parsed.steps):
-        action = getattr(step, step.action)
         following = parsed.steps[i + 1].id if i + 1 < len(parsed.steps) else None
-        routes = {"then": step.next or (following if step.action not in ("exit", "branch") else None)}
-        if step.action == "wait_for":
-            routes = {"on event": step.on_event or following, "on timeout": step.on_timeout or following}
+        match step:
+            case WaitForStep():
+                routes = {"on event": step.on_event or following, "on timeout": step.on_timeout or following}
+            case ExitStep() | BranchStep():
+                routes = {"then": step.next}
+            case _:
+                routes = {"then": step.next or following}
         steps.append(
             {
                 "id": step.id,
                 "action": step.action.replace("_", " "),
-                "details": json.dumps(action.model_dump(mode="json", exclude_none=True, by_alias=True)),
+                "details": json.dumps(step.body.model_dump(mode="json", exclude_none=True, by_alias=True)),
                 "routes": {label: target for label, target in routes.items() if target},
             }
         )

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Campaign, CampaignMember, JourneyRun, Member
 from services import journeys, segments
 from services.campaigns.service import get
-from services.journeys.definition import Definition
+from services.journeys.definition import Definition, SendStep
 from workflows import contracts
 
 # --- snapshot and holdout ----------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ async def journey_channels(session: AsyncSession, kind: str, version: int) -> se
     """Channels the journey sends marketing messages on: a member needs consent on at least one of them."""
     found = await journeys.get_version(session, kind, version)
     definition = Definition.model_validate(found.definition)
-    return {s.send.channel for s in definition.steps if s.send is not None and s.send.category == "marketing"}
+    return {s.send.channel for s in definition.steps if isinstance(s, SendStep) and s.send.category == "marketing"}
 
 
 async def screen(session: AsyncSession, campaign: Campaign, member_ids: list[uuid.UUID]) -> Plan:

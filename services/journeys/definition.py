@@ -3,24 +3,48 @@
 A definition is a list of steps. Each step has an `id` and exactly one action (`send`, `wait`, `wait_for`,
 `branch`, `grant_points`, `issue_coupon`, `create_task`, `tag`, `flag`, `exit`); it continues with the
 next step in the list unless it names another (`next`, or `on_event`/`on_timeout` of a `wait_for`,
-`then`/`else` of a `branch`). Steps may not loop, so every run ends."""
+`then`/`else` of a `branch`). Steps may not loop, so every run ends (services.journeys.validation checks).
+
+Each kind of step is its own model (SendStep, WaitStep, …); `Step` is their union, told apart by which
+kind's key a step has, so stored definitions keep their shape and there is no `type` field. What journeys
+share with rules (the strict base, durations, points, coupons, tasks, tags, flags) is services.definitions."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
-from services.definitions import conditions
+from services.definitions import (
+    CouponCode,
+    CreateTaskAction,
+    Duration,
+    FlagAction,
+    GrantPointsAction,
+    IssueCouponAction,
+    Name,
+    Strict,
+    TagAction,
+    conditions,
+    exactly_one,
+    present_keys,
+)
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Kind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 _LOCAL_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
-ACTIONS = ("send", "wait", "wait_for", "branch", "grant_points", "issue_coupon", "create_task", "tag", "flag", "exit")
 EVENTS = (
     "signed_up",
     "order_completed",
@@ -44,28 +68,13 @@ CONDITION_FIELDS = (
     "locale",
     "last_wait",
 )
-MAX_WAIT_DAYS = 400
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Duration(_Strict):
-    days: int = Field(default=0, ge=0, le=MAX_WAIT_DAYS)
-    hours: int = Field(default=0, ge=0, le=24 * MAX_WAIT_DAYS)
-    minutes: int = Field(default=0, ge=0, le=60 * 24 * MAX_WAIT_DAYS)
-
-    @property
-    def seconds(self) -> int:
-        return ((self.days * 24 + self.hours) * 60 + self.minutes) * 60
-
-
-class SendAction(_Strict):
+class SendAction(Strict):
     channel: Literal["email", "sms"]
     template: Name
     # A coupon template code: a coupon is issued to the member and its code is given to the message.
-    coupon: Name | None = None
+    coupon: CouponCode | None = None
     category: Literal["marketing", "transactional"] = "marketing"
 
 
@@ -86,7 +95,7 @@ class WaitForAction(Duration):
     event: Literal[EVENTS]  # type: ignore[valid-type]
 
 
-class Condition(_Strict):
+class Condition(Strict):
     """A test on the member: {"field": "tier", "op": "in", "value": ["gold"]}, or all/any/not of others."""
 
     field: Literal[CONDITION_FIELDS] | None = None  # type: ignore[valid-type]
@@ -106,7 +115,7 @@ class Condition(_Strict):
         return self
 
 
-class BranchAction(_Strict):
+class BranchAction(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     if_: Condition = Field(alias="if")
@@ -114,69 +123,161 @@ class BranchAction(_Strict):
     else_: StepId = Field(alias="else")
 
 
-class GrantPointsAction(_Strict):
-    points: int = Field(gt=0, le=1_000_000)
-    reason: Annotated[str, StringConstraints(min_length=3, max_length=200)]
-
-
-class IssueCouponAction(_Strict):
-    template: Name
-
-
-class CreateTaskAction(_Strict):
-    title: Annotated[str, StringConstraints(min_length=3, max_length=200)]
-    assignee_role: Literal["marketer", "ops", "approver", "admin"] = "marketer"
-    due_days: int = Field(default=2, ge=0, le=90)
-
-
-class TagAction(_Strict):
-    add: list[Name] = Field(default_factory=list, max_length=20)
-    remove: list[Name] = Field(default_factory=list, max_length=20)
-
-
-class FlagAction(_Strict):
-    # Flags are tags with meaning to staff and segments (e.g. "pre_churn").
-    set: Name | None = None
-    clear: Name | None = None
-
-
-class ExitAction(_Strict):
+class ExitAction(Strict):
     pass
 
 
-class Step(_Strict):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+# --- steps: one model per kind, told apart by which kind's key the step has ------------------------------
+
+
+class _Step(Strict):
+    """What every step has: its id, and the step it continues with when that is not the next in the list."""
+
+    action: ClassVar[str]
 
     id: StepId
     next: StepId | None = None
-    send: SendAction | None = None
-    wait: WaitAction | None = None
-    wait_for: WaitForAction | None = None
-    on_event: StepId | None = None
-    on_timeout: StepId | None = None
-    branch: BranchAction | None = None
-    grant_points: GrantPointsAction | None = None
-    issue_coupon: IssueCouponAction | None = None
-    create_task: CreateTaskAction | None = None
-    tag: TagAction | None = None
-    flag: FlagAction | None = None
-    exit: ExitAction | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one_action(self) -> Step:
-        present = [name for name in ACTIONS if getattr(self, name) is not None]
-        if len(present) != 1:
-            raise ValueError(f"step {self.id!r} needs exactly one action of {', '.join(ACTIONS)}; has {present}")
-        if (self.on_event or self.on_timeout) and self.wait_for is None:
-            raise ValueError(f"step {self.id!r}: on_event/on_timeout belong to a wait_for step")
-        return self
 
     @property
-    def action(self) -> str:
-        return next(name for name in ACTIONS if getattr(self, name) is not None)
+    def body(self) -> BaseModel:
+        """The step's own part, e.g. the SendAction of a send step."""
+        body: BaseModel = getattr(self, self.action)
+        return body
 
 
-class Trigger(_Strict):
+class SendStep(_Step):
+    action: ClassVar[str] = "send"
+    send: SendAction
+
+
+class WaitStep(_Step):
+    action: ClassVar[str] = "wait"
+    wait: WaitAction
+
+
+class WaitForStep(_Step):
+    action: ClassVar[str] = "wait_for"
+    wait_for: WaitForAction
+    on_event: StepId | None = None
+    on_timeout: StepId | None = None
+
+
+class BranchStep(_Step):
+    action: ClassVar[str] = "branch"
+    branch: BranchAction
+
+
+class GrantPointsStep(_Step):
+    action: ClassVar[str] = "grant_points"
+    grant_points: GrantPointsAction
+
+
+class IssueCouponStep(_Step):
+    action: ClassVar[str] = "issue_coupon"
+    issue_coupon: IssueCouponAction
+
+
+class CreateTaskStep(_Step):
+    action: ClassVar[str] = "create_task"
+    create_task: CreateTaskAction
+
+
+class TagStep(_Step):
+    action: ClassVar[str] = "tag"
+    tag: TagAction
+
+
+class FlagStep(_Step):
+    action: ClassVar[str] = "flag"
+    flag: FlagAction
+
+
+class ExitStep(_Step):
+    action: ClassVar[str] = "exit"
+    exit: ExitAction
+
+
+STEP_TYPES: tuple[type[_Step], ...] = (
+    SendStep,
+    WaitStep,
+    WaitForStep,
+    BranchStep,
+    GrantPointsStep,
+    IssueCouponStep,
+    CreateTaskStep,
+    TagStep,
+    FlagStep,
+    ExitStep,
+)
+ACTIONS = tuple(step.action for step in STEP_TYPES)
+_NULL_MEANS_ABSENT = frozenset({*ACTIONS, "on_event", "on_timeout"})
+
+
+def _one_kind(value: Any) -> Any:
+    """Before a model is picked: a step has exactly one kind, and on_event/on_timeout only on a wait_for. A
+    kind or route given as null counts as absent, as it did when a step was one model of optional fields."""
+    if not isinstance(value, dict):
+        return value
+    step_id = value.get("id")
+    what = f"step {step_id!r}" if isinstance(step_id, str) else "a step"
+    if exactly_one(value, ACTIONS, what=what) != "wait_for" and (value.get("on_event") or value.get("on_timeout")):
+        raise ValueError(f"{what}: on_event/on_timeout belong to a wait_for step")
+    return {key: item for key, item in value.items() if item is not None or key not in _NULL_MEANS_ABSENT}
+
+
+def _kind_of(value: Any) -> str | None:
+    """The union's tag: the kind's key of a step's JSON (after _one_kind), or the kind of a step model."""
+    if isinstance(value, _Step):
+        return value.action
+    if isinstance(value, dict):
+        present = present_keys(value, ACTIONS)
+        return present[0] if len(present) == 1 else None
+    return None
+
+
+AnyStep = (
+    SendStep
+    | WaitStep
+    | WaitForStep
+    | BranchStep
+    | GrantPointsStep
+    | IssueCouponStep
+    | CreateTaskStep
+    | TagStep
+    | FlagStep
+    | ExitStep
+)
+# A step as stored: {"id": ..., "<kind>": {...}, ...}; the kind is the key present, there is no type field.
+Step = Annotated[
+    Annotated[SendStep, Tag("send")]
+    | Annotated[WaitStep, Tag("wait")]
+    | Annotated[WaitForStep, Tag("wait_for")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[GrantPointsStep, Tag("grant_points")]
+    | Annotated[IssueCouponStep, Tag("issue_coupon")]
+    | Annotated[CreateTaskStep, Tag("create_task")]
+    | Annotated[TagStep, Tag("tag")]
+    | Annotated[FlagStep, Tag("flag")]
+    | Annotated[ExitStep, Tag("exit")],
+    Discriminator(
+        _kind_of,
+        custom_error_type="step_kind",
+        custom_error_message=f"a step is an object with an id and exactly one of {', '.join(ACTIONS)}",
+    ),
+    BeforeValidator(_one_kind),
+]
+
+
+def error_field(loc: Sequence[int | str]) -> str:
+    """A validation error's location as a field path, without the kind pydantic puts in for the union:
+    ("steps", 0, "send", "send", "template") is "steps.0.send.template"."""
+    parts = list(loc)
+    if len(parts) > 2 and parts[0] == "steps" and isinstance(parts[1], int) and parts[2] in ACTIONS:
+        del parts[2]
+    return ".".join(str(part) for part in parts)
+
+
+class Trigger(Strict):
     event: Literal[EVENTS]  # type: ignore[valid-type]
     # For `inactive`: days without a purchase; for `birthday`: days before the birthday.
     days: int | None = Field(default=None, ge=0, le=730)
@@ -184,7 +285,7 @@ class Trigger(_Strict):
     condition: Condition | None = None
 
 
-class Definition(_Strict):
+class Definition(Strict):
     kind: Kind
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
@@ -195,21 +296,22 @@ class Definition(_Strict):
     steps: list[Step] = Field(min_length=1, max_length=100)
 
 
-class Problem(BaseModel):
-    path: str
-    message: str
+def stored(definition: Definition) -> dict[str, Any]:
+    """The JSON a definition is stored as (and loaded from by the journey workflow)."""
+    return definition.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=False)
 
 
-def _targets(step: Step, following: str | None) -> list[tuple[str, str]]:
+def _targets(step: AnyStep, following: str | None) -> list[tuple[str, str]]:
     """(field, target id) of every step this one can continue with."""
-    if step.exit is not None:
-        return []
-    if step.branch is not None:
-        return [("branch.then", step.branch.then), ("branch.else", step.branch.else_)]
-    if step.wait_for is not None:
-        on_event = step.on_event or step.next or following
-        on_timeout = step.on_timeout or step.next or following
-        return [(name, target) for name, target in (("on_event", on_event), ("on_timeout", on_timeout)) if target]
+    match step:
+        case ExitStep():
+            return []
+        case BranchStep(branch=branch):
+            return [("branch.then", branch.then), ("branch.else", branch.else_)]
+        case WaitForStep():
+            on_event = step.on_event or step.next or following
+            on_timeout = step.on_timeout or step.next or following
+            return [(name, target) for name, target in (("on_event", on_event), ("on_timeout", on_timeout)) if target]
     target = step.next or following
     return [("next", target)] if target else []
 
@@ -220,92 +322,6 @@ def successors(definition: Definition) -> dict[str, list[tuple[str, str]]]:
         step.id: _targets(step, ids[index + 1] if index + 1 < len(ids) else None)
         for index, step in enumerate(definition.steps)
     }
-
-
-def validate(
-    definition: Definition, *, templates: Iterable[tuple[str, str]], coupon_templates: Iterable[str]
-) -> list[Problem]:
-    """Problems a marketer can fix, each with the path of the field at fault: unknown templates or coupons,
-    unknown or unreachable steps, loops, waits for an event without a timeout."""
-    problems: list[Problem] = []
-    known_templates = set(templates)
-    known_coupons = set(coupon_templates)
-    index_of: dict[str, int] = {}
-    for index, step in enumerate(definition.steps):
-        if step.id in index_of:
-            problems.append(Problem(path=f"steps.{index}.id", message=f"duplicate step id {step.id!r}"))
-        index_of.setdefault(step.id, index)
-    graph = successors(definition)
-    for index, step in enumerate(definition.steps):
-        at = f"steps.{index}"
-        for field, target in graph[step.id]:
-            if target not in index_of:
-                problems.append(Problem(path=f"{at}.{field}", message=f"no step has the id {target!r}"))
-        if step.send is not None:
-            if (step.send.channel, step.send.template) not in known_templates:
-                problems.append(
-                    Problem(
-                        path=f"{at}.send.template",
-                        message=f"unknown {step.send.channel} template {step.send.template!r}",
-                    )
-                )
-            if step.send.coupon is not None and step.send.coupon not in known_coupons:
-                problems.append(
-                    Problem(path=f"{at}.send.coupon", message=f"unknown coupon template {step.send.coupon!r}")
-                )
-        if step.issue_coupon is not None and step.issue_coupon.template not in known_coupons:
-            problems.append(
-                Problem(
-                    path=f"{at}.issue_coupon.template",
-                    message=f"unknown coupon template {step.issue_coupon.template!r}",
-                )
-            )
-        if step.wait_for is not None and step.wait_for.seconds == 0:
-            problems.append(
-                Problem(path=f"{at}.wait_for", message="a wait_for needs a timeout (days, hours or minutes)")
-            )
-    if problems:
-        return problems
-    reachable: set[str] = set()
-    frontier = [definition.steps[0].id]
-    while frontier:
-        current = frontier.pop()
-        if current not in reachable:
-            reachable.add(current)
-            frontier.extend(target for _, target in graph[current])
-    for index, step in enumerate(definition.steps):
-        if step.id not in reachable:
-            problems.append(Problem(path=f"steps.{index}.id", message=f"step {step.id!r} can never be reached"))
-    cycle = _find_cycle(graph, definition.steps[0].id)
-    if cycle:
-        problems.append(
-            Problem(path=f"steps.{index_of[cycle[0]]}", message=f"steps loop back: {' → '.join([*cycle, cycle[0]])}")
-        )
-    return problems
-
-
-def _find_cycle(graph: dict[str, list[tuple[str, str]]], start: str) -> list[str]:
-    path: list[str] = []
-    on_path: set[str] = set()
-    done: set[str] = set()
-
-    def visit(node: str) -> list[str]:
-        if node in on_path:
-            return path[path.index(node) :]
-        if node in done:
-            return []
-        path.append(node)
-        on_path.add(node)
-        for _, target in graph.get(node, []):
-            found = visit(target)
-            if found:
-                return found
-        path.pop()
-        on_path.discard(node)
-        done.add(node)
-        return []
-
-    return visit(start)
 
 
 def evaluate(condition: Condition, facts: dict[str, Any]) -> bool:

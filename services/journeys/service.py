@@ -19,8 +19,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Conflict, InvalidInput, NotFound
 from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member
+from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
-from services.journeys.definition import Definition, Problem, evaluate, validate
+from services.journeys.definition import Definition, WaitForStep, error_field, evaluate, stored
+from services.journeys.validation import validate
 from services.platform import audit, outbox
 from services.platform.audit import Actor
 from workflows import contracts
@@ -45,10 +47,6 @@ async def seed_builtins(session: AsyncSession) -> int:
     return added
 
 
-def _stored(definition: Definition) -> dict[str, Any]:
-    return definition.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=False)
-
-
 async def known_templates(session: AsyncSession) -> set[tuple[str, str]]:
     from models import MessageTemplate
 
@@ -68,7 +66,7 @@ def parse(raw: dict[str, Any]) -> Definition:
     except ValidationError as exc:
         details = [
             {
-                "field": ".".join(str(p) for p in ("body", *err["loc"])),
+                "field": f"body.{error_field(err['loc'])}",
                 "message": err["msg"].removeprefix("Value error, "),
             }
             for err in exc.errors()
@@ -123,7 +121,7 @@ async def _add_first_version(session: AsyncSession, definition: Definition, *, a
     ).scalar_one_or_none()
     if inserted is None:
         return False
-    session.add(JourneyVersion(kind=definition.kind, version=1, definition=_stored(definition), created_by=author))
+    session.add(JourneyVersion(kind=definition.kind, version=1, definition=stored(definition), created_by=author))
     await session.flush()
     return True
 
@@ -163,7 +161,7 @@ async def publish(session: AsyncSession, kind: str, definition: Definition, *, a
     journey.name = definition.name
     journey.updated_at = datetime.now(UTC)
     row = JourneyVersion(
-        kind=kind, version=journey.current_version, definition=_stored(definition), created_by=actor.name
+        kind=kind, version=journey.current_version, definition=stored(definition), created_by=actor.name
     )
     session.add(row)
     await session.flush()
@@ -223,7 +221,7 @@ async def on_event(
     for event in events:
         for journey, definition in definitions:
             listens = event in definition.exit_on or any(
-                step.wait_for is not None and step.wait_for.event == event for step in definition.steps
+                isinstance(step, WaitForStep) and step.wait_for.event == event for step in definition.steps
             )
             if listens:
                 await outbox.enqueue_signal(

@@ -12,10 +12,22 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from services.definitions import (
+    CouponCode,
+    CreateTaskAction,
+    Duration,
+    FlagAction,
+    IssueCouponAction,
+    Points,
+    Problem,
+    Reason,
+    Strict,
+    TagAction,
+    exactly_one,
+)
 from services.definitions.conditions import evaluate
-from services.journeys.definition import Duration, FlagAction, TagAction
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -60,11 +72,7 @@ MAX_CONDITIONS = 200
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "exists")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RuleTrigger(_Strict):
+class RuleTrigger(Strict):
     event: Literal[TRIGGERS]  # type: ignore[valid-type]
     # inactive_days: days since the last purchase (required); birthday: days before the birthday.
     days: int | None = Field(default=None, ge=1, le=730)
@@ -81,7 +89,7 @@ class RuleTrigger(_Strict):
         return self
 
 
-class RuleCondition(_Strict):
+class RuleCondition(Strict):
     """{"field": "tier", "op": "in", "value": ["gold"]}, or {"all": [...]}, {"any": [...]}, {"not": {...}}."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -120,33 +128,32 @@ def known_field(field: str) -> bool:
     )
 
 
-class GrantPointsAction(_Strict):
-    # Either a fixed number, or `per_currency_unit` points per unit of the order amount, rounded down to a
-    # whole point (129.90 at 1 → 129; at 1.5 → 194). An award that rounds to 0 grants nothing.
-    points: int | None = Field(default=None, gt=0, le=1_000_000)
+class RuleGrantPointsAction(Strict):
+    """A journey's grant (services.definitions.GrantPointsAction) gives a fixed number with a reason; a rule's
+    gives either a fixed number, or `per_currency_unit` points per unit of the order amount, rounded down to a
+    whole point (129.90 at 1 → 129; at 1.5 → 194), and may leave the reason to the default. An award that
+    rounds to 0 grants nothing."""
+
+    points: Points | None = None
     per_currency_unit: Decimal | None = Field(default=None, gt=0, le=1000, max_digits=10, decimal_places=4)
-    reason: Annotated[str, StringConstraints(min_length=3, max_length=200)] | None = None
+    reason: Reason | None = None
 
     @model_validator(mode="after")
-    def _one_amount(self) -> GrantPointsAction:
+    def _one_amount(self) -> RuleGrantPointsAction:
         if (self.points is None) == (self.per_currency_unit is None):
             raise ValueError("give exactly one of `points` (fixed) or `per_currency_unit` (a rate)")
         return self
 
 
-class IssueCouponAction(_Strict):
-    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,64}$")]
-
-
-class StartJourneyAction(_Strict):
+class StartJourneyAction(Strict):
     kind: Key
 
 
-class SendMessageAction(_Strict):
+class SendMessageAction(Strict):
     channel: Literal["email", "sms"]
     template: Key
     # A coupon template: a coupon is issued when the message goes and its code is given to the message.
-    coupon: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{2,64}$")] | None = None
+    coupon: CouponCode | None = None
     category: Literal["marketing", "transactional"] = "marketing"
     # Send this long after the event instead of at once (e.g. 2 hours after a cart was left).
     delay: Duration | None = None
@@ -160,20 +167,13 @@ class SendMessageAction(_Strict):
         return self
 
 
-class CreateTaskAction(_Strict):
-    title: Annotated[str, StringConstraints(min_length=3, max_length=200)]
-    # Staff roles, plus the member's account manager (tasks listed under that role).
-    assignee_role: Literal["marketer", "ops", "approver", "admin", "account_manager"] = "marketer"
-    due_days: int = Field(default=2, ge=0, le=90)
-
-
 ACTIONS = ("grant_points", "issue_coupon", "start_journey", "send_message", "create_task", "tag", "flag")
 
 
-class RuleAction(_Strict):
+class RuleAction(Strict):
     """Exactly one of the actions, e.g. {"grant_points": {"points": 10}}."""
 
-    grant_points: GrantPointsAction | None = None
+    grant_points: RuleGrantPointsAction | None = None
     issue_coupon: IssueCouponAction | None = None
     start_journey: StartJourneyAction | None = None
     send_message: SendMessageAction | None = None
@@ -183,9 +183,7 @@ class RuleAction(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RuleAction:
-        present = [name for name in ACTIONS if getattr(self, name) is not None]
-        if len(present) != 1:
-            raise ValueError(f"an action is exactly one of {', '.join(ACTIONS)}; this one has {present}")
+        exactly_one(dict(self), ACTIONS, what="an action")
         return self
 
     @property
@@ -193,7 +191,7 @@ class RuleAction(_Strict):
         return next(name for name in ACTIONS if getattr(self, name) is not None)
 
 
-class RuleDefinition(_Strict):
+class RuleDefinition(Strict):
     name: Name
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     trigger: RuleTrigger
@@ -233,11 +231,6 @@ class RuleDefinition(_Strict):
         if (self.limit == "once_per_value") != (self.limit_by is not None):
             raise ValueError("limit once_per_value goes with `limit_by` (an event property name), and only it")
         return self
-
-
-class Problem(BaseModel):
-    path: str
-    message: str
 
 
 def _condition_fields(condition: RuleCondition, path: str) -> Iterable[tuple[str, str]]:

@@ -21,10 +21,11 @@ from core.ids import uuid7
 from core.settings import get_settings
 from models import CouponTemplate, Journey, Member, Order, Rule, RuleFiring, RuleVersion
 from services import journeys, members
+from services.definitions import Problem
 from services.platform import audit
 from services.platform.audit import Actor
 from services.rules.builtins import builtin_rules
-from services.rules.definition import TIME_TRIGGERS, TRIGGERS, Problem, RuleDefinition, validate
+from services.rules.definition import TIME_TRIGGERS, TRIGGERS, RuleDefinition, validate
 from services.rules.engine import Evaluation, RuleEvent, evaluate_event, rules_for
 
 DefinitionFilter = Callable[[RuleDefinition], bool]

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, model_validator
+from pydantic import Field, PlainValidator, StringConstraints, model_validator
 from sqlalchemy import (
     ColumnElement,
     Numeric,
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from models import Member
+from services.definitions import Strict
 from services.segments import rfm
 
 MAX_DEPTH = 8
@@ -64,11 +65,7 @@ RfmSegmentName = Literal[RFM_GROUPS]  # type: ignore[valid-type]
 _BOUNDS = ("eq", "gt", "gte", "lt", "lte")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Range(_Strict):
+class _Range(Strict):
     """`eq`, or any of `gt`/`gte` (lower bound) with `lt`/`lte` (upper bound)."""
 
     @model_validator(mode="after")
@@ -137,7 +134,7 @@ class NumberRange(_Range):
     lte: Number | None = None
 
 
-class TagsCondition(_Strict):
+class TagsCondition(Strict):
     """Exactly one of: the member has any of these tags, all of them, or none of them."""
 
     any: list[Tag] | None = Field(default=None, min_length=1, max_length=50)
@@ -151,7 +148,7 @@ class TagsCondition(_Strict):
         return self
 
 
-class ConsentCondition(_Strict):
+class ConsentCondition(Strict):
     email: bool | None = None
     sms: bool | None = None
 
@@ -162,7 +159,7 @@ class ConsentCondition(_Strict):
         return self
 
 
-class SignupDates(_Strict):
+class SignupDates(Strict):
     """Signed up on or after one UTC day and/or before another."""
 
     on_or_after: date | None = None
@@ -177,7 +174,7 @@ class SignupDates(_Strict):
         return self
 
 
-class AttributeCondition(_Strict):
+class AttributeCondition(Strict):
     """A test on one key of the member's attributes: eq, in, exists, or number bounds (gt/gte/lt/lte)."""
 
     key: AttributeKey
@@ -200,7 +197,7 @@ class AttributeCondition(_Strict):
         return self
 
 
-class RfmCondition(_Strict):
+class RfmCondition(Strict):
     """Bounds on the RFM scores (1-5); members who never purchased have no scores and never match."""
 
     recency: ScoreRange | None = None
@@ -234,7 +231,7 @@ _CONDITION_KEYS = (
 )
 
 
-class SegmentFilter(_Strict):
+class SegmentFilter(Strict):
     """One condition: exactly one key. `{"all": []}` matches every member."""
 
     all: list[SegmentFilter] | None = Field(default=None, max_length=50)

@@ -1,0 +1,97 @@
+"""Checks of a journey definition that its schema cannot make: references to templates and coupons that must
+exist, steps that lead nowhere or can never be reached, loops, and waits for an event without a timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from services.definitions import Problem
+from services.journeys.definition import AnyStep, Definition, IssueCouponStep, SendStep, WaitForStep, successors
+
+
+def validate(
+    definition: Definition, *, templates: Iterable[tuple[str, str]], coupon_templates: Iterable[str]
+) -> list[Problem]:
+    """Problems a marketer can fix, each with the path of the field at fault: unknown templates or coupons,
+    unknown or unreachable steps, loops, waits for an event without a timeout."""
+    problems: list[Problem] = []
+    known_templates = set(templates)
+    known_coupons = set(coupon_templates)
+    index_of: dict[str, int] = {}
+    for index, step in enumerate(definition.steps):
+        if step.id in index_of:
+            problems.append(Problem(path=f"steps.{index}.id", message=f"duplicate step id {step.id!r}"))
+        index_of.setdefault(step.id, index)
+    graph = successors(definition)
+    for index, step in enumerate(definition.steps):
+        at = f"steps.{index}"
+        for field, target in graph[step.id]:
+            if target not in index_of:
+                problems.append(Problem(path=f"{at}.{field}", message=f"no step has the id {target!r}"))
+        problems.extend(_reference_problems(step, at, known_templates, known_coupons))
+    if problems:
+        return problems
+    reachable: set[str] = set()
+    frontier = [definition.steps[0].id]
+    while frontier:
+        current = frontier.pop()
+        if current not in reachable:
+            reachable.add(current)
+            frontier.extend(target for _, target in graph[current])
+    for index, step in enumerate(definition.steps):
+        if step.id not in reachable:
+            problems.append(Problem(path=f"steps.{index}.id", message=f"step {step.id!r} can never be reached"))
+    cycle = _find_cycle(graph, definition.steps[0].id)
+    if cycle:
+        problems.append(
+            Problem(path=f"steps.{index_of[cycle[0]]}", message=f"steps loop back: {' → '.join([*cycle, cycle[0]])}")
+        )
+    return problems
+
+
+def _reference_problems(
+    step: AnyStep, at: str, known_templates: set[tuple[str, str]], known_coupons: set[str]
+) -> list[Problem]:
+    """Templates and coupons a step names that do not exist, and a wait_for without a timeout."""
+    problems: list[Problem] = []
+    match step:
+        case SendStep(send=send):
+            if (send.channel, send.template) not in known_templates:
+                problems.append(
+                    Problem(path=f"{at}.send.template", message=f"unknown {send.channel} template {send.template!r}")
+                )
+            if send.coupon is not None and send.coupon not in known_coupons:
+                problems.append(Problem(path=f"{at}.send.coupon", message=f"unknown coupon template {send.coupon!r}"))
+        case IssueCouponStep(issue_coupon=issue) if issue.template not in known_coupons:
+            problems.append(
+                Problem(path=f"{at}.issue_coupon.template", message=f"unknown coupon template {issue.template!r}")
+            )
+        case WaitForStep(wait_for=wait_for) if wait_for.seconds == 0:
+            problems.append(
+                Problem(path=f"{at}.wait_for", message="a wait_for needs a timeout (days, hours or minutes)")
+            )
+    return problems
+
+
+def _find_cycle(graph: dict[str, list[tuple[str, str]]], start: str) -> list[str]:
+    path: list[str] = []
+    on_path: set[str] = set()
+    done: set[str] = set()
+
+    def visit(node: str) -> list[str]:
+        if node in on_path:
+            return path[path.index(node) :]
+        if node in done:
+            return []
+        path.append(node)
+        on_path.add(node)
+        for _, target in graph.get(node, []):
+            found = visit(target)
+            if found:
+                return found
+        path.pop()
+        on_path.discard(node)
+        done.add(node)
+        return []
+
+    return visit(start)
