@@ -1,6 +1,6 @@
 """Campaigns: create and validate, lifecycle transitions (asked for through the API, and lived by the workflow),
-progress. The snapshot and the members' statuses are in services.campaign_members, results in
-services.campaign_results.
+progress. The snapshot and the members' statuses are in services.campaigns.enrolment, results in
+services.campaigns.report.
 
 The database is the authority on who is enrolled: a member moves out of `pending` exactly once (conditional
 updates), and the journey it starts has the deterministic id `campaign-{campaign_id}-{member_id}`, so neither a

@@ -1,6 +1,6 @@
 """Behaviour events from the shop (sign-up, check-in, review, ...): recorded, then evaluated by the rules.
 
-Points for behaviour are rules now (the built-in `award_*` rules, see services.rule_builtins); they run
+Points for behaviour are rules now (the built-in `award_*` rules, see services.rules.builtins); they run
 in this transaction, and a firing's unique keys make a repeat within a limit a no-op, never a second credit."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ async def ingest(
     """Record the event and run its rules in this transaction. `start_journeys=False` is the bulk import of
     past events (not exposed over HTTP): points and the database actions of rules happen, but journeys are
     neither started nor signalled and rules that start journeys or send messages are skipped
-    (services.orders.database_only)."""
+    (services.intake.orders.database_only)."""
     # Locked: concurrent events of one member are evaluated one after another (tags, coupons, limits).
     member = await members.get(session, data.member_id, for_update=True)
     row_id = uuid7()

@@ -182,7 +182,7 @@ async def set_enabled(session: AsyncSession, kind: str, enabled: bool, *, actor:
 
 
 def member_facts(member: Member, *, today: date | None = None) -> dict[str, Any]:
-    """What conditions may test (services.journey_defs.CONDITION_FIELDS); no personal data."""
+    """What conditions may test (services.journeys.definition.CONDITION_FIELDS); no personal data."""
     today = today or datetime.now(UTC).date()
     return {
         "tier": member.tier,

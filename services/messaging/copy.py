@@ -1,6 +1,6 @@
 """The message templates memberflow ships with, in English and Simplified Chinese.
 
-Seeded into `message_templates` when missing (services.message_templates.seed_builtin_templates); marketers
+Seeded into `message_templates` when missing (services.messaging.templates.seed_builtin_templates); marketers
 then edit them through the API. Email bodies are HTML fragments: the shared layout adds the frame, the
 footer and, for marketing email, the unsubscribe link. Variables: `member` (name, tier, tier_name, points,
 locale), `coupon` (code, kind, value, discount, discount_zh, expires_on; or none), `brand`, and `data` (the

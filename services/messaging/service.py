@@ -6,7 +6,8 @@ writes the row under its unique key as `queued`, or as `suppressed`/`failed`; `c
 `sending`; after the provider call, `mark_sent`, `release` (back to `queued`, for a retry) or `mark_failed`
 record the result. A row a later attempt finds `sending` belonged to an attempt that died with the provider's
 answer unknown: it is marked failed, never sent again. Services do not commit; the activity commits between
-the steps. Templates live in services.message_templates, unsubscribe links and opt-outs in services.consent."""
+the steps. Templates live in services.messaging.templates, unsubscribe links and opt-outs in
+services.messaging.consent."""
 
 from __future__ import annotations
 

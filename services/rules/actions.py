@@ -79,7 +79,7 @@ def limit_key(definition: RuleDefinition, event: RuleEvent) -> str:
 
 
 def legacy_award_key(rule: Rule, definition: RuleDefinition, event: RuleEvent) -> str | None:
-    """For a built-in award rule, the key services.events used before rules: `award:{type}:{member}` + the
+    """For a built-in award rule, the key services.intake.events used before rules: `award:{type}:{member}` + the
     local day or the review id; None for any other rule."""
     if not (rule.builtin and definition.name in LEGACY_AWARD_RULES):
         return None

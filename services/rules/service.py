@@ -1,7 +1,7 @@
 """IF/THEN rules: versioned definitions, the built-in award rules, dry runs, firings and the daily scan.
 
 A rule's id is stable; every change publishes a new version (firings record the version that fired).
-Evaluation itself lives in services.rule_engine and runs inside the transaction that ingests an event."""
+Evaluation itself lives in services.rules.engine and runs inside the transaction that ingests an event."""
 
 from __future__ import annotations
 

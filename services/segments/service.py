@@ -1,6 +1,6 @@
 """Segments: saved member filters, the SQL that selects their members, previews, and RFM summaries.
 
-The filter language is in services.segment_filter; the RFM scoring in services.rfm. `member_query` is one
+The filter language is in services.segments.filter; the RFM scoring in services.segments.rfm. `member_query` is one
 SQL statement, so a campaign can snapshot a segment with a single INSERT ... SELECT."""
 
 from __future__ import annotations
