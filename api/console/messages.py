@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
+from api.pagination import MESSAGE_CURSOR
 from core.errors import NotFound
 from services import messaging
 from services.journeys import tasks
@@ -42,19 +43,19 @@ async def message_log(
         status=MessageStatus(status) if status else None,
         channel=Channel(channel) if channel else None,
         limit=PAGE + 1,
-        after=_uuid(params.get("after")),
+        after=MESSAGE_CURSOR.decode_or_none(params.get("cursor")),
     )
-    page = rows[:PAGE]
+    page = MESSAGE_CURSOR.page(rows, PAGE, key=lambda m: m.id, item=lambda m: m)
     return render(
         request,
         "messages.html",
         user=user,
-        rows=page,
+        rows=page.items,
         status=status or "",
         channel=channel or "",
         statuses=[s.value for s in MessageStatus],
         channels=[c.value for c in Channel],
-        next_after=str(page[-1].id) if len(rows) > PAGE else None,
+        next_cursor=page.next_cursor,
     )
 
 

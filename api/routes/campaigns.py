@@ -12,20 +12,19 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep, SettingsDep
+from api.pagination import CAMPAIGN_CURSOR, CAMPAIGN_MEMBER_CURSOR, CursorQuery, Page
 from api.respond import commit_write
 from api.schemas.campaigns import (
     CampaignCreate,
     CampaignDetailOut,
     CampaignMemberOut,
-    CampaignMemberPage,
     CampaignOut,
-    CampaignPage,
     CancelBody,
     NoBody,
     ProgressOut,
     ResultsOut,
 )
-from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.schemas.common import ERROR_RESPONSES
 from core.settings import Settings
 from models import ApiKey, Campaign
 from services import campaigns
@@ -80,20 +79,16 @@ async def create_campaign(
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 
 
-@router.get("", response_model=CampaignPage, summary="Campaigns, newest first")
+@router.get("", response_model=Page[CampaignOut], summary="Campaigns, newest first")
 async def list_campaigns(
     session: SessionDep,
     _: CurrentKey,
     status: CampaignStatus = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> CampaignPage:
-    rows = await campaigns.listing(session, status=status, limit=limit + 1, before=decode_cursor(cursor))
-    page = rows[:limit]
-    return CampaignPage(
-        items=[CampaignOut.model_validate(c) for c in page],
-        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
-    )
+    cursor: CursorQuery = None,
+) -> Page[CampaignOut]:
+    rows = await campaigns.listing(session, status=status, limit=limit + 1, after=CAMPAIGN_CURSOR.decode(cursor))
+    return CAMPAIGN_CURSOR.page(rows, limit, key=lambda c: c.id, item=CampaignOut.model_validate)
 
 
 @router.get("/{campaign_id}", response_model=CampaignDetailOut, summary="A campaign with its live progress")
@@ -186,21 +181,16 @@ async def get_results(campaign_id: uuid.UUID, session: SessionDep, _: CurrentKey
     return ResultsOut.model_validate(await campaigns.results(session, campaign_id))
 
 
-@router.get("/{campaign_id}/members", response_model=CampaignMemberPage, summary="The snapshot's members (paged)")
+@router.get("/{campaign_id}/members", response_model=Page[CampaignMemberOut], summary="The snapshot's members (paged)")
 async def list_members(
     campaign_id: uuid.UUID,
     session: SessionDep,
     _: CurrentKey,
     status: Annotated[str | None, Query(pattern="^(pending|enrolled|held_out|skipped|failed|cancelled)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> CampaignMemberPage:
+    cursor: CursorQuery = None,
+) -> Page[CampaignMemberOut]:
+    after = CAMPAIGN_MEMBER_CURSOR.decode(cursor)
     await campaigns.get(session, campaign_id)
-    rows = await campaigns.members_page(
-        session, campaign_id, status=status, after=decode_cursor(cursor), limit=limit + 1
-    )
-    page = rows[:limit]
-    return CampaignMemberPage(
-        items=[CampaignMemberOut.model_validate(m) for m in page],
-        next_cursor=encode_cursor(page[-1].member_id) if len(rows) > limit else None,
-    )
+    rows = await campaigns.members_page(session, campaign_id, status=status, after=after, limit=limit + 1)
+    return CAMPAIGN_MEMBER_CURSOR.page(rows, limit, key=lambda m: m.member_id, item=CampaignMemberOut.model_validate)

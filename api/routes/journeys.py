@@ -9,13 +9,13 @@ from fastapi import APIRouter, Body, Path, Query
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
+from api.pagination import JOURNEY_RUN_CURSOR, CursorQuery, Page
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.journeys import (
     JourneyDetailOut,
     JourneyOut,
     JourneyRunOut,
     JourneyVersionOut,
-    RunPage,
     TaskOut,
     ValidationOut,
 )
@@ -128,7 +128,11 @@ async def disable_journey(kind: str, session: SessionDep, _: MarketerKey) -> Jou
     return out
 
 
-@router.get("/api/v1/journeys/{kind}/runs", response_model=RunPage, summary="Runs of a journey, e.g. who is at a step")
+@router.get(
+    "/api/v1/journeys/{kind}/runs",
+    response_model=Page[JourneyRunOut],
+    summary="Runs of a journey, e.g. who is at a step",
+)
 async def journey_runs(
     kind: str,
     session: SessionDep,
@@ -137,13 +141,12 @@ async def journey_runs(
     step: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(pattern="^(running|completed|exited|cancelled|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> RunPage:
-    rows = await journeys.runs_of(session, kind, step=step, status=status, limit=limit + 1, before=cursor)
-    page = rows[:limit]
-    return RunPage(
-        items=[_run_out(r, settings) for r in page], next_cursor=page[-1].run_id if len(rows) > limit else None
+    cursor: CursorQuery = None,
+) -> Page[JourneyRunOut]:
+    rows = await journeys.runs_of(
+        session, kind, step=step, status=status, limit=limit + 1, after=JOURNEY_RUN_CURSOR.decode(cursor)
     )
+    return JOURNEY_RUN_CURSOR.page(rows, limit, key=lambda r: r.run_id, item=lambda r: _run_out(r, settings))
 
 
 @router.get(

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
-from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.pagination import MESSAGE_CURSOR, CursorQuery, Page
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.messages import (
     InboundSms,
     InboundSmsOut,
     MessageOut,
-    MessagePage,
     TemplateOut,
     TemplatePreview,
     TemplatePreviewOut,
@@ -37,7 +37,7 @@ LocalePath = Annotated[
 TokenPath = Annotated[str, Path(description="the token from the link")]
 
 
-@router.get("/messages", response_model=MessagePage, summary="The message log (newest first, cursor pagination)")
+@router.get("/messages", response_model=Page[MessageOut], summary="The message log (newest first, cursor pagination)")
 async def list_messages(
     session: SessionDep,
     _: CurrentKey,
@@ -45,13 +45,17 @@ async def list_messages(
     status: MessageStatus | None = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> MessagePage:
+    cursor: CursorQuery = None,
+) -> Page[MessageOut]:
     rows = await messaging.list_messages(
-        session, member_id=member_id, status=status, channel=channel, limit=limit + 1, after=decode_cursor(cursor)
+        session,
+        member_id=member_id,
+        status=status,
+        channel=channel,
+        limit=limit + 1,
+        after=MESSAGE_CURSOR.decode(cursor),
     )
-    page, more = rows[:limit], len(rows) > limit
-    return MessagePage(items=[MessageOut.of(m) for m in page], next_cursor=encode_cursor(page[-1].id) if more else None)
+    return MESSAGE_CURSOR.page(rows, limit, key=lambda m: m.id, item=MessageOut.of)
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep
+from api.pagination import RULE_FIRING_CURSOR, CursorQuery, Page
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.rules import (
     DryRunIn,
     DryRunOut,
     FiringOut,
-    FiringPage,
     RuleDetailOut,
     RuleOut,
     RuleValidationOut,
@@ -163,17 +163,18 @@ async def disable_rule(rule_id: uuid.UUID, session: SessionDep, key: MarketerKey
     return out
 
 
-@router.get("/{rule_id}/firings", response_model=FiringPage, summary="When the rule fired, for whom, and what it did")
+@router.get(
+    "/{rule_id}/firings", response_model=Page[FiringOut], summary="When the rule fired, for whom, and what it did"
+)
 async def rule_firings(
     rule_id: uuid.UUID,
     session: SessionDep,
     _: CurrentKey,
     member_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: uuid.UUID | None = None,
-) -> FiringPage:
-    rows = await rules.firings(session, rule_id, member_id=member_id, limit=limit + 1, before=cursor)
-    page = rows[:limit]
-    return FiringPage(
-        items=[FiringOut.model_validate(f) for f in page], next_cursor=page[-1].id if len(rows) > limit else None
+    cursor: CursorQuery = None,
+) -> Page[FiringOut]:
+    rows = await rules.firings(
+        session, rule_id, member_id=member_id, limit=limit + 1, after=RULE_FIRING_CURSOR.decode(cursor)
     )
+    return RULE_FIRING_CURSOR.page(rows, limit, key=lambda f: f.id, item=FiringOut.model_validate)

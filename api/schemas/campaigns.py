@@ -73,11 +73,6 @@ class CampaignDetailOut(CampaignOut):
     temporal_url: str
 
 
-class CampaignPage(BaseModel):
-    items: list[CampaignOut]
-    next_cursor: str | None
-
-
 class CampaignMemberOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -89,11 +84,6 @@ class CampaignMemberOut(BaseModel):
     enrolled_at: datetime | None
     workflow_id: str | None
     error: str | None
-
-
-class CampaignMemberPage(BaseModel):
-    items: list[CampaignMemberOut]
-    next_cursor: str | None
 
 
 class GroupOut(BaseModel):

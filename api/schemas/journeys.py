@@ -58,11 +58,6 @@ class JourneyRunOut(BaseModel):
     temporal_url: str = ""
 
 
-class RunPage(BaseModel):
-    items: list[JourneyRunOut]
-    next_cursor: str | None
-
-
 class TaskOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

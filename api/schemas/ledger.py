@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.schemas.members import LedgerLineOut, PointsOut
+from api.schemas.members import PointsOut
 from services.loyalty.ledger import LedgerCheck, PostingResult
 
 
@@ -18,11 +18,6 @@ class ExpiringOut(BaseModel):
 
 class PointsBalanceOut(PointsOut):
     expiring: list[ExpiringOut]
-
-
-class LedgerPage(BaseModel):
-    items: list[LedgerLineOut]
-    next_cursor: str | None
 
 
 class PostingOut(BaseModel):

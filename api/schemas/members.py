@@ -126,8 +126,3 @@ class Member360Out(MemberOut):
                 "welcome_journey": f"{workflows}/journey-welcome-{v.member.id}",
             },
         )
-
-
-class MemberPage(BaseModel):
-    items: list[MemberOut]
-    next_cursor: str | None

@@ -46,11 +46,6 @@ class MessageOut(MessageSummaryOut):
         return cls.model_validate(message)
 
 
-class MessagePage(BaseModel):
-    items: list[MessageOut]
-    next_cursor: str | None
-
-
 class TemplateOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

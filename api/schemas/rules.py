@@ -53,11 +53,6 @@ class FiringOut(BaseModel):
     results: list[dict[str, Any]]
 
 
-class FiringPage(BaseModel):
-    items: list[FiringOut]
-    next_cursor: uuid.UUID | None
-
-
 class RuleValidationOut(BaseModel):
     valid: bool
     problems: list[dict[str, str]]
