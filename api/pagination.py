@@ -17,10 +17,10 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.errors import AppError
 
@@ -54,16 +54,23 @@ class InvalidCursor(AppError):
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list, in the endpoint's documented order; `next_cursor` is null on the last page."""
+    """One page of a list, in the endpoint's documented order; `next_cursor` is null on the last page.
+
+    Each list names its page by subclassing, `class MemberPage(Page[MemberOut])`, so the OpenAPI document shows
+    `MemberPage` (pydantic would otherwise name the schema `Page_MemberOut_`)."""
 
     items: list[T]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Opaque: pass it back as `cursor` for the next page; null on the last page"
+    )
 
     @classmethod
-    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
-        # `Page[MemberOut]` is `MemberPage` in the OpenAPI document (and so in generated clients).
-        name = getattr(params[0], "__name__", None) if len(params) == 1 else None
-        return f"{name.removesuffix('Out')}Page" if name else super().model_parametrized_name(params)
+    def of(
+        cls, rows: Sequence[R], limit: int, cursor: Keyset[K], *, key: Callable[[R], K], item: Callable[[R], T]
+    ) -> Self:
+        """The page from a service's `limit + 1` rows, each shown as `item(row)`."""
+        shown, next_cursor = cursor.take(rows, limit, key=key)
+        return cls(items=[item(row) for row in shown], next_cursor=next_cursor)
 
 
 def _digest(body: bytes) -> bytes:
@@ -117,12 +124,11 @@ class Keyset(Generic[K]):
         except InvalidCursor:
             return None
 
-    def page(self, rows: Sequence[R], limit: int, *, key: Callable[[R], K], item: Callable[[R], T]) -> Page[T]:
-        """The page from a service's `limit + 1` rows: the first `limit` as items, and a cursor after the last of
-        them if the extra row shows there is more."""
+    def take(self, rows: Sequence[R], limit: int, *, key: Callable[[R], K]) -> tuple[Sequence[R], str | None]:
+        """From a service's `limit + 1` rows: the first `limit`, and the cursor after the last of them if the extra
+        row shows there is more (None on the last page)."""
         shown = rows[:limit]
-        next_cursor = self.encode(key(shown[-1])) if len(rows) > limit else None
-        return Page(items=[item(row) for row in shown], next_cursor=next_cursor)
+        return shown, self.encode(key(shown[-1])) if len(rows) > limit else None
 
 
 def _load_uuid(value: Any) -> uuid.UUID:
@@ -132,13 +138,13 @@ def _load_uuid(value: Any) -> uuid.UUID:
 
 
 def _load_int(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError("key must be a positive integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+        raise ValueError("key must be a positive 64-bit integer")
     return value
 
 
 def _load_str(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > 64:
+    if not isinstance(value, str) or not value or len(value) > 64 or "\x00" in value:
         raise ValueError("key must be a short string")
     return value
 

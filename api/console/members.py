@@ -48,15 +48,9 @@ async def member_search(
     tier = (request.query_params.get("tier") or "").strip()[:32] or None
     after = MEMBER_CURSOR.decode_or_none(request.query_params.get("cursor"))
     rows = await members.search(session, query=query, tier=tier, limit=PAGE + 1, after=after)
-    page = MEMBER_CURSOR.page(rows, PAGE, key=lambda m: m.id, item=lambda m: m)
+    page, next_cursor = MEMBER_CURSOR.take(rows, PAGE, key=lambda m: m.id)
     return render(
-        request,
-        "members.html",
-        user=user,
-        rows=page.items,
-        query=query or "",
-        tier=tier or "",
-        next_cursor=page.next_cursor,
+        request, "members.html", user=user, rows=page, query=query or "", tier=tier or "", next_cursor=next_cursor
     )
 
 
@@ -76,12 +70,8 @@ async def member_360(
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="member")
     after = LEDGER_CURSOR.decode_or_none(request.query_params.get("cursor"))
-    lines = LEDGER_CURSOR.page(
-        await ledger.statement(session, parsed, limit=LEDGER_PAGE + 1, after=after),
-        LEDGER_PAGE,
-        key=lambda line: line.entry_id,
-        item=lambda line: line,
-    )
+    rows = await ledger.statement(session, parsed, limit=LEDGER_PAGE + 1, after=after)
+    lines, older = LEDGER_CURSOR.take(rows, LEDGER_PAGE, key=lambda line: line.entry_id)
     runs = await journeys.member_runs(session, parsed, limit=20)
     return render(
         request,
@@ -91,8 +81,8 @@ async def member_360(
         points=view.points,
         expiring=await ledger.expiring(session, parsed),
         orders=view.recent_orders,
-        lines=lines.items,
-        older=lines.next_cursor,
+        lines=lines,
+        older=older,
         coupons=await coupons.list_member_coupons(session, parsed, limit=20),
         runs=[(run, run_url(settings, run.workflow_id, run.run_id)) for run in runs],
         messages=await messaging.list_messages(session, member_id=parsed, limit=20),

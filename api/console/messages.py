@@ -45,17 +45,17 @@ async def message_log(
         limit=PAGE + 1,
         after=MESSAGE_CURSOR.decode_or_none(params.get("cursor")),
     )
-    page = MESSAGE_CURSOR.page(rows, PAGE, key=lambda m: m.id, item=lambda m: m)
+    page, next_cursor = MESSAGE_CURSOR.take(rows, PAGE, key=lambda m: m.id)
     return render(
         request,
         "messages.html",
         user=user,
-        rows=page.items,
+        rows=page,
         status=status or "",
         channel=channel or "",
         statuses=[s.value for s in MessageStatus],
         channels=[c.value for c in Channel],
-        next_cursor=page.next_cursor,
+        next_cursor=next_cursor,
     )
 
 

@@ -12,13 +12,15 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep, SettingsDep
-from api.pagination import CAMPAIGN_CURSOR, CAMPAIGN_MEMBER_CURSOR, CursorQuery, Page
+from api.pagination import CAMPAIGN_CURSOR, CAMPAIGN_MEMBER_CURSOR, CursorQuery
 from api.respond import commit_write
 from api.schemas.campaigns import (
     CampaignCreate,
     CampaignDetailOut,
     CampaignMemberOut,
+    CampaignMemberPage,
     CampaignOut,
+    CampaignPage,
     CancelBody,
     NoBody,
     ProgressOut,
@@ -79,16 +81,16 @@ async def create_campaign(
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 
 
-@router.get("", response_model=Page[CampaignOut], summary="Campaigns, newest first")
+@router.get("", response_model=CampaignPage, summary="Campaigns, newest first")
 async def list_campaigns(
     session: SessionDep,
     _: CurrentKey,
     status: CampaignStatus = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
-) -> Page[CampaignOut]:
+) -> CampaignPage:
     rows = await campaigns.listing(session, status=status, limit=limit + 1, after=CAMPAIGN_CURSOR.decode(cursor))
-    return CAMPAIGN_CURSOR.page(rows, limit, key=lambda c: c.id, item=CampaignOut.model_validate)
+    return CampaignPage.of(rows, limit, CAMPAIGN_CURSOR, key=lambda c: c.id, item=CampaignOut.model_validate)
 
 
 @router.get("/{campaign_id}", response_model=CampaignDetailOut, summary="A campaign with its live progress")
@@ -181,7 +183,7 @@ async def get_results(campaign_id: uuid.UUID, session: SessionDep, _: CurrentKey
     return ResultsOut.model_validate(await campaigns.results(session, campaign_id))
 
 
-@router.get("/{campaign_id}/members", response_model=Page[CampaignMemberOut], summary="The snapshot's members (paged)")
+@router.get("/{campaign_id}/members", response_model=CampaignMemberPage, summary="The snapshot's members (paged)")
 async def list_members(
     campaign_id: uuid.UUID,
     session: SessionDep,
@@ -189,8 +191,10 @@ async def list_members(
     status: Annotated[str | None, Query(pattern="^(pending|enrolled|held_out|skipped|failed|cancelled)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: CursorQuery = None,
-) -> Page[CampaignMemberOut]:
+) -> CampaignMemberPage:
     after = CAMPAIGN_MEMBER_CURSOR.decode(cursor)
     await campaigns.get(session, campaign_id)
     rows = await campaigns.members_page(session, campaign_id, status=status, after=after, limit=limit + 1)
-    return CAMPAIGN_MEMBER_CURSOR.page(rows, limit, key=lambda m: m.member_id, item=CampaignMemberOut.model_validate)
+    return CampaignMemberPage.of(
+        rows, limit, CAMPAIGN_MEMBER_CURSOR, key=lambda m: m.member_id, item=CampaignMemberOut.model_validate
+    )

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Body, Path, Query
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
-from api.pagination import JOURNEY_RUN_CURSOR, CursorQuery, Page
+from api.pagination import JOURNEY_RUN_CURSOR, CursorQuery
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.journeys import (
     JourneyDetailOut,
     JourneyOut,
     JourneyRunOut,
     JourneyVersionOut,
+    RunPage,
     TaskOut,
     ValidationOut,
 )
@@ -128,11 +129,7 @@ async def disable_journey(kind: str, session: SessionDep, _: MarketerKey) -> Jou
     return out
 
 
-@router.get(
-    "/api/v1/journeys/{kind}/runs",
-    response_model=Page[JourneyRunOut],
-    summary="Runs of a journey, e.g. who is at a step",
-)
+@router.get("/api/v1/journeys/{kind}/runs", response_model=RunPage, summary="Runs of a journey, e.g. who is at a step")
 async def journey_runs(
     kind: str,
     session: SessionDep,
@@ -142,11 +139,11 @@ async def journey_runs(
     status: Annotated[str | None, Query(pattern="^(running|completed|exited|cancelled|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
-) -> Page[JourneyRunOut]:
+) -> RunPage:
     rows = await journeys.runs_of(
         session, kind, step=step, status=status, limit=limit + 1, after=JOURNEY_RUN_CURSOR.decode(cursor)
     )
-    return JOURNEY_RUN_CURSOR.page(rows, limit, key=lambda r: r.run_id, item=lambda r: _run_out(r, settings))
+    return RunPage.of(rows, limit, JOURNEY_RUN_CURSOR, key=lambda r: r.run_id, item=lambda r: _run_out(r, settings))
 
 
 @router.get(

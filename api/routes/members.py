@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import CurrentKey, IdempotencyKeyDep, SessionDep, SettingsDep, WriterKey
-from api.pagination import MEMBER_CURSOR, CursorQuery, Page
+from api.pagination import MEMBER_CURSOR, CursorQuery
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
-from api.schemas.members import Member360Out, MemberOut
+from api.schemas.members import Member360Out, MemberOut, MemberPage
 from services import members
 from services.analytics import member360
 from services.intake import signups
@@ -39,7 +39,7 @@ async def create_member(
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 
 
-@router.get("", response_model=Page[MemberOut], summary="Search members (newest first, cursor pagination)")
+@router.get("", response_model=MemberPage, summary="Search members (newest first, cursor pagination)")
 async def list_members(
     session: SessionDep,
     _: CurrentKey,
@@ -47,9 +47,9 @@ async def list_members(
     tier: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
-) -> Page[MemberOut]:
+) -> MemberPage:
     rows = await members.search(session, query=query, tier=tier, limit=limit + 1, after=MEMBER_CURSOR.decode(cursor))
-    return MEMBER_CURSOR.page(rows, limit, key=lambda m: m.id, item=MemberOut.of)
+    return MemberPage.of(rows, limit, MEMBER_CURSOR, key=lambda m: m.id, item=MemberOut.of)
 
 
 @router.get("/{member_id}", response_model=Member360Out, summary="The member 360 view")

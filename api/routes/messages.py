@@ -11,12 +11,13 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
-from api.pagination import MESSAGE_CURSOR, CursorQuery, Page
+from api.pagination import MESSAGE_CURSOR, CursorQuery
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.messages import (
     InboundSms,
     InboundSmsOut,
     MessageOut,
+    MessagePage,
     TemplateOut,
     TemplatePreview,
     TemplatePreviewOut,
@@ -37,7 +38,7 @@ LocalePath = Annotated[
 TokenPath = Annotated[str, Path(description="the token from the link")]
 
 
-@router.get("/messages", response_model=Page[MessageOut], summary="The message log (newest first, cursor pagination)")
+@router.get("/messages", response_model=MessagePage, summary="The message log (newest first, cursor pagination)")
 async def list_messages(
     session: SessionDep,
     _: CurrentKey,
@@ -46,7 +47,7 @@ async def list_messages(
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
-) -> Page[MessageOut]:
+) -> MessagePage:
     rows = await messaging.list_messages(
         session,
         member_id=member_id,
@@ -55,7 +56,7 @@ async def list_messages(
         limit=limit + 1,
         after=MESSAGE_CURSOR.decode(cursor),
     )
-    return MESSAGE_CURSOR.page(rows, limit, key=lambda m: m.id, item=MessageOut.of)
+    return MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=MessageOut.of)
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, OpsKey, SessionDep
-from api.pagination import LEDGER_CURSOR, CursorQuery, Page
+from api.pagination import LEDGER_CURSOR, CursorQuery
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
-from api.schemas.ledger import ExpiringOut, LedgerCheckOut, PointsBalanceOut, PostingOut
+from api.schemas.ledger import ExpiringOut, LedgerCheckOut, LedgerPage, PointsBalanceOut, PostingOut
 from api.schemas.members import LedgerLineOut, PointsOut
 from services import members
 from services.loyalty import ledger, points
@@ -33,9 +33,7 @@ async def get_points(member_id: uuid.UUID, session: SessionDep, _: CurrentKey) -
 
 
 @router.get(
-    "/api/v1/members/{member_id}/ledger",
-    response_model=Page[LedgerLineOut],
-    summary="The member's ledger lines, newest first",
+    "/api/v1/members/{member_id}/ledger", response_model=LedgerPage, summary="The member's ledger lines, newest first"
 )
 async def get_ledger(
     member_id: uuid.UUID,
@@ -43,11 +41,11 @@ async def get_ledger(
     _: CurrentKey,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
-) -> Page[LedgerLineOut]:
+) -> LedgerPage:
     after = LEDGER_CURSOR.decode(cursor)
     await members.get(session, member_id)
     lines = await ledger.statement(session, member_id, limit=limit + 1, after=after)
-    return LEDGER_CURSOR.page(lines, limit, key=lambda line: line.entry_id, item=LedgerLineOut.of)
+    return LedgerPage.of(lines, limit, LEDGER_CURSOR, key=lambda line: line.entry_id, item=LedgerLineOut.of)
 
 
 @router.post(

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Body, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep
-from api.pagination import RULE_FIRING_CURSOR, CursorQuery, Page
+from api.pagination import RULE_FIRING_CURSOR, CursorQuery
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.rules import (
     DryRunIn,
     DryRunOut,
     FiringOut,
+    FiringPage,
     RuleDetailOut,
     RuleOut,
     RuleValidationOut,
@@ -163,9 +164,7 @@ async def disable_rule(rule_id: uuid.UUID, session: SessionDep, key: MarketerKey
     return out
 
 
-@router.get(
-    "/{rule_id}/firings", response_model=Page[FiringOut], summary="When the rule fired, for whom, and what it did"
-)
+@router.get("/{rule_id}/firings", response_model=FiringPage, summary="When the rule fired, for whom, and what it did")
 async def rule_firings(
     rule_id: uuid.UUID,
     session: SessionDep,
@@ -173,8 +172,8 @@ async def rule_firings(
     member_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
-) -> Page[FiringOut]:
+) -> FiringPage:
     rows = await rules.firings(
         session, rule_id, member_id=member_id, limit=limit + 1, after=RULE_FIRING_CURSOR.decode(cursor)
     )
-    return RULE_FIRING_CURSOR.page(rows, limit, key=lambda f: f.id, item=FiringOut.model_validate)
+    return FiringPage.of(rows, limit, RULE_FIRING_CURSOR, key=lambda f: f.id, item=FiringOut.model_validate)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.pagination import Page
 from services.campaigns import CampaignSpec
 
 
@@ -73,6 +74,10 @@ class CampaignDetailOut(CampaignOut):
     temporal_url: str
 
 
+class CampaignPage(Page[CampaignOut]):
+    """Campaigns, newest first."""
+
+
 class CampaignMemberOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -84,6 +89,10 @@ class CampaignMemberOut(BaseModel):
     enrolled_at: datetime | None
     workflow_id: str | None
     error: str | None
+
+
+class CampaignMemberPage(Page[CampaignMemberOut]):
+    """A campaign snapshot's members, by member id."""
 
 
 class GroupOut(BaseModel):

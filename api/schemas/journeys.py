@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.pagination import Page
+
 
 class JourneyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -56,6 +58,10 @@ class JourneyRunOut(BaseModel):
     updated_at: datetime
     ended_at: datetime | None
     temporal_url: str = ""
+
+
+class RunPage(Page[JourneyRunOut]):
+    """A journey's runs, by run id descending."""
 
 
 class TaskOut(BaseModel):

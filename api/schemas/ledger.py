@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.schemas.members import PointsOut
+from api.pagination import Page
+from api.schemas.members import LedgerLineOut, PointsOut
 from services.loyalty.ledger import LedgerCheck, PostingResult
 
 
@@ -18,6 +19,10 @@ class ExpiringOut(BaseModel):
 
 class PointsBalanceOut(PointsOut):
     expiring: list[ExpiringOut]
+
+
+class LedgerPage(Page[LedgerLineOut]):
+    """A member's ledger lines, newest first."""
 
 
 class PostingOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.pagination import Page
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
@@ -126,3 +127,7 @@ class Member360Out(MemberOut):
                 "welcome_journey": f"{workflows}/journey-welcome-{v.member.id}",
             },
         )
+
+
+class MemberPage(Page[MemberOut]):
+    """Members, newest first."""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.pagination import Page
 from models import Message, MessageTemplate
 from services.messaging import Category
 from services.messaging.templates import Channel, LocaleTag, Rendered, TemplateKey
@@ -44,6 +45,10 @@ class MessageOut(MessageSummaryOut):
     @classmethod
     def of(cls, message: Message) -> MessageOut:
         return cls.model_validate(message)
+
+
+class MessagePage(Page[MessageOut]):
+    """Messages, newest first."""
 
 
 class TemplateOut(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.pagination import Page
 from services.rules import SampleEvent
 
 
@@ -51,6 +52,10 @@ class FiringOut(BaseModel):
     limit_key: str
     fired_at: datetime
     results: list[dict[str, Any]]
+
+
+class FiringPage(Page[FiringOut]):
+    """A rule's firings, newest first."""
 
 
 class RuleValidationOut(BaseModel):
