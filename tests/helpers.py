@@ -41,6 +41,27 @@ class ApiClient:
         return await self.request("DELETE", url, **kw)
 
 
+async def walk_pages(
+    client: ApiClient, url: str, *, limit: int, params: dict[str, Any] | None = None, max_pages: int = 1000
+) -> list[dict[str, Any]]:
+    """Every item of a cursor-paged list, following `next_cursor` from the first page to the last."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(max_pages):
+        query = {**(params or {}), "limit": limit, **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert set(page) == {"items", "next_cursor"}
+        assert len(page["items"]) <= limit
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+        assert page["items"], "a page with a next cursor must not be empty"
+    raise AssertionError(f"{url} did not end within {max_pages} pages")
+
+
 def member_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "external_id": f"cust-{uuid.uuid4().hex[:12]}",

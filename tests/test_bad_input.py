@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -10,6 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import pagination
+from api.pagination import Keyset
+from core.ids import uuid7
 from models import Member, Order
 from tests.helpers import ApiClient, assert_error, member_body, order_body
 
@@ -158,3 +162,52 @@ async def test_nul_characters_are_refused_before_they_reach_the_database(shop: A
     assert_error(await admin.post("/api/v1/rewards", json={"name": "x\u0000", "points_cost": 10}), 422)
     assert_error(await shop.get("/api/v1/members", params={"query": "a\x00b"}), 422, "validation_error")
     assert (await shop.get("/api/v1/members", params={"query": "plain"})).status_code == 200
+
+
+def _edited(cursor: str) -> str:
+    """The same cursor with one byte of its body changed, as a client editing it by hand would."""
+    raw = bytearray(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    raw[-3] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+
+
+_SOME_ID = uuid.uuid4()
+_UUID_KEYS_OF_THE_WRONG_KIND = ("not-a-uuid", 17, None, [1], {"id": 1})
+# Every cursor-paged list: its URL, its own cursor, a key for it, and well-formed keys it must refuse.
+LIST_ENDPOINTS: list[tuple[str, Keyset[Any], Any, tuple[Any, ...]]] = [
+    ("/api/v1/members", pagination.MEMBER_CURSOR, uuid7(), _UUID_KEYS_OF_THE_WRONG_KIND),
+    ("/api/v1/messages", pagination.MESSAGE_CURSOR, uuid7(), _UUID_KEYS_OF_THE_WRONG_KIND),
+    (f"/api/v1/members/{_SOME_ID}/ledger", pagination.LEDGER_CURSOR, 42, ("42", 0, -1, True, 2**70, 1.5)),
+    ("/api/v1/journeys/welcome/runs", pagination.JOURNEY_RUN_CURSOR, str(uuid.uuid4()), (7, "", "a\x00b", "x" * 65)),
+    (f"/api/v1/rules/{_SOME_ID}/firings", pagination.RULE_FIRING_CURSOR, uuid7(), _UUID_KEYS_OF_THE_WRONG_KIND),
+    ("/api/v1/campaigns", pagination.CAMPAIGN_CURSOR, uuid7(), _UUID_KEYS_OF_THE_WRONG_KIND),
+    (f"/api/v1/campaigns/{_SOME_ID}/members", pagination.CAMPAIGN_MEMBER_CURSOR, uuid7(), _UUID_KEYS_OF_THE_WRONG_KIND),
+]
+
+
+def _bad_cursors(keyset: Keyset[Any], key: Any, wrong_keys: tuple[Any, ...]) -> dict[str, str]:
+    good = keyset.encode(key)
+    other = pagination.CAMPAIGN_CURSOR if keyset is pagination.MEMBER_CURSOR else pagination.MEMBER_CURSOR
+    forged = Keyset(keyset.scope, lambda value: value, keyset.load)  # right scope and digest, key of the wrong kind
+    return {
+        "not base64": "!!!",
+        "random bytes": base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).decode().rstrip("="),
+        "edited": _edited(good),
+        "truncated": good[:-6],
+        "from another list": other.encode(uuid7()),
+        "too long": good + "A" * 300,
+        **{f"key {wrong!r}": forged.encode(wrong) for wrong in wrong_keys},
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "keyset", "key", "wrong_keys"), LIST_ENDPOINTS, ids=[e[1].scope for e in LIST_ENDPOINTS]
+)
+async def test_a_cursor_this_list_did_not_issue_is_400_invalid_cursor(
+    shop: ApiClient, url: str, keyset: Keyset[Any], key: Any, wrong_keys: tuple[Any, ...]
+) -> None:
+    for case, cursor in _bad_cursors(keyset, key, wrong_keys).items():
+        error = assert_error(await shop.get(url, params={"cursor": cursor}), 400, "invalid_cursor")
+        assert error["details"][0]["field"] == "query.cursor", (case, error)
+    # The list's own cursor is accepted (an unknown parent is then the usual 404, an empty page otherwise).
+    assert (await shop.get(url, params={"cursor": keyset.encode(key)})).status_code in (200, 404)

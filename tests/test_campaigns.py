@@ -34,7 +34,7 @@ from tests.campaign_helpers import (
     wait_status,
 )
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, assert_error
+from tests.helpers import ApiClient, assert_error, walk_pages
 from workflows.campaign import CampaignWorkflow
 from workflows.contracts import CAMPAIGN_ID, JOURNEY_KIND, MEMBER_ID, CampaignOutcome, CampaignStatus
 
@@ -229,10 +229,28 @@ async def test_progress_query_reports_the_status_object(
     assert ids == sorted(ids)
     assert rest["next_cursor"] is None
     assert {m["workflow_id"] for m in first["items"]} == {f"campaign-{campaign_id}-{i}" for i in ids[:6]}
+    walked = await walk_pages(marketer, f"/api/v1/campaigns/{campaign_id}/members", limit=3)
+    assert [m["member_id"] for m in walked] == ids  # by member id, each once
     # GET lists the campaign, with the counters the workflow recorded.
     listed = (await marketer.get("/api/v1/campaigns", params={"status": "completed", "limit": 200})).json()
     mine = next(item for item in listed["items"] if item["id"] == campaign_id)
     assert mine["counters"]["enrolled"] == 10
+
+
+async def test_the_campaign_list_pages_newest_first_with_each_campaign_once(
+    marketer: ApiClient, sessions: Sessions
+) -> None:
+    kind = await add_journey(sessions)
+    segment_id = await add_segment(sessions, tag())
+    created = []
+    for n in range(3):
+        response = await marketer.post("/api/v1/campaigns", json={**_body(segment_id, kind), "name": f"Paging {n}"})
+        assert response.status_code == 201, response.text
+        created.append(response.json()["id"])
+    walked = [c["id"] for c in await walk_pages(marketer, "/api/v1/campaigns", limit=2, params={"status": "draft"})]
+    assert len(walked) == len(set(walked))
+    assert walked == sorted(walked, key=uuid.UUID, reverse=True)  # newest first (time-ordered ids)
+    assert [c for c in walked if c in created] == list(reversed(created))
 
 
 async def test_validation_errors_name_the_field_and_change_nothing(marketer: ApiClient, sessions: Sessions) -> None:

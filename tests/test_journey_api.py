@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import JourneyVersion
+from services import journeys
 from services.journeys.builtins import BUILTIN_JOURNEYS
 from services.journeys.definition import (
     ACTIONS,
@@ -31,7 +33,7 @@ from services.journeys.definition import (
 )
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, assert_error, member_body
+from tests.helpers import ApiClient, assert_error, member_body, walk_pages
 
 # One step of every kind, written out with every default, as storage keeps it.
 EVERY_KIND: dict[str, Any] = {
@@ -255,3 +257,30 @@ async def test_a_step_of_no_kind_two_kinds_or_unknown_keys_is_refused_naming_the
     checked = (await marketer.post("/api/v1/journeys/validate", json=definition)).json()
     assert checked == {"valid": False, "problems": error["details"]}
     assert_error(await marketer.get(f"/api/v1/journeys/{definition['kind']}"), 404, "journey_not_found")
+
+
+async def test_runs_of_a_journey_page_by_run_id_with_each_run_once(
+    shop: ApiClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    kind = f"paging_{uuid.uuid4().hex[:8]}"
+    run_ids = [str(uuid.uuid4()) for _ in range(5)]
+    async with sessions() as session:
+        for n, run_id in enumerate(run_ids):
+            progress = journeys.Progress(
+                run_id=run_id,
+                workflow_id=f"journey-{kind}-{uuid.uuid4()}",
+                member_id=uuid.uuid4(),
+                kind=kind,
+                version=1,
+                campaign_id=None,
+                step="wait" if n % 2 else "done",
+                status="running" if n % 2 else "completed",
+                at=datetime.now(UTC),
+            )
+            await journeys.record(session, progress)
+        await session.commit()
+    url = f"/api/v1/journeys/{kind}/runs"
+    walked = await walk_pages(shop, url, limit=2)
+    assert [r["run_id"] for r in walked] == sorted(run_ids, reverse=True)  # by run id, descending, each once
+    running = await walk_pages(shop, url, limit=1, params={"status": "running"})
+    assert [r["run_id"] for r in running] == sorted(run_ids[1::2], reverse=True)

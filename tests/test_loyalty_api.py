@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import AuditEntry, MemberEvent
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, assert_error, member_body, order_body
+from tests.helpers import ApiClient, assert_error, member_body, order_body, walk_pages
 
 
 async def _member(shop: ApiClient, **overrides: Any) -> str:
@@ -370,7 +370,10 @@ async def test_ledger_statement_pages_newest_first(shop: ApiClient) -> None:
     assert [line["amount"] for line in rest["items"]] == [10]
     assert rest["next_cursor"] is None
     assert all(line["kind"] == "earn" and line["reference_type"] == "order" for line in rest["items"])
-    assert_error(await shop.get(f"/api/v1/members/{member_id}/ledger", params={"cursor": "zz"}), 422)
+    walked = await walk_pages(shop, f"/api/v1/members/{member_id}/ledger", limit=1)
+    assert [line["amount"] for line in walked] == [30, 20, 10]
+    assert len({line["entry_id"] for line in walked}) == 3
+    assert_error(await shop.get(f"/api/v1/members/{member_id}/ledger", params={"cursor": "zz"}), 400, "invalid_cursor")
     points = await _points(shop, member_id)
     assert sum(e["points"] for e in points["expiring"]) == 60
 

@@ -48,7 +48,7 @@ from services.messaging.providers import (
 from services.messaging.templates import locale_candidates
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, assert_error, member_body, zone_where_it_is
+from tests.helpers import ApiClient, assert_error, member_body, walk_pages, zone_where_it_is
 from tests.messaging_workflows import SendOnceOutcome, SendOnceWorkflow
 from worker import build_channel_workers
 
@@ -657,6 +657,8 @@ async def test_message_log_filters_pages_and_shows_in_the_member_view(
         "/api/v1/messages", params={"member_id": member["id"], "channel": "email", "cursor": page["next_cursor"]}
     )
     assert [m["template"] for m in rest.json()["items"]] == ["welcome"]
+    walked = await walk_pages(ops, "/api/v1/messages", limit=1, params={"member_id": member["id"]})
+    assert [m["id"] for m in walked] == [m["id"] for m in everything["items"]]  # newest first, each once
 
     view = (await ops.get(f"/api/v1/members/{member['id']}")).json()
     assert [m["template"] for m in view["recent_messages"]] == ["cart_reminder", "brand_story", "welcome"]
@@ -664,7 +666,7 @@ async def test_message_log_filters_pages_and_shows_in_the_member_view(
 
     assert_error(await http.get("/api/v1/messages"), 401)
     assert_error(await ops.get("/api/v1/messages", params={"status": "lost"}), 422)
-    assert_error(await ops.get("/api/v1/messages", params={"cursor": "!!"}), 422, "invalid_cursor")
+    assert_error(await ops.get("/api/v1/messages", params={"cursor": "!!"}), 400, "invalid_cursor")
 
 
 # Providers

@@ -17,7 +17,7 @@ from services.platform.api_keys import Role
 from services.rules.builtins import builtin_rules
 from services.rules.definition import ACTIONS as RULE_ACTIONS
 from tests.conftest import KeyMaker
-from tests.helpers import ApiClient, assert_error
+from tests.helpers import ApiClient, assert_error, walk_pages
 from tests.rules_helpers import (
     Sessions,
     create_rule,
@@ -167,6 +167,9 @@ async def test_a_new_version_is_used_from_then_on_and_firings_record_their_versi
     assert page["next_cursor"] is not None
     rest = (await marketer.get(f"/api/v1/rules/{created['id']}/firings?cursor={page['next_cursor']}")).json()
     assert [f["version"] for f in rest["items"]] == [1]
+    walked = await walk_pages(marketer, f"/api/v1/rules/{created['id']}/firings", limit=1)
+    assert [f["version"] for f in walked] == [2, 1]  # newest first
+    assert [f["id"] for f in walked] == [page["items"][0]["id"], rest["items"][0]["id"]]
 
     renamed = dict(body, name="another_name")
     error = assert_error(await marketer.put(f"/api/v1/rules/{created['id']}", json=renamed), 422, "invalid_rule")

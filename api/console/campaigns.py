@@ -64,7 +64,7 @@ def _temporal_url(settings: Settings, campaign: Campaign) -> str:
 async def campaign_list(
     request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("campaigns")]
 ) -> HTMLResponse:
-    rows = await campaigns.listing(session, status=None, limit=50, before=None)
+    rows = await campaigns.listing(session, status=None, limit=50, after=None)
     progress = {c.id: progress_of(c, await campaigns.progress(session, c.id)) for c in rows}
     return render(request, "campaigns.html", user=user, rows=rows, progress=progress)
 

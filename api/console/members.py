@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from api.console.auth import ConsoleUser, require
 from api.console.render import render
 from api.deps import SessionDep, SettingsDep
+from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
 from services import journeys, members, messaging
@@ -45,12 +46,11 @@ async def member_search(
 ) -> HTMLResponse:
     query = (request.query_params.get("q") or "").strip()[:200] or None
     tier = (request.query_params.get("tier") or "").strip()[:32] or None
-    after = _uuid(request.query_params.get("after"))
+    after = MEMBER_CURSOR.decode_or_none(request.query_params.get("cursor"))
     rows = await members.search(session, query=query, tier=tier, limit=PAGE + 1, after=after)
-    page = rows[:PAGE]
-    next_after = str(page[-1].id) if len(rows) > PAGE else None
+    page, next_cursor = MEMBER_CURSOR.take(rows, PAGE, key=lambda m: m.id)
     return render(
-        request, "members.html", user=user, rows=page, query=query or "", tier=tier or "", next_after=next_after
+        request, "members.html", user=user, rows=page, query=query or "", tier=tier or "", next_cursor=next_cursor
     )
 
 
@@ -69,9 +69,9 @@ async def member_360(
         view = await member360.view(session, parsed)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="member")
-    before = request.query_params.get("before")
-    before_entry = int(before) if before and before.isdigit() and len(before) < 19 else None
-    lines = await ledger.statement(session, parsed, limit=LEDGER_PAGE + 1, before_entry=before_entry)
+    after = LEDGER_CURSOR.decode_or_none(request.query_params.get("cursor"))
+    rows = await ledger.statement(session, parsed, limit=LEDGER_PAGE + 1, after=after)
+    lines, older = LEDGER_CURSOR.take(rows, LEDGER_PAGE, key=lambda line: line.entry_id)
     runs = await journeys.member_runs(session, parsed, limit=20)
     return render(
         request,
@@ -81,8 +81,8 @@ async def member_360(
         points=view.points,
         expiring=await ledger.expiring(session, parsed),
         orders=view.recent_orders,
-        lines=lines[:LEDGER_PAGE],
-        older=lines[LEDGER_PAGE - 1].entry_id if len(lines) > LEDGER_PAGE else None,
+        lines=lines,
+        older=older,
         coupons=await coupons.list_member_coupons(session, parsed, limit=20),
         runs=[(run, run_url(settings, run.workflow_id, run.run_id)) for run in runs],
         messages=await messaging.list_messages(session, member_id=parsed, limit=20),

@@ -12,6 +12,7 @@ from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
+from api.pagination import MESSAGE_CURSOR
 from core.errors import NotFound
 from services import messaging
 from services.journeys import tasks
@@ -42,9 +43,9 @@ async def message_log(
         status=MessageStatus(status) if status else None,
         channel=Channel(channel) if channel else None,
         limit=PAGE + 1,
-        after=_uuid(params.get("after")),
+        after=MESSAGE_CURSOR.decode_or_none(params.get("cursor")),
     )
-    page = rows[:PAGE]
+    page, next_cursor = MESSAGE_CURSOR.take(rows, PAGE, key=lambda m: m.id)
     return render(
         request,
         "messages.html",
@@ -54,7 +55,7 @@ async def message_log(
         channel=channel or "",
         statuses=[s.value for s in MessageStatus],
         channels=[c.value for c in Channel],
-        next_after=str(page[-1].id) if len(rows) > PAGE else None,
+        next_cursor=next_cursor,
     )
 
 

@@ -79,7 +79,7 @@ async def _rule_page(
         else None,
         actions=_actions(definition),
         versions=await rules.versions(session, rule_id),
-        firings=await rules.firings(session, rule_id, member_id=None, limit=20, before=None),
+        firings=await rules.firings(session, rule_id, member_id=None, limit=20, after=None),
         draft=draft if draft is not None else json.dumps(definition, indent=2, ensure_ascii=False),
         problems=problems or [],
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep, SettingsDep
+from api.pagination import CAMPAIGN_CURSOR, CAMPAIGN_MEMBER_CURSOR, CursorQuery
 from api.respond import commit_write
 from api.schemas.campaigns import (
     CampaignCreate,
@@ -25,7 +26,7 @@ from api.schemas.campaigns import (
     ProgressOut,
     ResultsOut,
 )
-from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.schemas.common import ERROR_RESPONSES
 from core.settings import Settings
 from models import ApiKey, Campaign
 from services import campaigns
@@ -76,14 +77,10 @@ async def list_campaigns(
     _: CurrentKey,
     status: CampaignStatus = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorQuery = None,
 ) -> CampaignPage:
-    rows = await campaigns.listing(session, status=status, limit=limit + 1, before=decode_cursor(cursor))
-    page = rows[:limit]
-    return CampaignPage(
-        items=[CampaignOut.model_validate(c) for c in page],
-        next_cursor=encode_cursor(page[-1].id) if len(rows) > limit else None,
-    )
+    rows = await campaigns.listing(session, status=status, limit=limit + 1, after=CAMPAIGN_CURSOR.decode(cursor))
+    return CampaignPage.of(rows, limit, CAMPAIGN_CURSOR, key=lambda c: c.id, item=CampaignOut.model_validate)
 
 
 @router.get("/{campaign_id}", response_model=CampaignDetailOut, summary="A campaign with its live progress")
@@ -187,14 +184,11 @@ async def list_members(
     _: CurrentKey,
     status: Annotated[str | None, Query(pattern="^(pending|enrolled|held_out|skipped|failed|cancelled)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorQuery = None,
 ) -> CampaignMemberPage:
+    after = CAMPAIGN_MEMBER_CURSOR.decode(cursor)
     await campaigns.get(session, campaign_id)
-    rows = await campaigns.members_page(
-        session, campaign_id, status=status, after=decode_cursor(cursor), limit=limit + 1
-    )
-    page = rows[:limit]
-    return CampaignMemberPage(
-        items=[CampaignMemberOut.model_validate(m) for m in page],
-        next_cursor=encode_cursor(page[-1].member_id) if len(rows) > limit else None,
+    rows = await campaigns.members_page(session, campaign_id, status=status, after=after, limit=limit + 1)
+    return CampaignMemberPage.of(
+        rows, limit, CAMPAIGN_MEMBER_CURSOR, key=lambda m: m.member_id, item=CampaignMemberOut.model_validate
     )

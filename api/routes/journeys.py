@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Path, Query
 
 from api.boundary import commit
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
+from api.pagination import JOURNEY_RUN_CURSOR, CursorQuery
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.journeys import (
     JourneyDetailOut,
@@ -118,13 +119,12 @@ async def journey_runs(
     step: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(pattern="^(running|completed|exited|cancelled|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorQuery = None,
 ) -> RunPage:
-    rows = await journeys.runs_of(session, kind, step=step, status=status, limit=limit + 1, before=cursor)
-    page = rows[:limit]
-    return RunPage(
-        items=[_run_out(r, settings) for r in page], next_cursor=page[-1].run_id if len(rows) > limit else None
+    rows = await journeys.runs_of(
+        session, kind, step=step, status=status, limit=limit + 1, after=JOURNEY_RUN_CURSOR.decode(cursor)
     )
+    return RunPage.of(rows, limit, JOURNEY_RUN_CURSOR, key=lambda r: r.run_id, item=lambda r: _run_out(r, settings))
 
 
 @router.get(

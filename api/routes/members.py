@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from api.boundary import commit
 from api.deps import CurrentKey, IdempotencyKeyDep, SessionDep, SettingsDep, WriterKey
+from api.pagination import MEMBER_CURSOR, CursorQuery
 from api.respond import commit_write
-from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.members import Member360Out, MemberOut, MemberPage
 from services import members
 from services.analytics import member360
@@ -46,11 +47,10 @@ async def list_members(
     query: Annotated[str | None, Query(max_length=200, description="external id, phone, or part of name/email")] = None,
     tier: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorQuery = None,
 ) -> MemberPage:
-    rows = await members.search(session, query=query, tier=tier, limit=limit + 1, after=decode_cursor(cursor))
-    page, more = rows[:limit], len(rows) > limit
-    return MemberPage(items=[MemberOut.of(m) for m in page], next_cursor=encode_cursor(page[-1].id) if more else None)
+    rows = await members.search(session, query=query, tier=tier, limit=limit + 1, after=MEMBER_CURSOR.decode(cursor))
+    return MemberPage.of(rows, limit, MEMBER_CURSOR, key=lambda m: m.id, item=MemberOut.of)
 
 
 @router.get("/{member_id}", response_model=Member360Out, summary="The member 360 view")

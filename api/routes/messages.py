@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse
 
 from api.boundary import commit
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
-from api.schemas.common import ERROR_RESPONSES, decode_cursor, encode_cursor
+from api.pagination import MESSAGE_CURSOR, CursorQuery
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.messages import (
     InboundSms,
     InboundSmsOut,
@@ -46,13 +47,17 @@ async def list_messages(
     status: MessageStatus | None = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: CursorQuery = None,
 ) -> MessagePage:
     rows = await messaging.list_messages(
-        session, member_id=member_id, status=status, channel=channel, limit=limit + 1, after=decode_cursor(cursor)
+        session,
+        member_id=member_id,
+        status=status,
+        channel=channel,
+        limit=limit + 1,
+        after=MESSAGE_CURSOR.decode(cursor),
     )
-    page, more = rows[:limit], len(rows) > limit
-    return MessagePage(items=[MessageOut.of(m) for m in page], next_cursor=encode_cursor(page[-1].id) if more else None)
+    return MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=MessageOut.of)
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, OpsKey, SessionDep
+from api.pagination import LEDGER_CURSOR, CursorQuery
 from api.respond import commit_write
-from api.schemas.common import ERROR_RESPONSES, decode_int_cursor, encode_int_cursor
+from api.schemas.common import ERROR_RESPONSES
 from api.schemas.ledger import ExpiringOut, LedgerCheckOut, LedgerPage, PointsBalanceOut, PostingOut
 from api.schemas.members import LedgerLineOut, PointsOut
 from services import members
@@ -40,15 +41,12 @@ async def get_ledger(
     session: SessionDep,
     _: CurrentKey,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=32)] = None,
+    cursor: CursorQuery = None,
 ) -> LedgerPage:
+    after = LEDGER_CURSOR.decode(cursor)
     await members.get(session, member_id)
-    lines = await ledger.statement(session, member_id, limit=limit + 1, before_entry=decode_int_cursor(cursor))
-    page = lines[:limit]
-    return LedgerPage(
-        items=[LedgerLineOut.of(line) for line in page],
-        next_cursor=encode_int_cursor(page[-1].entry_id) if len(lines) > limit else None,
-    )
+    lines = await ledger.statement(session, member_id, limit=limit + 1, after=after)
+    return LedgerPage.of(lines, limit, LEDGER_CURSOR, key=lambda line: line.entry_id, item=LedgerLineOut.of)
 
 
 @router.post(

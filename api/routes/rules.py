@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.boundary import commit
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep
+from api.pagination import RULE_FIRING_CURSOR, CursorQuery
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.rules import (
     DryRunIn,
@@ -155,10 +156,9 @@ async def rule_firings(
     _: CurrentKey,
     member_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: uuid.UUID | None = None,
+    cursor: CursorQuery = None,
 ) -> FiringPage:
-    rows = await rules.firings(session, rule_id, member_id=member_id, limit=limit + 1, before=cursor)
-    page = rows[:limit]
-    return FiringPage(
-        items=[FiringOut.model_validate(f) for f in page], next_cursor=page[-1].id if len(rows) > limit else None
+    rows = await rules.firings(
+        session, rule_id, member_id=member_id, limit=limit + 1, after=RULE_FIRING_CURSOR.decode(cursor)
     )
+    return FiringPage.of(rows, limit, RULE_FIRING_CURSOR, key=lambda f: f.id, item=FiringOut.model_validate)

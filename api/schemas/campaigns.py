@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.pagination import Page
 from services.campaigns import CampaignSpec
 
 
@@ -73,9 +74,8 @@ class CampaignDetailOut(CampaignOut):
     temporal_url: str
 
 
-class CampaignPage(BaseModel):
-    items: list[CampaignOut]
-    next_cursor: str | None
+class CampaignPage(Page[CampaignOut]):
+    """Campaigns, newest first."""
 
 
 class CampaignMemberOut(BaseModel):
@@ -91,9 +91,8 @@ class CampaignMemberOut(BaseModel):
     error: str | None
 
 
-class CampaignMemberPage(BaseModel):
-    items: list[CampaignMemberOut]
-    next_cursor: str | None
+class CampaignMemberPage(Page[CampaignMemberOut]):
+    """A campaign snapshot's members, by member id."""
 
 
 class GroupOut(BaseModel):

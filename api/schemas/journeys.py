@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from api.pagination import Page
+
 
 class JourneyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -58,9 +60,8 @@ class JourneyRunOut(BaseModel):
     temporal_url: str = ""
 
 
-class RunPage(BaseModel):
-    items: list[JourneyRunOut]
-    next_cursor: str | None
+class RunPage(Page[JourneyRunOut]):
+    """A journey's runs, by run id descending."""
 
 
 class TaskOut(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.pagination import Page
 from api.schemas.members import LedgerLineOut, PointsOut
 from services.loyalty.invariants import LedgerCheck
 from services.loyalty.ledger import PostingResult
@@ -21,9 +22,8 @@ class PointsBalanceOut(PointsOut):
     expiring: list[ExpiringOut]
 
 
-class LedgerPage(BaseModel):
-    items: list[LedgerLineOut]
-    next_cursor: str | None
+class LedgerPage(Page[LedgerLineOut]):
+    """A member's ledger lines, newest first."""
 
 
 class PostingOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from api.pagination import Page
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
@@ -129,6 +130,5 @@ class Member360Out(MemberOut):
         )
 
 
-class MemberPage(BaseModel):
-    items: list[MemberOut]
-    next_cursor: str | None
+class MemberPage(Page[MemberOut]):
+    """Members, newest first."""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.pagination import Page
 from models import Message, MessageTemplate
 from services.messaging import Category
 from services.messaging.templates import Channel, LocaleTag, Rendered, TemplateKey
@@ -46,9 +47,8 @@ class MessageOut(MessageSummaryOut):
         return cls.model_validate(message)
 
 
-class MessagePage(BaseModel):
-    items: list[MessageOut]
-    next_cursor: str | None
+class MessagePage(Page[MessageOut]):
+    """Messages, newest first."""
 
 
 class TemplateOut(BaseModel):

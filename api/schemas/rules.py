@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.pagination import Page
 from services.rules import SampleEvent
 
 
@@ -53,9 +54,8 @@ class FiringOut(BaseModel):
     results: list[dict[str, Any]]
 
 
-class FiringPage(BaseModel):
-    items: list[FiringOut]
-    next_cursor: uuid.UUID | None
+class FiringPage(Page[FiringOut]):
+    """A rule's firings, newest first."""
 
 
 class RuleValidationOut(BaseModel):

@@ -169,12 +169,13 @@ async def get(session: AsyncSession, campaign_id: uuid.UUID, *, for_update: bool
     return found
 
 
-async def listing(session: AsyncSession, *, status: str | None, limit: int, before: uuid.UUID | None) -> list[Campaign]:
+async def listing(session: AsyncSession, *, status: str | None, limit: int, after: uuid.UUID | None) -> list[Campaign]:
+    """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
     stmt = select(Campaign)
     if status:
         stmt = stmt.where(Campaign.status == status)
-    if before:
-        stmt = stmt.where(Campaign.id < before)
+    if after:
+        stmt = stmt.where(Campaign.id < after)
     return list((await session.execute(stmt.order_by(Campaign.id.desc()).limit(limit))).scalars().all())
 
 
@@ -409,6 +410,7 @@ def rate(campaign: Campaign, counts: Progress, *, now: datetime | None = None) -
 async def members_page(
     session: AsyncSession, campaign_id: uuid.UUID, *, status: str | None, after: uuid.UUID | None, limit: int
 ) -> list[CampaignMember]:
+    """By member id, ascending; `after` is the last member id of the previous page."""
     stmt = select(CampaignMember).where(CampaignMember.campaign_id == campaign_id)
     if status:
         stmt = stmt.where(CampaignMember.status == status)

@@ -321,15 +321,16 @@ async def member_runs(session: AsyncSession, member_id: uuid.UUID, limit: int = 
 
 
 async def runs_of(
-    session: AsyncSession, kind: str, *, step: str | None, status: str | None, limit: int, before: str | None
+    session: AsyncSession, kind: str, *, step: str | None, status: str | None, limit: int, after: str | None
 ) -> list[JourneyRun]:
+    """By run id, descending; `after` is the last run id of the previous page."""
     stmt = select(JourneyRun).where(JourneyRun.kind == kind)
     if step:
         stmt = stmt.where(JourneyRun.current_step == step)
     if status:
         stmt = stmt.where(JourneyRun.status == status)
-    if before:
-        stmt = stmt.where(JourneyRun.run_id < before)
+    if after:
+        stmt = stmt.where(JourneyRun.run_id < after)
     return list((await session.execute(stmt.order_by(JourneyRun.run_id.desc()).limit(limit))).scalars().all())
 
 

@@ -392,9 +392,9 @@ async def balance(session: AsyncSession, member_id: uuid.UUID) -> Balance:
 
 
 async def statement(
-    session: AsyncSession, member_id: uuid.UUID, *, limit: int = 10, before_entry: int | None = None
+    session: AsyncSession, member_id: uuid.UUID, *, limit: int = 10, after: int | None = None
 ) -> list[LedgerLine]:
-    """The member's entries, newest first; `before_entry` pages back from an entry id."""
+    """The member's entries, newest first; `after` is the last entry id of the previous page."""
     stmt = (
         select(LedgerEntry, LedgerTransaction)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
@@ -403,8 +403,8 @@ async def statement(
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     )
-    if before_entry is not None:
-        stmt = stmt.where(LedgerEntry.id < before_entry)
+    if after is not None:
+        stmt = stmt.where(LedgerEntry.id < after)
     return [
         LedgerLine(
             entry_id=entry.id,

@@ -203,14 +203,15 @@ async def seed_builtins(session: AsyncSession) -> int:
 
 
 async def firings(
-    session: AsyncSession, rule_id: uuid.UUID, *, member_id: uuid.UUID | None, limit: int, before: uuid.UUID | None
+    session: AsyncSession, rule_id: uuid.UUID, *, member_id: uuid.UUID | None, limit: int, after: uuid.UUID | None
 ) -> list[RuleFiring]:
+    """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
     await get_rule(session, rule_id)
     stmt = select(RuleFiring).where(RuleFiring.rule_id == rule_id)
     if member_id is not None:
         stmt = stmt.where(RuleFiring.member_id == member_id)
-    if before is not None:
-        stmt = stmt.where(RuleFiring.id < before)
+    if after is not None:
+        stmt = stmt.where(RuleFiring.id < after)
     return list((await session.execute(stmt.order_by(RuleFiring.id.desc()).limit(limit))).scalars().all())
 
 
