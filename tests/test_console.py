@@ -336,6 +336,14 @@ async def test_rule_pages_read_edit_and_switch(app: FastAPI, make_key: KeyMaker,
         assert "<code>checked_in</code>" in page.text
         assert "checked_in_once" in page.text
         token = csrf(page.text)
+        for draft, says in (
+            ("{oops", "not valid JSON"),
+            ("[1, 2]", "must be a JSON object"),
+            ("x" * 100_001, "at most"),
+        ):
+            refused = await client.post(f"/console/rules/{rule_id}", data={"csrf_token": token, "definition": draft})
+            assert refused.status_code == 422
+            assert says in refused.text
         broken = {**definition, "actions": [{"grant_points": {"points": -5}}]}
         bad = await client.post(
             f"/console/rules/{rule_id}", data={"csrf_token": token, "definition": json.dumps(broken)}

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
-from api.console.render import flash_to, render
+from api.console.render import flash_to, read_definition, render
 from api.deps import SessionDep
 from core.errors import InvalidInput, NotFound
 from models import JourneyVersion
@@ -20,7 +20,6 @@ from services import journeys
 from services.journeys.definition import BranchStep, Definition, ExitStep, WaitForStep
 
 router = APIRouter()
-MAX_DEFINITION_CHARS = 100_000
 
 
 def _steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,18 +101,8 @@ async def journey_publish(
 ) -> Response:
     form = await checked_form(request, user)
     draft = form.get("definition", "")
-    problems: list[dict[str, str]] = []
-    raw: Any = None
-    if len(draft) > MAX_DEFINITION_CHARS:
-        problems = [{"field": "definition", "message": f"at most {MAX_DEFINITION_CHARS:,} characters"}]
-    else:
-        try:
-            raw = json.loads(draft)
-        except json.JSONDecodeError as exc:
-            problems = [{"field": "definition", "message": f"not valid JSON: {exc.msg} (line {exc.lineno})"}]
-    if not problems and not isinstance(raw, dict):
-        problems = [{"field": "definition", "message": "must be a JSON object"}]
-    if not problems:
+    raw, problems = read_definition(draft)
+    if raw is not None:
         try:
             definition = journeys.parse(raw)
             problems = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -96,3 +97,20 @@ async def read_form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormError("the form could not be read") from exc
     return {name: values[0] for name, values in fields.items()}
+
+
+MAX_DEFINITION_CHARS = 100_000
+
+
+def read_definition(draft: str) -> tuple[dict[str, Any] | None, list[dict[str, str]]]:
+    """A definition typed into an editor's text area: the JSON object, or the problems with it, each naming the
+    form field as the page shows it."""
+    if len(draft) > MAX_DEFINITION_CHARS:
+        return None, [{"field": "definition", "message": f"at most {MAX_DEFINITION_CHARS:,} characters"}]
+    try:
+        raw = json.loads(draft)
+    except json.JSONDecodeError as exc:
+        return None, [{"field": "definition", "message": f"not valid JSON: {exc.msg} (line {exc.lineno})"}]
+    if not isinstance(raw, dict):
+        return None, [{"field": "definition", "message": "must be a JSON object"}]
+    return raw, []

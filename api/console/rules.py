@@ -13,13 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
-from api.console.render import flash_to, render
+from api.console.render import flash_to, read_definition, render
 from api.deps import SessionDep
 from core.errors import AppError, NotFound
 from services import rules
 
 router = APIRouter()
-MAX_DEFINITION_CHARS = 100_000
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -103,16 +102,8 @@ async def rule_publish(
     if parsed is None:
         return render(request, "not_found.html", status_code=404, user=user, what="rule")
     draft = form.get("definition", "")
-    problems: list[dict[str, str]] = []
-    raw: Any = None
-    if len(draft) > MAX_DEFINITION_CHARS:
-        problems = [{"field": "definition", "message": f"at most {MAX_DEFINITION_CHARS:,} characters"}]
-    else:
-        try:
-            raw = json.loads(draft)
-        except json.JSONDecodeError as exc:
-            problems = [{"field": "definition", "message": f"not valid JSON: {exc.msg} (line {exc.lineno})"}]
-    if not problems:
+    raw, problems = read_definition(draft)
+    if raw is not None:
         try:
             rule = await rules.publish(session, parsed, rules.parse(raw), actor=user.actor)
             version = rule.current_version
