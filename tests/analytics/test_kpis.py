@@ -3,7 +3,6 @@ members are exact, filled through the services (members, orders, refunds, the le
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -12,21 +11,19 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
-from core.migrate import upgrade
 from core.settings import Settings
 from devstack.embedded import EmbeddedPostgres
 from services.analytics import kpis
 from services.analytics.kpis import Period
-from services.intake import orders, signups
-from services.intake.orders import OrderCreate, RefundCreate
+from services.intake import orders
+from services.intake.orders import RefundCreate
 from services.loyalty import tiers
-from services.members import MemberCreate
 from services.platform import api_keys
 from services.platform.api_keys import Role
+from tests.support.brand import joined_member, placed_order, scratch_database
 from tests.support.helpers import assert_error
 
 JUNE, JULY = Period(date(2026, 6, 1), date(2026, 7, 31)), Period(date(2026, 7, 1), date(2026, 7, 31))
@@ -35,41 +32,19 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 async def _member(session: AsyncSession, joined: date) -> uuid.UUID:
-    member = await signups.register(
-        session, MemberCreate(external_id=f"kpi-{uuid.uuid4().hex[:10]}"), source="test", task_queue="kpi-test"
-    )
-    joined_at = datetime(joined.year, joined.month, joined.day, 12, tzinfo=UTC)
-    await session.execute(
-        text("UPDATE members SET created_at = :at WHERE id = :id"), {"at": joined_at, "id": member.id}
-    )
-    return member.id
+    return await joined_member(session, joined, label="kpi")
 
 
 async def _order(session: AsyncSession, member_id: uuid.UUID, day: date, amount: str) -> uuid.UUID:
-    order = await orders.ingest(
-        session,
-        OrderCreate(
-            external_id=f"o-{uuid.uuid4().hex[:10]}",
-            member_id=member_id,
-            amount=Decimal(amount),
-            currency="CNY",
-            placed_at=datetime(day.year, day.month, day.day, 10, tzinfo=UTC),
-        ),
-        task_queue="kpi-test",
-    )
-    return order.id
+    return await placed_order(session, member_id, day, amount, label="kpi")
 
 
 @pytest_asyncio.fixture(scope="module")
 async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, str, dict[str, uuid.UUID]]]:
     """Four members. A joins 3 June, buys 600 on 5 June and 600 on 10 July (silver); B joins 20 June, buys 100
     on 21 June, 40 of it refunded; C joins 5 July, buys 6,000 on 6 July (gold); D joins 10 July, never buys."""
-    name = f"kpi_{uuid.uuid4().hex[:8]}"
-    postgres.ensure_database(name)
-    url = postgres.url(name)
-    await asyncio.to_thread(upgrade, url)
-    engine = create_async_engine(url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    db = await scratch_database(postgres, "kpi")
+    sessions, url = db.sessions, db.url
     async with sessions() as session:
         await tiers.ladder(session)  # the default ladder exists after migration
         ids = {
@@ -87,7 +62,7 @@ async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, str
     try:
         yield sessions, url, ids
     finally:
-        await engine.dispose()
+        await db.engine.dispose()
 
 
 async def test_purchases_count_net_revenue_and_repeat_buyers(brand: tuple[Sessions, str, Any]) -> None:

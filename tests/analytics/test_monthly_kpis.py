@@ -3,7 +3,6 @@ database of its own, so every figure is known."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -11,50 +10,26 @@ from decimal import Decimal
 
 import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.migrate import upgrade
 from devstack.embedded import EmbeddedPostgres
 from services import journeys
 from services.analytics import kpis
 from services.analytics.kpis import Period
-from services.intake import orders, signups
-from services.intake.orders import OrderCreate
 from services.loyalty import ledger
-from services.members import MemberCreate
+from tests.support.brand import at as _at
+from tests.support.brand import joined_member, placed_order, scratch_database
 
 Sessions = async_sessionmaker[AsyncSession]
 SPRING = Period(date(2026, 3, 1), date(2026, 5, 31))
 
 
-def _at(day: date, hour: int = 12) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-
-
 async def _member(session: AsyncSession, joined: date) -> uuid.UUID:
-    member = await signups.register(
-        session, MemberCreate(external_id=f"ck-{uuid.uuid4().hex[:10]}"), source="test", task_queue="ck-test"
-    )
-    await session.execute(
-        text("UPDATE members SET created_at = :at WHERE id = :id"), {"at": _at(joined), "id": member.id}
-    )
-    return member.id
+    return await joined_member(session, joined, label="ck")
 
 
-async def _order(
-    session: AsyncSession, member_id: uuid.UUID, day: date, amount: str, status: str = "completed"
-) -> None:
-    await orders.ingest(
-        session,
-        OrderCreate(
-            external_id=f"o-{uuid.uuid4().hex[:10]}",
-            member_id=member_id,
-            amount=Decimal(amount),
-            currency="CNY",
-            placed_at=_at(day, 10),
-        ),
-        task_queue="ck-test",
-    )
+async def _order(session: AsyncSession, member_id: uuid.UUID, day: date, amount: str) -> None:
+    await placed_order(session, member_id, day, amount, label="ck")
 
 
 async def _backdate(session: AsyncSession, transaction_id: int, day: date) -> None:
@@ -72,12 +47,8 @@ async def _backdate(session: AsyncSession, transaction_id: int, day: date) -> No
 async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, dict[str, uuid.UUID]]]:
     """A joins 10 March and buys 15 March and 1 May; B joins 2 April, buys 20 May. Points written by hand and
     back-dated: A +1,000 in March, B +500 in April, A -300 in May, and a 200-point hold of B's in May."""
-    name = f"ck_{uuid.uuid4().hex[:8]}"
-    postgres.ensure_database(name)
-    url = postgres.url(name)
-    await asyncio.to_thread(upgrade, url)
-    engine = create_async_engine(url)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    db = await scratch_database(postgres, "ck")
+    name, sessions = db.name, db.sessions
     async with sessions() as session:
         ids = {"a": await _member(session, date(2026, 3, 10)), "b": await _member(session, date(2026, 4, 2))}
         await _order(session, ids["a"], date(2026, 3, 15), "100.00")
@@ -121,7 +92,7 @@ async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, dic
     try:
         yield sessions, ids
     finally:
-        await engine.dispose()
+        await db.engine.dispose()
 
 
 async def test_active_members_per_month(brand: tuple[Sessions, dict[str, uuid.UUID]]) -> None:

@@ -14,41 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from core.errors import NotFound
 from models import Approval
 from services.loyalty import ledger
 from services.platform.api_keys import Role
-from services.rewards import approvals
 from tests.conftest import KeyMaker
-from tests.support.console import console_client, csrf, sign_in
-from tests.support.helpers import ApiClient, member_body
+from tests.support.console import console_client, csrf, pending_redemption, sign_in
+from tests.support.helpers import ApiClient
 
 Sessions = async_sessionmaker[AsyncSession]
 pytestmark = pytest.mark.time_skipping  # the app and the workers talk to this test's own time-skipping server
-
-
-async def pending_redemption(shop: ApiClient, admin: ApiClient, sessions: Sessions, *, cost: int = 6000) -> Approval:
-    """A member with 10,000 points asks for a reward above the approval threshold; returns its approval task."""
-    member = (await shop.post("/api/v1/members", json=member_body(name=f"Zhang Wei {uuid.uuid4().hex[:4]}"))).json()
-    await admin.post(
-        f"/api/v1/members/{member['id']}/points/adjustments", json={"points": 10000, "reason": "opening balance"}
-    )
-    reward = (
-        await admin.post(
-            "/api/v1/rewards", json={"name": f"Tea set {uuid.uuid4().hex[:4]}", "points_cost": cost, "stock": 5}
-        )
-    ).json()
-    response = await shop.post("/api/v1/redemptions", json={"member_id": member["id"], "reward_id": reward["id"]})
-    assert response.status_code == 202, response.text
-    redemption_id = uuid.UUID(response.json()["id"])
-    for _ in range(200):
-        async with sessions() as session:
-            try:
-                return await approvals.by_redemption(session, redemption_id)
-            except NotFound:  # not yet: the workflow opens the task after placing the hold
-                pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the approval task never appeared")
 
 
 async def _approval(sessions: Sessions, approval_id: uuid.UUID) -> Approval:

@@ -13,10 +13,9 @@ from decimal import Decimal
 
 import pytest_asyncio
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from core.migrate import upgrade
 from core.settings import Settings
 from devstack import demo
 from devstack.demo_plan import LIVE_DAYS, plan_member, season_weight
@@ -28,6 +27,7 @@ from services.loyalty import ledger
 from services.platform import outbox
 from services.rewards import approvals
 from services.rules.definition import RuleDefinition
+from tests.support.brand import scratch_database
 from tests.support.rules import scoped
 from worker import build_worker
 
@@ -40,12 +40,8 @@ OPTIONS = demo.DemoOptions(members=MEMBERS, seed=7, years=1, concurrency=3, proc
 async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, list[demo.DemoReport], str]]:
     """Interrupted after 100 members (in this process), then run to the end (in two processes), then run
     again: the three reports."""
-    name = f"demo_{uuid.uuid4().hex[:8]}"
-    postgres.ensure_database(name)
-    url = postgres.url(name)
-    await asyncio.to_thread(upgrade, url)
-    engine = create_async_engine(url, pool_size=OPTIONS.concurrency + 1)
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    db = await scratch_database(postgres, "demo", pool_size=OPTIONS.concurrency + 1)
+    sessions, url = db.sessions, db.url
     out = io.StringIO()
     reports = [
         await demo.generate(sessions, replace(OPTIONS, members=100), out=out),
@@ -55,7 +51,7 @@ async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, lis
     try:
         yield sessions, reports, out.getvalue()
     finally:
-        await engine.dispose()
+        await db.engine.dispose()
 
 
 async def _count(session: AsyncSession, model: type, *where: object) -> int:

@@ -3,7 +3,6 @@ database, validation that names the field, and the API (round trip, preview, rol
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,16 +13,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from sqlalchemy import Integer, column, func, insert, select, table, text, values
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import InvalidInput
-from core.migrate import upgrade
 from devstack.embedded import EmbeddedPostgres
 from models import Member, Segment
 from services import segments
 from services.platform.api_keys import Role
 from services.segments import rfm
 from tests.conftest import KeyMaker
+from tests.support.brand import scratch_database
 from tests.support.helpers import ApiClient, assert_error
 
 TODAY = date(2026, 6, 15)
@@ -299,19 +298,15 @@ EXPECTED_SCORES = {
 
 @pytest_asyncio.fixture(scope="module")
 async def scratch(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], Population]]:
-    name = f"rfm_{uuid.uuid4().hex[:8]}"
-    postgres.ensure_database(name)
-    url = postgres.url(name)
-    await asyncio.to_thread(upgrade, url)
-    engine = create_async_engine(url)
-    factory = async_sessionmaker(engine, expire_on_commit=False)
+    db = await scratch_database(postgres, "rfm")
+    factory = db.sessions
     try:
         async with factory() as session:
             ids = await _insert(session, {**BUYERS, **NEVER}, tag=None)
             await session.commit()
         yield factory, Population("", ids)
     finally:
-        await engine.dispose()
+        await db.engine.dispose()
 
 
 async def test_rfm_scores_are_quintiles_over_buyers_with_ties_sharing_a_score(

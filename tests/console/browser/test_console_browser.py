@@ -14,14 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.worker import Worker
 
-from core.errors import NotFound
 from models import JourneyRun
 from services.journeys import tasks
 from services.platform.api_keys import Role
-from services.rewards import approvals
 from tests.conftest import KeyMaker
 from tests.console.browser.conftest import PageProblems, sign_in_browser
 from tests.support.campaigns import add_journey, add_members, add_segment, tag
+from tests.support.console import pending_redemption
 from tests.support.helpers import ApiClient, member_body, order_body
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -29,26 +28,10 @@ Tab = tuple[Page, PageProblems]
 
 
 async def _pending_redemption(shop: ApiClient, admin: ApiClient, sessions: Sessions) -> dict[str, Any]:
-    member = (await shop.post("/api/v1/members", json=member_body(name="Chen Jing 陈静"))).json()
-    await admin.post(
-        f"/api/v1/members/{member['id']}/points/adjustments", json={"points": 10000, "reason": "opening balance"}
+    approval = await pending_redemption(
+        shop, admin, sessions, member_name="Chen Jing 陈静", reward_name="Espresso machine", stock=None, attempts=300
     )
-    reward = (
-        await admin.post(
-            "/api/v1/rewards", json={"name": f"Espresso machine {uuid.uuid4().hex[:4]}", "points_cost": 6000}
-        )
-    ).json()
-    response = await shop.post("/api/v1/redemptions", json={"member_id": member["id"], "reward_id": reward["id"]})
-    assert response.status_code == 202, response.text
-    for _ in range(300):
-        async with sessions() as session:
-            try:
-                approval = await approvals.by_redemption(session, uuid.UUID(response.json()["id"]))
-                return {"member_id": member["id"], "approval_id": str(approval.id)}
-            except NotFound:
-                pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("the approval task never appeared")
+    return {"member_id": str(approval.member_id), "approval_id": str(approval.id)}
 
 
 async def test_an_approver_approves_a_redemption_and_sees_the_points_change(
