@@ -12,14 +12,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import LedgerAccount, LedgerEntry, LedgerTransaction, MemberEvent, Order
-from tests.support.helpers import ApiClient, assert_error, member_body, order_body
+from tests.support.helpers import ApiClient, assert_error, new_member_id, order_body
 
-
-async def _new_member(shop: ApiClient) -> str:
-    response = await shop.post("/api/v1/members", json=member_body())
-    assert response.status_code == 201, response.text
-    member_id: str = response.json()["id"]
-    return member_id
+_new_member = new_member_id
 
 
 async def _ledger_invariants(sessions: async_sessionmaker[AsyncSession], member_id: str) -> tuple[int, int]:

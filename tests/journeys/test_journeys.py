@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.temporal import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID
 from models import Coupon, JourneyRun, Message, StaffTask
-from tests.support.helpers import ApiClient, member_body, midday_zone, order_body, zone_where_it_is
+from tests.support.helpers import ApiClient, member_body, midday_zone, new_member_id, order_body, zone_where_it_is
 from tests.support.temporal import HISTORIES
 from workflows.journey import JourneyOutcome, JourneyStatus, JourneyWorkflow
 
@@ -27,11 +27,7 @@ pytestmark = pytest.mark.time_skipping  # the app and the workers talk to this t
 
 
 async def _member(shop: ApiClient, **overrides: Any) -> str:
-    body = member_body(timezone=midday_zone(), consent={"email": True, "sms": True}, **overrides)
-    response = await shop.post("/api/v1/members", json=body)
-    assert response.status_code == 201, response.text
-    member_id: str = response.json()["id"]
-    return member_id
+    return await new_member_id(shop, timezone=midday_zone(), consent={"email": True, "sms": True}, **overrides)
 
 
 def _handle(env: WorkflowEnvironment, kind: str, member_id: str) -> WorkflowHandle[Any, JourneyOutcome]:

@@ -15,14 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import AuditEntry, MemberEvent
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, member_body, order_body
+from tests.support.helpers import ApiClient, assert_error, new_member_id, order_body
 
-
-async def _member(shop: ApiClient, **overrides: Any) -> str:
-    response = await shop.post("/api/v1/members", json=member_body(**overrides))
-    assert response.status_code == 201, response.text
-    member_id: str = response.json()["id"]
-    return member_id
+_member = new_member_id
 
 
 async def _order(shop: ApiClient, member_id: str, amount: str, **overrides: Any) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from services.messaging.providers import (
 from services.messaging.templates import locale_candidates
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, member_body, midday_zone
+from tests.support.helpers import ApiClient, assert_error, create_member, midday_zone
 from tests.support.messaging_workflows import SendOnceOutcome, SendOnceWorkflow
 from worker import build_channel_workers
 
@@ -147,11 +147,7 @@ def _send(member_id: str, template: str = "welcome", **overrides: Any) -> SendMe
 
 
 async def _member(shop: ApiClient, **overrides: Any) -> dict[str, Any]:
-    body = member_body(**{"email": f"m-{uuid.uuid4().hex[:10]}@example.com", **overrides})
-    response = await shop.post("/api/v1/members", json=body)
-    assert response.status_code == 201, response.text
-    member: dict[str, Any] = response.json()
-    return member
+    return await create_member(shop, **{"email": f"m-{uuid.uuid4().hex[:10]}@example.com", **overrides})
 
 
 async def _row(sessions: Sessions, message_key: str) -> Message | None:

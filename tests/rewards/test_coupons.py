@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import Coupon, CouponTemplate
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, member_body
+from tests.support.helpers import ApiClient, assert_error, new_member_id
 
 CODE = re.compile(r"^MF-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}$")
 
@@ -41,11 +41,7 @@ async def _template(marketer: ApiClient, **overrides: Any) -> dict[str, Any]:
     return created
 
 
-async def _member(shop: ApiClient) -> str:
-    response = await shop.post("/api/v1/members", json=member_body())
-    assert response.status_code == 201, response.text
-    member_id: str = response.json()["id"]
-    return member_id
+_member = new_member_id
 
 
 async def _issue(client: ApiClient, template_code: str, member_id: str, **extra: Any) -> httpx.Response:

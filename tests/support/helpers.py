@@ -63,6 +63,19 @@ def member_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+async def create_member(client: ApiClient, **overrides: Any) -> dict[str, Any]:
+    """A member created through the API from `member_body(**overrides)`; returns the response body."""
+    response = await client.post("/api/v1/members", json=member_body(**overrides))
+    assert response.status_code == 201, response.text
+    member: dict[str, Any] = response.json()
+    return member
+
+
+async def new_member_id(client: ApiClient, **overrides: Any) -> str:
+    """The id of a member created through the API from `member_body(**overrides)`."""
+    return str((await create_member(client, **overrides))["id"])
+
+
 def order_body(member_id: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "external_id": f"ord-{uuid.uuid4().hex[:12]}",

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import Coupon, LedgerTransaction, Member, RuleFiring, StaffTask, TemporalOutbox
 from services import members
 from services.loyalty import ledger
-from tests.support.helpers import ApiClient, member_body
+from tests.support.helpers import ApiClient, new_member_id
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -44,9 +44,7 @@ async def create_rule(client: ApiClient, body: dict[str, Any]) -> dict[str, Any]
 
 
 async def scoped_member(client: ApiClient, sessions: Sessions, scope: str, **overrides: Any) -> str:
-    response = await client.post("/api/v1/members", json=member_body(**overrides))
-    assert response.status_code == 201, response.text
-    member_id: str = response.json()["id"]
+    member_id = await new_member_id(client, **overrides)
     async with sessions() as session:
         await members.change_tags(session, uuid.UUID(member_id), add=[scope], remove=[])
         await session.commit()
