@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest chromium install clean-data help bench bench-segments bench-campaign bench-rules
+.PHONY: run demo test lint typecheck pytest screenshots chromium install clean-data help bench bench-segments bench-campaign bench-rules
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -60,6 +60,10 @@ pytest: $(TEST_STAMP) chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The browser tests save their screenshots in pytest's temporary folder; this run refreshes docs/screenshots.
+screenshots: $(TEST_STAMP) chromium
+	MEMBERFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/console/browser
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ledger.py

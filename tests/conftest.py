@@ -1,11 +1,13 @@
-"""Test fixtures: one real PostgreSQL server and one Temporal time-skipping test server per session.
+"""Test fixtures: one real PostgreSQL server and one Temporal dev server per session, a time-skipping test
+server per test that asks for one, the app, API keys per role and the real workers.
 
-Tests are isolated by data (fresh external ids, a fresh task queue per test), never by mocks."""
+Tests are isolated by data (fresh external ids, a fresh task queue per test), never by mocks. Fixtures used by
+one domain's tests only live in that domain's conftest.py; helpers (not fixtures) live in tests/support/."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from api.app import create_app
 from core.db import create_engine, create_session_factory
@@ -25,7 +28,8 @@ from core.temporal import ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, find_binary, free_port
 from services.platform import api_keys
 from services.platform.api_keys import Role
-from tests.helpers import ApiClient
+from tests.support.helpers import ApiClient, KeyMaker, role_client
+from tests.support.temporal import started_workers
 from workflows.contracts import SEARCH_ATTRIBUTES
 
 TEST_DB = "memberflow_test"
@@ -104,9 +108,12 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-def temporal(temporal_dev: WorkflowEnvironment) -> WorkflowEnvironment:
-    """The Temporal environment the `app` fixture talks to; time-skipping tests override it."""
-    return temporal_dev
+def temporal(request: pytest.FixtureRequest) -> WorkflowEnvironment:
+    """The Temporal environment the `app` fixture and the `workers` talk to: the shared dev server, or this
+    test's own time-skipping server (`temporal_env`) in tests marked `time_skipping`."""
+    name = "temporal_env" if request.node.get_closest_marker("time_skipping") else "temporal_dev"
+    env: WorkflowEnvironment = request.getfixturevalue(name)
+    return env
 
 
 @pytest.fixture
@@ -129,9 +136,6 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-KeyMaker = Callable[[Role], Awaitable[str]]
-
-
 @pytest.fixture
 def make_key(sessions: async_sessionmaker[AsyncSession]) -> KeyMaker:
     async def make(role: Role) -> str:
@@ -145,12 +149,32 @@ def make_key(sessions: async_sessionmaker[AsyncSession]) -> KeyMaker:
 
 @pytest_asyncio.fixture
 async def admin(http: httpx.AsyncClient, make_key: KeyMaker) -> ApiClient:
-    return ApiClient(http, await make_key(Role.ADMIN))
+    return await role_client(http, make_key, Role.ADMIN)
 
 
 @pytest_asyncio.fixture
 async def shop(http: httpx.AsyncClient, make_key: KeyMaker) -> ApiClient:
-    return ApiClient(http, await make_key(Role.INTEGRATION))
+    return await role_client(http, make_key, Role.INTEGRATION)
+
+
+@pytest_asyncio.fixture
+async def marketer(http: httpx.AsyncClient, make_key: KeyMaker) -> ApiClient:
+    return await role_client(http, make_key, Role.MARKETER)
+
+
+@pytest_asyncio.fixture
+async def approver(http: httpx.AsyncClient, make_key: KeyMaker) -> ApiClient:
+    return await role_client(http, make_key, Role.APPROVER)
+
+
+@pytest_asyncio.fixture
+async def workers(
+    temporal: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> AsyncIterator[list[Worker]]:
+    """The real worker and the message-channel workers on this test's task queue of `temporal` (on the shared
+    dev server real time passes, so no deadline fires; time-skipping tests skip to it)."""
+    async with started_workers(temporal.client, sessions, settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
