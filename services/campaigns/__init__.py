@@ -1,5 +1,11 @@
 """Campaigns: a segment enrolled into a journey, with holdout, progress and results."""
 
+from services.campaigns.counts import (
+    Progress,
+    members_page,
+    progress,
+    rate,
+)
 from services.campaigns.report import (
     results,
 )
@@ -7,7 +13,6 @@ from services.campaigns.service import (
     SKIP_REASONS,
     CampaignSpec,
     Every,
-    Progress,
     Recurrence,
     cancel,
     create,
@@ -16,10 +21,7 @@ from services.campaigns.service import (
     get,
     listing,
     mark_started,
-    members_page,
     pause,
-    progress,
-    rate,
     record_counters,
     resume,
     start,

@@ -12,7 +12,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import CampaignMember, Message, Order
-from services.campaigns.service import get, progress
+from services.campaigns.counts import progress
+from services.campaigns.service import get
 
 
 @dataclass

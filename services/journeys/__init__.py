@@ -1,25 +1,27 @@
 """Journeys: versioned definitions, the built-ins, triggers, runs and staff tasks."""
 
-from services.journeys.service import (
+from services.journeys.runs import (
     MemberJourneyFacts,
     Progress,
     cancel_run,
+    facts,
+    get_run,
+    member_runs,
+    record,
+    runs_of,
+)
+from services.journeys.service import (
     check,
     create,
     enqueue_start,
-    facts,
     get_journey,
-    get_run,
     get_version,
     known_templates,
     list_journeys,
     member_facts,
-    member_runs,
     on_event,
     parse,
     publish,
-    record,
-    runs_of,
     scan_due,
     seed_builtins,
     set_enabled,

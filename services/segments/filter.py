@@ -1,4 +1,4 @@
-"""The segment filter language: a validated JSON tree of member conditions, and its translation to SQL.
+"""The segment filter language: a validated JSON tree of member conditions (services.segments.sql compiles it).
 
 A filter is one condition object with exactly one key: a test on the member (`tier`, `tags`, `consent`,
 `lifetime_spend`, `order_count`, `has_purchased`, `days_since_last_purchase`, `signed_up`,
@@ -10,27 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator, StringConstraints, model_validator
-from sqlalchemy import (
-    ColumnElement,
-    Numeric,
-    SQLColumnExpression,
-    Subquery,
-    and_,
-    case,
-    extract,
-    func,
-    not_,
-    or_,
-    true,
-)
 
-from models import Member
 from services.definitions import Strict
 from services.segments import rfm
 
@@ -62,15 +47,15 @@ Score = Annotated[int, Field(ge=1, le=5)]
 Number = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, max_digits=30)]
 RFM_GROUPS = rfm.ALL_GROUPS  # the module name is shadowed by the `rfm` field inside SegmentFilter
 RfmSegmentName = Literal[RFM_GROUPS]  # type: ignore[valid-type]
-_BOUNDS = ("eq", "gt", "gte", "lt", "lte")
+BOUNDS = ("eq", "gt", "gte", "lt", "lte")
 
 
-class _Range(Strict):
+class Range(Strict):
     """`eq`, or any of `gt`/`gte` (lower bound) with `lt`/`lte` (upper bound)."""
 
     @model_validator(mode="after")
-    def _coherent(self) -> _Range:
-        given = {name: getattr(self, name) for name in _BOUNDS if getattr(self, name) is not None}
+    def _coherent(self) -> Range:
+        given = {name: getattr(self, name) for name in BOUNDS if getattr(self, name) is not None}
         if not given:
             raise ValueError("give a bound: eq, gt, gte, lt or lte")
         if "eq" in given and len(given) > 1:
@@ -88,7 +73,7 @@ class _Range(Strict):
         return self
 
 
-class CountRange(_Range):
+class CountRange(Range):
     eq: Count | None = None
     gt: Count | None = None
     gte: Count | None = None
@@ -96,7 +81,7 @@ class CountRange(_Range):
     lte: Count | None = None
 
 
-class MoneyRange(_Range):
+class MoneyRange(Range):
     eq: Money | None = None
     gt: Money | None = None
     gte: Money | None = None
@@ -104,7 +89,7 @@ class MoneyRange(_Range):
     lte: Money | None = None
 
 
-class DaysRange(_Range):
+class DaysRange(Range):
     eq: Days | None = None
     gt: Days | None = None
     gte: Days | None = None
@@ -118,7 +103,7 @@ class RecencyRange(DaysRange):
     include_never_purchased: bool = False
 
 
-class ScoreRange(_Range):
+class ScoreRange(Range):
     eq: Score | None = None
     gt: Score | None = None
     gte: Score | None = None
@@ -126,7 +111,7 @@ class ScoreRange(_Range):
     lte: Score | None = None
 
 
-class NumberRange(_Range):
+class NumberRange(Range):
     eq: Number | None = None
     gt: Number | None = None
     gte: Number | None = None
@@ -290,133 +275,3 @@ def walk(
 
 def uses_rfm(node: SegmentFilter) -> bool:
     return any(n.rfm is not None or n.rfm_segment is not None for _, n in walk(node))
-
-
-# --- SQL -------------------------------------------------------------------------------------------------
-
-
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def _bounds(value: SQLColumnExpression[Any], rng: _Range) -> list[ColumnElement[bool]]:
-    ops = {
-        "eq": value.__eq__,
-        "gt": value.__gt__,
-        "gte": value.__ge__,
-        "lt": value.__lt__,
-        "lte": value.__le__,
-    }
-    return [ops[name](getattr(rng, name)) for name in _BOUNDS if getattr(rng, name) is not None]
-
-
-def _days_since(column: SQLColumnExpression[Any], rng: DaysRange, today: date) -> ColumnElement[bool]:
-    """Whole UTC days between the timestamp's day and today, as bounds on the timestamp itself (so an index
-    on the column serves it): days >= n means before the start of day today - n + 1."""
-    low, high = rng.eq, rng.eq
-    if rng.gte is not None:
-        low = rng.gte
-    elif rng.gt is not None:
-        low = rng.gt + 1
-    if rng.lte is not None:
-        high = rng.lte
-    elif rng.lt is not None:
-        high = rng.lt - 1
-    parts: list[ColumnElement[bool]] = []
-    if low is not None:
-        parts.append(column < _start_of(today - timedelta(days=low - 1)))
-    if high is not None:
-        parts.append(column >= _start_of(today - timedelta(days=high)))
-    return and_(*parts)
-
-
-@dataclass(frozen=True)
-class FilterContext:
-    today: date
-    scores: Subquery | None
-
-
-def _attribute(cond: AttributeCondition) -> ColumnElement[bool]:
-    attrs = Member.attributes
-    if cond.eq is not None:
-        equal: ColumnElement[bool] = attrs.contains({cond.key: cond.eq})
-        return equal
-    if cond.in_ is not None:
-        return or_(*(attrs.contains({cond.key: v}) for v in cond.in_))
-    if cond.exists is not None:
-        has: ColumnElement[bool] = attrs.has_key(cond.key)
-        return has if cond.exists else not_(has)
-    value = attrs[cond.key]
-    is_number = func.coalesce(func.jsonb_typeof(value), "") == "number"
-    number = case((is_number, value.astext.cast(Numeric)))
-    return and_(is_number, *_bounds(number, NumberRange(gt=cond.gt, gte=cond.gte, lt=cond.lt, lte=cond.lte)))
-
-
-def _tags(cond: TagsCondition) -> ColumnElement[bool]:
-    result: ColumnElement[bool]
-    if cond.any is not None:
-        result = Member.tags.overlap(cond.any)
-    elif cond.all is not None:
-        result = Member.tags.contains(cond.all)
-    else:
-        assert cond.none is not None
-        result = not_(Member.tags.overlap(cond.none))
-    return result
-
-
-def _rfm(cond: RfmCondition, scores: Subquery) -> ColumnElement[bool]:
-    parts: list[ColumnElement[bool]] = [scores.c.member_id.is_not(None)]
-    for name in ("recency", "frequency", "monetary"):
-        rng = getattr(cond, name)
-        if rng is not None:
-            parts.extend(_bounds(scores.c[name], rng))
-    return and_(*parts)
-
-
-def compile_filter(node: SegmentFilter, ctx: FilterContext) -> ColumnElement[bool]:
-    if node.all is not None:
-        return and_(true(), *(compile_filter(c, ctx) for c in node.all))
-    if node.any is not None:
-        return or_(*(compile_filter(c, ctx) for c in node.any))
-    if node.not_ is not None:
-        return not_(compile_filter(node.not_, ctx))
-    if node.tier is not None:
-        return Member.tier.in_(node.tier)
-    if node.tags is not None:
-        return _tags(node.tags)
-    if node.consent is not None:
-        parts = []
-        if node.consent.email is not None:
-            parts.append(Member.consent_email.is_(node.consent.email))
-        if node.consent.sms is not None:
-            parts.append(Member.consent_sms.is_(node.consent.sms))
-        return and_(*parts)
-    if node.lifetime_spend is not None:
-        return and_(*_bounds(Member.lifetime_spend, node.lifetime_spend))
-    if node.order_count is not None:
-        return and_(*_bounds(Member.order_count, node.order_count))
-    if node.has_purchased is not None:
-        purchased = Member.last_purchase_at.is_not(None)
-        return purchased if node.has_purchased else not_(purchased)
-    if node.days_since_last_purchase is not None:
-        rng = node.days_since_last_purchase
-        in_range = and_(Member.last_purchase_at.is_not(None), _days_since(Member.last_purchase_at, rng, ctx.today))
-        return or_(Member.last_purchase_at.is_(None), in_range) if rng.include_never_purchased else in_range
-    if node.signed_up is not None:
-        window: list[ColumnElement[bool]] = []
-        if node.signed_up.on_or_after is not None:
-            window.append(Member.created_at >= _start_of(node.signed_up.on_or_after))
-        if node.signed_up.before is not None:
-            window.append(Member.created_at < _start_of(node.signed_up.before))
-        return and_(*window)
-    if node.days_since_signup is not None:
-        return _days_since(Member.created_at, node.days_since_signup, ctx.today)
-    if node.birthday_month is not None:
-        return and_(Member.birthday.is_not(None), extract("month", Member.birthday).in_(node.birthday_month))
-    if node.attribute is not None:
-        return _attribute(node.attribute)
-    assert ctx.scores is not None, "RFM conditions need the scores joined"
-    if node.rfm is not None:
-        return _rfm(node.rfm, ctx.scores)
-    assert node.rfm_segment is not None
-    return func.coalesce(ctx.scores.c.segment, rfm.NEVER_PURCHASED).in_(node.rfm_segment)

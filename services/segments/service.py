@@ -22,16 +22,9 @@ from models import Member, Segment, Tier
 from services.platform import audit
 from services.platform.audit import Actor
 from services.segments import rfm
-from services.segments.filter import (
-    MAX_CONDITIONS,
-    MAX_DEPTH,
-    FilterContext,
-    SegmentFilter,
-    compile_filter,
-    uses_rfm,
-    walk,
-)
+from services.segments.filter import MAX_CONDITIONS, MAX_DEPTH, SegmentFilter, uses_rfm, walk
 from services.segments.rfm import RfmGroup, RfmScores, rfm_scores, rfm_summary
+from services.segments.sql import FilterContext, compile_filter
 
 __all__ = [
     "Preview",

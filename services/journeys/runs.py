@@ -1,0 +1,131 @@
+"""Journey runs as the API reads them: each run's row (current step, status, step history) kept by the
+workflow, listings, cancellation; and the facts the first welcome skeleton still asks for."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.errors import Conflict, NotFound
+from models import JourneyRun, Member
+from services.platform import audit
+from services.platform.audit import Actor
+
+
+@dataclass(frozen=True)
+class Progress:
+    run_id: str
+    workflow_id: str
+    member_id: uuid.UUID
+    kind: str
+    version: int
+    campaign_id: str | None
+    step: str
+    status: str
+    at: datetime
+
+
+async def record(session: AsyncSession, progress: Progress) -> None:
+    """Upsert the run's row: its current step and status, with the step appended to its history."""
+    entry = [{"step": progress.step, "at": progress.at.isoformat(), "status": progress.status}]
+    ended = progress.at if progress.status != "running" else None
+    await session.execute(
+        insert(JourneyRun)
+        .values(
+            run_id=progress.run_id,
+            workflow_id=progress.workflow_id,
+            member_id=progress.member_id,
+            kind=progress.kind,
+            version=progress.version,
+            campaign_id=progress.campaign_id,
+            status=progress.status,
+            current_step=progress.step,
+            steps=entry,
+            started_at=progress.at,
+            updated_at=progress.at,
+            ended_at=ended,
+        )
+        .on_conflict_do_update(
+            index_elements=["run_id"],
+            set_={
+                "status": progress.status,
+                "current_step": progress.step,
+                "steps": JourneyRun.steps.op("||")(
+                    func.cast(
+                        func.jsonb_build_array(
+                            func.jsonb_build_object(
+                                "step", progress.step, "at", progress.at.isoformat(), "status", progress.status
+                            )
+                        ),
+                        JourneyRun.steps.type,
+                    )
+                ),
+                "updated_at": progress.at,
+                "ended_at": ended,
+            },
+        )
+    )
+
+
+async def member_runs(session: AsyncSession, member_id: uuid.UUID, limit: int = 50) -> list[JourneyRun]:
+    stmt = select(JourneyRun).where(JourneyRun.member_id == member_id).order_by(JourneyRun.started_at.desc())
+    return list((await session.execute(stmt.limit(limit))).scalars().all())
+
+
+async def runs_of(
+    session: AsyncSession, kind: str, *, step: str | None, status: str | None, limit: int, after: str | None
+) -> list[JourneyRun]:
+    """By run id, descending; `after` is the last run id of the previous page."""
+    stmt = select(JourneyRun).where(JourneyRun.kind == kind)
+    if step:
+        stmt = stmt.where(JourneyRun.current_step == step)
+    if status:
+        stmt = stmt.where(JourneyRun.status == status)
+    if after:
+        stmt = stmt.where(JourneyRun.run_id < after)
+    return list((await session.execute(stmt.order_by(JourneyRun.run_id.desc()).limit(limit))).scalars().all())
+
+
+async def get_run(session: AsyncSession, run_id: str) -> JourneyRun:
+    run = await session.get(JourneyRun, run_id)
+    if run is None:
+        raise NotFound(f"no journey run {run_id!r}", code="journey_run_not_found")
+    return run
+
+
+async def cancel_run(session: AsyncSession, temporal: Client, run_id: str, *, actor: Actor) -> JourneyRun:
+    """Ask Temporal to cancel a running run (the workflow records itself as cancelled)."""
+    run = await get_run(session, run_id)
+    if run.status != "running":
+        raise Conflict(f"the run is already {run.status}", code="run_not_running", details={"status": run.status})
+    try:
+        await temporal.get_workflow_handle(run.workflow_id, run_id=run.run_id).cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise Conflict("the run has already ended", code="run_not_running") from exc
+    await audit.record(session, actor, action="journey.cancel", target_type="journey_run", target_id=run_id)
+    return run
+
+
+@dataclass(frozen=True)
+class MemberJourneyFacts:
+    """What the first release's welcome skeleton asks (still answered for its running histories)."""
+
+    exists: bool
+    order_count: int
+    tier: str | None
+
+
+async def facts(session: AsyncSession, member_id: uuid.UUID) -> MemberJourneyFacts:
+    row = (await session.execute(select(Member.order_count, Member.tier).where(Member.id == member_id))).one_or_none()
+    if row is None:
+        return MemberJourneyFacts(exists=False, order_count=0, tier=None)
+    return MemberJourneyFacts(exists=True, order_count=row.order_count, tier=row.tier)
