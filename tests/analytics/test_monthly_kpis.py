@@ -1,4 +1,4 @@
-"""The monthly KPI series the console's charts draw (services/kpis.py), against a small brand of its own in a
+"""The monthly KPI series the console's charts draw (services/analytics/kpis/), against a small brand of its own in a
 database of its own, so every figure is known."""
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ async def test_campaign_enrols_the_segment_into_journeys_with_a_deterministic_ho
 
 
 async def _record_history(client: Client, workflow_id: str, name: str) -> None:
-    """With MEMBERFLOW_RECORD_HISTORIES=1, save the first run's history for tests/test_replay.py."""
+    """With MEMBERFLOW_RECORD_HISTORIES=1, save the first run's history for tests/workflows/test_replay.py."""
     if not os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):
         return
     runs = [e async for e in client.list_workflows(f'WorkflowId = "{workflow_id}"')]

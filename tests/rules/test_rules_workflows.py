@@ -126,7 +126,7 @@ async def test_cart_left_two_hours_gets_one_sms_with_a_coupon_unless_they_ordere
     assert (await handles[bought].result()).results == ["0:skipped_ordered"]
     done = await handles[left].query(RuleMessageWorkflow.status)
     assert (done.state, done.current, done.results, done.rule_id) == ("done", None, ["0:sent"], created["id"])
-    if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):  # replayed by tests/test_replay.py
+    if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):  # replayed by tests/workflows/test_replay.py
         history = await handles[left].fetch_history()
         (HISTORIES / "rule_cart_message.json").write_text(history.to_json())
 
