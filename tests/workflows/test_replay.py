@@ -1,6 +1,7 @@
 """Saved histories of every built-in journey (and of the first release's welcome skeleton) replay against
 today's workflow code without non-determinism: a change that would break running journeys fails here.
-Re-record after an intended, patched change with MEMBERFLOW_RECORD_HISTORIES=1 pytest tests/journeys/test_journeys.py."""
+Re-record after an intended, patched change with
+MEMBERFLOW_RECORD_HISTORIES=1 pytest tests/journeys/test_journeys.py."""
 
 from __future__ import annotations
 
