@@ -20,6 +20,7 @@ from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
 from services.journeys.definition import Definition, WaitForStep, error_field, evaluate, stored
 from services.journeys.validation import validate
+from services.members import scans
 from services.platform import audit, outbox
 from services.platform.audit import Actor
 from workflows import contracts
@@ -257,7 +258,9 @@ async def enqueue_start(
 # --- daily scan ------------------------------------------------------------------------------------------
 
 
-async def scan_due(session: AsyncSession, *, today: date, task_queue: str, limit: int = 5000) -> dict[str, int]:
+async def scan_due(
+    session: AsyncSession, *, today: date, task_queue: str, page_size: int = scans.SCAN_PAGE
+) -> dict[str, int]:
     """Start the time-triggered journeys due today: `birthday` (birthday today, or `days` before) and
     `inactive` (last purchase exactly `days` ago, so each silent spell triggers once). Returns the number
     of starts per kind; the starts are deterministic per member, so running the scan twice is harmless."""
@@ -269,20 +272,17 @@ async def scan_due(session: AsyncSession, *, today: date, task_queue: str, limit
         days = trigger.days or 0
         where: ColumnElement[bool]
         if trigger.event == "birthday":
-            target = today + timedelta(days=days)
-            where = (func.extract("month", Member.birthday) == target.month) & (
-                func.extract("day", Member.birthday) == target.day
-            )
+            where = scans.birthday_on(today + timedelta(days=days))
         else:
             where = func.date(Member.last_purchase_at) == today - timedelta(days=days or 30)
-        members_due = (await session.execute(select(Member).where(where).order_by(Member.id).limit(limit))).scalars()
         count = 0
-        for member in members_due:
-            if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member, today=today)):
-                continue
-            await enqueue_start(
-                session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
-            )
-            count += 1
+        async for page in scans.pages_of(session, where, page_size=page_size):
+            for member in page:
+                if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member, today=today)):
+                    continue
+                await enqueue_start(
+                    session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
+                )
+                count += 1
         started[journey.kind] = count
     return started

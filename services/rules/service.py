@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from core.settings import get_settings
 from models import CouponTemplate, Journey, Member, Order, Rule, RuleFiring, RuleVersion
 from services import journeys, members
 from services.definitions import Problem
+from services.members import scans
 from services.platform import audit
 from services.platform.audit import Actor
 from services.rules.builtins import builtin_rules
@@ -319,17 +320,9 @@ async def ordered_since(session: AsyncSession, member_id: uuid.UUID, since: date
 # --- the daily scan for time triggers --------------------------------------------------------------------
 
 
-def _birthday_on(target: date) -> ColumnElement[bool]:
-    same_day = (func.extract("month", Member.birthday) == target.month) & (
-        func.extract("day", Member.birthday) == target.day
-    )
-    leap_day_in_common_year = target.month == 2 and target.day == 28 and (target + timedelta(days=1)).month == 3
-    if leap_day_in_common_year:  # 29 February birthdays are celebrated on the 28th in common years
-        return same_day | ((func.extract("month", Member.birthday) == 2) & (func.extract("day", Member.birthday) == 29))
-    return same_day
-
-
-async def scan_due(session: AsyncSession, *, today: date, task_queue: str, limit: int = 5000) -> dict[str, int]:
+async def scan_due(
+    session: AsyncSession, *, today: date, task_queue: str, page_size: int = scans.SCAN_PAGE
+) -> dict[str, int]:
     """Evaluate the time-triggered rules due today: `birthday` (today, or `days_before`), `inactive_days`
     (last purchase exactly `days` ago, so each silent spell fires once). Returns firings per rule name. Event
     keys carry the year or the last purchase date, so running the scan twice fires nothing new."""
@@ -343,27 +336,27 @@ async def scan_due(session: AsyncSession, *, today: date, task_queue: str, limit
         for param in params:
             if trigger == "birthday":
                 target = today + timedelta(days=param)
-                where = _birthday_on(target)
+                where = scans.birthday_on(target)
                 key_part, facts = f"{target.year}:{param}", {"event.days_before": param}
             else:
                 where = func.date(Member.last_purchase_at) == today - timedelta(days=param)
                 key_part, facts = f"{param}:{(today - timedelta(days=param)).isoformat()}", {"event.days": param}
-            due = (await session.execute(select(Member).where(where).order_by(Member.id).limit(limit))).scalars()
-            for member in due.all():
-                event = RuleEvent(
-                    trigger=trigger,
-                    member=member,
-                    key=f"{trigger}:{member.id}:{key_part}",
-                    occurred_at=occurred_at,
-                    facts=facts,
-                    today=today,
-                )
-                evaluation = await evaluate_event(
-                    session, event, task_queue=task_queue, only=_time_filter(trigger, param), loaded=loaded
-                )
-                for verdict in evaluation.verdicts:
-                    if verdict.status == "fired":
-                        fired[verdict.name] = fired.get(verdict.name, 0) + 1
+            async for page in scans.pages_of(session, where, page_size=page_size):
+                for member in page:
+                    event = RuleEvent(
+                        trigger=trigger,
+                        member=member,
+                        key=f"{trigger}:{member.id}:{key_part}",
+                        occurred_at=occurred_at,
+                        facts=facts,
+                        today=today,
+                    )
+                    evaluation = await evaluate_event(
+                        session, event, task_queue=task_queue, only=_time_filter(trigger, param), loaded=loaded
+                    )
+                    for verdict in evaluation.verdicts:
+                        if verdict.status == "fired":
+                            fired[verdict.name] = fired.get(verdict.name, 0) + 1
     return fired
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from models import Coupon, JourneyRun, Message, StaffTask
+from models import Coupon, JourneyRun, Message, StaffTask, TemporalOutbox
 from tests.support.helpers import ApiClient, member_body, midday_zone, new_member_id, order_body, zone_where_it_is
 from tests.support.temporal import HISTORIES
 from workflows.contracts import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, JourneyOutcome, JourneyStatus
@@ -341,3 +341,37 @@ async def test_a_marketing_send_in_quiet_hours_waits_for_the_window_by_the_runs_
         ).scalar_one()
     local = sent_at.astimezone(ZoneInfo(night_zone()))
     assert (local.hour, local.minute) >= (9, 0), local
+
+
+async def _scan_starts(sessions: Sessions, today: date, member_ids: list[str], *, page_size: int) -> set[str]:
+    """The birthday-journey starts one scan queues for these members (rolled back: nothing is started)."""
+    from services import journeys
+
+    wanted = {f"journey-birthday-{m}" for m in member_ids}
+    async with sessions() as session:
+        await journeys.scan_due(session, today=today, task_queue="tq-scan-pages", page_size=page_size)
+        rows = await session.execute(select(TemporalOutbox.workflow_id).where(TemporalOutbox.workflow_id.in_(wanted)))
+        found = set(rows.scalars().all())
+        await session.rollback()
+    return found
+
+
+async def test_the_daily_scan_reaches_every_due_member_however_many_pages_they_fill(
+    shop: ApiClient, sessions: Sessions
+) -> None:
+    today = datetime.now(UTC).date()
+    born = [await _member(shop, birthday=today.replace(year=1992).isoformat()) for _ in range(5)]
+    assert await _scan_starts(sessions, today, born, page_size=2) == {f"journey-birthday-{m}" for m in born}
+
+
+async def test_a_29_february_birthday_journey_starts_on_28_february_in_common_years(
+    shop: ApiClient, sessions: Sessions
+) -> None:
+    leapling = await _member(shop, birthday="2000-02-29")
+    assert await _scan_starts(sessions, date(2027, 2, 28), [leapling], page_size=100) == {
+        f"journey-birthday-{leapling}"
+    }
+    assert await _scan_starts(sessions, date(2028, 2, 28), [leapling], page_size=100) == set()  # leap year: the 29th
+    assert await _scan_starts(sessions, date(2028, 2, 29), [leapling], page_size=100) == {
+        f"journey-birthday-{leapling}"
+    }

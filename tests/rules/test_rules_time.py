@@ -231,3 +231,20 @@ async def test_a_29_february_birthday_is_celebrated_on_28_february_in_common_yea
     await _scan(temporal_dev, sessions, date(2028, 2, 29))
     keys = [f.event_key for f in await firings(sessions, created["id"], leapling)]
     assert keys == [f"birthday:{leapling}:2027:0", f"birthday:{leapling}:2028:0"]
+
+
+async def test_the_rules_scan_reaches_every_due_member_however_many_pages_they_fill(
+    marketer: ApiClient, shop: ApiClient, sessions: Sessions
+) -> None:
+    from services import rules
+
+    scope = new_scope()
+    created = await create_rule(marketer, rule_body(scope, trigger={"event": "birthday"}))
+    today = datetime.now(UTC).date()
+    born = [await scoped_member(shop, sessions, scope, birthday=today.replace(year=1992).isoformat()) for _ in range(5)]
+    async with sessions() as session:
+        fired = await rules.scan_due(session, today=today, task_queue="tq-rules-scan-pages", page_size=2)
+        await session.commit()
+    assert fired[created["name"]] == 5
+    for member_id in born:
+        assert len(await firings(sessions, created["id"], member_id)) == 1
