@@ -140,7 +140,7 @@ def plan(action: RuleAction, event: RuleEvent) -> dict[str, Any]:
     return {"action": "flag", "set": action.flag.set, "clear": action.flag.clear}
 
 
-class Actor:
+class ActionRunner:
     """Carries out the actions of one firing; every write is keyed by the rule, member and limit key."""
 
     def __init__(

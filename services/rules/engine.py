@@ -23,7 +23,7 @@ from core.ids import uuid7
 from models import LedgerTransaction, Member, Rule, RuleFiring, RuleVersion
 from services import journeys
 from services.definitions.conditions import evaluate
-from services.rules.actions import Actor, RuleEvent, legacy_award_key, limit_key, plan
+from services.rules.actions import ActionRunner, RuleEvent, legacy_award_key, limit_key, plan
 from services.rules.definition import RuleDefinition, first_failing
 
 __all__ = ["Evaluation", "RuleEvent", "Verdict", "evaluate_event", "member_facts", "rules_for"]
@@ -293,6 +293,6 @@ async def _fire(
         _blocked(verdict, found, limit)
         return
     verdict.status, verdict.firing_id = "fired", firing_id
-    actor = Actor(session, rule, definition, event, limit, task_queue=task_queue, legacy=(legacy, claimed[1]))
-    verdict.actions = await actor.run()
+    runner = ActionRunner(session, rule, definition, event, limit, task_queue=task_queue, legacy=(legacy, claimed[1]))
+    verdict.actions = await runner.run()
     await session.execute(update(RuleFiring).where(RuleFiring.id == firing_id).values(results=verdict.actions))
