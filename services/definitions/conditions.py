@@ -7,6 +7,20 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+# The member facts every condition may test (services.journeys.service.member_facts computes them); journeys
+# and rules each add the facts of their own context.
+MEMBER_FACTS = (
+    "tier",
+    "tags",
+    "lifetime_spend",
+    "order_count",
+    "days_since_last_purchase",
+    "days_since_signup",
+    "consent.email",
+    "consent.sms",
+    "locale",
+)
+
 
 class ConditionLike(Protocol):
     """The shape both journey and rule conditions have: one of {field, op, value}, all, any or not."""

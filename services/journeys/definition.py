@@ -56,18 +56,7 @@ EVENTS = (
     "birthday",
     "inactive",
 )
-CONDITION_FIELDS = (
-    "tier",
-    "tags",
-    "lifetime_spend",
-    "order_count",
-    "days_since_last_purchase",
-    "days_since_signup",
-    "consent.email",
-    "consent.sms",
-    "locale",
-    "last_wait",
-)
+CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the previous wait_for ended
 
 
 class SendAction(Strict):

@@ -27,7 +27,7 @@ from services.definitions import (
     TagAction,
     exactly_one,
 )
-from services.definitions.conditions import evaluate
+from services.definitions.conditions import MEMBER_FACTS, evaluate
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -46,18 +46,7 @@ TRIGGERS = (
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
-MEMBER_FIELDS = (
-    "tier",
-    "tags",
-    "lifetime_spend",
-    "order_count",
-    "days_since_last_purchase",
-    "days_since_signup",
-    "consent.email",
-    "consent.sms",
-    "locale",
-    "birthday_month",
-)
+MEMBER_FIELDS = (*MEMBER_FACTS, "birthday_month")
 # Event fields each trigger offers besides `event.properties.<key>` (what the shop sent with a behaviour event).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "order_completed": ("event.amount", "event.currency", "event.first_purchase", "event.item_count"),
