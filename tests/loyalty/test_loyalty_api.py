@@ -1,10 +1,10 @@
-"""Points through the API: tiers, refunds, behaviour events, rewards and redemptions, adjustments, checks."""
+"""Points through the API: tiers, refunds, adjustments, the statement, the ledger check, a burst of one order, roles."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models import AuditEntry, MemberEvent
 from services.platform.api_keys import Role
 from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, new_member_id, order_body, walk_pages
-
-_member = new_member_id
+from tests.support.helpers import ApiClient, assert_error, order_body, walk_pages
+from tests.support.helpers import new_member_id as _member
+from tests.support.loyalty import create_reward as _reward
+from tests.support.loyalty import points_of as _points
 
 
 async def _order(shop: ApiClient, member_id: str, amount: str, **overrides: Any) -> dict[str, Any]:
@@ -25,11 +26,6 @@ async def _order(shop: ApiClient, member_id: str, amount: str, **overrides: Any)
     assert response.status_code == 201, response.text
     order: dict[str, Any] = response.json()
     return order
-
-
-async def _points(shop: ApiClient, member_id: str) -> dict[str, Any]:
-    points: dict[str, Any] = (await shop.get(f"/api/v1/members/{member_id}/points")).json()
-    return points
 
 
 async def _events(sessions: async_sessionmaker[AsyncSession], member_id: str, kind: str) -> list[dict[str, Any]]:
@@ -178,155 +174,6 @@ async def test_refund_retries_are_idempotent_by_refund_id(shop: ApiClient) -> No
     assert_error(await shop.post(url, json={"external_id": "RF-2", "amount": "-1.00"}), 422)
 
 
-# --- behaviour events ------------------------------------------------------------------------------------
-
-
-def _event(member_id: str, kind: str, at: datetime, **extra: Any) -> dict[str, Any]:
-    return {"member_id": member_id, "type": kind, "occurred_at": at.isoformat(), **extra}
-
-
-async def test_check_in_pays_once_per_local_calendar_day(shop: ApiClient) -> None:
-    member_id = await _member(shop, timezone="Asia/Shanghai")
-    # 2026-11-20 15:30 UTC is 23:30 in Shanghai; 16:30 UTC is already the 21st there.
-    late = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
-    statuses = []
-    for at in (late, late + timedelta(minutes=20), late + timedelta(hours=1)):
-        response = await shop.post("/api/v1/events", json=_event(member_id, "checked_in", at))
-        assert response.status_code == 201, response.text
-        statuses.append((response.json()["award_status"], response.json()["points_awarded"]))
-    assert statuses == [("awarded", 10), ("already_awarded", 0), ("awarded", 10)]
-    assert (await _points(shop, member_id))["posted"] == 20
-
-
-async def test_once_only_awards_and_reviews_and_duplicates(shop: ApiClient) -> None:
-    member_id = await _member(shop)
-    now = datetime.now(UTC)
-    results = []
-    for body in (
-        _event(member_id, "profile_completed", now),
-        _event(member_id, "profile_completed", now),
-        _event(member_id, "review_posted", now, properties={"review_id": "rv-1"}),
-        _event(member_id, "review_posted", now, properties={"review_id": "rv-1"}),
-        _event(member_id, "review_posted", now, properties={"review_id": "rv-2"}),
-        _event(member_id, "cart_abandoned", now, properties={"cart_id": "c1"}),
-        _event(member_id, "shared", now, event_id="share-1"),
-        _event(member_id, "shared", now, event_id="share-1"),
-    ):
-        response = await shop.post("/api/v1/events", json=body)
-        assert response.status_code == 201, response.text
-        results.append(
-            (response.json()["award_status"], response.json()["points_awarded"], response.json()["duplicate"])
-        )
-    assert results == [
-        ("awarded", 50, False),
-        ("already_awarded", 0, False),
-        ("awarded", 20, False),
-        ("already_awarded", 0, False),
-        ("awarded", 20, False),
-        ("no_award", 0, False),
-        ("awarded", 5, False),
-        ("already_awarded", 0, True),
-    ]
-    assert (await _points(shop, member_id))["posted"] == 95
-
-
-async def test_bad_events_are_rejected(shop: ApiClient) -> None:
-    member_id = await _member(shop)
-    now = datetime.now(UTC)
-    cases = [
-        (_event(member_id, "teleported", now), "body.type"),
-        (_event(member_id, "checked_in", now + timedelta(days=1)), "body.occurred_at"),
-        (_event(member_id, "checked_in", now - timedelta(days=800)), "body.occurred_at"),
-        ({**_event(member_id, "checked_in", now), "occurred_at": "2026-11-20T10:00:00"}, "body.occurred_at"),
-        (_event(member_id, "shared", now, properties={"blob": "x" * 9000}), "body.properties"),
-    ]
-    for body, field in cases:
-        error = assert_error(await shop.post("/api/v1/events", json=body), 422, "validation_error")
-        assert field in {d["field"] for d in error["details"]}
-    assert_error(await shop.post("/api/v1/events", json=_event(str(uuid.uuid4()), "checked_in", now)), 404)
-    assert (await _points(shop, member_id))["posted"] == 0
-
-
-# --- rewards and redemptions -----------------------------------------------------------------------------
-
-
-async def _reward(client: ApiClient, *, cost: int, stock: int | None, **extra: Any) -> str:
-    response = await client.post(
-        "/api/v1/rewards", json={"name": f"Reward {uuid.uuid4().hex[:6]}", "points_cost": cost, "stock": stock, **extra}
-    )
-    assert response.status_code == 201, response.text
-    reward_id: str = response.json()["id"]
-    return reward_id
-
-
-async def _funded_member(shop: ApiClient, admin: ApiClient, points: int) -> str:
-    member_id = await _member(shop)
-    response = await admin.post(
-        f"/api/v1/members/{member_id}/points/adjustments",
-        json={"points": points, "reason": "opening balance for the test"},
-    )
-    assert response.status_code == 201, response.text
-    return member_id
-
-
-async def test_redemption_at_or_below_threshold_spends_now_and_takes_stock(shop: ApiClient, admin: ApiClient) -> None:
-    member_id = await _funded_member(shop, admin, 6000)
-    reward_id = await _reward(admin, cost=5000, stock=3)
-    response = await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": reward_id})
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "completed"
-    assert (await _points(shop, member_id))["posted"] == 1000
-    assert (await shop.get(f"/api/v1/rewards/{reward_id}")).json()["stock"] == 2
-    error = assert_error(
-        await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": reward_id}),
-        409,
-        "insufficient_points",
-    )
-    assert error["details"] == {"requested": 5000, "available": 1000}
-    assert (await shop.get(f"/api/v1/rewards/{reward_id}")).json()["stock"] == 2  # rolled back with the spend
-
-
-async def test_redemption_above_threshold_holds_points_pending_approval(shop: ApiClient, admin: ApiClient) -> None:
-    member_id = await _funded_member(shop, admin, 8000)
-    reward_id = await _reward(admin, cost=5001, stock=1)
-    assert (await shop.get(f"/api/v1/rewards/{reward_id}")).json()["needs_approval"] is True
-    response = await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": reward_id})
-    assert response.status_code == 202, response.text
-    redemption = response.json()
-    assert redemption["status"] == "pending_approval"
-    assert redemption["hold_id"]
-    points = await _points(shop, member_id)
-    assert (points["posted"], points["held"], points["available"]) == (8000, 5001, 2999)
-    assert (await shop.get(f"/api/v1/rewards/{reward_id}")).json()["stock"] == 1  # taken on approval
-    assert (await shop.get(f"/api/v1/redemptions/{redemption['id']}")).json() == redemption
-    low = await _reward(admin, cost=6000, stock=None, approval_threshold=10000)
-    response = await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": low})
-    assert_error(response, 409, "insufficient_points")  # per-reward threshold: spent now, and 2999 < 6000
-
-
-async def test_inactive_and_out_of_stock_rewards(shop: ApiClient, admin: ApiClient) -> None:
-    member_id = await _funded_member(shop, admin, 1000)
-    reward_id = await _reward(admin, cost=10, stock=0)
-    assert_error(
-        await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": reward_id}),
-        409,
-        "out_of_stock",
-    )
-    assert (await shop.patch(f"/api/v1/rewards/{reward_id}", json={"stock": 5, "active": False})).status_code == 403
-    assert (await admin.patch(f"/api/v1/rewards/{reward_id}", json={"stock": 5, "active": False})).status_code == 200
-    assert_error(
-        await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": reward_id}),
-        409,
-        "reward_inactive",
-    )
-    assert_error(
-        await shop.post("/api/v1/redemptions", json={"member_id": member_id, "reward_id": str(uuid.uuid4())}),
-        404,
-        "reward_not_found",
-    )
-    assert (await _points(shop, member_id))["posted"] == 1000
-
-
 # --- adjustments, statement, checks ----------------------------------------------------------------------
 
 
@@ -383,7 +230,7 @@ async def test_ops_ledger_check(http: httpx.AsyncClient, make_key: KeyMaker) -> 
     assert_error(await shop.get("/api/v1/ops/ledger/check"), 403, "insufficient_role")
 
 
-# --- concurrency -----------------------------------------------------------------------------------------
+# --- concurrency and roles -------------------------------------------------------------------------------
 
 
 async def test_same_order_posted_ten_times_at_once_with_one_key_credits_once(shop: ApiClient) -> None:
@@ -394,25 +241,6 @@ async def test_same_order_posted_ten_times_at_once_with_one_key_credits_once(sho
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert (await _points(shop, member_id))["posted"] == 77
-
-
-async def test_fifty_concurrent_redemptions_of_five_in_stock(shop: ApiClient, admin: ApiClient) -> None:
-    reward_id = await _reward(admin, cost=100, stock=5)
-    member_ids = [await _funded_member(shop, admin, 100) for _ in range(10)]
-    responses = await asyncio.gather(
-        *(
-            shop.post("/api/v1/redemptions", json={"member_id": member_ids[i % 10], "reward_id": reward_id})
-            for i in range(50)
-        )
-    )
-    codes = [r.status_code for r in responses]
-    assert codes.count(201) == 5
-    assert all(
-        r.json()["error"]["code"] in {"out_of_stock", "insufficient_points"} for r in responses if r.status_code != 201
-    )
-    assert (await shop.get(f"/api/v1/rewards/{reward_id}")).json()["stock"] == 0
-    balances = [(await _points(shop, m))["posted"] for m in member_ids]
-    assert sum(100 - posted for posted in balances) == 500
 
 
 @pytest.mark.parametrize("role", [Role.MARKETER, Role.APPROVER])

@@ -1,22 +1,15 @@
-"""The rules engine on ingested events and orders: triggers, actions, priority, limits, idempotency, races,
-and the built-in behaviour awards that replaced the hard-coded ones."""
+"""The rules engine on ingested events and orders: each trigger, every action, priority and stop_processing."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from core.settings import get_settings
-from core.timeutil import add_months
-from models import Coupon, LedgerAccount, LedgerEntry, LedgerTransaction, Rule, StaffTask, TemporalOutbox
-from services import members, rules
-from services.loyalty import ledger
+from models import Coupon, StaffTask, TemporalOutbox
+from services import members
 from tests.support.helpers import ApiClient, order_body
 from tests.support.rules import (
     Sessions,
@@ -29,17 +22,8 @@ from tests.support.rules import (
     scoped_member,
     tags,
 )
-
-
-def _event(member_id: str, kind: str, at: datetime | None = None, **extra: Any) -> dict[str, Any]:
-    return {"member_id": member_id, "type": kind, "occurred_at": (at or datetime.now(UTC)).isoformat(), **extra}
-
-
-async def _post(shop: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
-    response = await shop.post("/api/v1/events", json=body)
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
+from tests.support.rules import event_body as _event
+from tests.support.rules import post_event as _post
 
 
 @pytest.mark.parametrize(
@@ -230,153 +214,6 @@ async def test_priority_orders_rules_and_stop_processing_ends_the_evaluation(
     ]
 
 
-async def test_limits_per_member_in_the_members_own_calendar(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions
-) -> None:
-    scope = new_scope()
-    weekly = await create_rule(marketer, rule_body(scope, trigger={"event": "shared"}, limit="once_per_week"))
-    monthly = await create_rule(marketer, rule_body(scope, trigger={"event": "cart_abandoned"}, limit="once_per_month"))
-    once = await create_rule(marketer, rule_body(scope, trigger={"event": "profile_completed"}, limit="once"))
-    member_id = await scoped_member(shop, sessions, scope, timezone="Asia/Shanghai")
-    # Mon 2026-11-16 .. Sun 2026-11-22 is one ISO week; 2026-11-22 17:00 UTC is already Monday in Shanghai.
-    for at in ("2026-11-16T02:00:00Z", "2026-11-22T15:00:00Z", "2026-11-22T17:00:00Z"):
-        await _post(shop, _event(member_id, "shared", datetime.fromisoformat(at)))
-    assert [f.limit_key for f in await firings(sessions, weekly["id"])] == ["w:2026-W47", "w:2026-W48"]
-    for at in ("2026-10-31T15:00:00Z", "2026-10-31T17:00:00Z", "2026-11-20T00:00:00Z"):
-        await _post(shop, _event(member_id, "cart_abandoned", datetime.fromisoformat(at)))
-    assert [f.limit_key for f in await firings(sessions, monthly["id"])] == ["m:2026-10", "m:2026-11"]
-    for _ in range(2):
-        await _post(shop, _event(member_id, "profile_completed"))
-    assert [f.limit_key for f in await firings(sessions, once["id"])] == ["once"]
-
-
-async def test_the_same_event_twice_at_once_fires_once_and_so_do_two_check_ins_of_one_day(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions
-) -> None:
-    scope = new_scope()
-    per_event = await create_rule(marketer, rule_body(scope, trigger={"event": "shared"}, limit="none"))
-    daily = await create_rule(marketer, rule_body(scope, limit="once_per_day"))
-    member_id = await scoped_member(shop, sessions, scope)
-    same = _event(member_id, "shared", event_id=f"share-{scope}")
-    results = await asyncio.gather(*(_post(shop, same) for _ in range(4)))
-    assert sorted(r["duplicate"] for r in results) == [False, True, True, True]
-    assert sorted(r["award_status"] for r in results) == ["already_awarded"] * 3 + ["awarded"]
-    assert len(await firings(sessions, per_event["id"])) == 1
-    now = datetime.now(UTC)
-    checkins = [_event(member_id, "checked_in", now + timedelta(seconds=i)) for i in range(4)]
-    results = await asyncio.gather(*(_post(shop, body) for body in checkins))
-    assert sorted(r["points_awarded"] for r in results) == [0, 0, 0, 17]
-    assert len(await firings(sessions, daily["id"])) == 1
-    assert await posted(sessions, member_id) == 5 + 7 + 17
-
-
-async def test_a_redelivered_order_event_changes_nothing(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions
-) -> None:
-    scope = new_scope()
-    created = await create_rule(
-        marketer,
-        rule_body(
-            scope,
-            trigger={"event": "order_completed"},
-            actions=[{"grant_points": {"points": 40}}, {"create_task": {"title": "Call after the order"}}],
-        ),
-    )
-    member_id = await scoped_member(shop, sessions, scope)
-    order = (await shop.post("/api/v1/orders", json=order_body(member_id, amount="10.00"))).json()
-    assert await posted(sessions, member_id) == 50
-    async with sessions() as session:
-        member = await members.get(session, uuid.UUID(member_id), for_update=True)
-        event = rules.RuleEvent(
-            "order_completed", member, f"order:{order['id']}", datetime.now(UTC), {"event.amount": 10}
-        )
-        again = await rules.evaluate_event(session, event, task_queue="unused")
-        await session.commit()
-    [verdict] = [v for v in again.verdicts if v.name == created["name"]]
-    assert verdict.status == "already_fired"
-    assert await posted(sessions, member_id) == 50
-    assert len(await firings(sessions, created["id"])) == 1
-
-
-async def test_builtin_award_rules_are_seeded_once_and_editable(marketer: ApiClient, sessions: Sessions) -> None:
-    async with sessions() as session:
-        assert await rules.seed_builtins(session) == 0  # the app's start-up seeded them already
-        names = (await session.execute(select(Rule.name).where(Rule.builtin.is_(True)))).scalars().all()
-    assert set(names) >= {
-        "award_signed_up",
-        "award_checked_in",
-        "award_profile_completed",
-        "award_review_posted",
-        "award_shared",
-    }
-    listed = (await marketer.get("/api/v1/rules?trigger=checked_in")).json()
-    [builtin] = [r for r in listed if r["name"] == "award_checked_in"]
-    assert builtin["definition"]["limit"] == "once_per_day"
-    assert builtin["definition"]["actions"] == [
-        {"grant_points": {"points": get_settings().points.awards["checked_in"]}}
-    ]
-
-
-async def test_an_award_made_before_the_upgrade_is_not_made_again(shop: ApiClient, sessions: Sessions) -> None:
-    """The hard-coded award of today, under its old ledger key, counts against the built-in rule's limit."""
-    member_id = await scoped_member(shop, sessions, new_scope(), timezone="Asia/Shanghai")
-    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-    async with sessions() as session:  # exactly what services/events.py posted before rules
-        await ledger.credit(
-            session,
-            member_id=uuid.UUID(member_id),
-            points=10,
-            kind=ledger.TxKind.EARN,
-            reason="Points for checked in",
-            idempotency_key=f"award:checked_in:{member_id}:2026-11-20",
-            reference=("event", "checked_in"),
-            expires_at=add_months(at, 12),
-        )
-        await ledger.credit(
-            session,
-            member_id=uuid.UUID(member_id),
-            points=999,  # an award under settings that were different that day
-            kind=ledger.TxKind.EARN,
-            reason="Points for profile completed",
-            idempotency_key=f"award:profile_completed:{member_id}",
-            reference=("event", "profile_completed"),
-            expires_at=add_months(at, 12),
-        )
-        await session.commit()
-    same_day = await _post(shop, _event(member_id, "checked_in", at + timedelta(hours=2)))
-    assert (same_day["points_awarded"], same_day["award_status"]) == (0, "already_awarded")
-    profile = await _post(shop, _event(member_id, "profile_completed", at))
-    assert (profile["points_awarded"], profile["award_status"]) == (0, "already_awarded")
-    next_day = await _post(shop, _event(member_id, "checked_in", at + timedelta(days=1)))
-    assert (next_day["points_awarded"], next_day["award_status"]) == (10, "awarded")
-    assert await posted(sessions, member_id) == 10 + 999 + 10
-
-
-async def test_concurrent_evaluations_of_one_event_claim_one_firing_without_any_member_lock(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions
-) -> None:
-    """The firing's unique keys alone decide: the second insert waits for the first commit, then yields."""
-    scope = new_scope()
-    created = await create_rule(
-        marketer, rule_body(scope, trigger={"event": "cart_abandoned"}, actions=[{"grant_points": {"points": 9}}])
-    )
-    member_id = await scoped_member(shop, sessions, scope)
-
-    async def evaluate(delay: float) -> str:
-        async with sessions() as session:
-            member = await members.get(session, uuid.UUID(member_id))  # no row lock
-            event = rules.RuleEvent("cart_abandoned", member, f"event:{scope}", datetime.now(UTC))
-            evaluation = await rules.evaluate_event(session, event, task_queue="unused")
-            await asyncio.sleep(delay)  # hold the transaction open while the other one tries
-            await session.commit()
-        [verdict] = [v for v in evaluation.verdicts if v.name == created["name"]]
-        return verdict.status
-
-    statuses = await asyncio.gather(evaluate(0.3), evaluate(0.3), evaluate(0.0))
-    assert sorted(statuses) == ["already_fired", "already_fired", "fired"]
-    assert await posted(sessions, member_id) == 9
-
-
 async def test_a_flag_is_set_and_cleared_and_a_rule_can_start_disabled(
     marketer: ApiClient, shop: ApiClient, sessions: Sessions
 ) -> None:
@@ -404,34 +241,3 @@ async def test_a_flag_is_set_and_cleared_and_a_rule_can_start_disabled(
     await shop.post("/api/v1/orders", json=order_body(member_id, amount="5.00"))
     assert await tags(sessions, member_id) == [scope]
     assert await firings(sessions, dormant["id"]) == []
-
-
-async def test_an_edited_builtin_award_keeps_its_limit_and_an_added_grant_gets_its_own_key(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions
-) -> None:
-    [builtin] = [r for r in (await marketer.get("/api/v1/rules?trigger=shared")).json() if r["name"] == "award_shared"]
-    original = builtin["definition"]
-    edited = dict(original, actions=[*original["actions"], {"grant_points": {"points": 3, "reason": "Share bonus"}}])
-    assert (await marketer.put(f"/api/v1/rules/{builtin['id']}", json=edited)).status_code == 200
-    try:
-        member_id = await scoped_member(shop, sessions, new_scope())
-        first = await _post(shop, _event(member_id, "shared"))
-        second = await _post(shop, _event(member_id, "shared"))
-        assert (first["points_awarded"], second["award_status"]) == (5 + 3, "already_awarded")
-        async with sessions() as session:
-            keys = (
-                await session.execute(
-                    select(LedgerTransaction.idempotency_key)
-                    .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
-                    .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-                    .where(LedgerAccount.member_id == uuid.UUID(member_id))
-                    .order_by(LedgerTransaction.id)
-                )
-            ).scalars()
-            day = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
-            assert list(keys) == [
-                f"award:shared:{member_id}:{day}",
-                f"rule:{builtin['id']}:{member_id}:d:{day}:1",
-            ]
-    finally:
-        assert (await marketer.put(f"/api/v1/rules/{builtin['id']}", json=original)).status_code == 200

@@ -1,4 +1,4 @@
-"""Shared pieces of the campaign tests: members made by SQL, a short journey, a tag segment, a worker."""
+"""Shared pieces of the campaign tests: members made by SQL, journeys, a tag segment, a worker, a campaign."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from core.settings import Settings
 from models import Member, TemporalOutbox
-from services import journeys, segments
+from services import campaigns, journeys, segments
 from services.journeys.definition import Definition
 from services.platform import outbox
 from services.platform.audit import Actor
@@ -23,6 +24,9 @@ from tests.support.helpers import ApiClient
 from tests.support.temporal import started_workers
 
 Sessions = async_sessionmaker[AsyncSession]
+
+# A journey that waits an hour, so its runs are still going when a test cancels or counts them.
+LONG_WAIT = [{"id": "linger", "wait": {"hours": 1}}, {"id": "done", "exit": {}}]
 
 
 def tag() -> str:
@@ -151,3 +155,38 @@ async def wait_status(api: ApiClient, campaign_id: str, *statuses: str, timeout:
 async def count_journeys(client: Client, campaign_id: str) -> int:
     query = f'CampaignId = "{campaign_id}" AND WorkflowType = "JourneyWorkflow"'
     return (await client.count_workflows(query)).count
+
+
+async def create_campaign(
+    marketer: ApiClient, sessions: Sessions, members: int, *, steps: list[dict[str, Any]] | None = None, **extra: Any
+) -> tuple[str, list[uuid.UUID], str]:
+    member_tag = tag()
+    ids = await add_members(sessions, members, tags=[member_tag])
+    kind = await add_journey(sessions, steps)
+    segment_id = await add_segment(sessions, member_tag)
+    body = {"name": "Lifecycle", "segment_id": str(segment_id), "journey_kind": kind, **extra}
+    response = await marketer.post("/api/v1/campaigns", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"], ids, member_tag
+
+
+async def status_counts(sessions: Sessions, campaign_id: str) -> dict[str, int]:
+    async with sessions() as session:
+        return (await campaigns.progress(session, uuid.UUID(campaign_id))).as_dict()
+
+
+async def resolves_to(value: Any, expected: int) -> bool:
+    return bool(await value == expected)
+
+
+async def cancel_journeys_of(client: Client, campaign_id: str) -> None:
+    """Leave nothing waiting an hour on the shared dev server."""
+    async for execution in client.list_workflows(f'CampaignId = "{campaign_id}" AND ExecutionStatus = "Running"'):
+        try:
+            await client.get_workflow_handle(execution.id).cancel()
+        except RPCError:
+            pass
+
+
+async def runs_at_least(api: ApiClient, campaign_id: str, runs: int) -> bool:
+    return bool((await api.get(f"/api/v1/campaigns/{campaign_id}")).json()["runs"] >= runs)

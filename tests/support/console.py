@@ -18,6 +18,8 @@ from models import Approval
 from services.rewards import approvals
 from tests.support.helpers import ApiClient, member_body
 
+Sessions = async_sessionmaker[AsyncSession]
+
 _LOGIN_TOKEN = re.compile(r'name="login_token" value="([^"]+)"')
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -1,8 +1,9 @@
-"""Helpers for the rules tests: members scoped by a fresh tag, so a test's rules fire only for its members."""
+"""Helpers for the rules tests: events to post, and members scoped by a fresh tag so a test's rules fire for them."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,6 +35,17 @@ def rule_body(scope: str, name: str | None = None, **overrides: Any) -> dict[str
     }
     body.update(overrides)
     return body
+
+
+def event_body(member_id: str, kind: str, at: datetime | None = None, **extra: Any) -> dict[str, Any]:
+    return {"member_id": member_id, "type": kind, "occurred_at": (at or datetime.now(UTC)).isoformat(), **extra}
+
+
+async def post_event(shop: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = await shop.post("/api/v1/events", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
 
 
 async def create_rule(client: ApiClient, body: dict[str, Any]) -> dict[str, Any]:

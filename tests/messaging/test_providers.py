@@ -1,0 +1,135 @@
+"""Provider failures (refused, unreachable, crashed mid-hand-over), the HTTP SMS provider and the defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import httpx
+import pytest
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from core.settings import MessagingSettings, Settings
+from services.messaging import UNKNOWN_OUTCOME
+from services.messaging.providers import (
+    HttpSmsProvider,
+    LogProvider,
+    OutgoingEmail,
+    OutgoingSms,
+    ProviderError,
+    Providers,
+    Receipt,
+    build_providers,
+)
+from tests.support.helpers import ApiClient
+from tests.support.messaging import Sessions, SmtpSink
+from tests.support.messaging import message_row as _row
+from tests.support.messaging import messaging_activities as _activities
+from tests.support.messaging import new_member as _member
+from tests.support.messaging import send_input as _send
+
+# Failures at the provider
+
+
+class FlakyProvider(LogProvider):
+    """Refuses the first `failures` messages the way an unreachable provider does, then records them."""
+
+    def __init__(self, failures: int = 1, *, permanent: bool = False, crash: bool = False) -> None:
+        super().__init__()
+        self.failures, self.permanent, self.crash, self.calls = failures, permanent, crash, 0
+
+    async def send_email(self, email: OutgoingEmail) -> Receipt:
+        self.calls += 1
+        if self.calls <= self.failures:
+            if self.crash:
+                raise ConnectionResetError("connection lost after the message was handed over")
+            raise ProviderError("connection refused", permanent=self.permanent)
+        return await super().send_email(email)
+
+
+async def test_a_provider_error_leaves_the_message_queued_and_the_retry_sends_it(
+    shop: ApiClient, sessions: Sessions, settings: Settings
+) -> None:
+    member = await _member(shop)
+    provider = FlakyProvider()
+    activities = _activities(sessions, settings, providers=Providers(email=provider, sms=provider))
+    env, inp = ActivityEnvironment(), _send(member["id"])
+    with pytest.raises(ApplicationError) as failure:
+        await env.run(activities.send, inp)
+    assert failure.value.type == "ProviderUnavailable"
+    assert not failure.value.non_retryable
+    row = await _row(sessions, inp.message_key)
+    assert row is not None
+    assert (row.status, row.reason) == ("queued", "connection refused")
+    assert (await env.run(activities.send, inp)).status == "sent"
+    assert (provider.calls, len(provider.sent)) == (2, 1)
+
+
+async def test_a_permanent_refusal_or_the_last_attempt_records_failed(
+    shop: ApiClient, sessions: Sessions, settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    refused = await _member(shop, email=f"refuse-{uuid.uuid4().hex[:8]}@example.com")
+    result = await ActivityEnvironment().run(_activities(sessions, settings).send, _send(refused["id"]))
+    assert result.status == "failed"
+    assert result.reason is not None
+    assert "550" in result.reason
+    busy = await _member(shop, email=f"busy-{uuid.uuid4().hex[:8]}@example.com")
+    last = ActivityEnvironment()
+    last.info = dataclasses.replace(last.info, attempt=3, retry_policy=RetryPolicy(maximum_attempts=3))
+    result = await last.run(_activities(sessions, settings).send, _send(busy["id"]))
+    assert result.status == "failed"
+    assert result.reason is not None
+    assert "451" in result.reason
+    assert smtp_sink.to(refused["email"]) == smtp_sink.to(busy["email"]) == []
+
+
+async def test_a_crash_with_the_outcome_unknown_is_never_resent(
+    shop: ApiClient, sessions: Sessions, settings: Settings
+) -> None:
+    member = await _member(shop)
+    provider = FlakyProvider(crash=True)
+    activities = _activities(sessions, settings, providers=Providers(email=provider, sms=provider))
+    env, inp = ActivityEnvironment(), _send(member["id"])
+    with pytest.raises(ConnectionResetError):
+        await env.run(activities.send, inp)
+    row = await _row(sessions, inp.message_key)
+    assert row is not None
+    assert row.status == "sending"
+    result = await env.run(activities.send, inp)
+    assert (result.status, result.reason) == ("failed", UNKNOWN_OUTCOME)
+    assert (await env.run(activities.send, inp)).status == "failed"
+    assert (provider.calls, len(provider.sent)) == (1, 0)
+
+
+# Providers
+
+
+async def test_http_sms_provider_posts_json_with_a_bearer_token() -> None:
+    seen: list[httpx.Request] = []
+    answers = iter([httpx.Response(200, json={"id": "p-1"}), httpx.Response(503), httpx.Response(400, text="bad")])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    provider = HttpSmsProvider("https://sms.example/send", "tok", transport=httpx.MockTransport(handler))
+    sms = OutgoingSms(message_id="m-1", message_key="k", to="+8613900000000", text="hi")
+    assert await provider.send_sms(sms) == Receipt(provider="http", provider_message_id="p-1")
+    assert json.loads(seen[0].content) == {"to": "+8613900000000", "text": "hi", "message_id": "m-1"}
+    assert seen[0].headers["Authorization"] == "Bearer tok"
+    with pytest.raises(ProviderError) as transient:
+        await provider.send_sms(sms)
+    assert not transient.value.permanent
+    with pytest.raises(ProviderError) as permanent:
+        await provider.send_sms(sms)
+    assert permanent.value.permanent
+
+
+def test_build_providers_defaults_to_the_log_provider() -> None:
+    providers = build_providers(MessagingSettings())
+    assert (providers.email.name, providers.sms.name) == ("log", "log")
+    with pytest.raises(ValueError, match="sms_url"):
+        build_providers(MessagingSettings(sms_provider="http"))

@@ -1,0 +1,105 @@
+"""Messaging test helpers: an SMTP sink, the activities on a fixed clock, send inputs, members, rows, coupons."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.messaging import MessagingActivities, SendMessageInput
+from core.settings import Settings
+from models import Message
+from services.messaging.providers import Providers, build_providers
+from tests.support.helpers import ApiClient, create_member
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+# 12:00 in Asia/Shanghai, the members' default zone here: outside quiet hours.
+NOON_SHANGHAI = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
+
+
+# An SMTP server that keeps what it receives
+
+
+@dataclass
+class SmtpSink:
+    """aiosmtpd handler: refuses `refuse-…` recipients for good and `busy-…` ones for now; keeps the rest."""
+
+    port: int = 0
+    received: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_RCPT(  # aiosmtpd's hook names
+        self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
+    ) -> str:
+        if address.startswith("refuse-"):
+            return "550 5.1.1 mailbox unavailable"
+        if address.startswith("busy-"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(message)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.received if m["To"] == address]
+
+
+def messaging_activities(
+    sessions: Sessions,
+    settings: Settings,
+    *,
+    now: Callable[[], datetime] | None = lambda: NOON_SHANGHAI,
+    providers: Providers | None = None,
+    **messaging: Any,
+) -> MessagingActivities:
+    if messaging:
+        settings = settings.model_copy(update={"messaging": settings.messaging.model_copy(update=messaging)})
+    return MessagingActivities(sessions, providers or build_providers(settings.messaging), settings, now=now)
+
+
+def send_input(member_id: str, template: str = "welcome", **overrides: Any) -> SendMessageInput:
+    values: dict[str, Any] = {
+        "message_key": f"test-{uuid.uuid4()}:{template}",
+        "member_id": member_id,
+        "channel": "email",
+        "template": template,
+        "journey_kind": "test",
+    }
+    values.update(overrides)
+    return SendMessageInput(**values)
+
+
+async def new_member(shop: ApiClient, **overrides: Any) -> dict[str, Any]:
+    return await create_member(shop, **{"email": f"m-{uuid.uuid4().hex[:10]}@example.com", **overrides})
+
+
+async def message_row(sessions: Sessions, message_key: str) -> Message | None:
+    async with sessions() as session:
+        return (await session.execute(select(Message).where(Message.message_key == message_key))).scalar_one_or_none()
+
+
+async def issued_coupon(
+    marketer: ApiClient, shop: ApiClient, member_id: str, kind: str = "percent", value: str = "10"
+) -> str:
+    code = f"t_{uuid.uuid4().hex[:10]}"
+    template = {"code": code, "name": "Test offer", "kind": kind, "value": value, "validity_days": 30}
+    assert (await marketer.post("/api/v1/coupon-templates", json=template)).status_code == 201
+    issued = await shop.post("/api/v1/coupons", json={"template_code": code, "member_id": member_id})
+    assert issued.status_code == 201, issued.text
+    coupon_code: str = issued.json()["code"]
+    return coupon_code
