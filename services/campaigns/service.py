@@ -240,19 +240,13 @@ async def _start(
     return True
 
 
-async def _signal(session: AsyncSession, campaign: Campaign, name: str, payload: dict[str, Any]) -> None:
-    await outbox.enqueue_signal(
-        session, workflow_id=contracts.campaign_workflow_id(campaign.id), signal_name=name, payload=payload
-    )
-
-
 async def pause(session: AsyncSession, campaign_id: uuid.UUID, *, actor: Actor) -> Campaign:
     campaign = await get(session, campaign_id, for_update=True)
     if campaign.status != "paused":
         if campaign.status not in _PAUSABLE:
             raise _illegal(campaign, "pause")
         campaign.status = "paused"
-        await _signal(session, campaign, contracts.PAUSE_SIGNAL, {})
+        await outbox.enqueue_signal(session, contracts.campaign_signal(campaign.id, "pause"))
         await session.flush()
     await _audit(session, actor, "pause", campaign)
     return campaign
@@ -265,7 +259,7 @@ async def resume(session: AsyncSession, campaign_id: uuid.UUID, *, actor: Actor)
             raise _illegal(campaign, "resume")
         # Back to where it was: still waiting for its start or schedule, or enrolling.
         campaign.status = "running" if campaign.started_at is not None and campaign.recurrence is None else "scheduled"
-        await _signal(session, campaign, contracts.RESUME_SIGNAL, {})
+        await outbox.enqueue_signal(session, contracts.campaign_signal(campaign.id, "resume"))
         await session.flush()
     await _audit(session, actor, "resume", campaign)
     return campaign
@@ -306,7 +300,9 @@ async def _cancel(
     if was != "draft":
         # The running workflow stops at its next page; when none runs (between runs of a recurring campaign,
         # or after it completed), the start begins one that only cleans up. One of the two is a no-op.
-        await _signal(session, campaign, contracts.CANCEL_SIGNAL, {"cancel_journeys": cancel_journeys})
+        await outbox.enqueue_signal(
+            session, contracts.campaign_signal(campaign.id, "cancel", cancel_journeys=cancel_journeys)
+        )
         await _enqueue_run(session, campaign, task_queue, tuning)
     await session.flush()
 

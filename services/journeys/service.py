@@ -222,14 +222,8 @@ async def on_event(
                 isinstance(step, WaitForStep) and step.wait_for.event == event for step in definition.steps
             )
             if listens:
-                await outbox.enqueue_signal(
-                    session,
-                    workflow_id=contracts.journey_workflow_id(journey.kind, member.id),
-                    signal_name=contracts.MEMBER_EVENT_SIGNAL,
-                    payload=contracts.MemberEventSignal(type=event, properties=properties or {}).model_dump(
-                        mode="json"
-                    ),
-                )
+                happened = contracts.MemberEventSignal(type=event, properties=properties or {})
+                await outbox.enqueue_signal(session, contracts.member_event_signal(journey.kind, member.id, happened))
             trigger = definition.trigger
             if not journey.enabled or trigger is None or trigger.event != event:
                 continue

@@ -18,7 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models import TemporalOutbox
-from workflows.contracts import SEARCH_ATTRIBUTES, WorkflowStart
+from workflows.contracts import SEARCH_ATTRIBUTES, WorkflowSignal, WorkflowStart
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,12 @@ async def enqueue_start(session: AsyncSession, start: WorkflowStart, *, after_pr
     return await _add(session, row)
 
 
-async def enqueue_signal(
-    session: AsyncSession, *, workflow_id: str, signal_name: str, payload: dict[str, Any]
-) -> TemporalOutbox:
+async def enqueue_signal(session: AsyncSession, signal: WorkflowSignal) -> TemporalOutbox:
     row = TemporalOutbox(
         action="signal",
-        workflow_id=workflow_id,
-        signal_name=signal_name,
-        payload=payload,
+        workflow_id=signal.workflow_id,
+        signal_name=signal.name,
+        payload=signal.payload_json(),
         search_attributes={},
         attempts=0,
     )

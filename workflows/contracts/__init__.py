@@ -68,6 +68,12 @@ from workflows.contracts.names import (
     redemption_workflow_id,
     rule_message_workflow_id,
 )
+from workflows.contracts.signals import (
+    CampaignCancelSignal,
+    WorkflowSignal,
+    campaign_signal,
+    member_event_signal,
+)
 from workflows.contracts.starts import (
     WorkflowStart,
     campaign_start,
@@ -81,6 +87,10 @@ from workflows.contracts.starts import (
 )
 
 __all__ = [
+    "CampaignCancelSignal",
+    "WorkflowSignal",
+    "campaign_signal",
+    "member_event_signal",
     "ApprovalInput",
     "ApprovalOutcome",
     "ApprovalStatus",
