@@ -20,7 +20,6 @@ from services import journeys
 from services.campaigns import enrolment
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
-from tests.conftest import KeyMaker
 from tests.support.campaigns import (
     Sessions,
     add_journey,
@@ -32,7 +31,7 @@ from tests.support.campaigns import (
     tag,
     wait_status,
 )
-from tests.support.helpers import ApiClient, assert_error, walk_pages
+from tests.support.helpers import ApiClient, KeyMaker, assert_error, walk_pages
 from tests.support.temporal import HISTORIES
 from workflows.campaign import CampaignWorkflow
 from workflows.contracts import CAMPAIGN_ID, JOURNEY_KIND, MEMBER_ID, CampaignOutcome, CampaignStatus

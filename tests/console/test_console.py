@@ -12,8 +12,8 @@ from core.settings import Settings
 from models import ApiKey
 from services.platform import api_keys
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
 from tests.support.console import Sessions, console_client, csrf, login_token, sign_in
+from tests.support.helpers import KeyMaker
 
 
 async def test_sign_in_and_out(app: FastAPI, make_key: KeyMaker) -> None:

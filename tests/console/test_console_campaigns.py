@@ -16,10 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 from core.settings import Settings
 from models import Campaign
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
 from tests.support.campaigns import add_journey, add_members, add_segment, running_workers, tag
 from tests.support.console import console_client, csrf, sign_in
-from tests.support.helpers import ApiClient, audit_rows, without_via
+from tests.support.helpers import ApiClient, KeyMaker, audit_rows, without_via
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -17,9 +17,8 @@ from temporalio.worker import Worker
 from models import Approval
 from services.loyalty import ledger
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
 from tests.support.console import console_client, csrf, pending_redemption, sign_in
-from tests.support.helpers import ApiClient
+from tests.support.helpers import ApiClient, KeyMaker
 
 Sessions = async_sessionmaker[AsyncSession]
 pytestmark = pytest.mark.time_skipping  # the app and the workers talk to this test's own time-skipping server

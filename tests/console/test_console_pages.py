@@ -16,9 +16,8 @@ from services.journeys import tasks
 from services.loyalty import ledger
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
-from tests.conftest import KeyMaker
 from tests.support.console import Sessions, console_client, csrf, sign_in
-from tests.support.helpers import ApiClient, member_body, order_body
+from tests.support.helpers import ApiClient, KeyMaker, member_body, order_body
 
 
 async def test_pages_render_the_member_and_escape_what_they_show(

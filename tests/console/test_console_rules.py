@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from services import rules
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
-from tests.conftest import KeyMaker
 from tests.support.console import Sessions, console_client, csrf, sign_in
-from tests.support.helpers import ApiClient, audit_rows, without_via
+from tests.support.helpers import ApiClient, KeyMaker, audit_rows, without_via
 
 
 async def test_rule_pages_read_edit_and_switch(app: FastAPI, make_key: KeyMaker, sessions: Sessions) -> None:

@@ -32,8 +32,7 @@ from services.journeys.definition import (
     stored,
 )
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, member_body, role_client, walk_pages
+from tests.support.helpers import ApiClient, KeyMaker, assert_error, member_body, role_client, walk_pages
 
 # One step of every kind, written out with every default, as storage keeps it.
 EVERY_KIND: dict[str, Any] = {

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import AuditEntry, MemberEvent
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, order_body, walk_pages
+from tests.support.helpers import ApiClient, KeyMaker, assert_error, order_body, walk_pages
 from tests.support.helpers import new_member_id as _member
 from tests.support.loyalty import create_reward as _reward
 from tests.support.loyalty import points_of as _points

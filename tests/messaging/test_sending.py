@@ -15,8 +15,7 @@ from activities.messaging import SendMessageResult, channel_task_queue
 from core.settings import Settings
 from services.messaging import quiet_hours_end
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, midday_zone, walk_pages
+from tests.support.helpers import ApiClient, KeyMaker, assert_error, midday_zone, walk_pages
 from tests.support.messaging import NOON_SHANGHAI, Sessions, SmtpSink
 from tests.support.messaging import message_row as _row
 from tests.support.messaging import messaging_activities as _activities

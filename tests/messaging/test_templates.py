@@ -11,8 +11,7 @@ from core.settings import Settings
 from services.messaging import templates
 from services.messaging.templates import locale_candidates
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error
+from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.messaging import Sessions, SmtpSink
 from tests.support.messaging import issued_coupon as _coupon
 from tests.support.messaging import message_row as _row

@@ -19,8 +19,7 @@ from temporalio.worker import Worker
 from core.settings import Settings
 from models import Message
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, member_body
+from tests.support.helpers import ApiClient, KeyMaker, assert_error, member_body
 from tests.support.temporal import HISTORIES
 from worker import build_channel_workers, build_worker
 from workflows.redemption_approval import RedemptionApproval

@@ -11,14 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import Coupon, CouponTemplate
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
 from tests.support.coupons import create_template as _template
 from tests.support.coupons import issue as _issue
 from tests.support.coupons import issued as _issued
 from tests.support.coupons import redeem as _redeem
 from tests.support.coupons import stored_status as _stored_status
 from tests.support.coupons import template_body
-from tests.support.helpers import ApiClient, assert_error
+from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.helpers import new_member_id as _member
 
 

@@ -15,8 +15,7 @@ from services import rules
 from services.platform.api_keys import Role
 from services.rules.builtins import builtin_rules
 from services.rules.definition import ACTIONS as RULE_ACTIONS
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error, walk_pages
+from tests.support.helpers import ApiClient, KeyMaker, assert_error, walk_pages
 from tests.support.rules import (
     Sessions,
     create_rule,

@@ -15,8 +15,7 @@ from models import Member, Segment
 from services import segments
 from services.platform.api_keys import Role
 from services.segments import rfm
-from tests.conftest import KeyMaker
-from tests.support.helpers import ApiClient, assert_error
+from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.segments import Population
 
 

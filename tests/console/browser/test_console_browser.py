@@ -17,11 +17,10 @@ from temporalio.worker import Worker
 from models import JourneyRun
 from services.journeys import tasks
 from services.platform.api_keys import Role
-from tests.conftest import KeyMaker
 from tests.console.browser.conftest import PageProblems, sign_in_browser
 from tests.support.campaigns import add_journey, add_members, add_segment, tag
 from tests.support.console import pending_redemption
-from tests.support.helpers import ApiClient, member_body, order_body
+from tests.support.helpers import ApiClient, KeyMaker, member_body, order_body
 
 Sessions = async_sessionmaker[AsyncSession]
 Tab = tuple[Page, PageProblems]
