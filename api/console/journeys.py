@@ -1,8 +1,10 @@
-"""Journeys: the list, a definition as steps, its versions, and editing with the problems shown inline."""
+"""Journeys: the list, a definition on the canvas (with who is at each step) and as steps, its versions, and
+editing as JSON with the problems shown inline."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -15,6 +17,7 @@ from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, read_definition, render
 from api.deps import SessionDep
 from core.errors import InvalidInput, NotFound
+from core.settings import Settings
 from models import JourneyVersion
 from services import journeys
 from services.journeys.definition import BranchStep, Definition, ExitStep, WaitForStep
@@ -49,6 +52,36 @@ def _steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+def _runs_at_step_url(settings: Settings, kind: str, step: str) -> str:
+    """The running workflows at a step, listed by the Temporal UI through the search attributes the workflow keeps."""
+    query = f'JourneyKind="{kind}" AND JourneyStep="{step}" AND ExecutionStatus="Running"'
+    base = settings.temporal.ui_url.rstrip("/")
+    return f"{base}/namespaces/{quote(settings.temporal.namespace)}/workflows?query={quote(query)}"
+
+
+def _canvas(
+    settings: Settings, kind: str, definition: dict[str, Any], counts: dict[str, journeys.StepCounts]
+) -> dict[str, Any] | None:
+    """What the canvas draws, embedded in the page as JSON: the steps with their live counts, and the edges."""
+    try:
+        parsed = Definition.model_validate(definition)
+    except ValidationError:
+        return None
+    drawn = journeys.graph(parsed)
+    return {
+        "kind": kind,
+        "nodes": [
+            {
+                **asdict(node),
+                "counts": asdict(counts.get(node.id, journeys.StepCounts())),
+                "now_url": _runs_at_step_url(settings, kind, node.id),
+            }
+            for node in drawn.nodes
+        ],
+        "edges": [asdict(edge) for edge in drawn.edges],
+    }
+
+
 async def _journey_page(
     request: Request,
     session: SessionDep,
@@ -73,6 +106,7 @@ async def _journey_page(
         journey=journey,
         shown=shown,
         steps=_steps(shown.definition),
+        canvas=_canvas(request.app.state.settings, kind, shown.definition, await journeys.step_counts(session, kind)),
         versions=await journeys.versions(session, kind),
         draft=draft if draft is not None else json.dumps(shown.definition, indent=2, ensure_ascii=False),
         problems=problems or [],

@@ -1,14 +1,18 @@
-"""Journeys: versioned definitions, the built-ins, triggers, runs and staff tasks."""
+"""Journeys: versioned definitions, the built-ins, triggers, runs (and who is at which step), the canvas's graph
+and staff tasks."""
 
+from services.journeys.canvas import Edge, Graph, Node, graph
 from services.journeys.runs import (
     MemberJourneyFacts,
     Progress,
+    StepCounts,
     cancel_run,
     facts,
     get_run,
     member_runs,
     record,
     runs_of,
+    step_counts,
 )
 from services.journeys.service import (
     check,
@@ -29,8 +33,12 @@ from services.journeys.service import (
 )
 
 __all__ = [
+    "Edge",
+    "Graph",
+    "Node",
     "MemberJourneyFacts",
     "Progress",
+    "StepCounts",
     "cancel_run",
     "check",
     "create",
@@ -39,6 +47,7 @@ __all__ = [
     "get_journey",
     "get_run",
     "get_version",
+    "graph",
     "known_templates",
     "list_journeys",
     "member_facts",
@@ -51,5 +60,6 @@ __all__ = [
     "scan_due",
     "seed_builtins",
     "set_enabled",
+    "step_counts",
     "versions",
 ]

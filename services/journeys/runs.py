@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import column, distinct, func, select, true
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -113,6 +113,48 @@ async def cancel_run(session: AsyncSession, temporal: Client, run_id: str, *, ac
         raise Conflict("the run has already ended", code="run_not_running") from exc
     await audit.record(session, actor, action="journey.cancel", target_type="journey_run", target_id=run_id)
     return run
+
+
+@dataclass(frozen=True)
+class StepCounts:
+    """Who is where on one step of a journey, over the runs of every version."""
+
+    now: int = 0  # running, with this as their current step
+    passed: int = 0  # runs whose step history contains it (those at it now included)
+    ended: int = 0  # runs that ended here: completed, exited (an exit_on event) or failed at this step
+
+
+async def step_counts(session: AsyncSession, kind: str) -> dict[str, StepCounts]:
+    """The counts per step id of one journey kind, in two grouped queries over `journey_runs`. A cancelled run
+    records the step "cancelled", so it counts as passing through the steps it reached and ending nowhere."""
+    at = await session.execute(
+        select(
+            JourneyRun.current_step,
+            func.count().filter(JourneyRun.status == "running"),
+            func.count().filter(JourneyRun.status.in_(("completed", "exited", "failed"))),
+        )
+        .where(JourneyRun.kind == kind)
+        .group_by(JourneyRun.current_step)
+    )
+    entry = func.jsonb_array_elements(JourneyRun.steps).table_valued(column("value", JSONB)).render_derived("entry")
+    step = entry.c.value["step"].astext
+    passed = await session.execute(
+        select(step, func.count(distinct(JourneyRun.run_id)))
+        .select_from(JourneyRun)
+        .join(entry, true())
+        .where(JourneyRun.kind == kind)
+        .group_by(step)
+    )
+    now_and_ended = {row[0]: (int(row[1]), int(row[2])) for row in at}
+    through = {row[0]: int(row[1]) for row in passed}
+    return {
+        step_id: StepCounts(
+            now=now_and_ended.get(step_id, (0, 0))[0],
+            passed=through.get(step_id, 0),
+            ended=now_and_ended.get(step_id, (0, 0))[1],
+        )
+        for step_id in {*now_and_ended, *through}
+    }
 
 
 @dataclass(frozen=True)

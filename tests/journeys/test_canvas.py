@@ -1,0 +1,124 @@
+"""The journey canvas's data: every built-in definition as nodes with one-line summaries and labelled edges (the
+routes the workflow follows), and the live counts per step computed in SQL over journey runs in Postgres."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services import journeys
+from services.journeys.builtins import BUILTIN_JOURNEYS
+from services.journeys.definition import Definition, successors
+from tests.support.journey_runs import record_run
+
+
+def _builtin(kind: str) -> Definition:
+    return Definition.model_validate(next(d for d in BUILTIN_JOURNEYS if d["kind"] == kind))
+
+
+def test_the_welcome_journey_is_one_node_per_step_with_its_summary_and_labelled_edges() -> None:
+    drawn = journeys.graph(_builtin("welcome"))
+    assert [(n.id, n.kind, n.summary) for n in drawn.nodes] == [
+        ("welcome_message", "send", "Email · welcome + coupon new_member_10"),
+        ("story_delay", "wait", "Wait 24 h"),
+        ("brand_story", "send", "Email · brand_story"),
+        ("wait_first_purchase", "wait_for", "Wait for order_completed · 6 d"),
+        ("reminder", "send", "SMS · first_purchase_reminder"),
+        ("done", "exit", "Exit"),
+    ]
+    assert [(e.source, e.label, e.target) for e in drawn.edges] == [
+        ("welcome_message", "next", "story_delay"),
+        ("story_delay", "next", "brand_story"),
+        ("brand_story", "next", "wait_first_purchase"),
+        ("wait_first_purchase", "on_event", "done"),
+        ("wait_first_purchase", "on_timeout", "reminder"),
+        ("reminder", "next", "done"),
+    ]
+
+
+def test_a_branch_has_then_and_else_edges_and_says_its_condition() -> None:
+    drawn = journeys.graph(_builtin("win_back"))
+    branch = next(n for n in drawn.nodes if n.kind == "branch")
+    assert branch.summary == "If lifetime_spend > 5000"
+    assert {(e.label, e.target) for e in drawn.edges if e.source == branch.id} == {
+        ("then", "flag_pre_churn"),
+        ("else", "miss_you"),
+    }
+    flag = next(n for n in drawn.nodes if n.kind == "flag")
+    assert flag.summary == "Set pre_churn"
+
+
+def test_every_builtin_draws_every_step_and_every_route() -> None:
+    for raw in BUILTIN_JOURNEYS:
+        definition = Definition.model_validate(raw)
+        drawn = journeys.graph(definition)
+        assert [n.id for n in drawn.nodes] == [s.id for s in definition.steps], raw["kind"]
+        assert all(n.summary for n in drawn.nodes), raw["kind"]
+        routes = successors(definition)
+        assert len(drawn.edges) == sum(len(targets) for targets in routes.values()), raw["kind"]
+        assert {e.label for e in drawn.edges} <= {"next", "on_event", "on_timeout", "then", "else"}
+
+
+def test_summaries_of_the_other_step_kinds() -> None:
+    definition = Definition.model_validate(
+        {
+            "kind": "every_kind",
+            "name": "Every kind",
+            "steps": [
+                {"id": "quiet", "wait": {"days": 1, "minutes": 30, "until_local_time": "09:00"}},
+                {"id": "morning", "wait": {"until_local_time": "10:00"}},
+                {"id": "points", "grant_points": {"points": 1500, "reason": "thank you"}},
+                {"id": "coupon", "issue_coupon": {"template": "birthday_20"}},
+                {"id": "call", "create_task": {"title": "Call the member", "assignee_role": "ops"}},
+                {"id": "tags", "tag": {"add": ["vip"], "remove": ["lapsed"]}},
+                {"id": "unflag", "flag": {"clear": "pre_churn"}},
+                {
+                    "id": "check",
+                    "branch": {
+                        "if": {
+                            "any": [{"field": "tier", "op": "in", "value": ["gold"]}, {"field": "tags", "op": "exists"}]
+                        },
+                        "then": "done",
+                        "else": "done",
+                    },
+                },
+                {"id": "done", "exit": {}},
+            ],
+        }
+    )
+    assert [n.summary for n in journeys.graph(definition).nodes] == [
+        "Wait 1 d 30 min, then until 09:00",
+        "Until 10:00",
+        "+1,500 points · thank you",
+        "Coupon birthday_20",
+        "Task for ops: Call the member",
+        "+vip −lapsed",
+        "Clear pre_churn",
+        "If any of 2 conditions",
+        "Exit",
+    ]
+
+
+async def test_step_counts_say_who_is_at_each_step_who_passed_and_who_ended_there(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    kind = f"counts_{uuid.uuid4().hex[:8]}"
+    other = f"counts_{uuid.uuid4().hex[:8]}"
+    async with sessions() as session:
+        await record_run(session, kind, ["welcome_message", "story_delay"])
+        await record_run(session, kind, ["welcome_message", "story_delay"])
+        await record_run(session, kind, ["welcome_message", "story_delay", "brand_story", "wait_first_purchase"])
+        await record_run(session, kind, ["welcome_message", "story_delay", "brand_story"], ending="exited")
+        await record_run(session, kind, ["welcome_message", "story_delay", "brand_story", "done"], ending="completed")
+        await record_run(session, other, ["welcome_message"])  # another journey counts nowhere here
+        await session.commit()
+        counts = await journeys.step_counts(session, kind)
+        assert await journeys.step_counts(session, f"none_{uuid.uuid4().hex[:8]}") == {}
+    assert counts == {
+        "welcome_message": journeys.StepCounts(now=0, passed=5, ended=0),
+        "story_delay": journeys.StepCounts(now=2, passed=5, ended=0),
+        "brand_story": journeys.StepCounts(now=0, passed=3, ended=1),
+        "wait_first_purchase": journeys.StepCounts(now=1, passed=1, ended=0),
+        "done": journeys.StepCounts(now=0, passed=1, ended=1),
+    }
