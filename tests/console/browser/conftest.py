@@ -106,3 +106,12 @@ async def sign_in_browser(tab: Page, base_url: str, secret: str) -> None:
     await tab.get_by_label("API key").fill(secret)
     await tab.get_by_role("button", name="Sign in").click()
     await tab.wait_for_url(lambda url: "/console/login" not in url)
+
+
+@pytest.fixture(scope="session")
+def canvas_bundle(repo_root: Path) -> Path:
+    """The journey canvas's Vite build; `make test` builds it first (the `frontend` target)."""
+    bundle = repo_root / "api" / "console" / "static" / "build" / "canvas.js"
+    if not bundle.exists():
+        pytest.fail(f"{bundle.relative_to(repo_root)} is missing: build the console's front end with `make frontend`")
+    return bundle

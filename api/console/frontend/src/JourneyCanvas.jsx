@@ -4,7 +4,7 @@ import { useMemo } from "react";
 import { Background, Controls, Handle, MarkerType, Position, ReactFlow } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import "./canvas.css";
-import { NODE_HEIGHT, NODE_WIDTH, layout } from "./layout.js";
+import { NODE_HEIGHT, NODE_WIDTH, layers, layout } from "./layout.js";
 
 const KIND_LABELS = {
   send: "Send",
@@ -20,9 +20,9 @@ const KIND_LABELS = {
 };
 const KIND_ICONS = {
   send: "✉",
-  wait: "⏱",
-  wait_for: "⌛",
-  branch: "⑂",
+  wait: "◔",
+  wait_for: "◎",
+  branch: "◇",
   grant_points: "★",
   issue_coupon: "%",
   create_task: "✔",
@@ -52,7 +52,8 @@ function StepNode({ data }) {
   const { step } = data;
   return (
     <div className={`mf-node mf-node--${step.kind}`} data-step={step.id} data-kind={step.kind}>
-      <Handle type="target" position={Position.Top} isConnectable={false} />
+      <Handle id="in" type="target" position={Position.Top} isConnectable={false} />
+      <Handle id="side-in" type="target" position={Position.Right} isConnectable={false} />
       <div className="mf-node__head">
         <span className="mf-node__icon" aria-hidden="true">{KIND_ICONS[step.kind] ?? "•"}</span>
         <span className="mf-node__kind">{KIND_LABELS[step.kind] ?? step.kind}</span>
@@ -64,7 +65,8 @@ function StepNode({ data }) {
         <Count value={step.counts.passed} label="passed" name="passed" />
         <Count value={step.counts.ended} label="ended" name="ended" />
       </div>
-      <Handle type="source" position={Position.Bottom} isConnectable={false} />
+      <Handle id="out" type="source" position={Position.Bottom} isConnectable={false} />
+      <Handle id="side-out" type="source" position={Position.Right} isConnectable={false} />
     </div>
   );
 }
@@ -73,10 +75,11 @@ const nodeTypes = { step: StepNode };
 
 export function JourneyCanvas({ graph }) {
   const { nodes, edges } = useMemo(() => {
-    const positions = layout(
-      graph.nodes.map((step) => step.id),
-      graph.edges,
-    );
+    const ids = graph.nodes.map((step) => step.id);
+    const positions = layout(ids, graph.edges);
+    const layer = layers(ids, graph.edges);
+    // An edge that skips layers would run behind the steps between: it leaves and enters on the right instead.
+    const skips = (edge) => layer.get(edge.target) - layer.get(edge.source) > 1;
     return {
       nodes: graph.nodes.map((step) => ({
         id: step.id,
@@ -92,6 +95,8 @@ export function JourneyCanvas({ graph }) {
         id: `${edge.source}-${edge.label}-${edge.target}`,
         source: edge.source,
         target: edge.target,
+        sourceHandle: skips(edge) ? "side-out" : "out",
+        targetHandle: skips(edge) ? "side-in" : "in",
         label: edge.label,
         type: "smoothstep",
         className: `mf-edge mf-edge--${edge.label}`,

@@ -2,7 +2,7 @@
 // deepest step that leads to it (longest path; definitions have no loops), and within a layer steps are ordered
 // by where their predecessors sit, then by their place in the definition.
 
-export const NODE_WIDTH = 240;
+export const NODE_WIDTH = 260;
 export const NODE_HEIGHT = 96;
 const GAP_X = 48;
 const GAP_Y = 64;
