@@ -194,3 +194,37 @@ async def test_the_ledger_pages_back_without_gaps_or_repeats(
         second = await client.get(older.group(1))
         assert re.findall(r"line number (\d\d)", second.text) == ["05", "04", "03", "02", "01"]
         assert "?cursor=" not in second.text.split('id="ledger"')[1].split("<h2>")[0]
+
+
+async def test_the_journey_page_embeds_its_canvas_graph_as_escaped_json(
+    app: FastAPI, make_key: KeyMaker, sessions: Sessions
+) -> None:
+    kind = f"canvas_{uuid.uuid4().hex[:8]}"
+    title = "</script><script>alert(1)</script> call & 'check'"
+    definition = {
+        "kind": kind,
+        "name": "Canvas escaping",
+        "steps": [
+            {"id": "call", "create_task": {"title": title}},
+            {"id": "done", "exit": {}},
+        ],
+    }
+    async with sessions() as session:
+        await journeys.create(session, journeys.parse(definition), actor=Actor.system("test"))
+        await session.commit()
+    async with console_client(app) as client:
+        await sign_in(client, await make_key(Role.MARKETER))
+        page = await client.get(f"/console/journeys/{kind}")
+    assert page.status_code == 200
+    assert '<script type="module" src="/console/static/build/canvas.js"></script>' in page.text
+    assert "<script>alert(1)" not in page.text  # neither in the JSON nor in the step list
+    embedded = re.search(r'<script type="application/json" id="journey-graph">(.*?)</script>', page.text, re.S)
+    assert embedded is not None
+    graph = json.loads(embedded.group(1))
+    assert graph["kind"] == kind
+    assert [(n["id"], n["kind"], n["summary"]) for n in graph["nodes"]] == [
+        ("call", "create_task", f"Task for marketer: {title}"),
+        ("done", "exit", "Exit"),
+    ]
+    assert graph["nodes"][0]["counts"] == {"now": 0, "passed": 0, "ended": 0}
+    assert graph["edges"] == [{"source": "call", "target": "done", "label": "next"}]
