@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -75,8 +75,8 @@ class FieldCreate(BaseModel):
     labels: Labels
     type: FieldType
     options: list[Option] = Field(default_factory=list, max_length=MAX_OPTIONS)
-    required: bool = False
-    personal_data: bool = False
+    required: StrictBool = False
+    personal_data: StrictBool = False
 
     @model_validator(mode="after")
     def _options(self) -> FieldCreate:
@@ -92,8 +92,8 @@ class FieldUpdate(BaseModel):
     labels: Labels | None = None
     type: FieldType | None = None
     options: list[Option] | None = Field(default=None, max_length=MAX_OPTIONS)
-    required: bool | None = None
-    personal_data: bool | None = None
+    required: StrictBool | None = None
+    personal_data: StrictBool | None = None
 
     @model_validator(mode="after")
     def _options(self) -> FieldUpdate:
