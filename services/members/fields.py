@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -354,6 +354,20 @@ def _problem(key: str, message: str, kind: str) -> dict[str, str]:
     return {"field": f"{ATTRIBUTES_FIELD}.{key}", "message": message, "type": kind}
 
 
+async def _definitions_for(session: AsyncSession, keys: list[str], *, creating: bool) -> dict[str, MemberField]:
+    """The definitions a write needs: the fields it names, and on create the required ones. The named ones are
+    locked FOR SHARE until the write commits, so a concurrent type change, option removal or delete (which lock
+    the field FOR UPDATE and then count the values held) sees this member's value, and this write sees the
+    field as that change left it."""
+    wanted: ColumnElement[bool] = MemberField.key.in_(keys)
+    if creating:
+        wanted = or_(wanted, MemberField.required.is_(True))
+    stmt = select(MemberField).where(wanted)
+    if keys:
+        stmt = stmt.with_for_update(read=True)
+    return {field.key: field for field in (await session.execute(stmt)).scalars()}
+
+
 async def merged_attributes(
     session: AsyncSession, current: Mapping[str, Any], given: Mapping[str, Any], *, creating: bool
 ) -> dict[str, Any]:
@@ -361,7 +375,7 @@ async def merged_attributes(
     canonical form; a null removes a value. On create, every required field must have a value; a later write
     may not remove one (members who joined before a field was required keep joining without it).
     Every problem is reported at once, as a 422 naming `body.attributes.<key>`."""
-    fields = {field.key: field for field in await list_fields(session)}
+    fields = await _definitions_for(session, list(given), creating=creating)
     result = dict(current)
     problems: list[dict[str, str]] = []
     for key, value in given.items():

@@ -3,6 +3,7 @@ would not survive (type, options, deletion) are refused or, for deletion with fo
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -10,7 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.errors import Conflict
 from models import MemberField
+from services import members
+from services.members import MemberUpdate, fields
+from services.members.fields import FieldType, FieldUpdate
+from services.platform.audit import Actor
 from tests.support.fields import define_field, field_body, field_key
 from tests.support.helpers import ApiClient, assert_error, audit_rows, create_member
 
@@ -242,3 +248,24 @@ async def test_idempotent_create_replays_the_first_answer(admin: ApiClient) -> N
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert again.json() == first.json()
+
+
+async def test_a_type_change_waits_for_a_member_write_in_flight_and_then_sees_its_value(
+    admin: ApiClient, shop: ApiClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The write locks the field it names until it commits, so the type change cannot count the holders before
+    the new value lands (and then change the type under it)."""
+    field = await define_field(admin, "number")
+    member = await create_member(shop)
+    async with sessions() as writer, sessions() as changer:
+        await members.update(writer, uuid.UUID(member["id"]), MemberUpdate(attributes={field["key"]: 5}), source="test")
+        change = asyncio.create_task(
+            fields.update_field(changer, field["key"], FieldUpdate(type=FieldType.TEXT), actor=Actor.system("test"))
+        )
+        await asyncio.sleep(0.5)
+        assert not change.done(), "the type change did not wait for the member write"
+        await writer.commit()
+        with pytest.raises(Conflict) as refused:
+            await change
+        assert refused.value.details == {"key": field["key"], "members": 1}
+    assert (await admin.get(f"/api/v1/member-fields/{field['key']}")).json()["type"] == "number"
