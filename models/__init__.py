@@ -10,6 +10,7 @@ from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
 from models.journeys import Journey, JourneyRun, JourneyVersion, StaffTask
 from models.ledger import LedgerAccount, LedgerEntry, LedgerHold, LedgerLot, LedgerLotMove, LedgerTransaction
+from models.member_fields import MemberField
 from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
@@ -39,6 +40,7 @@ __all__ = [
     "LedgerLotMove",
     "LedgerTransaction",
     "Member",
+    "MemberField",
     "MemberEvent",
     "Message",
     "MessageTemplate",

@@ -1,10 +1,12 @@
-"""Members: search, and the 360 view (profile, consent, points with the ledger, orders, coupons, journeys with
-links to their runs in the Temporal UI, messages, tasks)."""
+"""Members: search, and the 360 view (profile with the custom member fields, consent, points with the ledger,
+orders, coupons, journeys with links to their runs in the Temporal UI, messages, tasks)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -15,10 +17,12 @@ from api.deps import SessionDep, SettingsDep
 from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
+from models import MemberField
 from services import journeys, members, messaging
 from services.analytics import member360
 from services.journeys import tasks
 from services.loyalty import ledger
+from services.members import fields
 from services.rewards import coupons
 from services.segments import rfm
 
@@ -31,6 +35,47 @@ def run_url(settings: Settings, workflow_id: str, run_id: str) -> str:
     """The run in the Temporal UI, built the way the journeys API builds its `temporal_url`."""
     base = settings.temporal.ui_url.rstrip("/")
     return f"{base}/namespaces/{settings.temporal.namespace}/workflows/{workflow_id}/{run_id}"
+
+
+@dataclass(frozen=True)
+class CustomFieldRow:
+    """One custom field as the 360 view shows it: the English label, the Chinese one as its tooltip."""
+
+    key: str
+    label: str
+    label_zh_cn: str | None
+    value: str | None
+    personal_data: bool
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def custom_field_rows(definitions: Sequence[MemberField], attributes: Mapping[str, Any]) -> list[CustomFieldRow]:
+    """Every defined field (empty ones too, so a marketer sees what can be filled in), then any value held for a
+    key that no field defines (written before its field was deleted without force, or by an older release)."""
+    rows = [
+        CustomFieldRow(
+            key=d.key,
+            label=d.label_en,
+            label_zh_cn=d.label_zh_cn,
+            value=_shown(attributes[d.key]) if attributes.get(d.key) is not None else None,
+            personal_data=d.personal_data,
+        )
+        for d in definitions
+    ]
+    defined = {d.key for d in definitions}
+    rows += [
+        CustomFieldRow(key=key, label=key, label_zh_cn=None, value=_shown(value), personal_data=False)
+        for key, value in sorted(attributes.items())
+        if key not in defined
+    ]
+    return rows
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -88,5 +133,6 @@ async def member_360(
         messages=await messaging.list_messages(session, member_id=parsed, limit=20),
         tasks=await tasks.listing(session, status=None, role=None, member_id=parsed, limit=20),
         scores=await rfm.rfm_scores(session, parsed),
+        custom_fields=custom_field_rows(await fields.list_fields(session), view.member.attributes or {}),
         can_tasks="tasks" in user.pages,
     )

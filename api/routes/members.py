@@ -59,7 +59,9 @@ async def get_member(member_id: uuid.UUID, session: SessionDep, _: CurrentKey, s
     return Member360Out.of_view(view, temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace)
 
 
-@router.patch("/{member_id}", response_model=MemberOut, summary="Update profile fields and consent")
+@router.patch(
+    "/{member_id}", response_model=MemberOut, summary="Update profile fields, consent, tags and custom field values"
+)
 async def update_member(member_id: uuid.UUID, body: MemberUpdate, session: SessionDep, key: WriterKey) -> MemberOut:
     member = await members.update(session, member_id, body, source=f"api:{key.name}")
     out = MemberOut.of(member)

@@ -1,4 +1,4 @@
-"""Members: the member record, its validation, reads, updates and search."""
+"""Members: the member record, its validation, reads, updates and search; custom member fields (`fields`)."""
 
 from services.members.service import (
     Birthday,
@@ -10,6 +10,7 @@ from services.members.service import (
     MemberUpdate,
     Name,
     Phone,
+    Tag,
     Timezone,
     change_tags,
     create,
@@ -28,6 +29,7 @@ __all__ = [
     "MemberUpdate",
     "Name",
     "Phone",
+    "Tag",
     "Timezone",
     "change_tags",
     "create",

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Conflict, NotFound
 from core.ids import uuid7
 from models import Member
+from services.definitions import Name as DefinitionName
+from services.members.fields import merged_attributes
 
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -54,6 +56,25 @@ Timezone = Annotated[str, AfterValidator(_timezone)]
 Locale = Annotated[str, AfterValidator(_locale)]
 Phone = Annotated[str, AfterValidator(_phone)]
 Birthday = Annotated[date, AfterValidator(_birthday)]
+# Tags as rules and journeys write them (services.definitions.Name), so every tag set here can be tested by a
+# segment or a condition and added or removed by a rule or journey action.
+Tag = DefinitionName
+MAX_TAGS = 50
+MAX_ATTRIBUTES = 100
+
+
+def _distinct(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_distinct)]
+Attributes = Annotated[
+    dict[str, Any],
+    Field(
+        max_length=MAX_ATTRIBUTES,
+        description="Custom member field values by key, checked against GET /api/v1/member-fields",
+    ),
+]
 
 
 class Consent(BaseModel):
@@ -81,6 +102,8 @@ class MemberCreate(BaseModel):
     timezone: Timezone = "UTC"
     locale: Locale = "en"
     consent: Consent = Consent()
+    tags: Tags = Field(default_factory=list)
+    attributes: Attributes = Field(default_factory=dict)
 
 
 class MemberUpdate(BaseModel):
@@ -95,9 +118,13 @@ class MemberUpdate(BaseModel):
     timezone: Timezone | None = None
     locale: Locale | None = None
     consent: ConsentUpdate | None = None
+    # `tags` replaces the member's tags; `attributes` sets the fields it names (null removes a value) and keeps
+    # the others.
+    tags: Tags | None = None
+    attributes: Attributes | None = None
 
 
-_NOT_NULLABLE = {"timezone", "locale"}
+_NOT_NULLABLE = {"timezone", "locale", "tags"}
 
 
 async def create(
@@ -108,13 +135,14 @@ async def create(
     if joined_at is not None and (joined_at.tzinfo is None or joined_at > datetime.now(UTC)):
         raise ValueError("joined_at must be a time zone-aware moment in the past")
     now = joined_at or datetime.now(UTC)
-    values: dict[str, Any] = data.model_dump(exclude={"consent"})
+    values: dict[str, Any] = data.model_dump(exclude={"consent", "tags", "attributes"})
+    attributes = await merged_attributes(session, {}, data.attributes, creating=True)
     member_id = uuid7()
     values.update(
         id=member_id,
         tier="member",
-        tags=[],
-        attributes={},
+        tags=list(data.tags),
+        attributes=attributes,
         lifetime_spend=Decimal("0"),
         order_count=0,
         consent_email=data.consent.email,
@@ -157,7 +185,9 @@ async def get(session: AsyncSession, member_id: uuid.UUID, *, for_update: bool =
 
 async def update(session: AsyncSession, member_id: uuid.UUID, data: MemberUpdate, *, source: str) -> Member:
     member = await get(session, member_id, for_update=True)
-    changes = data.model_dump(exclude_unset=True, exclude={"consent"})
+    changes = data.model_dump(exclude_unset=True, exclude={"consent", "attributes"})
+    if data.attributes is not None:
+        member.attributes = await merged_attributes(session, member.attributes or {}, data.attributes, creating=False)
     for field, value in changes.items():
         if value is None and field in _NOT_NULLABLE:
             continue

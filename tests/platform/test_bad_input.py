@@ -37,6 +37,10 @@ BAD_MEMBERS: list[tuple[str, dict[str, Any], str]] = [
     ("future birthday", member_body(birthday="2999-01-01"), "body.birthday"),
     ("huge name", member_body(name="x" * 5000), "body.name"),
     ("not an object", [1, 2, 3], "body"),  # type: ignore[list-item]
+    ("undefined custom field", member_body(attributes={"no_such_field": 1}), "body.attributes.no_such_field"),
+    ("attributes not an object", member_body(attributes=["a"]), "body.attributes"),
+    ("bad tag", member_body(tags=["Not A Tag"]), "body.tags.0"),
+    ("tags not a list", member_body(tags={"vip": True}), "body.tags"),
 ]
 
 
@@ -137,6 +141,8 @@ async def test_wrong_role_is_403_and_writes_nothing(
     assert error["details"]["role"] == "approver"
     assert_error(await marketer.post("/api/v1/orders", json=order_body(str(uuid.uuid4()))), 403, "insufficient_role")
     assert_error(await marketer.post("/api/v1/keys", json={"name": "x", "role": "admin"}), 403, "insufficient_role")
+    field = {"key": "nickname", "labels": {"en": "Nickname", "zh-CN": "昵称"}, "type": "text"}
+    assert_error(await marketer.post("/api/v1/member-fields", json=field), 403, "insufficient_role")
     assert await _table_counts(sessions) == before
     assert (await approver.get("/api/v1/members", params={"limit": 1})).status_code == 200
 
@@ -162,6 +168,22 @@ async def test_nul_characters_are_refused_before_they_reach_the_database(shop: A
     assert_error(await admin.post("/api/v1/rewards", json={"name": "x\u0000", "points_cost": 10}), 422)
     assert_error(await shop.get("/api/v1/members", params={"query": "a\x00b"}), 422, "validation_error")
     assert (await shop.get("/api/v1/members", params={"query": "plain"})).status_code == 200
+
+
+async def test_hostile_member_field_input_is_4xx_and_defines_nothing(admin: ApiClient) -> None:
+    labels = {"en": "Nickname", "zh-CN": "昵称"}
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({"key": "nick\u0000", "labels": labels, "type": "text"}, 422),
+        ({"key": "nickname", "labels": {"en": "x" * 101, "zh-CN": "昵称"}, "type": "text"}, 422),
+        ({"key": "nickname", "labels": labels, "type": "single_select", "options": [f"o{i}" for i in range(101)]}, 422),
+        ({"key": "nickname", "labels": labels, "type": "single_select", "options": [{"value": "a"}]}, 422),
+        ({"key": ["nickname"], "labels": labels, "type": "text"}, 422),
+    ]
+    for body, status in cases:
+        assert_error(await admin.post("/api/v1/member-fields", json=body), status)
+    assert_error(await admin.get(f"/api/v1/member-fields/{'k' * 65}"), 422, "validation_error")
+    assert_error(await admin.delete("/api/v1/member-fields/nickname", params={"force": "perhaps"}), 422)
+    assert "nickname" not in {f["key"] for f in (await admin.get("/api/v1/member-fields")).json()}
 
 
 def _edited(cursor: str) -> str:

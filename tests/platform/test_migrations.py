@@ -40,3 +40,32 @@ async def test_downgrade_to_base_and_upgrade_again(postgres: EmbeddedPostgres) -
     finally:
         await scratch.dispose()
     assert codes == ["system:adjustments", "system:expired", "system:issued", "system:redeemed"]
+
+
+async def test_member_fields_migration_upgrades_a_database_with_members(postgres: EmbeddedPostgres) -> None:
+    """0010 adds the field definitions beside members who already hold tags and attributes, and keeps them."""
+    name = f"mig_{uuid.uuid4().hex[:8]}"
+    postgres.ensure_database(name)
+    url = postgres.url(name)
+    await asyncio.to_thread(upgrade, url, "0009")
+    scratch = create_async_engine(url)
+    try:
+        async with scratch.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO members (id, external_id, timezone, locale, tier, tags, attributes, consent_email,"
+                    " consent_sms, lifetime_spend, order_count)"
+                    " VALUES (:id, 'before-0010', 'UTC', 'en', 'member', '{vip}', '{\"city\": \"Shanghai\"}',"
+                    " false, false, 0, 0)"
+                ),
+                {"id": uuid.uuid4()},
+            )
+        await asyncio.to_thread(upgrade, url)
+        async with scratch.connect() as connection:
+            kept = (
+                await connection.execute(text("SELECT tags, attributes FROM members WHERE external_id = 'before-0010'"))
+            ).one()
+            defined = (await connection.execute(text("SELECT count(*) FROM member_fields"))).scalar_one()
+    finally:
+        await scratch.dispose()
+    assert (kept.tags, kept.attributes, defined) == (["vip"], {"city": "Shanghai"}, 0)
