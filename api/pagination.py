@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query
@@ -149,6 +150,15 @@ def _load_str(value: Any) -> str:
     return value
 
 
+def _load_time_and_str(value: Any) -> tuple[datetime, str]:
+    if not isinstance(value, list) or len(value) != 2 or not isinstance(value[0], str):
+        raise ValueError("key must be [timestamp, string]")
+    at = datetime.fromisoformat(value[0])
+    if at.tzinfo is None:
+        raise ValueError("timestamp must carry its time zone")
+    return at, _load_str(value[1])
+
+
 def uuid_keyset(scope: str) -> Keyset[uuid.UUID]:
     return Keyset(scope, lambda key: key.hex, _load_uuid)
 
@@ -161,11 +171,17 @@ def str_keyset(scope: str) -> Keyset[str]:
     return Keyset(scope, lambda key: key, _load_str)
 
 
+def time_str_keyset(scope: str) -> Keyset[tuple[datetime, str]]:
+    """A (timestamp, string id) key, for lists ordered by time with the id breaking ties."""
+    return Keyset(scope, lambda key: [key[0].isoformat(), key[1]], _load_time_and_str)
+
+
 # One cursor per list; a scope name is never reused, so a cursor is only ever accepted by the list that issued it.
 MEMBER_CURSOR = uuid_keyset("members")  # members by id, newest first
 MESSAGE_CURSOR = uuid_keyset("messages")  # messages by id, newest first
 LEDGER_CURSOR = int_keyset("ledger")  # a member's ledger entries by entry id, newest first
 JOURNEY_RUN_CURSOR = str_keyset("journey_runs")  # a journey's runs by run id, descending
+STEP_RUN_CURSOR = time_str_keyset("journey_step_runs")  # a journey's runs counted at one step, newest first
 RULE_FIRING_CURSOR = uuid_keyset("rule_firings")  # a rule's firings by id, newest first
 CAMPAIGN_CURSOR = uuid_keyset("campaigns")  # campaigns by id, newest first
 CAMPAIGN_MEMBER_CURSOR = uuid_keyset("campaign_members")  # a campaign's snapshot by member id, ascending

@@ -1,5 +1,5 @@
-"""Journeys: the list, a definition on the canvas (with who is at each step) and as steps, its versions, and
-editing as JSON with the problems shown inline."""
+"""Journeys: the list, a definition on the canvas (with who is at each step) and as steps, the runs behind each
+count on the canvas, its versions, and editing as JSON with the problems shown inline."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from pydantic import ValidationError
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
+from api.console.members import run_url
 from api.console.render import flash_to, read_definition, render
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.pagination import STEP_RUN_CURSOR
 from core.errors import InvalidInput, NotFound
-from core.settings import Settings
 from models import JourneyVersion
 from services import journeys
 from services.journeys.definition import BranchStep, Definition, ExitStep, WaitForStep
@@ -52,16 +53,12 @@ def _steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
-def _runs_at_step_url(settings: Settings, kind: str, step: str) -> str:
-    """The running workflows at a step, listed by the Temporal UI through the search attributes the workflow keeps."""
-    query = f'JourneyKind="{kind}" AND JourneyStep="{step}" AND ExecutionStatus="Running"'
-    base = settings.temporal.ui_url.rstrip("/")
-    return f"{base}/namespaces/{quote(settings.temporal.namespace)}/workflows?query={quote(query)}"
+def step_url(kind: str, step: str, measure: str) -> str:
+    """The console's list of the runs one of a step's counts counts."""
+    return f"/console/journeys/{quote(kind, safe='')}/steps/{quote(step, safe='')}?measure={measure}"
 
 
-def _canvas(
-    settings: Settings, kind: str, definition: dict[str, Any], counts: dict[str, journeys.StepCounts]
-) -> dict[str, Any] | None:
+def _canvas(kind: str, definition: dict[str, Any], counts: dict[str, journeys.StepCounts]) -> dict[str, Any] | None:
     """What the canvas draws, embedded in the page as JSON: the steps with their live counts, and the edges."""
     try:
         parsed = Definition.model_validate(definition)
@@ -74,7 +71,7 @@ def _canvas(
             {
                 **asdict(node),
                 "counts": asdict(counts.get(node.id, journeys.StepCounts())),
-                "now_url": _runs_at_step_url(settings, kind, node.id),
+                "count_urls": {measure: step_url(kind, node.id, measure) for measure in journeys.MEASURES},
             }
             for node in drawn.nodes
         ],
@@ -106,7 +103,7 @@ async def _journey_page(
         journey=journey,
         shown=shown,
         steps=_steps(shown.definition),
-        canvas=_canvas(request.app.state.settings, kind, shown.definition, await journeys.step_counts(session, kind)),
+        canvas=_canvas(kind, shown.definition, await journeys.step_counts(session, kind)),
         versions=await journeys.versions(session, kind),
         draft=draft if draft is not None else json.dumps(shown.definition, indent=2, ensure_ascii=False),
         problems=problems or [],
@@ -127,6 +124,69 @@ async def journey_view(
     raw = request.query_params.get("version") or ""
     version = int(raw) if raw.isdigit() and len(raw) < 8 else None
     return await _journey_page(request, session, user, kind, version=version)
+
+
+MEASURE_TITLES = {
+    "now": "at this step now",
+    "passed": "passed through this step",
+    "ended": "ended at this step",
+}
+STEP_PAGE = 50
+
+
+async def _step_node(session: SessionDep, kind: str, step: str) -> journeys.Node | None:
+    """The step as the canvas draws it, from the newest version that has it (runs of older versions may still be
+    at a step the current one dropped); None if no version has it."""
+    for row in await journeys.versions(session, kind):
+        try:
+            parsed = Definition.model_validate(row.definition)
+        except ValidationError:
+            continue
+        node = next((n for n in journeys.graph(parsed).nodes if n.id == step), None)
+        if node is not None:
+            return node
+    return None
+
+
+@router.get("/journeys/{kind}/steps/{step}", response_class=HTMLResponse)
+async def journey_step_runs(
+    request: Request,
+    kind: str,
+    step: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[ConsoleUser, require("journeys")],
+) -> HTMLResponse:
+    """The runs behind one of a step's counts on the canvas, newest first, with their members and Temporal links."""
+    try:
+        journey = await journeys.get_journey(session, kind)
+    except NotFound:
+        return render(request, "not_found.html", status_code=404, user=user, what="journey")
+    node = await _step_node(session, kind, step)
+    if node is None:
+        return render(request, "not_found.html", status_code=404, user=user, what=f"step in the journey {kind}")
+    measure = request.query_params.get("measure") or "now"
+    if measure not in journeys.MEASURES:
+        what = "count on a step (the counts are now, passed and ended)"
+        return render(request, "not_found.html", status_code=404, user=user, what=what)
+    after = STEP_RUN_CURSOR.decode_or_none(request.query_params.get("cursor"))
+    rows = await journeys.runs_at_step(session, kind, step, measure, limit=STEP_PAGE + 1, after=after)
+    shown, older = STEP_RUN_CURSOR.take(rows, STEP_PAGE, key=lambda r: (r.run.started_at, r.run.run_id))
+    counts = (await journeys.step_counts(session, kind)).get(step, journeys.StepCounts())
+    return render(
+        request,
+        "journey_step.html",
+        active="journeys",
+        user=user,
+        journey=journey,
+        node=node,
+        measure=measure,
+        measures=[(m, MEASURE_TITLES[m], getattr(counts, m), step_url(kind, step, m)) for m in journeys.MEASURES],
+        title=MEASURE_TITLES[measure],
+        rows=[(r, run_url(settings, r.run.workflow_id, r.run.run_id)) for r in shown],
+        older=f"{step_url(kind, step, measure)}&cursor={older}" if older else None,
+        newest=step_url(kind, step, measure) if after is not None else None,
+    )
 
 
 @router.post("/journeys/{kind}", response_class=HTMLResponse)

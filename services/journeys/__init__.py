@@ -3,14 +3,17 @@ and staff tasks."""
 
 from services.journeys.canvas import Edge, Graph, Node, graph
 from services.journeys.runs import (
+    MEASURES,
     MemberJourneyFacts,
     Progress,
     StepCounts,
+    StepRun,
     cancel_run,
     facts,
     get_run,
     member_runs,
     record,
+    runs_at_step,
     runs_of,
     step_counts,
 )
@@ -36,9 +39,11 @@ __all__ = [
     "Edge",
     "Graph",
     "Node",
+    "MEASURES",
     "MemberJourneyFacts",
     "Progress",
     "StepCounts",
+    "StepRun",
     "cancel_run",
     "check",
     "create",
@@ -56,6 +61,7 @@ __all__ = [
     "parse",
     "publish",
     "record",
+    "runs_at_step",
     "runs_of",
     "scan_due",
     "seed_builtins",

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import column, distinct, func, select, true
+from sqlalchemy import ColumnElement, column, distinct, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
@@ -115,6 +115,11 @@ async def cancel_run(session: AsyncSession, temporal: Client, run_id: str, *, ac
     return run
 
 
+# A run "ended" at its current step with one of these; a cancelled run records the step "cancelled" instead.
+ENDED_STATUSES = ("completed", "exited", "failed")
+MEASURES = ("now", "passed", "ended")
+
+
 @dataclass(frozen=True)
 class StepCounts:
     """Who is where on one step of a journey, over the runs of every version."""
@@ -131,7 +136,7 @@ async def step_counts(session: AsyncSession, kind: str) -> dict[str, StepCounts]
         select(
             JourneyRun.current_step,
             func.count().filter(JourneyRun.status == "running"),
-            func.count().filter(JourneyRun.status.in_(("completed", "exited", "failed"))),
+            func.count().filter(JourneyRun.status.in_(ENDED_STATUSES)),
         )
         .where(JourneyRun.kind == kind)
         .group_by(JourneyRun.current_step)
@@ -155,6 +160,73 @@ async def step_counts(session: AsyncSession, kind: str) -> dict[str, StepCounts]
         )
         for step_id in {*now_and_ended, *through}
     }
+
+
+def _measured(step: str, measure: str) -> ColumnElement[bool]:
+    """The runs one of `step_counts`'s figures counts, as a condition on `journey_runs` (same SQL meaning)."""
+    if measure == "now":
+        return (JourneyRun.current_step == step) & (JourneyRun.status == "running")
+    if measure == "ended":
+        return (JourneyRun.current_step == step) & JourneyRun.status.in_(ENDED_STATUSES)
+    if measure == "passed":
+        # Some entry of the history has this step: what the grouped count over jsonb_array_elements counts.
+        return JourneyRun.steps.contains([{"step": step}])
+    raise ValueError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One run counted at a step: the run, its member's external id and name (None if the member row is gone),
+    and when it first reached the step and when it left it (None while it is still there)."""
+
+    run: JourneyRun
+    external_id: str | None
+    name: str | None
+    reached_at: datetime | None
+    left_at: datetime | None
+
+
+def _when(run: JourneyRun, step: str) -> tuple[datetime | None, datetime | None]:
+    """From the run's step history, its latest visit of `step`: when it entered, and when it left (the next entry:
+    the next step, "cancelled", or the ending recorded at the step itself); None while it is still there."""
+    history = run.steps or []
+    visits = [i for i, entry in enumerate(history) if entry.get("step") == step]
+    if not visits:
+        return None, None
+    last = visits[-1]
+    if history[last].get("status") != "running":  # it ended at the step: the entry before is where it entered
+        entered = last - 1 if last > 0 and history[last - 1].get("step") == step else last
+        return datetime.fromisoformat(history[entered]["at"]), datetime.fromisoformat(history[last]["at"])
+    left = datetime.fromisoformat(history[last + 1]["at"]) if last + 1 < len(history) else None
+    return datetime.fromisoformat(history[last]["at"]), left
+
+
+async def runs_at_step(
+    session: AsyncSession,
+    kind: str,
+    step: str,
+    measure: str,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[StepRun]:
+    """The runs of one journey kind (every version) that `step_counts` counts under `measure` ("now", "passed" or
+    "ended") at `step`: newest first, by (started_at, run_id) descending; `after` is that key of the previous page's
+    last run. ValueError for another measure."""
+    stmt = (
+        select(JourneyRun, Member.external_id, Member.name)
+        .outerjoin(Member, Member.id == JourneyRun.member_id)
+        .where(JourneyRun.kind == kind, _measured(step, measure))
+    )
+    if after is not None:
+        stmt = stmt.where(tuple_(JourneyRun.started_at, JourneyRun.run_id) < tuple_(*after))
+    stmt = stmt.order_by(JourneyRun.started_at.desc(), JourneyRun.run_id.desc()).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    listed = []
+    for run, external_id, name in rows:
+        reached, left = _when(run, step)
+        listed.append(StepRun(run=run, external_id=external_id, name=name, reached_at=reached, left_at=left))
+    return listed
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,67 @@ async def test_step_counts_say_who_is_at_each_step_who_passed_and_who_ended_ther
         "wait_first_purchase": journeys.StepCounts(now=1, passed=1, ended=0),
         "done": journeys.StepCounts(now=0, passed=1, ended=1),
     }
+
+
+async def test_the_runs_listed_at_a_step_are_the_runs_its_counts_count(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    kind = f"listing_{uuid.uuid4().hex[:8]}"
+    paths: list[tuple[list[str], str | None]] = [
+        (["welcome_message", "story_delay"], None),
+        (["welcome_message", "story_delay"], None),
+        (["welcome_message", "story_delay", "brand_story", "wait_first_purchase"], None),
+        (["welcome_message", "story_delay", "brand_story"], "exited"),
+        (["welcome_message", "story_delay", "brand_story"], "failed"),
+        (["welcome_message", "story_delay", "brand_story", "done"], "completed"),
+        (["welcome_message", "story_delay", "cancelled"], "cancelled"),
+    ]
+    async with sessions() as session:
+        for path, ending in paths:
+            await record_run(session, kind, path, ending=ending)
+        await record_run(session, f"other_{uuid.uuid4().hex[:8]}", ["welcome_message"])
+        await session.commit()
+        counts = await journeys.step_counts(session, kind)
+        for step in ["welcome_message", "story_delay", "brand_story", "wait_first_purchase", "done", "reminder"]:
+            for measure in journeys.MEASURES:
+                listed = await journeys.runs_at_step(session, kind, step, measure, limit=100)
+                expected = getattr(counts.get(step, journeys.StepCounts()), measure)
+                assert len(listed) == expected, (step, measure)
+                assert len({r.run.run_id for r in listed}) == expected
+                assert all(r.run.kind == kind for r in listed)
+        # The measures mean what the canvas says: running there, through there, ended there.
+        assert counts["brand_story"] == journeys.StepCounts(now=0, passed=4, ended=2)
+        now = await journeys.runs_at_step(session, kind, "story_delay", "now", limit=100)
+        assert {r.run.status for r in now} == {"running"} and len(now) == 2
+        ended = await journeys.runs_at_step(session, kind, "brand_story", "ended", limit=100)
+        assert {r.run.status for r in ended} == {"exited", "failed"}
+        try:
+            await journeys.runs_at_step(session, kind, "brand_story", "stuck", limit=10)
+        except ValueError as exc:
+            assert "now, passed, ended" in str(exc)
+        else:
+            raise AssertionError("an unknown measure was accepted")
+
+
+async def test_runs_at_a_step_come_newest_first_in_keyset_pages_with_when_they_reached_and_left_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    kind = f"paging_{uuid.uuid4().hex[:8]}"
+    async with sessions() as session:
+        ids = [await record_run(session, kind, ["a", "b"]) for _ in range(5)]  # started one after another
+        await session.commit()
+        seen: list[str] = []
+        after = None
+        while True:
+            page = await journeys.runs_at_step(session, kind, "a", "passed", limit=2, after=after)
+            seen += [r.run.run_id for r in page]
+            if len(page) < 2:
+                break
+            after = (page[-1].run.started_at, page[-1].run.run_id)
+        assert seen == list(reversed(ids))
+        first = (await journeys.runs_at_step(session, kind, "a", "passed", limit=1))[0]
+        assert first.external_id is None and first.name is None  # the made-up member has no row
+        assert first.reached_at == first.run.started_at
+        assert first.left_at is not None and first.left_at > first.reached_at  # it moved on to "b"
+        at_b = (await journeys.runs_at_step(session, kind, "b", "now", limit=1))[0]
+        assert at_b.reached_at == first.left_at and at_b.left_at is None

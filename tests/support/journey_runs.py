@@ -10,10 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services import journeys
 
 
-async def record_run(session: AsyncSession, kind: str, path: list[str], *, ending: str | None = None) -> str:
+async def record_run(
+    session: AsyncSession,
+    kind: str,
+    path: list[str],
+    *,
+    ending: str | None = None,
+    member_id: uuid.UUID | None = None,
+) -> str:
     """A run of `kind` that entered each step of `path` in turn (as the workflow records them), still running
-    at the last one, or ended there with status `ending` ("completed", "exited", "failed"); its run id."""
-    run_id, member_id = str(uuid.uuid4()), uuid.uuid4()
+    at the last one, or ended there with status `ending` ("completed", "exited", "failed"); its run id. The run is
+    for `member_id` if given, else for a made-up member with no row."""
+    run_id, member_id = str(uuid.uuid4()), member_id or uuid.uuid4()
     start = datetime.now(UTC)
     moves = [(step, "running") for step in path] + ([(path[-1], ending)] if ending else [])
     for n, (step, status) in enumerate(moves):

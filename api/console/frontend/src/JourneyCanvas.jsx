@@ -1,5 +1,5 @@
 // The journey canvas (read-only): one node per step with its kind's look, a one-line summary and the live
-// counts, edges labelled by what they mean, laid out top to bottom.
+// counts (a non-zero one links to the runs it counts), edges labelled by what they mean, laid out top to bottom.
 import { useMemo } from "react";
 import { Background, Controls, Handle, MarkerType, Position, ReactFlow } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -31,12 +31,13 @@ const KIND_ICONS = {
   exit: "■",
 };
 
+// A non-zero count links to the console's list of those runs (each with its member and its Temporal run).
 function Count({ value, label, name, href }) {
   const text = `${value.toLocaleString("en")} ${label}`;
   const title = { now: "members at this step now", passed: "runs that passed through this step", ended: "runs that ended here" }[name];
   if (href && value > 0) {
     return (
-      <a className="mf-count nodrag" data-count={name} href={href} title={`${title} (Temporal UI)`} target="_blank" rel="noopener">
+      <a className="mf-count nodrag" data-count={name} href={href} title={`${title}: list them`}>
         {text}
       </a>
     );
@@ -61,9 +62,9 @@ function StepNode({ data }) {
       </div>
       <div className="mf-node__summary" title={step.summary}>{step.summary}</div>
       <div className="mf-node__counts">
-        <Count value={step.counts.now} label="now" name="now" href={step.now_url} />
-        <Count value={step.counts.passed} label="passed" name="passed" />
-        <Count value={step.counts.ended} label="ended" name="ended" />
+        <Count value={step.counts.now} label="now" name="now" href={step.count_urls?.now} />
+        <Count value={step.counts.passed} label="passed" name="passed" href={step.count_urls?.passed} />
+        <Count value={step.counts.ended} label="ended" name="ended" href={step.count_urls?.ended} />
       </div>
       <Handle id="out" type="source" position={Position.Bottom} isConnectable={false} />
       <Handle id="side-out" type="source" position={Position.Right} isConnectable={false} />
