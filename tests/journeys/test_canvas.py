@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services import journeys
@@ -153,15 +154,12 @@ async def test_the_runs_listed_at_a_step_are_the_runs_its_counts_count(
         # The measures mean what the canvas says: running there, through there, ended there.
         assert counts["brand_story"] == journeys.StepCounts(now=0, passed=4, ended=2)
         now = await journeys.runs_at_step(session, kind, "story_delay", "now", limit=100)
-        assert {r.run.status for r in now} == {"running"} and len(now) == 2
+        assert {r.run.status for r in now} == {"running"}
+        assert len(now) == 2
         ended = await journeys.runs_at_step(session, kind, "brand_story", "ended", limit=100)
         assert {r.run.status for r in ended} == {"exited", "failed"}
-        try:
+        with pytest.raises(ValueError, match="now, passed, ended"):
             await journeys.runs_at_step(session, kind, "brand_story", "stuck", limit=10)
-        except ValueError as exc:
-            assert "now, passed, ended" in str(exc)
-        else:
-            raise AssertionError("an unknown measure was accepted")
 
 
 async def test_runs_at_a_step_come_newest_first_in_keyset_pages_with_when_they_reached_and_left_it(
@@ -181,8 +179,11 @@ async def test_runs_at_a_step_come_newest_first_in_keyset_pages_with_when_they_r
             after = (page[-1].run.started_at, page[-1].run.run_id)
         assert seen == list(reversed(ids))
         first = (await journeys.runs_at_step(session, kind, "a", "passed", limit=1))[0]
-        assert first.external_id is None and first.name is None  # the made-up member has no row
+        assert first.external_id is None
+        assert first.name is None
         assert first.reached_at == first.run.started_at
-        assert first.left_at is not None and first.left_at > first.reached_at  # it moved on to "b"
+        assert first.left_at is not None
+        assert first.left_at > first.reached_at
         at_b = (await journeys.runs_at_step(session, kind, "b", "now", limit=1))[0]
-        assert at_b.reached_at == first.left_at and at_b.left_at is None
+        assert at_b.reached_at == first.left_at
+        assert at_b.left_at is None

@@ -1,9 +1,11 @@
 """The journey canvas in headless Chromium: the welcome journey drawn by React Flow, one node per step with its
 kind and summary, the edges labelled by meaning, and the live counts of the runs (a member recorded at a step
-shows up on that step's node)."""
+shows up on that step's node, and clicking its count lists the runs there with the member)."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from pathlib import Path
 
 from playwright.async_api import Page, expect
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services import journeys
 from services.platform.api_keys import Role
 from tests.console.browser.conftest import PageProblems, sign_in_browser
-from tests.support.helpers import KeyMaker
+from tests.support.helpers import ApiClient, KeyMaker, member_body
 from tests.support.journey_runs import record_run
 
 WELCOME_NODES = [
@@ -40,13 +42,17 @@ async def test_the_welcome_canvas_draws_each_step_its_edges_and_who_is_there(
     sessions: async_sessionmaker[AsyncSession],
     canvas_bundle: Path,
     screenshots: Path,
+    shop: ApiClient,
 ) -> None:
     tab, problems = page
+    name = f"Liu Yang {uuid.uuid4().hex[:6]}"
+    member = (await shop.post("/api/v1/members", json=member_body(name=name))).json()
     async with sessions() as session:
         version = await journeys.get_version(session, "welcome", None)
         assert [s["id"] for s in version.definition["steps"]] == [n[0] for n in WELCOME_NODES]
         before = await journeys.step_counts(session, "welcome")
-        await record_run(session, "welcome", ["welcome_message", "story_delay"])  # a member waiting a day
+        member_id = uuid.UUID(member["id"])
+        run_id = await record_run(session, "welcome", ["welcome_message", "story_delay"], member_id=member_id)
         await session.commit()
         counts = await journeys.step_counts(session, "welcome")
     waiting = before.get("story_delay", journeys.StepCounts()).now + 1
@@ -68,10 +74,10 @@ async def test_the_welcome_canvas_draws_each_step_its_edges_and_who_is_there(
         await expect(node.locator('[data-count="ended"]')).to_have_text(f"{shown.ended:,} ended")
     at_delay = canvas.locator('.mf-node[data-step="story_delay"] a[data-count="now"]')
     await expect(at_delay).to_have_text(f"{waiting:,} now")
-    href = await at_delay.get_attribute("href")
-    assert href is not None
-    assert "JourneyStep%3D%22story_delay%22" in href
-    assert "ExecutionStatus%3D%22Running%22" in href
+    assert await at_delay.get_attribute("href") == "/console/journeys/welcome/steps/story_delay?measure=now"
+    zero = canvas.locator('.mf-node[data-step="reminder"] [data-count="ended"]')
+    if counts.get("reminder", journeys.StepCounts()).ended == 0:
+        await expect(zero).to_have_js_property("tagName", "SPAN")  # a zero count is plain text
 
     edges = canvas.locator(".react-flow__edge")
     await expect(edges).to_have_count(len(WELCOME_EDGES))
@@ -94,4 +100,11 @@ async def test_the_welcome_canvas_draws_each_step_its_edges_and_who_is_there(
     await expect(tab.locator("textarea#definition")).to_have_count(1)
     await tab.locator("#journey-canvas").scroll_into_view_if_needed()
     await tab.locator("section[aria-labelledby=canvas-title]").screenshot(path=screenshots / "journey_canvas.png")
+
+    # Clicking the count lists who is there: the member, linked to their 360 view, and the run in Temporal.
+    await at_delay.click()
+    await expect(tab).to_have_url(f"{base_url}/console/journeys/welcome/steps/story_delay?measure=now")
+    row = tab.locator(f'#step-runs tr[data-run="{run_id}"]')
+    await expect(row.get_by_role("link", name=name)).to_have_attribute("href", f"/console/members/{member['id']}")
+    await expect(row.locator("a[data-temporal]")).to_have_attribute("href", re.compile(f"/workflows/[^/]+/{run_id}$"))
     assert problems.items == []

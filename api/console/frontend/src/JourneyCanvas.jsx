@@ -37,7 +37,7 @@ function Count({ value, label, name, href }) {
   const title = { now: "members at this step now", passed: "runs that passed through this step", ended: "runs that ended here" }[name];
   if (href && value > 0) {
     return (
-      <a className="mf-count nodrag" data-count={name} href={href} title={`${title}: list them`}>
+      <a className="mf-count nodrag nopan" data-count={name} href={href} title={`${title}: list them`}>
         {text}
       </a>
     );
