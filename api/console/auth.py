@@ -39,7 +39,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
 }
-ALL_PAGES = ("dashboard", "members", "inbox", "campaigns", "journeys", "rules", "messages", "tasks")
+ALL_PAGES = ("dashboard", "members", "inbox", "campaigns", "journeys", "rules", "messages", "tasks", "fields")
 NAV = (
     ("dashboard", "Dashboard", "/console"),
     ("inbox", "Inbox", "/console/inbox"),
@@ -49,6 +49,7 @@ NAV = (
     ("rules", "Rules", "/console/rules"),
     ("messages", "Messages", "/console/messages"),
     ("tasks", "Tasks", "/console/tasks"),
+    ("fields", "Fields", "/console/fields"),
 )
 
 

@@ -134,6 +134,7 @@ async def test_each_role_sees_its_own_pages(app: FastAPI, make_key: KeyMaker) ->
         "/console/rules",
         "/console/messages",
         "/console/tasks",
+        "/console/fields",
     ]
     for role, (allowed, home) in expected.items():
         async with console_client(app) as client:

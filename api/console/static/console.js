@@ -46,7 +46,22 @@ function liveProgress(bar) {
   if (bar.dataset.finished !== "true") window.setTimeout(poll, 500);
 }
 
+function optionsFollowType(select) {
+  // The options rows only matter for the select types; without this script they are always shown.
+  const selectTypes = select.dataset.optionsFor.split(" ");
+  const rows = select.form.querySelectorAll("[data-options-row]");
+  const options = select.form.querySelector("textarea[name=options]");
+  const update = () => {
+    const shown = selectTypes.includes(select.value);
+    rows.forEach((row) => { row.hidden = !shown; });
+    options.disabled = !shown; // a hidden list is not sent: other types take no options
+  };
+  select.addEventListener("change", update);
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("select[data-preview-url]").forEach(livePreview);
   document.querySelectorAll("[data-progress-url]").forEach(liveProgress);
+  document.querySelectorAll("select[data-options-for]").forEach(optionsFollowType);
 });
