@@ -16,7 +16,9 @@ from temporalio.worker import Worker
 
 from models import JourneyRun
 from services.journeys import tasks
+from services.members import fields
 from services.platform.api_keys import Role
+from services.platform.audit import Actor
 from tests.console.browser.conftest import PageProblems, sign_in_browser
 from tests.support.campaigns import add_journey, add_members, add_segment, tag
 from tests.support.console import pending_redemption
@@ -151,6 +153,24 @@ async def test_the_dashboard_draws_every_chart_without_errors(
     await tab.screenshot(path=screenshots / "tasks.png")
     await row.get_by_role("button", name="Mark done").click()
     await expect(tab.locator(".flash")).to_contain_text("Call about the gold upgrade: done")
+
+    # An admin defines a custom field in the browser; the options box follows the type.
+    key = "shoe_size"
+    await tab.goto(f"{base_url}/console/fields")
+    await tab.fill("#key", key)
+    await tab.fill("#label_en", "Shoe size")
+    await tab.fill("#label_zh_cn", "鞋码")
+    await tab.select_option("#type", "single_select")
+    await expect(tab.locator("#options")).to_be_visible()
+    await tab.fill("#options", "38\n39\n40\n41\n42")
+    try:
+        await tab.get_by_role("button", name="Add field").click()
+        await expect(tab.locator("tr", has_text=key)).to_contain_text("Shoe size")
+        await tab.screenshot(path=screenshots / "fields.png")
+    finally:
+        async with sessions() as session:
+            await fields.delete_field(session, key, force=True, actor=Actor.system("test"))
+            await session.commit()
     assert problems.items == []
 
 
