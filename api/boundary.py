@@ -33,8 +33,8 @@ async def deliver_outbox(state: State, ids: list[int]) -> None:
 
 
 def _deliver_after_commit(session: AsyncSession, state: State, background: BackgroundTasks) -> None:
-    def after_commit(sync_session: Session) -> None:
-        ids: list[int] = sync_session.info.pop(outbox.PENDING_KEY, [])
+    def after_commit(_: Session) -> None:
+        ids = outbox.take_pending_ids(session)
         if ids:
             background.add_task(deliver_outbox, state, ids)
 
