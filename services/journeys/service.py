@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -268,7 +268,7 @@ async def scan_due(
         if trigger.event == "birthday":
             where = scans.birthday_on(today + timedelta(days=days))
         else:
-            where = func.date(Member.last_purchase_at) == today - timedelta(days=days or 30)
+            where = scans.last_purchase_on(today - timedelta(days=days or 30))
         count = 0
         async for page in scans.pages_of(session, where, page_size=page_size):
             for member in page:

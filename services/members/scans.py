@@ -1,5 +1,5 @@
 """Members due for something on a given day, for the daily scans: a birthday predicate that minds 29 February,
-and every member matching a predicate, page by page."""
+the last-purchase day, and every member matching a predicate, page by page."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ def birthday_on(day: date) -> ColumnElement[bool]:
     if day.month == 2 and day.day == 28 and (day + timedelta(days=1)).month == 3:
         return same_day | ((month == 2) & (day_of_month == 29))
     return same_day
+
+
+def last_purchase_on(day: date) -> ColumnElement[bool]:
+    """Members whose last purchase was on `day` (UTC), so a silent spell of N days is due exactly once."""
+    return func.date(Member.last_purchase_at) == day
 
 
 async def pages_of(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -339,7 +339,7 @@ async def scan_due(
                 where = scans.birthday_on(target)
                 key_part, facts = f"{target.year}:{param}", {"event.days_before": param}
             else:
-                where = func.date(Member.last_purchase_at) == today - timedelta(days=param)
+                where = scans.last_purchase_on(today - timedelta(days=param))
                 key_part, facts = f"{param}:{(today - timedelta(days=param)).isoformat()}", {"event.days": param}
             async for page in scans.pages_of(session, where, page_size=page_size):
                 for member in page:
