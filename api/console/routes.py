@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import auth, campaigns, dashboard, fields, inbox, journeys, members, messages, rules
+from api.console import auth, builder, campaigns, dashboard, fields, inbox, journeys, members, messages, rules
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, dashboard, members, inbox, campaigns, journeys, rules, messages, fields):
+for module in (auth, builder, dashboard, members, inbox, campaigns, journeys, rules, messages, fields):
     router.include_router(module.router, prefix="/console")
