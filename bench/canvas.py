@@ -197,9 +197,7 @@ async def _measure(base: str, secret: str, args: argparse.Namespace) -> dict[str
         small = [await _first_render(browser, state, small_url, SMALL) for _ in range(args.loads)]
         big = [await _first_render(browser, state, big_url, args.steps) for _ in range(args.loads)]
         await page.goto(big_url)
-        await page.wait_for_function(
-            "n => document.querySelectorAll('.react-flow__node').length === n", arg=args.steps
-        )
+        await page.wait_for_function("n => document.querySelectorAll('.react-flow__node').length === n", arg=args.steps)
         log("measuring panel opens")
         panels = await _panel_opens(page, args.steps, args.clicks) if args.clicks else []
         version = browser.version
