@@ -19,7 +19,8 @@ from services import journeys
 from services.definitions.conditions import FACT_TYPES, MEMBER_FACTS
 from services.journeys.definition import EVENTS
 from services.loyalty import tiers
-from services.members import fields
+from services.members import field_use, fields
+from services.members.fields import FieldType
 from services.messaging import templates
 from services.rewards import coupons
 from services.rules.definition import EVENT_FIELDS, LIMITS, TIME_TRIGGERS, TRIGGERS
@@ -70,7 +71,7 @@ EVENT_SPECS = {
     "event.days_before": ("Days before the birthday", "days"),
 }
 EVENT_OPTIONS = {"event.direction": ["up", "down"]}
-# How a custom field's type reads in a condition.
+# How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).
 FIELD_TYPES = {
     "text": "text",
     "number": "number",
@@ -109,11 +110,12 @@ def custom_field_specs(defined: Iterable[MemberField], *, personal: bool) -> lis
     """Custom fields as condition fields `attributes.<key>`; without `personal`, the personal ones are left out
     (journey conditions: their facts would enter workflow history)."""
     return [
-        _spec(
-            f"attributes.{row.key}",
-            row.label_en,
-            FIELD_TYPES.get(row.type, "text"),
-            "Custom fields",
+        FieldSpec(
+            field=f"{field_use.ATTRIBUTE_PREFIX}{row.key}",
+            label=row.label_en,
+            type=FIELD_TYPES.get(row.type, "text"),
+            group="Custom fields",
+            ops=field_use.CONDITION_OPS[FieldType(row.type)],
             options=list(row.options) if row.options else None,
         )
         for row in defined
