@@ -22,7 +22,7 @@ from api.deps import SessionDep, SettingsDep
 from api.schemas.rules import DryRunIn
 from core.errors import AppError, InvalidInput
 from models import Rule
-from services import journeys, members, rules
+from services import members, rules
 
 router = APIRouter()
 RulesUser = Annotated[ConsoleUser, require("rules")]
@@ -39,13 +39,12 @@ STARTER: dict[str, Any] = {
 }
 
 
-async def builder_boot(session: AsyncSession, rule: Rule | None, definition: dict[str, Any] | None) -> dict[str, Any]:
-    """What the builder's page embeds for it: the draft to start from, where to save it, and the journeys a
-    `start_journey` action may name (the shared catalog has templates, coupons and tags, not journeys)."""
+def builder_boot(rule: Rule | None, definition: dict[str, Any] | None) -> dict[str, Any]:
+    """What the builder's page embeds for it: the draft to start from (with whether the rule is enabled,
+    which a version does not hold) and the rule it publishes to, if any. Pickers come from the catalog."""
     return {
         "rule_id": str(rule.id) if rule is not None else None,
         "definition": {**definition, "enabled": rule.enabled} if rule is not None and definition else dict(STARTER),
-        "journeys": [{"kind": j.kind, "name": j.name} for j in await journeys.list_journeys(session)],
     }
 
 
@@ -72,7 +71,7 @@ async def _new_page(
         status_code=status_code,
         user=user,
         active="rules",
-        builder=await builder_boot(session, None, None),
+        builder=builder_boot(None, None),
         draft=draft or "",
         problems=problems or [],
     )

@@ -83,7 +83,7 @@ async def _rule_page(
         firings=await rules.firings(session, rule_id, member_id=None, limit=20, after=None),
         draft=draft if draft is not None else json.dumps(definition, indent=2, ensure_ascii=False),
         problems=problems or [],
-        builder=await builder_boot(session, rule, definition),
+        builder=builder_boot(rule, definition),
     )
 
 

@@ -13,7 +13,7 @@ import { Field, Leftovers, invalidProps } from "./fields.jsx";
 const CHECK_AFTER_MS = 400;
 const PARAM_DEFAULTS = { days: 30, days_before: 0 };
 
-export function RuleBuilder({ ruleId, initial, catalog, journeys, onDraftChange }) {
+export function RuleBuilder({ ruleId, initial, catalog, onDraftChange }) {
   const [draft, setDraft] = useState(initial);
   const [problems, setProblems] = useState(new Map());
   const [checking, setChecking] = useState("idle");
@@ -73,7 +73,7 @@ export function RuleBuilder({ ruleId, initial, catalog, journeys, onDraftChange 
         <section className="mf-panel" aria-labelledby="rule-then">
           <h3 id="rule-then">THEN</h3>
           <ActionList actions={draft.actions || []} onChange={(actions) => update({ actions })} catalog={catalog}
-            journeys={journeys} trigger={trigger} problems={problems} />
+            journeys={catalog.journeys ?? []} trigger={trigger} problems={problems} />
         </section>
         <section className="mf-panel" aria-labelledby="rule-settings">
           <h3 id="rule-settings">Settings</h3>

@@ -8,7 +8,7 @@ export function invalidProps(id, problem) {
 
 export function Field({ id, label, problem, hint, children }) {
   return (
-    <div className={`mf-row${problem ? " mf-row--invalid" : ""}`}>
+    <div className={`rb-field${problem ? " rb-field--invalid" : ""}`}>
       <label htmlFor={id}>{label}</label>
       {children}
       {hint && !problem && <small className="muted">{hint}</small>}

@@ -20,7 +20,6 @@ function Editor({ boot, catalog, reset }) {
       ruleId={boot.rule_id}
       initial={reset.draft}
       catalog={catalog}
-      journeys={boot.journeys}
       onDraftChange={(draft) => {
         latest = draft;
       }}
