@@ -3,7 +3,7 @@
 // templates and tags from the catalog, journeys from the page.
 import { useState } from "react";
 import { ACTION_KINDS, actionKind, newAction, numberOrText } from "./draft.js";
-import { Field, Leftovers, Select, TagListInput, invalidProps } from "./fields.jsx";
+import { CheckField, Field, Leftovers, Select, TagListInput, invalidProps } from "./fields.jsx";
 
 const ROLES = ["marketer", "ops", "approver", "admin", "account_manager"];
 
@@ -68,13 +68,13 @@ function ActionRow({ index, count, action, onChange, onMove, onRemove, catalog, 
           {index + 1}. {label}
         </b>
         <span className="rule-action__tools">
-          <button type="button" className="link" disabled={index === 0} onClick={() => onMove(-1)} aria-label={`Move action ${index + 1} up`}>
+          <button type="button" className="mf-link" disabled={index === 0} onClick={() => onMove(-1)} aria-label={`Move action ${index + 1} up`}>
             ↑
           </button>
-          <button type="button" className="link" disabled={index === count - 1} onClick={() => onMove(1)} aria-label={`Move action ${index + 1} down`}>
+          <button type="button" className="mf-link" disabled={index === count - 1} onClick={() => onMove(1)} aria-label={`Move action ${index + 1} down`}>
             ↓
           </button>
-          <button type="button" className="link danger" onClick={onRemove} aria-label={`Remove action ${index + 1}`}>
+          <button type="button" className="mf-link rb-danger" onClick={onRemove} aria-label={`Remove action ${index + 1}`}>
             Remove
           </button>
         </span>
@@ -189,9 +189,8 @@ function SendMessage({ id, base, args, set, problems, catalog, onChange }) {
           <input id={`${id}-delay-${unit}`} type="number" min="0" value={delay[unit] ?? ""} onChange={(e) => setDelay(unit, e.target.value)} />
         </Field>
       ))}
-      <Field id={`${id}-unless`} label="Not if the member ordered meanwhile" problem={problems.get(`${base}.unless_ordered`)}>
-        <input id={`${id}-unless`} type="checkbox" checked={Boolean(args.unless_ordered)} onChange={(e) => set("unless_ordered", e.target.checked)} />
-      </Field>
+      <CheckField id={`${id}-unless`} label="Not if the member ordered meanwhile" checked={Boolean(args.unless_ordered)}
+        onChange={(on) => set("unless_ordered", on)} problem={problems.get(`${base}.unless_ordered`)} />
     </div>
   );
 }

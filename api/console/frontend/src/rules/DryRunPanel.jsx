@@ -4,7 +4,7 @@
 import { useState } from "react";
 import { getJSON, sendJSON } from "../shared/api.js";
 import { byPath } from "../shared/problems.js";
-import { STATUS_WORDS, describeAction, propertyValue } from "./draft.js";
+import { STATUS_WORDS, describeAction, plainReason, propertyValue } from "./draft.js";
 import { Field, invalidProps } from "./fields.jsx";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -81,7 +81,7 @@ export function DryRunPanel({ definition, catalog }) {
         {running ? "Running…" : "Run dry run"}
       </button>
       {outcome && !outcome.ok && <DryRunError error={outcome.error} />}
-      {outcome?.ok && <Verdicts verdicts={outcome.data.verdicts} />}
+      {outcome?.ok && <Verdicts verdicts={outcome.data.verdicts} specs={catalog.condition_fields?.rule} />}
     </aside>
   );
 }
@@ -114,7 +114,7 @@ function MemberPicker({ member, onPick, problem }) {
           {found.length === 0 && <li className="muted">No member matches.</li>}
           {found.map((m) => (
             <li key={m.id}>
-              <button type="button" className="link" onClick={() => { onPick(m); setFound(null); }}>
+              <button type="button" className="mf-link" onClick={() => { onPick(m); setFound(null); }}>
                 {m.name || "(erased)"}
               </button>{" "}
               <span className="muted small">{m.email} · {m.tier} · spent {m.lifetime_spend}</span>
@@ -141,10 +141,10 @@ function PropertyRows({ rows, onChange }) {
         <div className="mf-inline" key={index}>
           <input aria-label={`Property ${index + 1} name`} placeholder="name" value={row.key} onChange={(e) => edit(index, "key", e.target.value)} />
           <input aria-label={`Property ${index + 1} value`} placeholder="value" value={row.value} onChange={(e) => edit(index, "value", e.target.value)} />
-          <button type="button" className="link danger" onClick={() => onChange(rows.filter((_, i) => i !== index))}>Remove</button>
+          <button type="button" className="mf-link rb-danger" onClick={() => onChange(rows.filter((_, i) => i !== index))}>Remove</button>
         </div>
       ))}
-      <button type="button" className="link" onClick={() => onChange([...rows, { key: "", value: "" }])}>Add property</button>
+      <button type="button" className="mf-link" onClick={() => onChange([...rows, { key: "", value: "" }])}>Add property</button>
     </fieldset>
   );
 }
@@ -166,7 +166,7 @@ function DryRunError({ error }) {
   );
 }
 
-function Verdicts({ verdicts }) {
+function Verdicts({ verdicts, specs }) {
   if (!verdicts.length) return <p className="muted">No rule reacts to this trigger.</p>;
   return (
     <ol className="plain rule-verdicts" aria-label="Dry run results">
@@ -180,7 +180,7 @@ function Verdicts({ verdicts }) {
               <span className="muted small"> · priority {v.priority}{v.version ? ` · v${v.version}` : ""}</span>
             </div>
             <div className="rule-verdict__status">{STATUS_WORDS[v.status] ?? v.status}</div>
-            {v.reason && <div className="small rule-verdict__reason">{v.reason}</div>}
+            {v.reason && <div className="small rule-verdict__reason" title={v.reason}>{plainReason(v.reason, specs)}</div>}
             {fires && v.actions.length > 0 && (
               <ul className="small rule-verdict__actions">
                 {v.actions.map((a, i) => (

@@ -8,7 +8,7 @@ import { byPath } from "../shared/problems.js";
 import { ActionList } from "./ActionList.jsx";
 import { DryRunPanel } from "./DryRunPanel.jsx";
 import { LIMIT_WORDS, TRIGGER_PARAM_WORDS, fieldsFor, numberOrText, toDefinition, unclaimed } from "./draft.js";
-import { Field, Leftovers, invalidProps } from "./fields.jsx";
+import { CheckField, Field, Leftovers, invalidProps } from "./fields.jsx";
 
 const CHECK_AFTER_MS = 400;
 const PARAM_DEFAULTS = { days: 30, days_before: 0 };
@@ -58,7 +58,7 @@ export function RuleBuilder({ ruleId, initial, catalog, onDraftChange }) {
   const definition = toDefinition(draft);
   return (
     <div className="rule-builder__layout">
-      <form className="mf-form rule-form" onSubmit={(e) => { e.preventDefault(); save(); }} noValidate>
+      <div className="mf-form rule-form">
         <Summary problems={problems} saveError={saveError} />
         <section className="mf-panel" aria-labelledby="rule-if">
           <h3 id="rule-if">IF</h3>
@@ -66,7 +66,7 @@ export function RuleBuilder({ ruleId, initial, catalog, onDraftChange }) {
           <TriggerFields draft={draft} update={update} problems={problems} catalog={catalog} />
         </section>
         <section className="mf-panel" aria-labelledby="rule-and">
-          <h3 id="rule-and">AND <small className="muted">(no conditions: every {trigger} event)</small></h3>
+          <h3 id="rule-and">AND {!draft.conditions && <small className="muted">(no conditions: every {trigger.replaceAll("_", " ")} event)</small>}</h3>
           <ConditionBuilder value={draft.conditions ?? null} onChange={(tree) => update({ conditions: tree })}
             specs={specs} catalog={catalog} problems={problems} path="conditions" />
         </section>
@@ -80,10 +80,10 @@ export function RuleBuilder({ ruleId, initial, catalog, onDraftChange }) {
           <SettingsFields draft={draft} update={update} problems={problems} catalog={catalog} />
         </section>
         <div className="mf-inline rule-form__save">
-          <button type="submit" disabled={saving}>{ruleId ? "Publish new version" : "Create rule"}</button>
+          <button type="button" onClick={save} disabled={saving}>{ruleId ? "Publish new version" : "Create rule"}</button>
           <span className="muted small" role="status" data-check={checking}>{CHECK_WORDS[checking]}</span>
         </div>
-      </form>
+      </div>
       <DryRunPanel definition={definition} catalog={catalog} />
     </div>
   );
@@ -138,7 +138,7 @@ function TriggerFields({ draft, update, problems, catalog }) {
   };
   return (
     <div className="mf-form mf-form--row">
-      <Field id="rule-trigger" label="When" problem={problems.get("trigger.event")}>
+      <Field id="rule-trigger" label="Trigger" problem={problems.get("trigger.event")}>
         <select id="rule-trigger" value={event} onChange={(e) => choose(e.target.value)} {...invalidProps("rule-trigger", problems.get("trigger.event"))}>
           {catalog.rule_triggers.map((t) => (
             <option key={t.event} value={t.event}>{t.event.replaceAll("_", " ")}</option>
@@ -176,12 +176,10 @@ function SettingsFields({ draft, update, problems, catalog }) {
           <input id="rule-limit-by" type="text" value={draft.limit_by ?? ""} onChange={(e) => update({ limit_by: e.target.value })} {...invalidProps("rule-limit-by", problems.get("limit_by"))} />
         </Field>
       )}
-      <Field id="rule-stop" label="Stop processing: later rules skip the event when this one fires" problem={problems.get("stop_processing")}>
-        <input id="rule-stop" type="checkbox" checked={Boolean(draft.stop_processing)} onChange={(e) => update({ stop_processing: e.target.checked })} />
-      </Field>
-      <Field id="rule-enabled" label="Enabled: evaluated for new events" problem={problems.get("enabled")}>
-        <input id="rule-enabled" type="checkbox" checked={draft.enabled !== false} onChange={(e) => update({ enabled: e.target.checked })} />
-      </Field>
+      <CheckField id="rule-stop" label="Stop processing: later rules skip the event when this one fires" checked={Boolean(draft.stop_processing)}
+        onChange={(on) => update({ stop_processing: on })} problem={problems.get("stop_processing")} />
+      <CheckField id="rule-enabled" label="Enabled: evaluated for new events" checked={draft.enabled !== false}
+        onChange={(on) => update({ enabled: on })} problem={problems.get("enabled")} />
     </div>
   );
 }

@@ -2,6 +2,9 @@
 // left out, so the server says "Field required" rather than "String too short"), which condition fields a
 // trigger offers, how a problem path is claimed by a part of the form, and the dry run's words.
 
+import { specFor } from "../shared/catalog.js";
+import { opLabel } from "../shared/widgets.jsx";
+
 export const ACTION_KINDS = [
   ["grant_points", "Grant points"],
   ["issue_coupon", "Issue a coupon"],
@@ -130,6 +133,21 @@ export function describeAction(result) {
     default:
       return result.action;
   }
+}
+
+// The engine's reason for a false condition ("conditions.all.0: tier in ['gold'] is false (it is 'silver')") in
+// the words the condition rows use ("Tier is one of ['gold'] does not hold: it is 'silver'"); other reasons
+// already read as sentences.
+const FAILED = /^(conditions(?:\.\w+)*): (\S+) (\w+) (.*) is false \(it is (.*)\)$/s;
+
+export function plainReason(reason, specs) {
+  const found = FAILED.exec(reason || "");
+  if (!found) return reason;
+  const [, , field, op, expected, actual] = found;
+  const spec = specFor(specs || [], field);
+  const label = !spec ? field : spec.prefix ? `event property ${field.slice(spec.prefix.length)}` : spec.label;
+  const is = actual === "None" ? "it is not set" : `it is ${actual}`;
+  return `${label} ${opLabel(spec?.type, op)} ${expected} does not hold: ${is}`;
 }
 
 // A property typed in the dry run: numbers and true/false as such (the shop sends JSON), the rest as text.

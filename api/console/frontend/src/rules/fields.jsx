@@ -21,6 +21,21 @@ export function Field({ id, label, problem, hint, children }) {
   );
 }
 
+// A yes/no setting: the box before its words, as a sentence.
+export function CheckField({ id, label, checked, onChange, problem }) {
+  return (
+    <div className={`rb-check${problem ? " rb-field--invalid" : ""}`}>
+      <input id={id} type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} {...invalidProps(id, problem)} />
+      <label htmlFor={id}>{label}</label>
+      {problem && (
+        <p className="mf-problem" id={`${id}-problem`} role="alert">
+          {problem}
+        </p>
+      )}
+    </div>
+  );
+}
+
 export function Select({ id, value, options, onChange, problem, blank }) {
   const known = options.some(([v]) => v === value);
   return (
