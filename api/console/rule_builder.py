@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
@@ -52,13 +51,12 @@ def builder_boot(rule: Rule | None, definition: dict[str, Any] | None) -> dict[s
 
 
 @router.get("/rules/new", response_class=HTMLResponse)
-async def new_rule_page(request: Request, session: SessionDep, user: RulesUser) -> HTMLResponse:
-    return await _new_page(request, session, user)
+async def new_rule_page(request: Request, user: RulesUser) -> HTMLResponse:
+    return _new_page(request, user)
 
 
-async def _new_page(
+def _new_page(
     request: Request,
-    session: AsyncSession,
     user: ConsoleUser,
     *,
     draft: str | None = None,
@@ -92,7 +90,7 @@ async def new_rule_from_json(request: Request, session: SessionDep, user: RulesU
         except AppError as exc:
             problems = _problems(exc) or [{"field": "definition", "message": exc.message}]
     await session.rollback()
-    return await _new_page(request, session, user, draft=draft, problems=problems, status_code=422)
+    return _new_page(request, user, draft=draft, problems=problems, status_code=422)
 
 
 def _problems(exc: AppError) -> list[dict[str, str]]:

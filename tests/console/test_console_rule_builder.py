@@ -74,9 +74,7 @@ async def test_the_new_rule_page_carries_the_builder_and_its_json_tab(app: FastA
     assert '<meta name="csrf-token"' in page.text
 
 
-async def test_validate_gives_the_apis_problems_by_field(
-    app: FastAPI, make_key: KeyMaker, marketer: ApiClient
-) -> None:
+async def test_validate_gives_the_apis_problems_by_field(app: FastAPI, make_key: KeyMaker, marketer: ApiClient) -> None:
     good = _rule()
     bad = _rule(
         actions=[{"grant_points": {"points": 0}}, {"issue_coupon": {"template": "no_such_coupon"}}],
@@ -85,9 +83,7 @@ async def test_validate_gives_the_apis_problems_by_field(
     async with builder(app, await make_key(Role.MARKETER)) as console:
         ok = await console.send("POST", "/console/api/rules/validate", good)
         schema = await console.send("POST", "/console/api/rules/validate", bad)
-        references = await console.send(
-            "POST", "/console/api/rules/validate", {**bad, "actions": bad["actions"][1:]}
-        )
+        references = await console.send("POST", "/console/api/rules/validate", {**bad, "actions": bad["actions"][1:]})
     assert ok.status_code == 200
     assert ok.json() == {"valid": True, "problems": []}
     assert schema.json()["valid"] is False
@@ -133,7 +129,10 @@ async def test_save_creates_and_publishes_and_a_refused_save_changes_nothing(
     assert (stored["current_version"], stored["priority"], stored["enabled"]) == (2, 40, False)
     assert stored["definition"]["actions"] == [{"grant_points": {"per_currency_unit": "2"}}]
     rows = await audit_rows(sessions, saved["id"])
-    assert [(r["action"], r["details"]["via"]) for r in rows] == [("rule.create", "console"), ("rule.publish", "console")]
+    assert [(r["action"], r["details"]["via"]) for r in rows] == [
+        ("rule.create", "console"),
+        ("rule.publish", "console"),
+    ]
 
 
 async def test_json_calls_need_the_csrf_header_a_json_object_a_session_and_the_rules_page(
@@ -216,7 +215,9 @@ async def test_the_dry_run_shows_the_draft_firing_and_why_the_others_do_not_and_
     assert await _rule_count(sessions, draft["name"]) == 0
 
 
-async def test_the_json_tab_creates_a_rule_from_the_new_page(app: FastAPI, make_key: KeyMaker, sessions: Sessions) -> None:
+async def test_the_json_tab_creates_a_rule_from_the_new_page(
+    app: FastAPI, make_key: KeyMaker, sessions: Sessions
+) -> None:
     body = _rule()
     async with console_client(app) as client:
         await sign_in(client, await make_key(Role.MARKETER))

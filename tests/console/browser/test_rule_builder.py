@@ -5,6 +5,7 @@ and the rule is there through the API."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from decimal import Decimal
@@ -120,7 +121,10 @@ async def test_a_marketer_writes_dry_runs_and_saves_a_rule_with_the_builder(
     assert len(saved) == 1
     assert saved[0]["enabled"] is False
     assert saved[0]["definition"]["conditions"] == {
-        "all": [{"field": "lifetime_spend", "op": "gte", "value": 500}, {"field": "tier", "op": "in", "value": ["gold"]}]
+        "all": [
+            {"field": "lifetime_spend", "op": "gte", "value": 500},
+            {"field": "tier", "op": "in", "value": ["gold"]},
+        ]
     }
     assert saved[0]["definition"]["actions"] == [{"grant_points": {"points": 50}}]
 
@@ -129,4 +133,49 @@ async def test_a_marketer_writes_dry_runs_and_saves_a_rule_with_the_builder(
     await expect(tab.get_by_role("button", name="Publish new version")).to_be_visible()
     await tab.get_by_role("tab", name="Advanced (JSON)").click()
     await expect(tab.locator("textarea#definition")).to_have_value(re.compile(f'"name": "{name}"'))
+    assert problems.items == []
+
+
+async def test_a_seed_rule_opens_in_the_builder_whole_and_a_rule_publishes_from_it(
+    page: tuple[Page, PageProblems], base_url: str, make_key: KeyMaker, marketer: ApiClient
+) -> None:
+    tab, problems = page
+    seed = next(r for r in (await marketer.get("/api/v1/rules?trigger=review_posted")).json() if r["builtin"])
+    definition = seed["definition"]
+    await sign_in_browser(tab, base_url, await make_key(Role.MARKETER))
+
+    # The built-in review award, once per review id: every setting shows in the form, and the form gives back
+    # exactly the stored definition (the JSON tab carries the builder's draft).
+    await tab.goto(f"{base_url}/console/rules/{seed['id']}")
+    await expect(tab.get_by_label("Name", exact=True)).to_have_value(seed["name"])
+    await expect(tab.get_by_label("Trigger", exact=True)).to_have_value("review_posted")
+    await expect(tab.get_by_label("Fires", exact=True)).to_have_value("once_per_value")
+    await expect(tab.get_by_label("Event property to limit by")).to_have_value(definition["limit_by"])
+    points = tab.locator('[data-action-row="0"]').get_by_label("Points", exact=True)
+    await expect(points).to_have_value(str(definition["actions"][0]["grant_points"]["points"]))
+    await expect(tab.locator("[data-check]")).to_have_attribute("data-check", "valid")
+    await tab.get_by_role("tab", name="Advanced (JSON)").click()
+    await expect(tab.locator("#panel-builder")).to_be_hidden()
+    shown = json.loads(await tab.locator("textarea#definition").input_value())
+    assert shown == {**definition, "enabled": seed["enabled"]}
+
+    # A rule of the same shape (disabled, so it never awards anything) gets a new version from the form.
+    copy = await create_rule(marketer, {**definition, "name": f"review_award_{uuid.uuid4().hex[:6]}", "enabled": False})
+    await tab.goto(f"{base_url}/console/rules/{copy['id']}")
+    action = tab.locator('[data-action-row="0"]')
+    await action.get_by_label("Points", exact=True).fill("25")
+    await action.get_by_label("Reason in the ledger (optional)").fill("Thanks for the review")
+    await tab.get_by_role("button", name="Add action").click()  # a second grant, then moved first
+    await tab.locator('[data-action-row="1"]').get_by_label("Points", exact=True).fill("3")
+    await tab.get_by_role("button", name="Move action 2 up").click()
+    await expect(tab.locator("[data-check]")).to_have_attribute("data-check", "valid")
+    await tab.get_by_role("button", name="Publish new version").click()
+    await expect(tab.locator(".flash")).to_have_text("Published version 2.")
+    stored = (await marketer.get(f"/api/v1/rules/{copy['id']}")).json()
+    assert stored["current_version"] == 2
+    assert stored["definition"]["actions"] == [
+        {"grant_points": {"points": 3}},
+        {"grant_points": {"points": 25, "reason": "Thanks for the review"}},
+    ]
+    assert (stored["definition"]["limit"], stored["definition"]["limit_by"]) == ("once_per_value", "review_id")
     assert problems.items == []
