@@ -72,5 +72,10 @@ function tabs(onBackToBuilder) {
 
 if (mount && data) {
   const boot = JSON.parse(data.textContent);
-  loadCatalog().then((catalog) => createRoot(mount).render(<Root boot={boot} catalog={catalog} />));
+  loadCatalog().then(
+    (catalog) => createRoot(mount).render(<Root boot={boot} catalog={catalog} />),
+    (failure) => {
+      mount.querySelector("p").textContent = `The builder could not load what it offers (${failure.message}); reload the page, or use the Advanced (JSON) tab.`;
+    },
+  );
 }
