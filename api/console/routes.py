@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import auth, builder, campaigns, dashboard, fields, inbox, journeys, members, messages, rules
+from api.console import (
+    auth,
+    builder,
+    campaigns,
+    dashboard,
+    fields,
+    inbox,
+    journeys,
+    members,
+    messages,
+    rule_builder,
+    rules,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, builder, dashboard, members, inbox, campaigns, journeys, rules, messages, fields):
+# rule_builder before rules: its /rules/new must win over the rule page's /rules/{rule_id}.
+for module in (auth, builder, dashboard, members, inbox, campaigns, journeys, rule_builder, rules, messages, fields):
     router.include_router(module.router, prefix="/console")

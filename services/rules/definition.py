@@ -307,6 +307,11 @@ def validate(
 # --- evaluation ------------------------------------------------------------------------------------------
 
 
+def _shown(fact: Any) -> str:
+    # Money facts are Decimals: a marketer reads 120.00, not Decimal('120.00').
+    return str(fact) if isinstance(fact, Decimal) else repr(fact)
+
+
 def first_failing(condition: RuleCondition, facts: dict[str, Any], path: str = "conditions") -> str | None:
     """A readable reason why a condition is false (for the dry run), or None when it holds."""
     if evaluate(condition, facts):
@@ -317,6 +322,6 @@ def first_failing(condition: RuleCondition, facts: dict[str, Any], path: str = "
             if reason is not None:
                 return reason
     if condition.field is not None:
-        actual = facts.get(condition.field)
-        return f"{path}: {condition.field} {condition.op} {condition.value!r} is false (it is {actual!r})"
+        actual = _shown(facts.get(condition.field))
+        return f"{path}: {condition.field} {condition.op} {condition.value!r} is false (it is {actual})"
     return f"{path} is false"
