@@ -23,7 +23,7 @@ from services.members import field_use, fields
 from services.members.fields import FieldType
 from services.messaging import templates
 from services.rewards import coupons
-from services.rules.definition import EVENT_FIELDS, LIMITS, TIME_TRIGGERS, TRIGGERS
+from services.rules.definition import EVENT_FIELDS, LIMITS, PROPERTY_TRIGGERS, TIME_TRIGGERS, TRIGGERS
 from services.segments.rfm import ALL_GROUPS
 
 TAG_LIMIT = 200
@@ -144,7 +144,14 @@ def rule_specs(defined: Iterable[MemberField]) -> list[FieldSpec]:
             _spec(name, *EVENT_SPECS[name], "Event", triggers=triggers, options=EVENT_OPTIONS.get(name))
             for name, triggers in offered.items()
         ),
-        _spec("event.properties.", "Event property…", "text", "Event", prefix="event.properties."),
+        _spec(
+            "event.properties.",
+            "Event property…",
+            "text",
+            "Event",
+            prefix="event.properties.",
+            triggers=list(PROPERTY_TRIGGERS),
+        ),
     ]
 
 
@@ -176,7 +183,10 @@ async def catalog(session: AsyncSession) -> dict[str, Any]:
         "coupon_templates": [{"code": row.code, "name": row.name} for row in await coupons.list_templates(session)],
         "journeys": [{"kind": row.kind, "name": row.name} for row in await journeys.list_journeys(session)],
         "journey_events": list(EVENTS),
-        "rule_triggers": [{"event": trigger, "params": _trigger_params(trigger)} for trigger in TRIGGERS],
+        "rule_triggers": [
+            {"event": trigger, "params": _trigger_params(trigger), "properties": trigger in PROPERTY_TRIGGERS}
+            for trigger in TRIGGERS
+        ],
         "rule_limits": list(LIMITS),
         "tiers": [{"code": row.code, "name": row.name} for row in await tiers.ladder(session)],
         "tags": await tags_in_use(session),

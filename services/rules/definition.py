@@ -56,6 +56,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "inactive_days": ("event.days",),
     "birthday": ("event.days_before",),
 }
+# Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
+PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in ("order_completed", "tier_changed", *TIME_TRIGGERS))
 _ATTRIBUTE = re.compile(r"^attributes\.[A-Za-z0-9_]{1,64}$")
 _PROPERTY = re.compile(r"^event\.properties\.[A-Za-z0-9_]{1,64}$")
 MAX_CONDITION_DEPTH = 10
@@ -260,13 +262,13 @@ def validate(
             if field in MEMBER_FIELDS or _ATTRIBUTE.match(field):
                 continue
             if _PROPERTY.match(field):
-                if trigger in ("order_completed", "tier_changed", *TIME_TRIGGERS):
+                if trigger not in PROPERTY_TRIGGERS:
                     problems.append(Problem(path=path, message=f"the {trigger} trigger has no event properties"))
                 continue
             if field not in EVENT_FIELDS.get(trigger, ()):
                 offered = ", ".join(EVENT_FIELDS.get(trigger, ())) or "none besides event.properties.<key>"
                 problems.append(Problem(path=path, message=f"{trigger} has no {field} (it has: {offered})"))
-    if rule.limit == "once_per_value" and trigger in ("order_completed", "tier_changed", *TIME_TRIGGERS):
+    if rule.limit == "once_per_value" and trigger not in PROPERTY_TRIGGERS:
         problems.append(Problem(path="limit", message=f"the {trigger} trigger has no event properties to limit by"))
     for index, action in enumerate(rule.actions):
         at = f"actions.{index}"

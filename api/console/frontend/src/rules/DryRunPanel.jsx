@@ -8,10 +8,10 @@ import { STATUS_WORDS, describeAction, plainReason, propertyValue } from "./draf
 import { Field, invalidProps } from "./fields.jsx";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const BEHAVIOUR = ["signed_up", "checked_in", "review_posted", "profile_completed", "cart_abandoned", "shared"];
 
 export function DryRunPanel({ definition, catalog }) {
   const trigger = definition.trigger?.event;
+  const carriesProperties = Boolean(catalog.rule_triggers.find((t) => t.event === trigger)?.properties);
   const [member, setMember] = useState(null);
   const [values, setValues] = useState({ amount: "100.00", currency: "", first_purchase: "", old_tier: "", new_tier: "" });
   const [properties, setProperties] = useState([]);
@@ -29,7 +29,7 @@ export function DryRunPanel({ definition, catalog }) {
     if (trigger === "tier_changed") Object.assign(event, { old_tier: values.old_tier || undefined, new_tier: values.new_tier || undefined });
     if (trigger === "inactive_days") event.days = definition.trigger.days;
     if (trigger === "birthday") event.days_before = definition.trigger.days_before ?? 0;
-    if (BEHAVIOUR.includes(trigger)) {
+    if (carriesProperties) {
       event.properties = Object.fromEntries(properties.filter((p) => p.key.trim()).map((p) => [p.key.trim(), propertyValue(p.value)]));
     }
     const answer = await sendJSON("POST", "/console/api/rules/dry-run", { event, rule: definition });
@@ -76,7 +76,7 @@ export function DryRunPanel({ definition, catalog }) {
           ))}
         </div>
       )}
-      {BEHAVIOUR.includes(trigger) && <PropertyRows rows={properties} onChange={setProperties} />}
+      {carriesProperties && <PropertyRows rows={properties} onChange={setProperties} />}
       <button type="button" onClick={run} disabled={running || !member}>
         {running ? "Running…" : "Run dry run"}
       </button>

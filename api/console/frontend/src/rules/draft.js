@@ -59,16 +59,10 @@ export function numberOrText(raw) {
   return Number.isFinite(n) ? n : raw;
 }
 
-// Triggers whose events carry no shop properties (services/rules/definition.py validate says the same).
-const NO_PROPERTIES = ["order_completed", "tier_changed", "birthday", "inactive_days"];
-
-// The condition fields a trigger offers: member and custom fields, its own event fields, and event
-// properties where its events have them.
+// The condition fields a trigger offers: member and custom fields, and the event fields (event properties
+// among them) whose spec lists the trigger.
 export function fieldsFor(specs, trigger) {
-  return (specs || []).filter(
-    (spec) =>
-      (!spec.triggers || spec.triggers.includes(trigger)) && !(spec.prefix && NO_PROPERTIES.includes(trigger)),
-  );
+  return (specs || []).filter((spec) => !spec.triggers || spec.triggers.includes(trigger));
 }
 
 // The first action of a kind, filled with what exists so it is valid as soon as it is added where it can be.
