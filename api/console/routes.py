@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.console import (
     auth,
+    builder,
     campaigns,
     dashboard,
     fields,
@@ -18,5 +19,5 @@ from api.console import (
 )
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, dashboard, members, inbox, campaigns, journey_editor, journeys, rules, messages, fields):
+for module in (auth, builder, dashboard, members, inbox, campaigns, journey_editor, journeys, rules, messages, fields):
     router.include_router(module.router, prefix="/console")
