@@ -18,7 +18,7 @@ from api.console.auth import ConsoleUser, require
 from api.console.builder import checked_json
 from api.deps import SessionDep, SettingsDep
 from core.errors import AppError, InvalidInput, NotFound
-from models import JourneyDraft
+from models import JourneyDraft, JourneyVersion
 from services import journeys
 from services.journeys import drafts
 from services.journeys.diff import diff
@@ -116,6 +116,10 @@ async def publish_version(kind: str, request: Request, session: SessionDep, user
     return await _publish(session, user, kind, body, new=False)
 
 
+def _side(row: JourneyVersion) -> dict[str, Any]:
+    return {"version": row.version, "definition": row.definition, "layout": row.layout or {}}
+
+
 @router.get("/journeys/{kind}/diff")
 async def compare(
     kind: str,
@@ -131,8 +135,7 @@ async def compare(
         changes = diff(journeys.parse(before.definition), journeys.parse(after.definition))
     except InvalidInput as exc:  # a stored version the schema no longer reads: nothing to compare
         raise NotFound("this version cannot be compared", code="journey_version_unreadable") from exc
-    side = lambda row: {"version": row.version, "definition": row.definition, "layout": row.layout or {}}  # noqa: E731
-    return {"from": side(before), "to": side(after), **asdict(changes)}
+    return {"from": _side(before), "to": _side(after), **asdict(changes)}
 
 
 class StepPreview(BaseModel):

@@ -106,9 +106,7 @@ async def save_draft(
     await session.flush()
     draft = await session.get(JourneyDraft, kind, populate_existing=True)
     assert draft is not None
-    await audit.record(
-        session, actor, action="journey.draft_save", target_type="journey", target_id=kind, details={}
-    )
+    await audit.record(session, actor, action="journey.draft_save", target_type="journey", target_id=kind, details={})
     return draft
 
 

@@ -127,9 +127,7 @@ async def _add_first_version(
     if inserted is None:
         return False
     session.add(
-        JourneyVersion(
-            kind=definition.kind, version=1, definition=stored(definition), layout=layout, created_by=author
-        )
+        JourneyVersion(kind=definition.kind, version=1, definition=stored(definition), layout=layout, created_by=author)
     )
     await session.flush()
     return True

@@ -25,16 +25,16 @@ _PLACEHOLDER = {
 
 
 async def _sample_coupon(session: AsyncSession, code: str, zone_name: str) -> dict[str, str]:
-    template = (
-        await session.execute(select(CouponTemplate).where(CouponTemplate.code == code))
-    ).scalar_one_or_none()
+    template = (await session.execute(select(CouponTemplate).where(CouponTemplate.code == code))).scalar_one_or_none()
     if template is None:
         raise NotFound(f"there is no coupon template {code!r}", code="coupon_template_not_found")
     sample = Coupon(code=SAMPLE_COUPON_CODE, expires_at=datetime.now(UTC) + timedelta(days=template.validity_days))
     return templates.coupon_variables(sample, template, templates.member_zone(zone_name))
 
 
-async def _member_variables(session: AsyncSession, member_id: uuid.UUID | None, locale: str) -> tuple[dict[str, Any], str]:
+async def _member_variables(
+    session: AsyncSession, member_id: uuid.UUID | None, locale: str
+) -> tuple[dict[str, Any], str]:
     """The template's `member` and the time zone coupons expire in: a real member's, or the placeholder's."""
     if member_id is None:
         lang = "zh" if templates.language(locale) == "zh" else "en"
