@@ -30,7 +30,11 @@ def _cart(kind: str, **changes: Any) -> dict[str, Any]:
         "exit_on": ["order_completed"],
         "steps": [
             {"id": "grace", "wait": {"hours": 2}, "next": "nudge"},
-            {"id": "nudge", "send": {"channel": "sms", "template": "cart_reminder", "coupon": "cart_5"}, "next": "done"},
+            {
+                "id": "nudge",
+                "send": {"channel": "sms", "template": "cart_reminder", "coupon": "cart_5"},
+                "next": "done",
+            },
             {"id": "done", "exit": {}},
         ],
         **changes,
@@ -54,10 +58,17 @@ async def _counts(sessions: Sessions, kind: str) -> tuple[int, int]:
     return int(versions or 0), int(drafts or 0)
 
 
-async def test_validation_gives_the_same_problems_as_the_api(app: FastAPI, make_key: KeyMaker, marketer: ApiClient) -> None:
+async def test_validation_gives_the_same_problems_as_the_api(
+    app: FastAPI, make_key: KeyMaker, marketer: ApiClient
+) -> None:
     http, csrf = await _editor(app, await make_key(Role.MARKETER))
     broken = _cart(f"ed_{uuid.uuid4().hex[:8]}")
-    broken["steps"][0] = {"id": "grace", "wait_for": {"event": "order_completed"}, "on_event": "done", "on_timeout": "nudge"}
+    broken["steps"][0] = {
+        "id": "grace",
+        "wait_for": {"event": "order_completed"},
+        "on_event": "done",
+        "on_timeout": "nudge",
+    }
     broken["steps"][1]["send"]["template"] = "no_such_template"
     schema_broken = _cart("ed_x", steps=[{"id": "Bad Id", "wait": {}}])
     for definition in (broken, schema_broken, _cart("ed_ok")):
@@ -98,7 +109,9 @@ async def test_a_draft_saves_reopens_on_the_page_and_is_discarded(
     kind = f"ed_{uuid.uuid4().hex[:8]}"
     layout = {"grace": {"x": 10, "y": 20.5}, "nudge": {"x": 10, "y": 200}}
     unfinished = _cart(kind, steps=[{"id": "grace", "wait": {"hours": 2}}, {"id": "nudge", "send": {"channel": "sms"}}])
-    saved = await http.put(f"/console/api/journeys/{kind}/draft", json={"definition": unfinished, "layout": layout}, headers=csrf)
+    saved = await http.put(
+        f"/console/api/journeys/{kind}/draft", json={"definition": unfinished, "layout": layout}, headers=csrf
+    )
     assert saved.status_code == 200, saved.text
     assert saved.json()["definition"] == unfinished  # a draft is kept as it stands, even when it does not validate
     assert saved.json()["layout"] == layout
@@ -106,7 +119,8 @@ async def test_a_draft_saves_reopens_on_the_page_and_is_discarded(
     listing = await http.get("/console/journeys")
     assert f"/console/journeys/new?draft={kind}" in listing.text
     reopened = await http.get(f"/console/journeys/new?draft={kind}")
-    assert 'id="draft-note"' in reopened.text and '"nudge"' in reopened.text
+    assert 'id="draft-note"' in reopened.text
+    assert '"nudge"' in reopened.text
 
     bad = [
         ({"definition": unfinished, "layout": {"grace": {"x": "left", "y": 0}}}, "layout.grace.x"),
@@ -120,7 +134,8 @@ async def test_a_draft_saves_reopens_on_the_page_and_is_discarded(
         assert field in [d["field"] for d in answer.json()["error"]["details"]], answer.json()
     async with sessions() as session:
         draft = await session.get(JourneyDraft, kind)
-        assert draft is not None and draft.layout == layout  # the refused saves changed nothing
+        assert draft is not None
+        assert draft.layout == layout  # the refused saves changed nothing
 
     gone = await http.request("DELETE", f"/console/api/journeys/{kind}/draft", json={}, headers=csrf)
     assert gone.status_code == 200
@@ -133,7 +148,12 @@ async def test_publish_creates_then_versions_with_positions_a_failed_one_changes
 ) -> None:
     http, csrf = await _editor(app, await make_key(Role.MARKETER))
     kind = f"ed_{uuid.uuid4().hex[:8]}"
-    layout = {"grace": {"x": 0, "y": 0}, "nudge": {"x": 0, "y": 160}, "done": {"x": 0, "y": 320}, "gone": {"x": 1, "y": 1}}
+    layout = {
+        "grace": {"x": 0, "y": 0},
+        "nudge": {"x": 0, "y": 160},
+        "done": {"x": 0, "y": 320},
+        "gone": {"x": 1, "y": 1},
+    }
     created = await http.post("/console/api/journeys", json={"definition": _cart(kind), "layout": layout}, headers=csrf)
     assert created.status_code == 201, created.text
     assert created.json() == {"kind": kind, "version": 1, "url": f"/console/journeys/{kind}"}
@@ -144,7 +164,8 @@ async def test_publish_creates_then_versions_with_positions_a_failed_one_changes
     changed["steps"][0]["wait"] = {"hours": 3}
     await http.put(f"/console/api/journeys/{kind}/draft", json={"definition": changed, "layout": layout}, headers=csrf)
     page = await http.get(f"/console/journeys/{kind}")
-    assert 'id="draft-note"' in page.text and "Draft by" in page.text
+    assert 'id="draft-note"' in page.text
+    assert "Draft by" in page.text
 
     broken = _cart(kind)
     broken["steps"][1]["send"]["template"] = "no_such_template"
@@ -160,10 +181,14 @@ async def test_publish_creates_then_versions_with_positions_a_failed_one_changes
         {"field": "body.steps.1.send.template", "message": "unknown sms template 'no_such_template'"}
     ]
     assert await _counts(sessions, kind) == (1, 1)  # versions and draft untouched
-    missing = await http.post("/console/api/journeys/ed_nobody_here/versions", json={"definition": changed}, headers=csrf)
+    missing = await http.post(
+        "/console/api/journeys/ed_nobody_here/versions", json={"definition": changed}, headers=csrf
+    )
     assert missing.status_code == 404
 
-    published = await http.post(f"/console/api/journeys/{kind}/versions", json={"definition": changed, "layout": layout}, headers=csrf)
+    published = await http.post(
+        f"/console/api/journeys/{kind}/versions", json={"definition": changed, "layout": layout}, headers=csrf
+    )
     assert published.status_code == 201, published.text
     assert published.json()["version"] == 2
     assert await _counts(sessions, kind) == (2, 0)  # the draft went with the publish
@@ -171,7 +196,11 @@ async def test_publish_creates_then_versions_with_positions_a_failed_one_changes
         row = await session.get(JourneyVersion, (kind, 2))
         assert row is not None
         assert row.layout == {k: v for k, v in layout.items() if k != "gone"}  # positions of its own steps only
-        assert row.definition["steps"][0] == {"id": "grace", "wait": {"days": 0, "hours": 3, "minutes": 0}, "next": "nudge"}
+        assert row.definition["steps"][0] == {
+            "id": "grace",
+            "wait": {"days": 0, "hours": 3, "minutes": 0},
+            "next": "nudge",
+        }
 
     compared = await http.get(f"/console/api/journeys/{kind}/diff?from=1&to=2")
     assert compared.status_code == 200, compared.text
@@ -182,7 +211,8 @@ async def test_publish_creates_then_versions_with_positions_a_failed_one_changes
         ("done", "same", []),
     ]
     assert {e["status"] for e in data["edges"]} == {"same"}
-    assert data["from"]["version"] == 1 and data["to"]["layout"]["grace"] == {"x": 0.0, "y": 0.0}
+    assert data["from"]["version"] == 1
+    assert data["to"]["layout"]["grace"] == {"x": 0.0, "y": 0.0}
     for query, status in (("from=1&to=9", 404), ("from=0&to=2", 422), ("to=2", 422)):
         assert (await http.get(f"/console/api/journeys/{kind}/diff?{query}")).status_code == status
     version_page = await http.get(f"/console/journeys/{kind}?version=1&compare=2")
@@ -197,10 +227,12 @@ async def test_a_send_steps_template_previews_for_a_placeholder_or_a_real_member
     english = await http.post("/console/api/templates/preview", json={**base, "locale": "en"}, headers=csrf)
     assert english.status_code == 200, english.text
     assert english.json()["locale"] == "en"
-    assert "Alex Sample" in english.json()["body"] and "SAMPLE-CODE" in english.json()["body"]
+    assert "Alex Sample" in english.json()["body"]
+    assert "SAMPLE-CODE" in english.json()["body"]
     assert "preview-unsubscribe-link" in english.json()["body"]
     chinese = await http.post("/console/api/templates/preview", json={**base, "locale": "zh-CN"}, headers=csrf)
-    assert chinese.json()["locale"] == "zh-CN" and "示例会员" in chinese.json()["body"]
+    assert chinese.json()["locale"] == "zh-CN"
+    assert "示例会员" in chinese.json()["body"]
     member = (await shop.post("/api/v1/members", json=member_body(name="Chen Jie"))).json()
     real = await http.post(
         "/console/api/templates/preview",
@@ -208,7 +240,8 @@ async def test_a_send_steps_template_previews_for_a_placeholder_or_a_real_member
         headers=csrf,
     )
     assert real.status_code == 200, real.text
-    assert real.json()["subject"] is None and "SAMPLE-CODE" in real.json()["body"]
+    assert real.json()["subject"] is None
+    assert "SAMPLE-CODE" in real.json()["body"]
     for body, status in (
         ({"channel": "email", "template": "no_such_template"}, 404),
         ({"channel": "email", "template": "welcome", "coupon": "no_such_coupon"}, 404),
@@ -218,5 +251,7 @@ async def test_a_send_steps_template_previews_for_a_placeholder_or_a_real_member
     ):
         answer = await http.post("/console/api/templates/preview", json=body, headers=csrf)
         assert answer.status_code == status, (body, answer.text)
-    field = (await http.post("/console/api/templates/preview", json={"channel": "fax", "template": "welcome"}, headers=csrf)).json()
+    field = (
+        await http.post("/console/api/templates/preview", json={"channel": "fax", "template": "welcome"}, headers=csrf)
+    ).json()
     assert field["error"]["details"][0]["field"] == "body.channel"

@@ -78,5 +78,6 @@ def test_a_step_that_changes_kind_lists_both_kinds_fields() -> None:
     grace = next(s for s in changes.steps if s.id == "grace")
     assert grace.status == "changed"
     assert grace.kind == "wait_for"
-    assert "wait.hours" in grace.changed and "wait_for.event" in grace.changed
+    assert "wait.hours" in grace.changed
+    assert "wait_for.event" in grace.changed
     assert "on_timeout" in grace.changed  # the wait_for's second route, which the wait did not have

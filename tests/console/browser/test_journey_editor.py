@@ -6,6 +6,7 @@ through the published version, checked through the HTTP API. The journey's page 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,14 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from temporalio.testing import WorkflowEnvironment
 
+from models import JourneyDraft
+from services import journeys
+from services.journeys.builtins import BUILTIN_JOURNEYS
+from services.journeys.definition import Definition
+from services.journeys.diff import diff
 from services.platform.api_keys import Role
 from tests.console.browser.conftest import PageProblems, sign_in_browser
+from tests.support.console import Sessions
 from tests.support.helpers import ApiClient, KeyMaker, midday_zone, new_member_id
 
 
@@ -35,7 +42,8 @@ async def _connect(tab: Page, source: str, route: str, target: str) -> None:
     out = tab.locator(f'.mf-node[data-step="{source}"] .react-flow__handle[data-handleid="{route}"]')
     into = tab.locator(f'.mf-node[data-step="{target}"] .react-flow__handle[data-handleid="in"]')
     a, b = await out.bounding_box(), await into.bounding_box()
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     await tab.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
     await tab.mouse.down()
     await tab.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=12)
@@ -153,4 +161,68 @@ async def test_a_marketer_builds_the_abandoned_cart_journey_on_an_empty_canvas_a
         await marketer.post(f"/api/v1/journeys/{kind}/disable")  # other tests' carts must not start it
         if builtin_on:
             await marketer.post("/api/v1/journeys/abandoned_cart/enable")
+    assert problems.items == []
+
+
+async def test_every_builtin_opens_in_the_editor_and_comes_back_unchanged(
+    page: tuple[Page, PageProblems], base_url: str, make_key: KeyMaker, canvas_bundle: Path, sessions: Sessions
+) -> None:
+    """The editor's graph → definition mapping, through the real browser: what it would validate (and publish) for
+    each built-in, opened and left as it is, differs in nothing from the stored version and has no problems."""
+    tab, problems = page
+    await sign_in_browser(tab, base_url, await make_key(Role.MARKETER))
+    for raw in BUILTIN_JOURNEYS:
+        async with sessions() as session:
+            if await session.get(JourneyDraft, raw["kind"]) is not None:
+                continue  # someone's draft would open instead of the version
+            stored = (await journeys.get_version(session, raw["kind"])).definition
+        await tab.goto(f"{base_url}/console/journeys/{raw['kind']}")
+        async with tab.expect_request("**/console/api/journeys/validate") as sent:
+            await tab.get_by_role("button", name="Edit on the canvas").click()
+        body = json.loads((await sent.value).post_data or "{}")["definition"]
+        changes = diff(Definition.model_validate(stored), Definition.model_validate(body))
+        assert {s.status for s in changes.steps} == {"same"}, (raw["kind"], changes)
+        assert {e.status for e in changes.edges} == {"same"}, raw["kind"]
+        assert changes.settings == [], raw["kind"]
+        async with sessions() as session:
+            assert await journeys.check(session, Definition.model_validate(body)) == []
+        await expect(tab.locator(".mf-valid")).to_be_visible()
+    assert problems.items == []
+
+
+async def test_two_versions_compare_on_the_canvas(
+    page: tuple[Page, PageProblems],
+    base_url: str,
+    make_key: KeyMaker,
+    canvas_bundle: Path,
+    screenshots: Path,
+    marketer: ApiClient,
+) -> None:
+    tab, problems = page
+    kind = f"ed_diff_{uuid.uuid4().hex[:6]}"
+    first = next(d for d in BUILTIN_JOURNEYS if d["kind"] == "welcome") | {"kind": kind, "name": "Welcome, compared"}
+    assert (await marketer.post("/api/v1/journeys", json=first)).status_code == 201
+    second = json.loads(json.dumps(first))
+    second["steps"] = [s for s in second["steps"] if s["id"] != "brand_story"]
+    second["steps"][1]["wait"] = {"hours": 48}
+    second["steps"].insert(2, {"id": "bonus", "grant_points": {"points": 50, "reason": "welcome bonus"}})
+    assert (await marketer.put(f"/api/v1/journeys/{kind}", json=second)).status_code == 200
+    await sign_in_browser(tab, base_url, await make_key(Role.MARKETER))
+    await tab.goto(f"{base_url}/console/journeys/{kind}?version=1")
+    await expect(tab.get_by_text("Version 1, read-only.")).to_be_visible()
+    await tab.get_by_label("Compare with").select_option("2")
+    canvas = tab.locator("#journey-canvas")
+    await expect(canvas.locator('.mf-node[data-step="bonus"]')).to_have_attribute("data-diff", "added")
+    await expect(canvas.locator('.mf-node[data-step="brand_story"]')).to_have_attribute("data-diff", "removed")
+    await expect(canvas.locator('.mf-node[data-step="story_delay"]')).to_have_attribute("data-diff", "changed")
+    await expect(canvas.locator('.mf-node[data-step="welcome_message"]')).not_to_have_attribute(
+        "data-diff", re.compile(".")
+    )
+    await expect(canvas.locator(".react-flow__edge.mf-edge--removed")).not_to_have_count(0)
+    await expect(canvas.locator(".react-flow__edge.mf-edge--added")).not_to_have_count(0)
+    await canvas.locator('.mf-node[data-step="story_delay"]').click()
+    changed = tab.locator('[data-panel-for="story_delay"] [data-changed-fields]')
+    await expect(changed).to_contain_text("wait.hours")
+    await expect(tab.locator("#diff-summary")).to_contain_text("1 added")
+    await canvas.screenshot(path=screenshots / "journey-diff.png")
     assert problems.items == []

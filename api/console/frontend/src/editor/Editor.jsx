@@ -225,7 +225,7 @@ export function Editor({ data, catalog, onCancel }) {
               onNodesDelete={onNodesDelete}
               onNodeClick={(_, node) => setSelected(node.id)}
               deleteKeyCode={["Backspace", "Delete"]}
-              fitView
+              fitView={start.nodes.length > 0}
               fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
               minZoom={0.2}
               proOptions={{ hideAttribution: true }}
