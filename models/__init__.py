@@ -8,7 +8,7 @@ from models.campaigns import Campaign, CampaignMember
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
-from models.journeys import Journey, JourneyRun, JourneyVersion, StaffTask
+from models.journeys import Journey, JourneyDraft, JourneyRun, JourneyVersion, StaffTask
 from models.ledger import LedgerAccount, LedgerEntry, LedgerHold, LedgerLot, LedgerLotMove, LedgerTransaction
 from models.member_fields import MemberField
 from models.members import Member
@@ -31,6 +31,7 @@ __all__ = [
     "CouponTemplate",
     "IdempotencyRecord",
     "Journey",
+    "JourneyDraft",
     "JourneyRun",
     "JourneyVersion",
     "LedgerAccount",

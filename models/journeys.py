@@ -1,4 +1,5 @@
-"""Journey definitions (versioned), the runs of them, and the staff tasks journeys create."""
+"""Journey definitions (versioned, each with the canvas positions it was published with), the draft being edited,
+the runs of them, and the staff tasks journeys create."""
 
 from __future__ import annotations
 
@@ -36,8 +37,25 @@ class JourneyVersion(Base):
     kind: Mapped[str] = mapped_column(ForeignKey("journeys.kind"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Where the canvas drew each step ({step id: {"x", "y"}}): for people only, the workflow never reads it.
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class JourneyDraft(Base):
+    """The canvas's unpublished work on a journey kind, one per kind: it may be incomplete or invalid, and nothing
+    runs it; publishing turns it into a version and drops it. The kind may not exist yet (a new journey)."""
+
+    __tablename__ = "journey_drafts"
+
+    kind: Mapped[str] = mapped_column(String(64), primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    layout: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'"))
+    # The version the draft started from (None for a new journey), so the page can say it is behind.
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = created_at_column()
 
 
 class JourneyRun(Base):

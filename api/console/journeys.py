@@ -1,5 +1,6 @@
-"""Journeys: the list, a definition on the canvas (with who is at each step) and as steps, the runs behind each
-count on the canvas, its versions, and editing as JSON with the problems shown inline."""
+"""Journeys: the list, a definition on the canvas (with who is at each step; the canvas also edits it, see
+api.console.journey_editor) and as steps, the runs behind each count on the canvas, its versions, a new journey's
+empty canvas, and editing as JSON with the problems shown inline."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
+from api.console.journey_editor import draft_out
 from api.console.members import run_url
 from api.console.render import flash_to, read_definition, render
 from api.deps import SessionDep, SettingsDep
@@ -21,6 +23,7 @@ from api.pagination import STEP_RUN_CURSOR
 from core.errors import InvalidInput, NotFound
 from models import JourneyVersion
 from services import journeys
+from services.journeys import drafts
 from services.journeys.definition import BranchStep, Definition, ExitStep, WaitForStep
 
 router = APIRouter()
@@ -58,15 +61,22 @@ def step_url(kind: str, step: str, measure: str) -> str:
     return f"/console/journeys/{quote(kind, safe='')}/steps/{quote(step, safe='')}?measure={measure}"
 
 
-def _canvas(kind: str, definition: dict[str, Any], counts: dict[str, journeys.StepCounts]) -> dict[str, Any] | None:
-    """What the canvas draws, embedded in the page as JSON: the steps with their live counts, and the edges."""
+def _canvas(
+    kind: str, shown: JourneyVersion, counts: dict[str, journeys.StepCounts], **editor: Any
+) -> dict[str, Any] | None:
+    """What the canvas draws, embedded in the page as JSON: the steps with their live counts, and the edges; and
+    for the editor, the definition with its stored positions, plus whatever `editor` adds (draft, versions)."""
     try:
-        parsed = Definition.model_validate(definition)
+        parsed = Definition.model_validate(shown.definition)
     except ValidationError:
         return None
     drawn = journeys.graph(parsed)
     return {
         "kind": kind,
+        "version": shown.version,
+        "definition": shown.definition,
+        "layout": shown.layout or {},
+        **editor,
         "nodes": [
             {
                 **asdict(node),
@@ -95,6 +105,18 @@ async def _journey_page(
         shown: JourneyVersion = await journeys.get_version(session, kind, version)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="journey version")
+    all_versions = await journeys.versions(session, kind)
+    saved = await drafts.get_draft(session, kind)
+    compare = _version_param(request, "compare")
+    canvas = _canvas(
+        kind,
+        shown,
+        await journeys.step_counts(session, kind),
+        current_version=journey.current_version,
+        versions=[v.version for v in all_versions],
+        draft=draft_out(saved) if saved is not None else None,
+        compare=compare if compare in {v.version for v in all_versions} else None,
+    )
     return render(
         request,
         "journey.html",
@@ -103,8 +125,9 @@ async def _journey_page(
         journey=journey,
         shown=shown,
         steps=_steps(shown.definition),
-        canvas=_canvas(kind, shown.definition, await journeys.step_counts(session, kind)),
-        versions=await journeys.versions(session, kind),
+        canvas=canvas,
+        saved_draft=saved,
+        versions=all_versions,
         draft=draft if draft is not None else json.dumps(shown.definition, indent=2, ensure_ascii=False),
         problems=problems or [],
     )
@@ -114,16 +137,31 @@ async def _journey_page(
 async def journey_list(
     request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
 ) -> HTMLResponse:
-    return render(request, "journeys.html", user=user, rows=await journeys.list_journeys(session))
+    rows, unpublished = await journeys.list_journeys(session), await drafts.list_new_drafts(session)
+    return render(request, "journeys.html", user=user, rows=rows, unpublished=unpublished)
+
+
+def _version_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name) or ""
+    return int(raw) if raw.isdigit() and len(raw) < 8 else None
+
+
+@router.get("/journeys/new", response_class=HTMLResponse)
+async def journey_new(
+    request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
+) -> HTMLResponse:
+    """An empty canvas for a new journey (or the saved draft of one not published yet, ?draft=<kind>)."""
+    wanted = request.query_params.get("draft")
+    saved = await drafts.get_draft(session, wanted) if wanted and len(wanted) <= 64 else None
+    editor = {"new": True, "draft": draft_out(saved) if saved is not None else None}
+    return render(request, "journey_new.html", active="journeys", user=user, editor=editor)
 
 
 @router.get("/journeys/{kind}", response_class=HTMLResponse)
 async def journey_view(
     request: Request, kind: str, session: SessionDep, user: Annotated[ConsoleUser, require("journeys")]
 ) -> HTMLResponse:
-    raw = request.query_params.get("version") or ""
-    version = int(raw) if raw.isdigit() and len(raw) < 8 else None
-    return await _journey_page(request, session, user, kind, version=version)
+    return await _journey_page(request, session, user, kind, version=_version_param(request, "version"))
 
 
 MEASURE_TITLES = {

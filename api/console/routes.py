@@ -11,6 +11,7 @@ from api.console import (
     dashboard,
     fields,
     inbox,
+    journey_editor,
     journeys,
     members,
     messages,
@@ -19,6 +20,20 @@ from api.console import (
 )
 
 router = APIRouter(include_in_schema=False)
-# rule_builder before rules: its /rules/new must win over the rule page's /rules/{rule_id}.
-for module in (auth, builder, dashboard, members, inbox, campaigns, journeys, rule_builder, rules, messages, fields):
+# The builders before their pages: /journeys/new and /rules/new must win over /journeys/{kind}, /rules/{rule_id}.
+MODULES = (
+    auth,
+    builder,
+    dashboard,
+    members,
+    inbox,
+    campaigns,
+    journey_editor,
+    journeys,
+    rule_builder,
+    rules,
+    messages,
+    fields,
+)
+for module in MODULES:
     router.include_router(module.router, prefix="/console")

@@ -113,7 +113,14 @@ async def versions(session: AsyncSession, kind: str) -> list[JourneyVersion]:
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def _add_first_version(session: AsyncSession, definition: Definition, *, author: str, builtin: bool) -> bool:
+async def _add_first_version(
+    session: AsyncSession,
+    definition: Definition,
+    *,
+    author: str,
+    builtin: bool,
+    layout: dict[str, Any] | None = None,
+) -> bool:
     """Insert the journey with its version 1 unless the kind exists; True if it was added."""
     inserted = (
         await session.execute(
@@ -125,7 +132,9 @@ async def _add_first_version(session: AsyncSession, definition: Definition, *, a
     ).scalar_one_or_none()
     if inserted is None:
         return False
-    session.add(JourneyVersion(kind=definition.kind, version=1, definition=stored(definition), created_by=author))
+    session.add(
+        JourneyVersion(kind=definition.kind, version=1, definition=stored(definition), layout=layout, created_by=author)
+    )
     await session.flush()
     return True
 
@@ -136,9 +145,12 @@ async def _audit(session: AsyncSession, actor: Actor, action: str, kind: str, **
     )
 
 
-async def create(session: AsyncSession, definition: Definition, *, actor: Actor) -> JourneyVersion:
+async def create(
+    session: AsyncSession, definition: Definition, *, actor: Actor, layout: dict[str, Any] | None = None
+) -> JourneyVersion:
+    """The journey with its first version; `layout` is where the canvas drew its steps (never read by runs)."""
     await _require_valid(session, definition)
-    if not await _add_first_version(session, definition, author=actor.name, builtin=False):
+    if not await _add_first_version(session, definition, author=actor.name, builtin=False, layout=layout):
         raise Conflict(
             f"a journey {definition.kind!r} exists; publish a new version of it instead", code="journey_exists"
         )
@@ -147,8 +159,16 @@ async def create(session: AsyncSession, definition: Definition, *, actor: Actor)
     return row
 
 
-async def publish(session: AsyncSession, kind: str, definition: Definition, *, actor: Actor) -> JourneyVersion:
-    """A new version becomes current for runs that start from now on; running ones keep theirs."""
+async def publish(
+    session: AsyncSession,
+    kind: str,
+    definition: Definition,
+    *,
+    actor: Actor,
+    layout: dict[str, Any] | None = None,
+) -> JourneyVersion:
+    """A new version becomes current for runs that start from now on; running ones keep theirs. `layout` is
+    where the canvas drew the steps, kept beside the version for people (runs never read it)."""
     if definition.kind != kind:
         raise InvalidInput(
             "the definition's kind does not match the URL",
@@ -165,7 +185,11 @@ async def publish(session: AsyncSession, kind: str, definition: Definition, *, a
     journey.name = definition.name
     journey.updated_at = datetime.now(UTC)
     row = JourneyVersion(
-        kind=kind, version=journey.current_version, definition=stored(definition), created_by=actor.name
+        kind=kind,
+        version=journey.current_version,
+        definition=stored(definition),
+        layout=layout,
+        created_by=actor.name,
     )
     session.add(row)
     await session.flush()

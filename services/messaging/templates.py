@@ -206,7 +206,7 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def _coupon_variables(coupon: Coupon, template: CouponTemplate, zone: ZoneInfo) -> dict[str, str]:
+def coupon_variables(coupon: Coupon, template: CouponTemplate, zone: ZoneInfo) -> dict[str, str]:
     """`discount` reads "10%" or "5.00"; `discount_zh` the Chinese way ("9折": pay 90%, or "立减5.00元")."""
     value = template.value
     if template.kind == "percent":
@@ -234,7 +234,7 @@ async def _coupon(session: AsyncSession, member: Member, code: str) -> dict[str,
     ).one_or_none()
     if row is None:
         raise NotFound(f"coupon {code} does not exist for this member", code="coupon_not_found")
-    return _coupon_variables(row[0], row[1], member_zone(member.timezone))
+    return coupon_variables(row[0], row[1], member_zone(member.timezone))
 
 
 async def template_variables(

@@ -1,9 +1,10 @@
-// Mounts the journey canvas into #journey-canvas, drawing the graph the page embeds as JSON in #journey-graph.
+// Mounts the journey canvas into #journey-canvas: the journey page's version (live counts, editing, version
+// comparison) or the new-journey page's empty editor, from the JSON the page embeds in #journey-graph.
 import { createRoot } from "react-dom/client";
-import { JourneyCanvas } from "./JourneyCanvas.jsx";
+import { JourneyPage } from "./editor/JourneyPage.jsx";
 
 const mount = document.getElementById("journey-canvas");
 const data = document.getElementById("journey-graph");
 if (mount && data) {
-  createRoot(mount).render(<JourneyCanvas graph={JSON.parse(data.textContent)} />);
+  createRoot(mount).render(<JourneyPage data={JSON.parse(data.textContent)} />);
 }
