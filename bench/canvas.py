@@ -130,6 +130,30 @@ async def _first_render(browser: Browser, state: dict[str, Any], url: str, steps
     return elapsed
 
 
+# Clicks "Edit on the canvas" and resolves with the milliseconds until the editor shows every step.
+EDIT_CLICK = """async (count) => {
+  const button = [...document.querySelectorAll("button")].find((b) => b.textContent.trim() === "Edit on the canvas");
+  const started = performance.now();
+  button.click();
+  const ready = () =>
+    document.querySelector(".mf-palette, [data-palette]") &&
+    document.querySelectorAll(".react-flow__node").length === count;
+  while (!ready()) {
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    if (performance.now() - started > 10000) throw new Error("the editor did not open");
+  }
+  await new Promise((resolve) => requestAnimationFrame(resolve));
+  return performance.now() - started;
+}"""
+
+
+async def _open_editor(page: Page, url: str, steps: int) -> float:
+    """Milliseconds from a click on "Edit on the canvas" (the page already drawn) to the editor with every step."""
+    await page.goto(url)
+    await page.wait_for_function("n => document.querySelectorAll('.react-flow__node').length === n", arg=steps)
+    return float(await page.evaluate(EDIT_CLICK, steps))
+
+
 # Clicks a node and resolves with the milliseconds until its panel is in the page and a frame was painted.
 PANEL_CLICK = """async (id) => {
   const node = document.querySelector(`.react-flow__node[data-id="${id}"]`);
@@ -196,13 +220,12 @@ async def _measure(base: str, secret: str, args: argparse.Namespace) -> dict[str
         log("measuring first render")
         small = [await _first_render(browser, state, small_url, SMALL) for _ in range(args.loads)]
         big = [await _first_render(browser, state, big_url, args.steps) for _ in range(args.loads)]
-        await page.goto(big_url)
-        await page.wait_for_function("n => document.querySelectorAll('.react-flow__node').length === n", arg=args.steps)
-        log("measuring panel opens")
+        log("measuring the switch to the editor and panel opens")
+        editor = [await _open_editor(page, big_url, args.steps) for _ in range(args.loads)]
         panels = await _panel_opens(page, args.steps, args.clicks) if args.clicks else []
         version = browser.version
         await browser.close()
-    return {"small": small, "big": big, "panels": panels, "chromium": version}
+    return {"small": small, "big": big, "editor": editor, "panels": panels, "chromium": version}
 
 
 def section(figures: dict[str, Any], args: argparse.Namespace) -> str:
@@ -227,8 +250,10 @@ def section(figures: dict[str, Any], args: argparse.Namespace) -> str:
             f"{args.loads} loads each in a fresh tab with a warm HTTP cache. The ceiling is the same page with a "
             "two-step journey: the bundle, React and React Flow start the same way, so the difference is what "
             f"{args.steps} steps cost.",
-            f"- **Panel open**: a click on a node until its side panel is in the page and a frame is painted, "
-            f"{args.clicks} clicks on nodes across the canvas.",
+            f"- **Switch to the editor**: a click on *Edit on the canvas* until the palette and every step are in "
+            f"the page and a frame is painted ({args.loads} times).",
+            f"- **Panel open**: in the editor, a click on a node until its side panel is in the page and a frame is "
+            f"painted, {args.clicks} clicks on nodes across the canvas.",
             "",
             "| measure | median ms | p95 ms | max ms |",
             "| --- | ---: | ---: | ---: |",
@@ -236,6 +261,8 @@ def section(figures: dict[str, Any], args: argparse.Namespace) -> str:
             f"| {percentile(small, 0.95):,.0f} | {max(small):,.0f} |",
             f"| first render, {args.steps} steps | {statistics.median(big):,.0f} | {percentile(big, 0.95):,.0f} "
             f"| {max(big):,.0f} |",
+            f"| switch to the editor ({args.steps} steps) | {statistics.median(figures['editor']):,.0f} "
+            f"| {percentile(figures['editor'], 0.95):,.0f} | {max(figures['editor']):,.0f} |",
             f"| panel open ({args.steps} steps) | {statistics.median(panels or [nan]):,.1f} | {p95:,.1f} "
             f"| {max(panels or [nan]):,.1f} |",
             "",
