@@ -4,8 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console import auth, campaigns, dashboard, fields, inbox, journeys, members, messages, rules
+from api.console import (
+    auth,
+    campaigns,
+    dashboard,
+    fields,
+    inbox,
+    journeys,
+    members,
+    messages,
+    rules,
+    segment_builder,
+    segments,
+)
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, dashboard, members, inbox, campaigns, journeys, rules, messages, fields):
+for module in (
+    auth,
+    dashboard,
+    members,
+    inbox,
+    campaigns,
+    segments,
+    segment_builder,
+    journeys,
+    rules,
+    messages,
+    fields,
+):
     router.include_router(module.router, prefix="/console")
