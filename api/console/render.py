@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from api.console import signing
+from api.console import assets, signing
 
 HERE = Path(__file__).resolve().parent
 MAX_FORM_BYTES = 256 * 1024
@@ -40,6 +40,7 @@ env = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True
 )
 env.filters.update(when=_when, num=_num, pct=_pct)
+env.globals.update(bundle=assets.bundle)
 
 
 # Pages only load what the console serves itself; no framing (clickjacking). Inline style attributes are

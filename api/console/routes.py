@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from api.console import (
     auth,
+    builder,
     campaigns,
     dashboard,
     fields,
@@ -21,6 +22,7 @@ from api.console import (
 router = APIRouter(include_in_schema=False)
 for module in (
     auth,
+    builder,
     dashboard,
     members,
     inbox,

@@ -20,6 +20,18 @@ MEMBER_FACTS = (
     "consent.sms",
     "locale",
 )
+# What kind of value each member fact holds, so builders offer the operators and inputs that fit it.
+FACT_TYPES: dict[str, str] = {
+    "tier": "tier",
+    "tags": "tags",
+    "lifetime_spend": "money",
+    "order_count": "number",
+    "days_since_last_purchase": "days",
+    "days_since_signup": "days",
+    "consent.email": "boolean",
+    "consent.sms": "boolean",
+    "locale": "locale",
+}
 
 
 class ConditionLike(Protocol):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 from fastapi import FastAPI
 
+from api.console import assets
 from models import JourneyVersion, StaffTask
 from services import journeys
 from services.journeys import tasks
@@ -216,7 +217,8 @@ async def test_the_journey_page_embeds_its_canvas_graph_as_escaped_json(
         await sign_in(client, await make_key(Role.MARKETER))
         page = await client.get(f"/console/journeys/{kind}")
     assert page.status_code == 200
-    assert '<script type="module" src="/console/static/build/canvas.js"></script>' in page.text
+    assert str(assets.bundle("canvas")) in page.text
+    assert re.search(r'<script type="module" src="/console/static/build/canvas-[\w-]+\.js"></script>', page.text)
     assert "<script>alert(1)" not in page.text  # neither in the JSON nor in the step list
     embedded = re.search(r'<script type="application/json" id="journey-graph">(.*?)</script>', page.text, re.S)
     assert embedded is not None

@@ -1,7 +1,12 @@
-// Builds the console's journey canvas into ../static/build/ (served at /console/static/build/), with fixed
-// file names so the server-rendered page can name them: canvas.js and canvas.css.
+// Builds the console's front-end islands into ../static/build/ (served at /console/static/build/): one entry per
+// page that needs one, named in ENTRIES. The manifest (.vite/manifest.json) tells the server which script and
+// style files an entry needs, shared chunks included (api.console.render.bundle writes the tags).
 import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
+
+export const ENTRIES = {
+  canvas: "src/main.jsx",
+};
 
 export default defineConfig({
   plugins: [react()],
@@ -10,12 +15,13 @@ export default defineConfig({
     outDir: "../static/build",
     emptyOutDir: true,
     sourcemap: false,
+    manifest: true,
     rollupOptions: {
-      input: "src/main.jsx",
+      input: ENTRIES,
       output: {
-        entryFileNames: "canvas.js",
-        chunkFileNames: "canvas-[name].js",
-        assetFileNames: "canvas[extname]",
+        entryFileNames: "[name]-[hash].js",
+        chunkFileNames: "chunk-[name]-[hash].js",
+        assetFileNames: "[name]-[hash][extname]",
       },
     },
   },

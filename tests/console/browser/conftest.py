@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page, async_playwright
 
+from api.console import assets
 from devstack.embedded import free_port
 
 CHROMIUM = os.environ.get("MEMBERFLOW_CHROMIUM", "/usr/bin/chromium")
@@ -111,7 +112,7 @@ async def sign_in_browser(tab: Page, base_url: str, secret: str) -> None:
 @pytest.fixture(scope="session")
 def canvas_bundle(repo_root: Path) -> Path:
     """The journey canvas's Vite build; `make test` builds it first (the `frontend` target)."""
-    bundle = repo_root / "api" / "console" / "static" / "build" / "canvas.js"
-    if not bundle.exists():
-        pytest.fail(f"{bundle.relative_to(repo_root)} is missing: build the console's front end with `make frontend`")
-    return bundle
+    built = assets.files("canvas")
+    if built is None:
+        pytest.fail("the console's front end is not built: build it with `make frontend`")
+    return assets.BUILD / built[0]
