@@ -85,13 +85,16 @@ async def _preview(session: SessionDep, definition: dict[str, Any], sample: int)
     }
 
 
-def _saved(segment: Segment) -> dict[str, Any]:
+def _saved(request: Request, segment: Segment) -> dict[str, Any]:
+    """The saved segment, and where the builder goes next (its page, saying it was saved)."""
+    url = segment_url(segment.id)
     return {
         "id": str(segment.id),
         "name": segment.name,
         "description": segment.description,
         "definition": segment.definition,
-        "url": segment_url(segment.id),
+        "url": url,
+        "redirect": flash_to(request, url, f"Saved {segment.name}."),
     }
 
 
@@ -107,7 +110,7 @@ async def preview_draft(request: Request, session: SessionDep, user: SegmentsUse
 async def create_segment(request: Request, session: SessionDep, user: SegmentsUser) -> dict[str, Any]:
     data = validated(SegmentCreate, await checked_json(request, user))
     segment = await segments.create(session, data, actor=user.actor)
-    saved = _saved(segment)
+    saved = _saved(request, segment)
     await commit(session)
     return saved
 
@@ -118,7 +121,7 @@ async def update_segment(
 ) -> dict[str, Any]:
     data = validated(SegmentCreate, await checked_json(request, user))
     segment = await segments.update(session, segment_id, data, actor=user.actor)
-    saved = _saved(segment)
+    saved = _saved(request, segment)
     await commit(session)
     return saved
 
