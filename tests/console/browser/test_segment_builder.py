@@ -1,16 +1,22 @@
 """The segment builder in headless Chromium: a marketer builds a segment from rows and a nested any-group, watches
 the live count follow each change, sees problems on the rows (and on the name: taken) and fixes them, saves, and
-the segment exists through the API with that count. The members are made through the shop API, under a tag of
+the segment exists through the API with that count; a custom field's row offers the field's own options. The members are made through the shop API, under a tag of
 the test's own, so other tests' members never enter the counts."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest_asyncio
 from playwright.async_api import Locator, Page, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.members import fields
+from services.members.fields import FieldCreate
 from services.platform.api_keys import Role
+from services.platform.audit import Actor
 from tests.console.browser.conftest import PageProblems, sign_in_browser
 from tests.support.helpers import ApiClient, KeyMaker, member_body, order_body
 
@@ -164,4 +170,62 @@ async def test_a_marketer_builds_a_segment_with_a_live_count_and_saves_it(
     await expect(tab.locator(".flash")).to_have_text(f"Deleted {name}.")
     await expect(tab.locator(f'tr[data-segment="{saved["id"]}"]')).to_have_count(0)
     assert (await marketer.get(f"/api/v1/segments/{saved['id']}")).status_code == 404
+    assert _unexpected(problems) == []
+
+
+@pytest_asyncio.fixture
+async def city_field(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
+    """A single-select custom field of this test's own (definitions are global), removed with its values after."""
+    key = f"sb_city_{uuid.uuid4().hex[:8]}"
+    data = FieldCreate.model_validate(
+        {
+            "key": key,
+            "labels": {"en": f"City {key[-4:]}", "zh-CN": "城市"},
+            "type": "single_select",
+            "options": ["Shanghai", "Beijing", "Shenzhen"],
+        }
+    )
+    async with sessions() as session:
+        await fields.create(session, data, actor=Actor.system("test"))
+        await session.commit()
+    yield key
+    async with sessions() as session:
+        await fields.delete_field(session, key, force=True, actor=Actor.system("test"))
+        await session.commit()
+
+
+async def test_a_custom_field_row_takes_the_fields_options(
+    page: tuple[Page, PageProblems], base_url: str, make_key: KeyMaker, shop: ApiClient, city_field: str
+) -> None:
+    tab, problems = page
+    tag = f"sb_{uuid.uuid4().hex[:10]}"
+    for city in ("Shanghai", "Shanghai", "Beijing", "Shenzhen"):
+        body = member_body(tags=[tag], attributes={city_field: city})
+        assert (await shop.post("/api/v1/members", json=body)).status_code == 201
+
+    await sign_in_browser(tab, base_url, await make_key(Role.MARKETER))
+    await tab.goto(f"{base_url}/console/segments/new")
+    count = tab.locator("[data-preview-count]")
+    await _add_condition(tab, "definition")
+    tags = _row(tab, "definition.all.0")
+    await tags.locator('select[name="what"]').select_option("tags")
+    await tags.locator('input[name="tag"]').fill(tag)
+    await tags.get_by_role("button", name="add tag").click()
+    await expect(count).to_have_text("4 members")
+
+    await _add_condition(tab, "definition")
+    city = _row(tab, "definition.all.1")
+    await city.locator('select[name="what"]').select_option(f"attribute:{city_field}")
+    await expect(city.locator('select[name="op"]')).to_have_value("exists")
+    await city.locator('select[name="op"]').select_option("eq")
+    await expect(city.locator('select[name="value"] option')).to_have_text(["Shanghai", "Beijing", "Shenzhen"])
+    await expect(count).to_have_text("2 members")  # "is" starts on the first option, Shanghai
+    await city.locator('select[name="op"]').select_option("in")
+    await city.get_by_label("Beijing").check()
+    await city.get_by_label("Shenzhen").check()
+    await expect(count).to_have_text("2 members")
+    await city.get_by_label("Shenzhen").uncheck()
+    await expect(count).to_have_text("1 member")
+    await city.locator('select[name="op"]').select_option("missing")
+    await expect(count).to_have_text("0 members")
     assert _unexpected(problems) == []
