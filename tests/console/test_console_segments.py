@@ -286,6 +286,16 @@ async def test_calls_without_the_sessions_csrf_token_or_json_change_nothing(
         garbled = await client.post(SAVE, content=b"{not json", headers={**headers, "Content-Type": "application/json"})
         assert garbled.status_code == 400
         assert garbled.json()["error"]["code"] == "malformed_json"
+        deep = b'{"definition": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        nested = await client.post(PREVIEW, content=deep, headers={**headers, "Content-Type": "application/json"})
+        assert nested.status_code == 400
+        assert nested.json()["error"]["code"] == "malformed_json"
+        hostile = {"all": [{"not": {"any": [{"not": {"all": []}}]}}]}
+        for _ in range(40):
+            hostile = {"not": hostile}
+        too_deep = await client.post(PREVIEW, json={"definition": hostile}, headers=headers)
+        assert too_deep.status_code == 422
+        assert too_deep.json()["error"]["details"][0]["field"] == "body.definition"
         listed = await client.post(SAVE, json=[body], headers=headers)
         assert listed.status_code == 400
         assert await _named(sessions, name) == 0

@@ -1,7 +1,8 @@
 """The segment builder in headless Chromium: a marketer builds a segment from rows and a nested any-group, watches
 the live count follow each change, sees problems on the rows (and on the name: taken) and fixes them, saves, and
-the segment exists through the API with that count; a custom field's row offers the field's own options. The members are made through the shop API, under a tag of
-the test's own, so other tests' members never enter the counts."""
+the segment exists through the API with that count; a custom field's row offers the field's own options. The
+members are made through the shop API, under a tag of the test's own, so other tests' members never enter the
+counts."""
 
 from __future__ import annotations
 
