@@ -160,7 +160,9 @@ class JourneyActivities:
     async def evaluate(self, inp: EvaluateInput) -> Verdict:
         async with self._sessions() as session:
             member = await members.get(session, uuid.UUID(inp.member_id))
-            facts = journeys.member_facts(member) | {"last_wait": inp.last_wait}
+            # Only non-personal custom fields: the verdict goes into the workflow's history.
+            fields = await journeys.fact_fields(session)
+            facts = journeys.member_facts(member, fields=fields) | {"last_wait": inp.last_wait}
         return Verdict(result=evaluate(Condition.model_validate(inp.condition), facts))
 
     @activity.defn(name="journey.until_local_time")

@@ -19,10 +19,11 @@ from services import journeys
 from services.definitions.conditions import FACT_TYPES, MEMBER_FACTS
 from services.journeys.definition import EVENTS
 from services.loyalty import tiers
-from services.members import fields
+from services.members import field_use, fields
+from services.members.fields import FieldType
 from services.messaging import templates
 from services.rewards import coupons
-from services.rules.definition import EVENT_FIELDS, LIMITS, TIME_TRIGGERS, TRIGGERS
+from services.rules.definition import EVENT_FIELDS, LIMITS, PROPERTY_TRIGGERS, TIME_TRIGGERS, TRIGGERS
 from services.segments.rfm import ALL_GROUPS
 
 TAG_LIMIT = 200
@@ -70,7 +71,7 @@ EVENT_SPECS = {
     "event.days_before": ("Days before the birthday", "days"),
 }
 EVENT_OPTIONS = {"event.direction": ["up", "down"]}
-# How a custom field's type reads in a condition.
+# How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).
 FIELD_TYPES = {
     "text": "text",
     "number": "number",
@@ -109,11 +110,12 @@ def custom_field_specs(defined: Iterable[MemberField], *, personal: bool) -> lis
     """Custom fields as condition fields `attributes.<key>`; without `personal`, the personal ones are left out
     (journey conditions: their facts would enter workflow history)."""
     return [
-        _spec(
-            f"attributes.{row.key}",
-            row.label_en,
-            FIELD_TYPES.get(row.type, "text"),
-            "Custom fields",
+        FieldSpec(
+            field=f"{field_use.ATTRIBUTE_PREFIX}{row.key}",
+            label=row.label_en,
+            type=FIELD_TYPES.get(row.type, "text"),
+            group="Custom fields",
+            ops=field_use.CONDITION_OPS[FieldType(row.type)],
             options=list(row.options) if row.options else None,
         )
         for row in defined
@@ -142,7 +144,14 @@ def rule_specs(defined: Iterable[MemberField]) -> list[FieldSpec]:
             _spec(name, *EVENT_SPECS[name], "Event", triggers=triggers, options=EVENT_OPTIONS.get(name))
             for name, triggers in offered.items()
         ),
-        _spec("event.properties.", "Event property…", "text", "Event", prefix="event.properties."),
+        _spec(
+            "event.properties.",
+            "Event property…",
+            "text",
+            "Event",
+            prefix="event.properties.",
+            triggers=list(PROPERTY_TRIGGERS),
+        ),
     ]
 
 
@@ -174,7 +183,10 @@ async def catalog(session: AsyncSession) -> dict[str, Any]:
         "coupon_templates": [{"code": row.code, "name": row.name} for row in await coupons.list_templates(session)],
         "journeys": [{"kind": row.kind, "name": row.name} for row in await journeys.list_journeys(session)],
         "journey_events": list(EVENTS),
-        "rule_triggers": [{"event": trigger, "params": _trigger_params(trigger)} for trigger in TRIGGERS],
+        "rule_triggers": [
+            {"event": trigger, "params": _trigger_params(trigger), "properties": trigger in PROPERTY_TRIGGERS}
+            for trigger in TRIGGERS
+        ],
         "rule_limits": list(LIMITS),
         "tiers": [{"code": row.code, "name": row.name} for row in await tiers.ladder(session)],
         "tags": await tags_in_use(session),

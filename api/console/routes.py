@@ -14,12 +14,15 @@ from api.console import (
     journeys,
     members,
     messages,
+    rule_builder,
     rules,
     segment_builder,
     segments,
 )
 
 router = APIRouter(include_in_schema=False)
+# rule_builder before rules: its /rules/new must win over the rule page's /rules/{rule_id}; segments declares its
+# own /segments/new before /segments/{segment_id}.
 for module in (
     auth,
     builder,
@@ -30,6 +33,7 @@ for module in (
     segments,
     segment_builder,
     journeys,
+    rule_builder,
     rules,
     messages,
     fields,

@@ -1,5 +1,5 @@
-"""Rules: the list, a rule read as IF / THEN, its versions and firings, enable / disable, and editing with
-the problems shown inline."""
+"""Rules: the list, a rule read as IF / THEN, its versions and firings, enable / disable, and editing (the
+builder of api.console.rule_builder, or the definition as JSON with the problems shown inline)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, read_definition, render
+from api.console.rule_builder import builder_boot
 from api.deps import SessionDep
 from core.errors import AppError, NotFound
 from services import rules
@@ -71,6 +72,7 @@ async def _rule_page(
         "rule.html",
         status_code=status_code,
         user=user,
+        active="rules",
         rule=rule,
         shown=shown,
         conditions=json.dumps(definition.get("conditions"), ensure_ascii=False)
@@ -81,6 +83,7 @@ async def _rule_page(
         firings=await rules.firings(session, rule_id, member_id=None, limit=20, after=None),
         draft=draft if draft is not None else json.dumps(definition, indent=2, ensure_ascii=False),
         problems=problems or [],
+        builder=builder_boot(rule, definition),
     )
 
 

@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     StringConstraints,
     Tag,
+    field_validator,
     model_validator,
 )
 
@@ -57,6 +58,8 @@ EVENTS = (
     "inactive",
 )
 CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the previous wait_for ended
+# A custom member field (services.members.fields), by its key; journeys.check refuses undefined and personal ones.
+_ATTRIBUTE_FIELD = re.compile(r"^attributes\.[a-z][a-z0-9_]{0,63}$")
 
 
 class SendAction(Strict):
@@ -85,14 +88,25 @@ class WaitForAction(Duration):
 
 
 class Condition(Strict):
-    """A test on the member: {"field": "tier", "op": "in", "value": ["gold"]}, or all/any/not of others."""
+    """A test on the member: {"field": "tier", "op": "in", "value": ["gold"]}, or all/any/not of others.
+    `field` is one of CONDITION_FIELDS or `attributes.<key>` of a custom member field."""
 
-    field: Literal[CONDITION_FIELDS] | None = None  # type: ignore[valid-type]
+    field: Annotated[str, StringConstraints(max_length=100)] | None = None
     op: Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "exists"] | None = None
     value: Any = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, value: str | None) -> str | None:
+        if value is not None and value not in CONDITION_FIELDS and not _ATTRIBUTE_FIELD.match(value):
+            raise ValueError(
+                f"unknown field {value!r}: one of {', '.join(CONDITION_FIELDS)}, or attributes.<key> of a"
+                " custom member field"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> Condition:

@@ -6,6 +6,7 @@ a second run. Starts and signals go through the outbox, in the transaction of th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
 from services.journeys.definition import Definition, WaitForStep, error_field, evaluate, stored
 from services.journeys.validation import validate
-from services.members import scans
+from services.members import field_use, scans
 from services.platform import audit, outbox
 from services.platform.audit import Actor
 from workflows import contracts
@@ -54,7 +55,12 @@ async def known_templates(session: AsyncSession) -> set[tuple[str, str]]:
 
 async def check(session: AsyncSession, definition: Definition) -> list[Problem]:
     coupons = set((await session.execute(select(CouponTemplate.code))).scalars().all())
-    return validate(definition, templates=await known_templates(session), coupon_templates=coupons)
+    return validate(
+        definition,
+        templates=await known_templates(session),
+        coupon_templates=coupons,
+        fields=await field_use.definitions(session),
+    )
 
 
 def parse(raw: dict[str, Any]) -> Definition:
@@ -179,10 +185,16 @@ async def set_enabled(session: AsyncSession, kind: str, enabled: bool, *, actor:
 # --- triggers and events ---------------------------------------------------------------------------------
 
 
-def member_facts(member: Member, *, today: date | None = None) -> dict[str, Any]:
-    """What conditions may test (services.journeys.definition.CONDITION_FIELDS); no personal data."""
+async def fact_fields(session: AsyncSession) -> list[str]:
+    """The custom fields journey conditions may test: the defined ones that hold no personal data."""
+    return field_use.fact_keys((await field_use.definitions(session)).values(), personal=False)
+
+
+def member_facts(member: Member, *, today: date | None = None, fields: Iterable[str] = ()) -> dict[str, Any]:
+    """What conditions may test (services.journeys.definition.CONDITION_FIELDS, and `attributes.<key>` of the
+    custom `fields` given, which journeys take from `fact_fields`); no personal data."""
     today = today or datetime.now(UTC).date()
-    return {
+    return field_use.attribute_facts(member.attributes, fields) | {
         "tier": member.tier,
         "tags": list(member.tags or []),
         "lifetime_spend": float(member.lifetime_spend),
@@ -216,6 +228,7 @@ async def on_event(
     them. The definitions are read once for all the events."""
     started: list[str] = []
     definitions = await _current_definitions(session)
+    facts: dict[str, Any] | None = None  # computed when a trigger condition first needs them
     for event in events:
         for journey, definition in definitions:
             listens = event in definition.exit_on or any(
@@ -227,8 +240,11 @@ async def on_event(
             trigger = definition.trigger
             if not journey.enabled or trigger is None or trigger.event != event:
                 continue
-            if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member)):
-                continue
+            if trigger.condition is not None:
+                if facts is None:
+                    facts = member_facts(member, fields=await fact_fields(session))
+                if not evaluate(trigger.condition, facts):
+                    continue
             await enqueue_start(
                 session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
             )
@@ -259,6 +275,7 @@ async def scan_due(
     `inactive` (last purchase exactly `days` ago, so each silent spell triggers once). Returns the number
     of starts per kind; the starts are deterministic per member, so running the scan twice is harmless."""
     started: dict[str, int] = {}
+    fields = await fact_fields(session)
     for journey, definition in await _current_definitions(session):
         trigger = definition.trigger
         if not journey.enabled or trigger is None or trigger.event not in ("birthday", "inactive"):
@@ -272,7 +289,9 @@ async def scan_due(
         count = 0
         async for page in scans.pages_of(session, where, page_size=page_size):
             for member in page:
-                if trigger.condition is not None and not evaluate(trigger.condition, member_facts(member, today=today)):
+                if trigger.condition is not None and not evaluate(
+                    trigger.condition, member_facts(member, today=today, fields=fields)
+                ):
                     continue
                 await enqueue_start(
                     session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry

@@ -1,20 +1,43 @@
-"""Checks of a journey definition that its schema cannot make: references to templates and coupons that must
-exist, steps that lead nowhere or can never be reached, loops, and waits for an event without a timeout."""
+"""Checks of a journey definition that its schema cannot make: references to templates, coupons and custom
+member fields that must exist, steps that lead nowhere or can never be reached, loops, and waits for an event
+without a timeout."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
+from models import MemberField
 from services.definitions import Problem
-from services.journeys.definition import AnyStep, Definition, IssueCouponStep, SendStep, WaitForStep, successors
+from services.definitions.conditions import leaves
+from services.journeys.definition import (
+    AnyStep,
+    BranchStep,
+    Condition,
+    Definition,
+    IssueCouponStep,
+    SendStep,
+    WaitForStep,
+    successors,
+)
+from services.members import field_use
+
+PERSONAL_FIELD = (
+    "{key} holds personal data: a journey cannot test it, because a journey's conditions and what they find are"
+    " kept in its Temporal workflow history, which must never hold personal data (rules and segments may test it)"
+)
 
 
 def validate(
-    definition: Definition, *, templates: Iterable[tuple[str, str]], coupon_templates: Iterable[str]
+    definition: Definition,
+    *,
+    templates: Iterable[tuple[str, str]],
+    coupon_templates: Iterable[str],
+    fields: Mapping[str, MemberField] | None = None,
 ) -> list[Problem]:
     """Problems a marketer can fix, each with the path of the field at fault: unknown templates or coupons,
+    conditions on custom fields that are undefined, personal or tested in a way their type does not fit,
     unknown or unreachable steps, loops, waits for an event without a timeout."""
-    problems: list[Problem] = []
+    problems: list[Problem] = list(_field_problems(definition, fields or {}))
     known_templates = set(templates)
     known_coupons = set(coupon_templates)
     index_of: dict[str, int] = {}
@@ -47,6 +70,32 @@ def validate(
             Problem(path=f"steps.{index_of[cycle[0]]}", message=f"steps loop back: {' → '.join([*cycle, cycle[0]])}")
         )
     return problems
+
+
+def _conditions(definition: Definition) -> Iterator[tuple[str, Condition]]:
+    """Every condition tree of the definition with its path: the trigger's and each branch's."""
+    if definition.trigger is not None and definition.trigger.condition is not None:
+        yield "trigger.condition", definition.trigger.condition
+    for index, step in enumerate(definition.steps):
+        if isinstance(step, BranchStep):
+            yield f"steps.{index}.branch.if", step.branch.if_
+
+
+def _field_problems(definition: Definition, fields: Mapping[str, MemberField]) -> Iterator[Problem]:
+    """Tests of `attributes.<key>`: the field must be defined, hold no personal data, and fit the test."""
+    for root, tree in _conditions(definition):
+        for path, leaf in leaves(tree, root):
+            key = field_use.attribute_key(leaf.field or "")
+            if key is None:
+                continue
+            field = fields.get(key)
+            if field is None:
+                yield Problem(path=f"{path}.field", message=field_use.unknown_field(key))
+            elif field.personal_data:
+                yield Problem(path=f"{path}.field", message=PERSONAL_FIELD.format(key=key))
+            else:
+                for bad in field_use.condition_problems(field, leaf.op, leaf.value):
+                    yield Problem(path=f"{path}.{bad.part}", message=bad.message)
 
 
 def _reference_problems(

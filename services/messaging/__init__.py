@@ -22,6 +22,7 @@ from services.messaging.service import (
 from services.messaging.templates import (
     seed_builtin_templates,
 )
+from services.messaging.variables import available_variables
 
 __all__ = [
     "Category",
@@ -32,6 +33,7 @@ __all__ = [
     "SendRequest",
     "Suppression",
     "UNKNOWN_OUTCOME",
+    "available_variables",
     "claim",
     "find",
     "list_messages",

@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput, NotFound
 from models import Coupon, CouponTemplate, Member, MessageTemplate, Tier
 from services.loyalty import ledger
+from services.members import fields as member_fields
 from services.messaging.copy import BUILTIN_COPY
+from services.messaging.variables import attribute_values
 from services.platform import audit
 from services.platform.audit import Actor
 
@@ -238,11 +240,14 @@ async def _coupon(session: AsyncSession, member: Member, code: str) -> dict[str,
 async def template_variables(
     session: AsyncSession, member: Member, *, coupon_code: str | None, data: dict[str, str], brand: str
 ) -> dict[str, Any]:
-    """What a template sees: member fields, the coupon (or None), the brand, and the caller's `data`.
-    Raises NotFound when the coupon is not this member's."""
+    """What a template sees: member fields, the member's custom fields (`attributes.<key>`, "" when they hold
+    no value), the coupon (or None), the brand, and the caller's `data`. services.messaging.variables lists
+    them for the editors. Raises NotFound when the coupon is not this member's."""
     tier_name = (await session.execute(select(Tier.name).where(Tier.code == member.tier))).scalar_one_or_none()
     points = (await ledger.balance(session, member.id)).available
+    fields = await member_fields.list_fields(session)
     return {
+        "attributes": attribute_values(fields, member.attributes),
         "member": {
             "name": member.name,
             "tier": member.tier,

@@ -8,12 +8,13 @@ takes its actions in order. `priority` orders the rules of one trigger (lower ru
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from models import MemberField
 from services.definitions import (
     CouponCode,
     CreateTaskAction,
@@ -27,7 +28,8 @@ from services.definitions import (
     TagAction,
     exactly_one,
 )
-from services.definitions.conditions import MEMBER_FACTS, evaluate
+from services.definitions.conditions import MEMBER_FACTS, evaluate, leaves
+from services.members import field_use
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -54,6 +56,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "inactive_days": ("event.days",),
     "birthday": ("event.days_before",),
 }
+# Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
+PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in ("order_completed", "tier_changed", *TIME_TRIGGERS))
 _ATTRIBUTE = re.compile(r"^attributes\.[A-Za-z0-9_]{1,64}$")
 _PROPERTY = re.compile(r"^event\.properties\.[A-Za-z0-9_]{1,64}$")
 MAX_CONDITION_DEPTH = 10
@@ -222,14 +226,19 @@ class RuleDefinition(Strict):
         return self
 
 
-def _condition_fields(condition: RuleCondition, path: str) -> Iterable[tuple[str, str]]:
-    if condition.field is not None:
-        yield f"{path}.field", condition.field
-    for name, parts in (("all", condition.all), ("any", condition.any)):
-        for index, part in enumerate(parts or []):
-            yield from _condition_fields(part, f"{path}.{name}.{index}")
-    if condition.not_ is not None:
-        yield from _condition_fields(condition.not_, f"{path}.not")
+def _field_problems(condition: RuleCondition, fields: Mapping[str, MemberField]) -> Iterator[Problem]:
+    """Tests of `attributes.<key>`: the field must be defined and fit the test. Rules run outside workflow
+    history, so fields holding personal data may be tested."""
+    for path, leaf in leaves(condition, "conditions"):
+        key = field_use.attribute_key(leaf.field or "")
+        if key is None:
+            continue
+        field = fields.get(key)
+        if field is None:
+            yield Problem(path=f"{path}.field", message=field_use.unknown_field(key))
+            continue
+        for bad in field_use.condition_problems(field, leaf.op, leaf.value):
+            yield Problem(path=f"{path}.{bad.part}", message=bad.message)
 
 
 def validate(
@@ -238,24 +247,28 @@ def validate(
     templates: Iterable[tuple[str, str]],
     coupon_templates: Iterable[str],
     journey_kinds: Iterable[str],
+    fields: Mapping[str, MemberField] | None = None,
 ) -> list[Problem]:
     """Problems a marketer can fix, each with the path of the field at fault: unknown references (message
-    and coupon templates, journeys), event fields the trigger does not have, rates without an amount."""
+    and coupon templates, journeys, custom member fields), tests that do not fit a custom field's type or
+    options, event fields the trigger does not have, rates without an amount."""
     problems: list[Problem] = []
     known_templates, known_coupons, known_journeys = set(templates), set(coupon_templates), set(journey_kinds)
     trigger = rule.trigger.event
     if rule.conditions is not None:
-        for path, field in _condition_fields(rule.conditions, "conditions"):
+        problems.extend(_field_problems(rule.conditions, fields or {}))
+        for at, leaf in leaves(rule.conditions, "conditions"):
+            path, field = f"{at}.field", leaf.field or ""
             if field in MEMBER_FIELDS or _ATTRIBUTE.match(field):
                 continue
             if _PROPERTY.match(field):
-                if trigger in ("order_completed", "tier_changed", *TIME_TRIGGERS):
+                if trigger not in PROPERTY_TRIGGERS:
                     problems.append(Problem(path=path, message=f"the {trigger} trigger has no event properties"))
                 continue
             if field not in EVENT_FIELDS.get(trigger, ()):
                 offered = ", ".join(EVENT_FIELDS.get(trigger, ())) or "none besides event.properties.<key>"
                 problems.append(Problem(path=path, message=f"{trigger} has no {field} (it has: {offered})"))
-    if rule.limit == "once_per_value" and trigger in ("order_completed", "tier_changed", *TIME_TRIGGERS):
+    if rule.limit == "once_per_value" and trigger not in PROPERTY_TRIGGERS:
         problems.append(Problem(path="limit", message=f"the {trigger} trigger has no event properties to limit by"))
     for index, action in enumerate(rule.actions):
         at = f"actions.{index}"
@@ -296,6 +309,11 @@ def validate(
 # --- evaluation ------------------------------------------------------------------------------------------
 
 
+def _shown(fact: Any) -> str:
+    # Money facts are Decimals: a marketer reads 120.00, not Decimal('120.00').
+    return str(fact) if isinstance(fact, Decimal) else repr(fact)
+
+
 def first_failing(condition: RuleCondition, facts: dict[str, Any], path: str = "conditions") -> str | None:
     """A readable reason why a condition is false (for the dry run), or None when it holds."""
     if evaluate(condition, facts):
@@ -306,6 +324,6 @@ def first_failing(condition: RuleCondition, facts: dict[str, Any], path: str = "
             if reason is not None:
                 return reason
     if condition.field is not None:
-        actual = facts.get(condition.field)
-        return f"{path}: {condition.field} {condition.op} {condition.value!r} is false (it is {actual!r})"
+        actual = _shown(facts.get(condition.field))
+        return f"{path}: {condition.field} {condition.op} {condition.value!r} is false (it is {actual})"
     return f"{path} is false"

@@ -22,7 +22,7 @@ from core.settings import get_settings
 from models import CouponTemplate, Journey, Member, Order, Rule, RuleFiring, RuleVersion
 from services import journeys, members
 from services.definitions import Problem
-from services.members import scans
+from services.members import field_use, scans
 from services.platform import audit
 from services.platform.audit import Actor
 from services.rules.builtins import builtin_rules
@@ -61,6 +61,7 @@ async def check(session: AsyncSession, definition: RuleDefinition) -> list[Probl
         templates=await journeys.known_templates(session),
         coupon_templates=coupons,
         journey_kinds=kinds,
+        fields=await field_use.definitions(session),
     )
 
 

@@ -2,9 +2,9 @@
 
 A filter is one condition object with exactly one key: a test on the member (`tier`, `tags`, `consent`,
 `lifetime_spend`, `order_count`, `has_purchased`, `days_since_last_purchase`, `signed_up`,
-`days_since_signup`, `birthday_month`, `attribute`, `rfm`, `rfm_segment`) or a combination (`all`, `any`,
-`not`). docs/segments.md is the reference. Every condition compiles to a predicate that is never NULL, so
-`not` always matches exactly the members its condition does not."""
+`days_since_signup`, `birthday_month`, `attribute` (a custom member field), `rfm`, `rfm_segment`) or a
+combination (`all`, `any`, `not`). docs/segments.md is the reference. Every condition compiles to a
+predicate that is never NULL, so `not` always matches exactly the members its condition does not."""
 
 from __future__ import annotations
 
@@ -159,27 +159,57 @@ class SignupDates(Strict):
         return self
 
 
+class DateRange(Range):
+    eq: date | None = None
+    gt: date | None = None
+    gte: date | None = None
+    lt: date | None = None
+    lte: date | None = None
+
+
+# A bound on an attribute: a number, or a date (YYYY-MM-DD) for date fields. Numbers are tried first, so "3"
+# stays the number it always was.
+AttributeBound = Annotated[Number | date, Field(union_mode="left_to_right")]
+ORDER_BOUNDS = ("gt", "gte", "lt", "lte")
+
+
 class AttributeCondition(Strict):
-    """A test on one key of the member's attributes: eq, in, exists, or number bounds (gt/gte/lt/lte)."""
+    """A test on one key of the member's attributes: eq, in, exists, or bounds (gt/gte/lt/lte), all numbers
+    (number fields) or all dates (date fields, compared as dates). On a multi-select field, eq and in ask
+    whether the member has the option (any of the options)."""
 
     key: AttributeKey
     eq: AttributeValue | None = None
     in_: list[AttributeValue] | None = Field(default=None, alias="in", min_length=1, max_length=100)
     exists: bool | None = None
-    gt: Number | None = None
-    gte: Number | None = None
-    lt: Number | None = None
-    lte: Number | None = None
+    gt: AttributeBound | None = None
+    gte: AttributeBound | None = None
+    lt: AttributeBound | None = None
+    lte: AttributeBound | None = None
 
     @model_validator(mode="after")
     def _one_test(self) -> AttributeCondition:
-        numeric = any(getattr(self, b) is not None for b in ("gt", "gte", "lt", "lte"))
-        forms = [self.eq is not None, self.in_ is not None, self.exists is not None, numeric]
+        bounds = self.bounds
+        forms = [self.eq is not None, self.in_ is not None, self.exists is not None, bool(bounds)]
         if sum(forms) != 1:
-            raise ValueError("an attribute test takes exactly one of: eq, in, exists, or number bounds gt/gte/lt/lte")
-        if numeric:
-            NumberRange(gt=self.gt, gte=self.gte, lt=self.lt, lte=self.lte)
+            raise ValueError("an attribute test takes exactly one of: eq, in, exists, or bounds gt/gte/lt/lte")
+        if bounds:
+            if all(isinstance(v, date) for v in bounds.values()):
+                DateRange(**bounds)
+            elif all(isinstance(v, Decimal) for v in bounds.values()):
+                NumberRange(**bounds)
+            else:
+                raise ValueError("bounds are all numbers or all dates (YYYY-MM-DD), not a mix")
         return self
+
+    @property
+    def bounds(self) -> dict[str, Decimal | date]:
+        """The bounds given, by name (gt, gte, lt, lte)."""
+        return {name: getattr(self, name) for name in ORDER_BOUNDS if getattr(self, name) is not None}
+
+    @property
+    def date_bounds(self) -> bool:
+        return any(isinstance(v, date) for v in self.bounds.values())
 
 
 class RfmCondition(Strict):

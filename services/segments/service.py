@@ -18,11 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
-from models import Member, Segment, Tier
+from models import Member, MemberField, Segment, Tier
+from services.members import field_use
+from services.members.fields import FieldType
 from services.platform import audit
 from services.platform.audit import Actor
 from services.segments import rfm
-from services.segments.filter import MAX_CONDITIONS, MAX_DEPTH, SegmentFilter, uses_rfm, walk
+from services.segments.filter import MAX_CONDITIONS, MAX_DEPTH, AttributeCondition, SegmentFilter, uses_rfm, walk
 from services.segments.rfm import RfmGroup, RfmScores, rfm_scores, rfm_summary
 from services.segments.sql import FilterContext, compile_filter
 
@@ -112,7 +114,8 @@ def parse(raw: dict[str, Any]) -> SegmentFilter:
 
 
 async def check(session: AsyncSession, definition: SegmentFilter) -> None:
-    """What the schema cannot know: tier codes must be on the current ladder."""
+    """What the schema cannot know: tier codes must be on the current ladder, and an `attribute` test must
+    name a defined custom member field and fit its type (see _attribute_problems)."""
     known = set((await session.execute(select(Tier.code))).scalars().all())
     problems = [
         {"field": _field((*path, "tier", i)), "message": f"unknown tier {code!r}; known: {', '.join(sorted(known))}"}
@@ -120,8 +123,42 @@ async def check(session: AsyncSession, definition: SegmentFilter) -> None:
         for i, code in enumerate(node.tier or ())
         if code not in known
     ]
+    if any(node.attribute is not None for _, node in walk(definition)):
+        fields = await field_use.definitions(session)
+        for path, node in walk(definition):
+            if node.attribute is not None:
+                at = (*path, "attribute")
+                problems.extend(
+                    {"field": _field((*at, *part)), "message": message}
+                    for part, message in _attribute_problems(node.attribute, fields)
+                )
     if problems:
         raise _invalid(problems)
+
+
+def _attribute_problems(
+    cond: AttributeCondition, fields: dict[str, MemberField]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """(path inside the test, message) of what does not fit the field: no such field; bounds on a field that
+    is neither a number nor a date, or bounds of the other kind; an eq/in value the field cannot hold (for a
+    select, an option it does not offer)."""
+    field = fields.get(cond.key)
+    if field is None:
+        return [(("key",), field_use.unknown_field(cond.key))]
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    wanted = {FieldType.NUMBER: "numbers", FieldType.DATE: "dates (YYYY-MM-DD)"}.get(FieldType(field.type))
+    for name in cond.bounds:
+        if wanted is None:
+            problems.append(((name,), f"bounds test number and date fields; {field.key} is a {field.type} field"))
+        elif cond.date_bounds != (field.type == FieldType.DATE):
+            problems.append(((name,), f"{field.key} is a {field.type} field: its bounds are {wanted}"))
+    values: list[tuple[tuple[str | int, ...], Any]] = [(("eq",), cond.eq)] if cond.eq is not None else []
+    values += [(("in", index), value) for index, value in enumerate(cond.in_ or ())]
+    for part, value in values:
+        message = field_use.value_problem(field, value)
+        if message is not None:
+            problems.append((part, message))
+    return problems
 
 
 def definition_of(segment: Segment) -> SegmentFilter:

@@ -3,6 +3,7 @@ so `not` matches exactly the members its condition does not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -39,14 +40,18 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def _bounds(value: SQLColumnExpression[Any], rng: Range) -> list[ColumnElement[bool]]:
-    ops = {
+def _ops(value: SQLColumnExpression[Any]) -> dict[str, Callable[[Any], ColumnElement[bool]]]:
+    return {
         "eq": value.__eq__,
         "gt": value.__gt__,
         "gte": value.__ge__,
         "lt": value.__lt__,
         "lte": value.__le__,
     }
+
+
+def _bounds(value: SQLColumnExpression[Any], rng: Range) -> list[ColumnElement[bool]]:
+    ops = _ops(value)
     return [ops[name](getattr(rng, name)) for name in BOUNDS if getattr(rng, name) is not None]
 
 
@@ -76,20 +81,41 @@ class FilterContext:
     scores: Subquery | None
 
 
-def _attribute(cond: AttributeCondition) -> ColumnElement[bool]:
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _equals_or_has(key: str, value: Any) -> ColumnElement[bool]:
+    """The attribute is `value`, or (a multi-select's list) has it among its options. Both are containment,
+    so a GIN index on attributes serves them, and neither is ever NULL."""
     attrs = Member.attributes
-    if cond.eq is not None:
-        equal: ColumnElement[bool] = attrs.contains({cond.key: cond.eq})
-        return equal
-    if cond.in_ is not None:
-        return or_(*(attrs.contains({cond.key: v}) for v in cond.in_))
-    if cond.exists is not None:
-        has: ColumnElement[bool] = attrs.has_key(cond.key)
-        return has if cond.exists else not_(has)
-    value = attrs[cond.key]
+    return or_(attrs.contains({key: value}), attrs.contains({key: [value]}))
+
+
+def _ordered(cond: AttributeCondition) -> ColumnElement[bool]:
+    """Bounds on a number (as a numeric) or on a date (its ISO text in byte order, which is chronological,
+    whatever the database's collation). A value of another JSON type, or text that is no date, never matches;
+    the type test comes first and the comparison only sees the right type, so the predicate is never NULL."""
+    value = Member.attributes[cond.key]
+    if cond.date_bounds:
+        is_text = func.coalesce(func.jsonb_typeof(value), "") == "string"
+        text = case((is_text, value.astext)).collate("C")
+        is_date = and_(is_text, text.regexp_match(_ISO_DATE))
+        as_text = _ops(text)
+        return and_(is_date, *(as_text[name](str(bound)) for name, bound in cond.bounds.items()))
     is_number = func.coalesce(func.jsonb_typeof(value), "") == "number"
     number = case((is_number, value.astext.cast(Numeric)))
-    return and_(is_number, *_bounds(number, NumberRange(gt=cond.gt, gte=cond.gte, lt=cond.lt, lte=cond.lte)))
+    return and_(is_number, *_bounds(number, NumberRange.model_validate(cond.bounds)))
+
+
+def _attribute(cond: AttributeCondition) -> ColumnElement[bool]:
+    if cond.eq is not None:
+        return _equals_or_has(cond.key, cond.eq)
+    if cond.in_ is not None:
+        return or_(*(_equals_or_has(cond.key, v) for v in cond.in_))
+    if cond.exists is not None:
+        has: ColumnElement[bool] = Member.attributes.has_key(cond.key)
+        return has if cond.exists else not_(has)
+    return _ordered(cond)
 
 
 def _tags(cond: TagsCondition) -> ColumnElement[bool]:

@@ -63,7 +63,8 @@ async def test_the_catalog_offers_what_exists_with_typed_condition_fields(
     assert "new_member_10" in {c["code"] for c in data["coupon_templates"]}
     assert "welcome" in {j["kind"] for j in data["journeys"]}
     assert "cart_abandoned" in data["journey_events"]
-    assert {"event": "inactive_days", "params": ["days"]} in data["rule_triggers"]
+    assert {"event": "inactive_days", "params": ["days"], "properties": False} in data["rule_triggers"]
+    assert {"event": "review_posted", "params": [], "properties": True} in data["rule_triggers"]
     assert data["tiers"]
     assert all(t["name"] for t in data["tiers"])
     assert tag in data["tags"]
@@ -95,6 +96,8 @@ async def test_the_catalog_offers_what_exists_with_typed_condition_fields(
     assert rule["event.amount"]["triggers"] == ["order_completed"]
     assert rule["event.new_tier"]["type"] == "tier"
     assert rule["event.properties."]["prefix"] == "event.properties."
+    assert "review_posted" in rule["event.properties."]["triggers"]
+    assert "order_completed" not in rule["event.properties."]["triggers"]
 
 
 async def test_every_signed_in_role_reads_the_catalog_and_no_session_gets_a_401_envelope(

@@ -1,4 +1,5 @@
-"""Templates: locale fallback, the built-ins, editing with syntax checks, preview and the mandatory opt-out."""
+"""Templates: locale fallback, the built-ins, editing with syntax checks, preview, custom member fields and the
+mandatory opt-out."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import httpx
 from temporalio.testing import ActivityEnvironment
 
 from core.settings import Settings
-from services.messaging import templates
+from services.members import fields as member_fields
+from services.messaging import available_variables, templates
 from services.messaging.templates import locale_candidates
 from services.platform.api_keys import Role
+from tests.support.fields import fields_defined
 from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.messaging import Sessions, SmtpSink
 from tests.support.messaging import issued_coupon as _coupon
@@ -152,3 +155,35 @@ async def test_marketing_always_carries_an_opt_out_whatever_the_template_says(
         "/api/v1/templates/preview", json={**preview, "channel": "email", "category": "transactional"}
     )
     assert "Unsubscribe" not in receipt.json()["body"]
+
+
+async def test_templates_print_custom_fields_and_nothing_for_a_missing_value(
+    admin: ApiClient, marketer: ApiClient, shop: ApiClient, sessions: Sessions
+) -> None:
+    async with fields_defined(
+        admin,
+        {"field_type": "number", "labels": {"en": "Shoe size", "zh-CN": "鞋码"}},
+        {"field_type": "multi_select"},
+        {"field_type": "text"},
+    ) as (size, colours, nickname):
+        shoe_size, likes, nick = size["key"], colours["key"], nickname["key"]
+        member = await _member(shop, locale="en", attributes={shoe_size: "42.5", likes: ["blue", "red"]})
+        key = f"fit_{uuid.uuid4().hex[:8]}"
+        body = (
+            f"Size {{{{ attributes.{shoe_size} }}}}; likes {{{{ attributes.{likes} }}}};"
+            f"{{% if 'red' in attributes.{likes} %}} red fan;{{% endif %}}"
+            f" nick [{{{{ attributes.{nick} }}}}]"
+        )
+        assert (await marketer.put(f"/api/v1/templates/{key}/sms/en", json={"body": body})).status_code == 200
+        preview = {"template": key, "channel": "sms", "member_id": member["id"], "category": "transactional"}
+        rendered = await marketer.post("/api/v1/templates/preview", json=preview)
+        assert rendered.status_code == 200, rendered.text
+        assert rendered.json()["body"] == "Size 42.5; likes red, blue; red fan; nick []"
+        typo = {"body": "Size {{ attributes.no_such_field }}"}
+        assert (await marketer.put(f"/api/v1/templates/{key}/sms/en", json=typo)).status_code == 200
+        assert_error(await marketer.post("/api/v1/templates/preview", json=preview), 422, "template_render_error")
+
+        async with sessions() as session:
+            listed = available_variables(await member_fields.list_fields(session))
+        assert ("member.name", "Member's name") in listed
+        assert (f"attributes.{shoe_size}", "Shoe size") in listed

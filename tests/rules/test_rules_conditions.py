@@ -20,6 +20,8 @@ FACTS: dict[str, Any] = {
     "event.amount": Decimal("0.30"),
     "event.properties.rating": "5",
     "attributes.weird": "sNaN",
+    "attributes.wedding": "2024-09-30",
+    "attributes.note": "2024-99-99",  # looks like a date, is none: compares false, never raises
 }
 
 
@@ -44,6 +46,18 @@ FACTS: dict[str, Any] = {
         ({"field": "attributes.account_manager", "op": "exists"}, True),
         ({"field": "attributes.weird", "op": "gt", "value": 1}, False),
         ({"field": "tier", "op": "gt", "value": 1}, False),
+        # ISO dates order chronologically (as a custom date field stores them), and only against dates.
+        ({"field": "attributes.wedding", "op": "gt", "value": "2024-09-29"}, True),
+        ({"field": "attributes.wedding", "op": "gt", "value": "2024-09-30"}, False),
+        ({"field": "attributes.wedding", "op": "gte", "value": "2024-09-30"}, True),
+        ({"field": "attributes.wedding", "op": "lt", "value": "2024-10-01"}, True),
+        ({"field": "attributes.wedding", "op": "lt", "value": "2023-12-31"}, False),
+        ({"field": "attributes.wedding", "op": "lte", "value": "2024-09-30"}, True),
+        ({"field": "attributes.wedding", "op": "eq", "value": "2024-09-30"}, True),
+        ({"field": "attributes.wedding", "op": "gt", "value": 20240929}, False),
+        ({"field": "attributes.wedding", "op": "lt", "value": "next year"}, False),
+        ({"field": "attributes.note", "op": "lt", "value": "2025-01-01"}, False),
+        ({"field": "attributes.missing", "op": "lt", "value": "2025-01-01"}, False),
         (
             {
                 "all": [

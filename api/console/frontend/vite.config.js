@@ -6,6 +6,7 @@ import react from "@vitejs/plugin-react";
 
 export const ENTRIES = {
   canvas: "src/main.jsx",
+  rules: "src/rules/main.jsx",
   segments: "src/segments/main.jsx",
 };
 
