@@ -36,16 +36,28 @@ SESSION_SECONDS = 12 * 3600
 
 # Which console pages each role sees (admin sees everything).
 PAGES: dict[str, tuple[str, ...]] = {
-    Role.MARKETER.value: ("dashboard", "members", "campaigns", "journeys", "rules", "messages"),
+    Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages"),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
 }
-ALL_PAGES = ("dashboard", "members", "inbox", "campaigns", "journeys", "rules", "messages", "tasks", "fields")
+ALL_PAGES = (
+    "dashboard",
+    "members",
+    "inbox",
+    "campaigns",
+    "segments",
+    "journeys",
+    "rules",
+    "messages",
+    "tasks",
+    "fields",
+)
 NAV = (
     ("dashboard", "Dashboard", "/console"),
     ("inbox", "Inbox", "/console/inbox"),
     ("members", "Members", "/console/members"),
     ("campaigns", "Campaigns", "/console/campaigns"),
+    ("segments", "Segments", "/console/segments"),
     ("journeys", "Journeys", "/console/journeys"),
     ("rules", "Rules", "/console/rules"),
     ("messages", "Messages", "/console/messages"),

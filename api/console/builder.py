@@ -36,6 +36,8 @@ async def checked_json(request: Request, user: ConsoleUser) -> dict[str, Any]:
         body = json.loads(await request.body())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJson(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # hostile nesting, thousands deep: the decoder gives up before the service
+        raise MalformedJson("the body nests too deeply") from exc
     if not isinstance(body, dict):
         raise MalformedJson("the body must be a JSON object")
     return body

@@ -17,10 +17,13 @@ from api.console import (
     messages,
     rule_builder,
     rules,
+    segment_builder,
+    segments,
 )
 
 router = APIRouter(include_in_schema=False)
-# The builders before their pages: /journeys/new and /rules/new must win over /journeys/{kind}, /rules/{rule_id}.
+# The builders before their pages: /journeys/new and /rules/new must win over /journeys/{kind} and
+# /rules/{rule_id}; segments declares its own /segments/new before /segments/{segment_id}.
 MODULES = (
     auth,
     builder,
@@ -28,6 +31,8 @@ MODULES = (
     members,
     inbox,
     campaigns,
+    segments,
+    segment_builder,
     journey_editor,
     journeys,
     rule_builder,

@@ -25,6 +25,7 @@ from services.campaigns.service import (
     record_counters,
     resume,
     start,
+    using_segments,
 )
 
 __all__ = [
@@ -48,4 +49,5 @@ __all__ = [
     "results",
     "resume",
     "start",
+    "using_segments",
 ]

@@ -178,6 +178,18 @@ async def listing(session: AsyncSession, *, status: str | None, limit: int, afte
     return list((await session.execute(stmt.order_by(Campaign.id.desc()).limit(limit))).scalars().all())
 
 
+async def using_segments(session: AsyncSession, segment_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Campaign]]:
+    """The campaigns that refer to each of these segments (the ones that keep it from being deleted), newest
+    first; segments no campaign uses are left out."""
+    if not segment_ids:
+        return {}
+    stmt = select(Campaign).where(Campaign.segment_id.in_(segment_ids)).order_by(Campaign.id.desc())
+    found: dict[uuid.UUID, list[Campaign]] = {}
+    for campaign in (await session.execute(stmt)).scalars():
+        found.setdefault(campaign.segment_id, []).append(campaign)
+    return found
+
+
 # --- lifecycle requested through the API -------------------------------------------------------------------
 
 

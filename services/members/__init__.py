@@ -15,6 +15,7 @@ from services.members.service import (
     change_tags,
     create,
     get,
+    names,
     search,
     update,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "change_tags",
     "create",
     "get",
+    "names",
     "search",
     "update",
 ]

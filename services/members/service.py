@@ -229,6 +229,14 @@ async def search(
     return list((await session.execute(stmt.order_by(Member.id.desc()).limit(limit))).scalars().all())
 
 
+async def names(session: AsyncSession, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """The names of these members (None where a member has none, or was erased), for lists that show a sample."""
+    if not member_ids:
+        return {}
+    rows = await session.execute(select(Member.id, Member.name).where(Member.id.in_(member_ids)))
+    return {row.id: row.name for row in rows}
+
+
 async def change_tags(session: AsyncSession, member_id: uuid.UUID, *, add: list[str], remove: list[str]) -> list[str]:
     """Add and remove tags (flags such as `pre_churn` are tags too); idempotent."""
     member = await get(session, member_id, for_update=True)

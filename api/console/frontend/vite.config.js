@@ -7,6 +7,7 @@ import react from "@vitejs/plugin-react";
 export const ENTRIES = {
   canvas: "src/main.jsx",
   rules: "src/rules/main.jsx",
+  segments: "src/segments/main.jsx",
 };
 
 export default defineConfig({
