@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.member_fields import MemberFieldOut
 from models import Member, MemberField
-from services import journeys
+from services import journeys, messaging
 from services.definitions.conditions import FACT_TYPES, MEMBER_FACTS
 from services.journeys.definition import EVENTS
 from services.loyalty import tiers
@@ -192,6 +192,9 @@ async def catalog(session: AsyncSession) -> dict[str, Any]:
         "tags": await tags_in_use(session),
         "locales": sorted({locale for locales in message_templates.values() for locale in locales}),
         "rfm_segments": list(ALL_GROUPS),
+        "template_variables": [
+            {"name": name, "label": label} for name, label in messaging.available_variables(defined)
+        ],
         "member_fields": [MemberFieldOut.of(row).model_dump(mode="json", include=MEMBER_FIELD_KEYS) for row in defined],
         "condition_fields": {
             "journey": [asdict(spec) for spec in journey_specs(defined)],

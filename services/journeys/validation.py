@@ -83,19 +83,8 @@ def _conditions(definition: Definition) -> Iterator[tuple[str, Condition]]:
 
 def _field_problems(definition: Definition, fields: Mapping[str, MemberField]) -> Iterator[Problem]:
     """Tests of `attributes.<key>`: the field must be defined, hold no personal data, and fit the test."""
-    for root, tree in _conditions(definition):
-        for path, leaf in leaves(tree, root):
-            key = field_use.attribute_key(leaf.field or "")
-            if key is None:
-                continue
-            field = fields.get(key)
-            if field is None:
-                yield Problem(path=f"{path}.field", message=field_use.unknown_field(key))
-            elif field.personal_data:
-                yield Problem(path=f"{path}.field", message=PERSONAL_FIELD.format(key=key))
-            else:
-                for bad in field_use.condition_problems(field, leaf.op, leaf.value):
-                    yield Problem(path=f"{path}.{bad.part}", message=bad.message)
+    tests = (test for root, tree in _conditions(definition) for test in leaves(tree, root))
+    return field_use.attribute_problems(tests, fields, personal_refused=PERSONAL_FIELD)
 
 
 def _reference_problems(

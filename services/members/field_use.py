@@ -6,7 +6,7 @@ Segments use `value_problem` for their own tests (services.segments.service.chec
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import MemberField
+from services.definitions import Problem
+from services.definitions.conditions import ConditionLike
 from services.members.fields import FieldType
 
 ATTRIBUTE_PREFIX = "attributes."
@@ -121,3 +123,25 @@ def attribute_facts(attributes: Mapping[str, Any] | None, keys: Iterable[str]) -
     """`attributes.<key>` facts for the given keys the member holds a value for."""
     held = attributes or {}
     return {f"{ATTRIBUTE_PREFIX}{key}": held[key] for key in keys if key in held}
+
+
+def attribute_problems(
+    tests: Iterable[tuple[str, ConditionLike]],
+    fields: Mapping[str, MemberField],
+    *,
+    personal_refused: str | None = None,
+) -> Iterator[Problem]:
+    """Problems of the `attributes.<key>` tests among (path, test) pairs: the field must be defined and fit the
+    test; with `personal_refused` (a message with {key}), a field holding personal data is refused with it."""
+    for path, leaf in tests:
+        key = attribute_key(leaf.field or "")
+        if key is None:
+            continue
+        field = fields.get(key)
+        if field is None:
+            yield Problem(path=f"{path}.field", message=unknown_field(key))
+        elif field.personal_data and personal_refused is not None:
+            yield Problem(path=f"{path}.field", message=personal_refused.format(key=key))
+        else:
+            for bad in condition_problems(field, leaf.op, leaf.value):
+                yield Problem(path=f"{path}.{bad.part}", message=bad.message)

@@ -229,16 +229,7 @@ class RuleDefinition(Strict):
 def _field_problems(condition: RuleCondition, fields: Mapping[str, MemberField]) -> Iterator[Problem]:
     """Tests of `attributes.<key>`: the field must be defined and fit the test. Rules run outside workflow
     history, so fields holding personal data may be tested."""
-    for path, leaf in leaves(condition, "conditions"):
-        key = field_use.attribute_key(leaf.field or "")
-        if key is None:
-            continue
-        field = fields.get(key)
-        if field is None:
-            yield Problem(path=f"{path}.field", message=field_use.unknown_field(key))
-            continue
-        for bad in field_use.condition_problems(field, leaf.op, leaf.value):
-            yield Problem(path=f"{path}.{bad.part}", message=bad.message)
+    return field_use.attribute_problems(leaves(condition, "conditions"), fields)
 
 
 def validate(

@@ -71,6 +71,9 @@ async def test_the_catalog_offers_what_exists_with_typed_condition_fields(
     assert set(data["locales"]) >= {"en", "zh-CN"}
     assert "champions" in data["rfm_segments"]
     assert {f["key"] for f in data["member_fields"]} >= {size, nickname}
+    variables = {v["name"]: v["label"] for v in data["template_variables"]}
+    assert variables["member.name"] == "Member's name"
+    assert variables[f"attributes.{size}"] == size.title()
 
     journey = {spec["field"]: spec for spec in data["condition_fields"]["journey"]}
     rule = {spec["field"]: spec for spec in data["condition_fields"]["rule"]}

@@ -5,40 +5,10 @@
 import { useId } from "react";
 import { specFor } from "./catalog.js";
 import { under } from "./problems.js";
+import { ConditionGroup, Problems } from "./ConditionGroup.jsx";
 import { FieldSelect, ValueInput, initialValue, opLabel } from "./widgets.jsx";
 
 const isLeaf = (node) => node && typeof node === "object" && "field" in node;
-
-// A node as a group: {negated, mode, items, itemsPath}. A lone row (or a negated one) shows as a group of one.
-function asGroup(node, path) {
-  let negated = false;
-  let inner = node;
-  let innerPath = path;
-  if (node && node.not !== undefined) {
-    negated = true;
-    inner = node.not;
-    innerPath = `${path}.not`;
-  }
-  if (inner && Array.isArray(inner.any)) return { negated, mode: "any", items: inner.any, itemsPath: `${innerPath}.any` };
-  if (inner && Array.isArray(inner.all)) return { negated, mode: "all", items: inner.all, itemsPath: `${innerPath}.all` };
-  return { negated, mode: "all", items: inner ? [inner] : [], itemsPath: null, lonePath: innerPath };
-}
-
-function fromGroup({ negated, mode, items }) {
-  const inner = { [mode]: items };
-  return negated ? { not: inner } : inner;
-}
-
-function Problems({ messages }) {
-  if (!messages.size) return null;
-  return (
-    <ul className="mf-problem" role="alert">
-      {[...messages.values()].map((message) => (
-        <li key={message}>{message}</li>
-      ))}
-    </ul>
-  );
-}
 
 function Row({ node, path, specs, catalog, problems, onChange, onRemove }) {
   const id = useId();
@@ -94,81 +64,12 @@ function Row({ node, path, specs, catalog, problems, onChange, onRemove }) {
   );
 }
 
-function Group({ node, path, specs, catalog, problems, onChange, onRemove, depth }) {
-  const group = asGroup(node, path);
-  const itemPath = (index) => (group.itemsPath ? `${group.itemsPath}.${index}` : group.lonePath);
-  const emit = (change) => onChange(fromGroup({ ...group, ...change }));
-  const setItem = (index, item) => emit({ items: group.items.map((old, i) => (i === index ? item : old)) });
-  const removeItem = (index) => {
-    const items = group.items.filter((_, i) => i !== index);
-    if (items.length === 0 && !group.negated) onChange(null);
-    else emit({ items });
-  };
-  const firstField = specs[0]?.field ?? "";
-  const firstOp = specs[0]?.ops[0] ?? "eq";
-  const freshRow = () => {
-    const value = initialValue(specs[0], firstOp);
-    return value === undefined ? { field: firstField, op: firstOp } : { field: firstField, op: firstOp, value };
-  };
-  const own = new Map([...problems].filter(([p]) => p === path || p === group.itemsPath));
-  return (
-    <div className="mf-group" data-condition-group={path} data-depth={depth}>
-      <div className="mf-group__head">
-        <label>
-          <input type="checkbox" name="negate" checked={group.negated} onChange={(event) => emit({ negated: event.target.checked })} /> not
-        </label>
-        <select name="mode" aria-label="match" value={group.mode} onChange={(event) => emit({ mode: event.target.value })}>
-          <option value="all">all of these hold</option>
-          <option value="any">any of these holds</option>
-        </select>
-        {onRemove && (
-          <button type="button" className="mf-link" onClick={onRemove} aria-label="remove group">
-            remove group
-          </button>
-        )}
-      </div>
-      <Problems messages={own} />
-      <ul className="mf-rows">
-        {group.items.map((item, index) =>
-          isLeaf(item) ? (
-            <Row
-              key={index}
-              node={item}
-              path={itemPath(index)}
-              specs={specs}
-              catalog={catalog}
-              problems={problems}
-              onChange={(next) => setItem(index, next)}
-              onRemove={() => removeItem(index)}
-            />
-          ) : (
-            <li key={index}>
-              <Group
-                node={item}
-                path={itemPath(index)}
-                specs={specs}
-                catalog={catalog}
-                problems={problems}
-                depth={depth + 1}
-                onChange={(next) => (next === null ? removeItem(index) : setItem(index, next))}
-                onRemove={() => removeItem(index)}
-              />
-            </li>
-          ),
-        )}
-      </ul>
-      <div className="mf-group__add">
-        <button type="button" onClick={() => emit({ items: [...group.items, freshRow()] })}>
-          + condition
-        </button>
-        {depth < 4 && (
-          <button type="button" onClick={() => emit({ items: [...group.items, { any: [freshRow()] }] })}>
-            + group
-          </button>
-        )}
-      </div>
-    </div>
-  );
+// A fresh row: the first field offered, with its first operator.
+function freshRow(specs) {
+  const op = specs[0]?.ops[0] ?? "eq";
+  const value = initialValue(specs[0], op);
+  const field = specs[0]?.field ?? "";
+  return value === undefined ? { field, op } : { field, op, value };
 }
 
 export function ConditionBuilder({ value, onChange, specs, catalog, problems = new Map(), path }) {
@@ -176,15 +77,7 @@ export function ConditionBuilder({ value, onChange, specs, catalog, problems = n
     return (
       <div className="mf-conditions mf-conditions--empty" data-condition-group={path}>
         <span className="mf-muted">No conditions: always holds.</span>{" "}
-        <button
-          type="button"
-          onClick={() => {
-            const op = specs[0]?.ops[0] ?? "eq";
-            const initial = initialValue(specs[0], op);
-            const row = initial === undefined ? { field: specs[0]?.field ?? "", op } : { field: specs[0]?.field ?? "", op, value: initial };
-            onChange({ all: [row] });
-          }}
-        >
+        <button type="button" onClick={() => onChange({ all: [freshRow(specs)] })}>
           + condition
         </button>
       </div>
@@ -192,7 +85,19 @@ export function ConditionBuilder({ value, onChange, specs, catalog, problems = n
   }
   return (
     <div className="mf-conditions">
-      <Group node={value} path={path} specs={specs} catalog={catalog} problems={problems} onChange={onChange} depth={0} />
+      <ConditionGroup
+        node={value}
+        path={path}
+        problems={problems}
+        onChange={onChange}
+        depth={0}
+        maxDepth={4}
+        kind="condition"
+        removeEmpty
+        isLeaf={isLeaf}
+        freshRow={() => freshRow(specs)}
+        renderRow={(row) => <Row {...row} specs={specs} catalog={catalog} problems={problems} />}
+      />
     </div>
   );
 }

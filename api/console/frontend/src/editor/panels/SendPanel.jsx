@@ -83,6 +83,16 @@ export function SendPanel({ body, onChange, at, catalog }) {
         <Row label="Sample member id" hint="blank: a placeholder member" render={() => <TextInput name="preview_member" value={memberId} onChange={setMemberId} placeholder="member id (optional)" />} />
         <Preview shown={shown} channel={body.channel} />
       </fieldset>
+      <details className="mf-variables">
+        <summary>What a template can print</summary>
+        <ul>
+          {(catalog?.template_variables ?? []).map((v) => (
+            <li key={v.name}>
+              <code>{`{{ ${v.name} }}`}</code> <span className="mf-muted">{v.label}</span>
+            </li>
+          ))}
+        </ul>
+      </details>
     </>
   );
 }
