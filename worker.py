@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 
 from activities.approvals import ApprovalActivities
 from activities.campaigns import CampaignActivities
+from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
@@ -99,6 +100,7 @@ def build_worker(
             *approvals.all(),
             *CampaignActivities(sessions, client).all(),
             *RuleActivities(sessions).all(),
+            *ImportActivities(sessions).all(),
         ],
         **options,
     )

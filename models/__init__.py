@@ -8,6 +8,7 @@ from models.campaigns import Campaign, CampaignMember
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
+from models.imports import Import, ImportChunk, ImportFile
 from models.journeys import Journey, JourneyDraft, JourneyRun, JourneyVersion, StaffTask
 from models.ledger import LedgerAccount, LedgerEntry, LedgerHold, LedgerLot, LedgerLotMove, LedgerTransaction
 from models.member_fields import MemberField
@@ -30,6 +31,9 @@ __all__ = [
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
+    "Import",
+    "ImportChunk",
+    "ImportFile",
     "Journey",
     "JourneyDraft",
     "JourneyRun",

@@ -1,5 +1,6 @@
 """Every workflow the worker runs (and the replay tests replay against)."""
 
+from workflows.bulk_import import BulkImportWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
@@ -15,4 +16,5 @@ WORKFLOWS = [
     CampaignWorkflow,
     RuleMessageWorkflow,
     RuleScanWorkflow,
+    BulkImportWorkflow,
 ]

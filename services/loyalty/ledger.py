@@ -105,6 +105,15 @@ def _content_hash(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()
 
 
+def credit_hash(
+    member_id: uuid.UUID, points: int, kind: TxKind, reference: Reference | None, source: SystemAccount
+) -> str:
+    """The content hash `credit` stores with its idempotency key: bulk writers that post credits themselves
+    (services.imports) store the same, so a later `credit` with that key is a replay, not a conflict."""
+    ref_type, ref_id = reference or (None, None)
+    return _content_hash("credit", str(member_id), points, kind.value, ref_type, ref_id, source.value)
+
+
 def _coded_error(sqlstate: str | None, message: str, raw_detail: str | None) -> AppError | None:
     try:
         parsed = json.loads(raw_detail) if raw_detail else {}
@@ -208,7 +217,7 @@ async def credit(
         "mf_ledger_credit",
         {
             "key": idempotency_key,
-            "hash": _content_hash("credit", str(member_id), points, kind.value, ref_type, ref_id, source.value),
+            "hash": credit_hash(member_id, points, kind, reference, source),
             "kind": kind.value,
             "reason": reason,
             "ref_type": ref_type,

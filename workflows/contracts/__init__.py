@@ -7,6 +7,18 @@ activities or services): the workflows pass it through the sandbox."""
 
 from __future__ import annotations
 
+from workflows.contracts.imports import (
+    BULK_IMPORT_WORKFLOW,
+    ChunkList,
+    ChunkOutcome,
+    ChunkRef,
+    FinishOutcome,
+    ImportInput,
+    ImportRef,
+    ImportStatus,
+    bulk_import_start,
+    import_workflow_id,
+)
 from workflows.contracts.models import (
     ApprovalInput,
     ApprovalOutcome,
@@ -87,6 +99,16 @@ from workflows.contracts.starts import (
 )
 
 __all__ = [
+    "BULK_IMPORT_WORKFLOW",
+    "ChunkList",
+    "ChunkOutcome",
+    "ChunkRef",
+    "FinishOutcome",
+    "ImportInput",
+    "ImportRef",
+    "ImportStatus",
+    "bulk_import_start",
+    "import_workflow_id",
     "CampaignCancelSignal",
     "WorkflowSignal",
     "campaign_signal",
