@@ -28,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
 LIST_CHUNKS = "imports.list_chunks"
 RUN_CHUNK = "imports.run_chunk"
 FINISH = "imports.finish"
-CHUNK_TIMEOUT = timedelta(minutes=10)
+# A chunk of 5,000 rows takes a second or two; a worker that dies mid-chunk is retried after this.
+CHUNK_TIMEOUT = timedelta(minutes=2)
+FINISH_TIMEOUT = timedelta(minutes=10)
 # A chunk that fails for a reason of the database (not a bad row: those are recorded) is retried without end:
 # the import waits for the database rather than skipping history.
 CHUNK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -74,7 +76,7 @@ class BulkImportWorkflow:
             FINISH,
             ImportRef(import_id=inp.import_id),
             result_type=FinishOutcome,
-            start_to_close_timeout=CHUNK_TIMEOUT,
+            start_to_close_timeout=FINISH_TIMEOUT,
             retry_policy=CHUNK_RETRY,
         )
         self._status = ImportStatus(state="completed", chunks_done=len(remaining), chunks_total=len(remaining))
