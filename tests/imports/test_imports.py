@@ -3,20 +3,28 @@ real Temporal dev server and real PostgreSQL, and the database shows exactly the
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.imports import ImportActivities
+from core.settings import Settings
 from models import JourneyRun, LedgerAccount, LedgerTransaction, Member, MemberEvent, Message, Order, TemporalOutbox
 from services.intake.orders import points_for
 from services.loyalty import tiers
 from tests.support.helpers import ApiClient, assert_error
 from tests.support.imports import new_import, prefix, upload, wait_done
 from tests.support.ledger import assert_ledger_ok
+from tests.support.temporal import started_workers
+from workflows.bulk_import import BulkImportWorkflow
+from workflows.contracts import ChunkOutcome, ChunkRef
 
 
 async def _members(sessions: async_sessionmaker[AsyncSession], p: str) -> dict[str, Member]:
@@ -52,13 +60,17 @@ async def test_import_members_orders_events_with_bad_rows_tiers_ledger_and_no_jo
     assert counts["members"] == {"rows": 6, "done": 6, "imported": 3, "skipped": 0, "failed": 3}
     assert counts["orders"] == {"rows": 7, "done": 7, "imported": 4, "skipped": 0, "failed": 3}
     assert counts["events"] == {"rows": 3, "done": 3, "imported": 2, "skipped": 0, "failed": 1}
-    assert done["percent"] == 100 and done["lots_expired"] >= 1
+    assert done["percent"] == 100
+    assert done["lots_expired"] >= 1
 
     members = await _members(sessions, p)
     assert set(members) == {"a", "d", "e"}
     ann = members["a"]
-    assert ann.tags == ["vip", "app_user"] and ann.consent_email and ann.name == "Ann"
-    assert ann.consent_email_at is not None and ann.consent_email_at < ann.updated_at
+    assert ann.tags == ["vip", "app_user"]
+    assert ann.consent_email
+    assert ann.name == "Ann"
+    assert ann.consent_email_at is not None
+    assert ann.consent_email_at < ann.updated_at
     expected_points, expected_tier = await _expected_points(sessions, ["400.00", "700.00", "5000.00"])
     assert (ann.order_count, ann.lifetime_spend, ann.tier) == (3, Decimal("6100.00"), expected_tier)
     async with sessions() as session:
@@ -84,7 +96,8 @@ async def test_import_members_orders_events_with_bad_rows_tiers_ledger_and_no_jo
     await assert_ledger_ok(sessions)
 
     errors = await admin.get(f"/api/v1/imports/{import_id}/errors")
-    assert errors.status_code == 200 and errors.headers["content-type"].startswith("text/csv")
+    assert errors.status_code == 200
+    assert errors.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(errors.text)))
     by_line = {(r["kind"], int(r["line"])): r for r in rows}
     assert by_line[("members", 3)]["reason"] == "repeats line 2"
@@ -142,7 +155,56 @@ async def test_bad_requests_change_nothing(admin: ApiClient, marketer: ApiClient
     )
     assert_error(await admin.get("/api/v1/imports/00000000-0000-0000-0000-000000000000"), 404, "import_not_found")
     listed = await admin.get(f"/api/v1/imports/{import_id}")
-    assert listed.json()["state"] == "open" and listed.json()["rows"] == 0
+    assert listed.json()["state"] == "open"
+    assert listed.json()["rows"] == 0
     await upload(marketer, import_id, "members", f"external_id\n{prefix()}\n", "csv")
     assert (await marketer.post(f"/api/v1/imports/{import_id}/start")).status_code == 202
     assert_error(await marketer.post(f"/api/v1/imports/{import_id}/start"), 409, "import_started")
+
+
+async def test_the_import_resumes_on_another_worker_after_one_dies_mid_import(
+    admin: ApiClient,
+    temporal: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    task_queue: str,
+) -> None:
+    """The first worker commits its third chunk and dies before reporting it; the second worker finishes,
+    finds that chunk done (writes nothing twice) and the totals are exact."""
+    real = ImportActivities(sessions)
+    committed_then_hung = asyncio.Event()
+    calls = 0
+
+    @activity.defn(name="imports.run_chunk")
+    async def dies_after_third_commit(ref: ChunkRef) -> ChunkOutcome:
+        nonlocal calls
+        calls += 1
+        outcome = await real.run_chunk(ref)
+        if calls == 3:
+            committed_then_hung.set()
+            await asyncio.Event().wait()  # never reports: the worker goes down under it
+        return outcome
+
+    p = prefix()
+    import_id = await new_import(admin, p, chunk_rows=2)
+    first = Worker(
+        temporal.client,
+        task_queue=task_queue,
+        workflows=[BulkImportWorkflow],
+        activities=[real.list_chunks, dies_after_third_commit, real.finish],
+    )
+    async with first:
+        assert (await admin.post(f"/api/v1/imports/{import_id}/start")).status_code == 202
+        await asyncio.wait_for(committed_then_hung.wait(), timeout=30)
+        middle = (await admin.get(f"/api/v1/imports/{import_id}")).json()
+        assert middle["state"] == "running"
+        assert middle["chunks_done"] == 3
+    async with started_workers(temporal.client, sessions, settings):
+        done = await wait_done(admin, import_id)
+    assert done["state"] == "completed"
+    assert done["chunks_done"] == done["chunks_total"] == 9
+    assert {kind: c["imported"] for kind, c in done["counts"].items()} == {"members": 3, "orders": 4, "events": 2}
+    async with sessions() as session:
+        orders = (await session.execute(select(func.count()).where(Order.external_id.startswith(p)))).scalar_one()
+    assert orders == 4
+    await assert_ledger_ok(sessions)
