@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -98,6 +98,10 @@ bench-rules: $(TEST_STAMP)
 
 bench-canvas: $(TEST_STAMP) chromium frontend
 	$(BIN)/python bench/canvas.py
+
+# Bulk history import against COPY of the same rows (one benchmark at a time on the machine: flock).
+bench-import: $(TEST_STAMP)
+	flock /tmp/memberflow-bench.lock $(BIN)/python bench/import.py
 
 clean-data:
 	rm -rf .data
