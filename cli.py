@@ -1,4 +1,4 @@
-"""The `memberflow` command: dev (the whole embedded stack), api, worker, migrate, keys, demo."""
+"""The `memberflow` command: dev (the whole embedded stack), api, worker, migrate, keys, import, demo."""
 
 from __future__ import annotations
 
@@ -122,6 +122,47 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.db import create_engine, create_session_factory
+    from core.errors import AppError
+    from devstack import importer
+
+    settings = get_settings().model_copy(update={"database_url": _database_url_for_tools(get_settings())})
+    files = importer.ImportFiles(
+        members=Path(args.members) if args.members else None,
+        orders=Path(args.orders) if args.orders else None,
+        events=Path(args.events) if args.events else None,
+    )
+    if not files.given():
+        print("error: give at least one of --members, --orders, --events", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        engine = create_engine(settings, pool_size=2)
+        try:
+            return await importer.run(
+                create_session_factory(engine),
+                files,
+                task_queue=settings.temporal.task_queue,
+                chunk_rows=args.chunk_rows,
+                wait=not args.no_wait,
+                errors_to=Path(args.errors) if args.errors else None,
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
 def _positive(limit: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
@@ -146,6 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["admin", "marketer", "approver", "ops", "integration"])
     create.add_argument("--name", required=True)
     create.set_defaults(func=_cmd_keys_create)
+    imp = sub.add_parser(
+        "import", help="import members, orders and events (CSV or JSONL) as history: no journey, no message"
+    )
+    imp.add_argument("--members", help="members file (.csv or .jsonl)")
+    imp.add_argument("--orders", help="orders file (.csv or .jsonl)")
+    imp.add_argument("--events", help="behaviour events file (.csv or .jsonl)")
+    imp.add_argument("--chunk-rows", type=_positive(20_000), default=5_000, help="rows per chunk (5000)")
+    imp.add_argument("--errors", help="where to write the bad rows (import-<id>-errors.csv)")
+    imp.add_argument("--no-wait", action="store_true", help="queue the import and return")
+    imp.set_defaults(func=_cmd_import)
     demo = sub.add_parser(
         "demo", help="fill the database with a demo brand (members, two years of orders, ...); safe to re-run"
     )

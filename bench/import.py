@@ -22,7 +22,6 @@ import os
 import random
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -83,11 +82,13 @@ async def copy_ceiling(
     writing these rows costs this database, with nothing else done."""
     now = datetime.now(UTC)
     ids = {p["external_id"]: uuid7() for p in people}
-    member_rows = [
-        (ids[p["external_id"]], f"copy-{p['external_id']}", p["name"], p["email"], "UTC", "en", "member", p["tags"],
-         "{}", p["consent_email"], datetime.fromisoformat(p["joined_at"]), False, Decimal("0"), 0, datetime.fromisoformat(p["joined_at"]), now)
-        for p in people
-    ]  # fmt: skip
+    member_rows = []
+    for p in people:
+        joined = datetime.fromisoformat(p["joined_at"])
+        member_rows.append(
+            (ids[p["external_id"]], f"copy-{p['external_id']}", p["name"], p["email"], "UTC", "en", "member",
+             p["tags"], "{}", p["consent_email"], joined, False, Decimal("0"), 0, joined, now)
+        )  # fmt: skip
     order_rows = [
         (uuid7(), "default", f"copy-{o['order_id']}", ids[o["member_external_id"]], Decimal(o["amount"]), "EUR",
          "completed", "[]", 0, datetime.fromisoformat(o["placed_at"]))
@@ -100,7 +101,8 @@ async def copy_ceiling(
             "members",
             records=member_rows,
             columns=["id", "external_id", "name", "email", "timezone", "locale", "tier", "tags", "attributes",
-                     "consent_email", "consent_email_at", "consent_sms", "lifetime_spend", "order_count", "created_at", "updated_at"],
+                     "consent_email", "consent_email_at", "consent_sms", "lifetime_spend", "order_count",
+                     "created_at", "updated_at"],
         )  # fmt: skip
         await connection.copy_records_to_table(
             "orders",
@@ -151,7 +153,8 @@ async def run_import(
     assert progress.state == "completed", progress
     assert check.ok, check
     counts = progress.kinds
-    assert counts["orders"].imported == len(orders) and counts["members"].imported == len(people), counts
+    assert counts["orders"].imported == len(orders), counts
+    assert counts["members"].imported == len(people), counts
     return {"upload": uploaded - started, "import": finished - uploaded, "lots_expired": progress.lots_expired}
 
 
@@ -204,9 +207,9 @@ the worker in the benchmark's process, chunks of {args.chunk_rows:,} rows. Measu
 
 | what | seconds | orders/s | against COPY |
 | --- | ---: | ---: | ---: |
-| COPY of the same member and order rows into `members` and `orders` (the ceiling) | {figures["copy"]:.2f} | {copy_rate:,.0f} | 1.00 |
+| COPY of the same members and orders (the ceiling) | {figures["copy"]:.2f} | {copy_rate:,.0f} | 1.00 |
 | import: upload (parse, cut into chunks, store) | {figures["upload"]:.2f} | | |
-| import: the workflow's run (members, orders with points, tiers, expiry) | {figures["import"]:.2f} | {run_rate:,.0f} | |
+| import: the workflow's run (points, tiers, expiry) | {figures["import"]:.2f} | {run_rate:,.0f} | |
 | import: upload and run | {figures["upload"] + figures["import"]:.2f} | **{total_rate:,.0f}** | **{ratio:.2f}** |
 
 Target ≥ {TARGET_ORDERS_PER_SECOND:,} orders/s: **{verdict}**. At this rate the 69,659-order history of issue 14

@@ -36,7 +36,7 @@ SESSION_SECONDS = 12 * 3600
 
 # Which console pages each role sees (admin sees everything).
 PAGES: dict[str, tuple[str, ...]] = {
-    Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages"),
+    Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages", "imports"),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
 }
@@ -51,6 +51,7 @@ ALL_PAGES = (
     "messages",
     "tasks",
     "fields",
+    "imports",
 )
 NAV = (
     ("dashboard", "Dashboard", "/console"),
@@ -63,6 +64,7 @@ NAV = (
     ("messages", "Messages", "/console/messages"),
     ("tasks", "Tasks", "/console/tasks"),
     ("fields", "Fields", "/console/fields"),
+    ("imports", "Imports", "/console/imports"),
 )
 
 

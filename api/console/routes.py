@@ -10,6 +10,7 @@ from api.console import (
     campaigns,
     dashboard,
     fields,
+    imports,
     inbox,
     journey_editor,
     journeys,
@@ -39,6 +40,7 @@ MODULES = (
     rules,
     messages,
     fields,
+    imports,
 )
 for module in MODULES:
     router.include_router(module.router, prefix="/console")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from decimal import Decimal
 
+from fastapi import FastAPI
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -19,7 +21,9 @@ from core.settings import Settings
 from models import JourneyRun, LedgerAccount, LedgerTransaction, Member, MemberEvent, Message, Order, TemporalOutbox
 from services.intake.orders import points_for
 from services.loyalty import tiers
-from tests.support.helpers import ApiClient, assert_error
+from services.platform.api_keys import Role
+from tests.support.console import console_client, sign_in
+from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.imports import new_import, prefix, upload, wait_done
 from tests.support.ledger import assert_ledger_ok
 from tests.support.temporal import started_workers
@@ -208,3 +212,29 @@ async def test_the_import_resumes_on_another_worker_after_one_dies_mid_import(
         orders = (await session.execute(select(func.count()).where(Order.external_id.startswith(p)))).scalar_one()
     assert orders == 4
     await assert_ledger_ok(sessions)
+
+
+async def test_the_console_shows_the_progress_bar_counts_and_error_file(
+    app: FastAPI,
+    admin: ApiClient,
+    workers: list[Worker],
+    make_key: KeyMaker,
+) -> None:
+    import_id = await new_import(admin, prefix())
+    await admin.post(f"/api/v1/imports/{import_id}/start")
+    await wait_done(admin, import_id)
+    async with console_client(app) as console:
+        assert (await sign_in(console, await make_key(Role.MARKETER))).status_code == 303
+        listing = await console.get("/console/imports")
+        assert listing.status_code == 200
+        assert f"/console/imports/{import_id}" in listing.text
+        page = await console.get(f"/console/imports/{import_id}")
+        assert page.status_code == 200
+        assert '<progress max="100" value="100"' in page.text
+        assert re.search(r'<tr data-kind="orders"><td>orders</td><td>7</td><td>7</td><td>4</td>', page.text)
+        errors = await console.get(f"/console/imports/{import_id}/errors.csv")
+        assert errors.text.splitlines()[0] == "file,kind,line,field,reason"
+        assert len(errors.text.splitlines()) == 8
+    async with console_client(app) as console:
+        await sign_in(console, await make_key(Role.APPROVER))
+        assert (await console.get(f"/console/imports/{import_id}")).status_code == 403
