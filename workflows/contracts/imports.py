@@ -8,9 +8,8 @@ import uuid
 from pydantic import BaseModel
 from temporalio.common import WorkflowIDReusePolicy
 
+from workflows.contracts.names import BULK_IMPORT_WORKFLOW
 from workflows.contracts.starts import WorkflowStart
-
-BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 
 
 def import_workflow_id(import_id: uuid.UUID | str) -> str:

@@ -18,6 +18,7 @@ RULE_MESSAGE_WORKFLOW = "RuleMessageWorkflow"
 JOURNEY_SCAN_WORKFLOW = "DailyScanWorkflow"
 RULE_SCAN_WORKFLOW = "RuleScanWorkflow"
 LEDGER_MAINTENANCE_WORKFLOW = "LedgerMaintenanceWorkflow"
+BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -27,6 +28,7 @@ WORKFLOW_NAMES = frozenset(
         JOURNEY_SCAN_WORKFLOW,
         RULE_SCAN_WORKFLOW,
         LEDGER_MAINTENANCE_WORKFLOW,
+        BULK_IMPORT_WORKFLOW,
     }
 )
 
