@@ -12,9 +12,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import STATUS_QUERY
+    from workflows.contracts import BULK_IMPORT_WORKFLOW, STATUS_QUERY
     from workflows.contracts.imports import (
-        BULK_IMPORT_WORKFLOW,
         ChunkList,
         ChunkOutcome,
         ChunkRef,

@@ -8,7 +8,6 @@ activities or services): the workflows pass it through the sandbox."""
 from __future__ import annotations
 
 from workflows.contracts.imports import (
-    BULK_IMPORT_WORKFLOW,
     ChunkList,
     ChunkOutcome,
     ChunkRef,
@@ -47,6 +46,7 @@ from workflows.contracts.models import (
     ShippedRequest,
 )
 from workflows.contracts.names import (
+    BULK_IMPORT_WORKFLOW,
     CAMPAIGN_ID,
     CAMPAIGN_WORKFLOW,
     CANCEL_SIGNAL,
