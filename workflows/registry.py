@@ -7,7 +7,7 @@ from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
 
-WORKFLOWS = [
+WORKFLOWS = (
     JourneyWorkflow,
     LedgerMaintenanceWorkflow,
     DailyScanWorkflow,
@@ -15,4 +15,4 @@ WORKFLOWS = [
     CampaignWorkflow,
     RuleMessageWorkflow,
     RuleScanWorkflow,
-]
+)

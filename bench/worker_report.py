@@ -1,0 +1,55 @@
+"""The section of docs/benchmarks.md that bench/worker.py writes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from report import marks, write_section
+
+SECTION = "worker-bench"
+
+
+def _per_1000(mib: float, n: int) -> float:
+    return mib / n * 1000 if n else 0.0
+
+
+def _rows(results: list[Any]) -> list[str]:
+    ceiling = next((r for r in results if r.phase.role == "raw"), None)
+    rows = [
+        "| worker | runs | start: worker CPU ms/run | RSS idle | RSS asleep | MiB per 1,000 asleep "
+        "| timer firing: worker CPU ms/run | × raw loop | RSS after |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        fire_ms = r.fire_cpu / r.n * 1000
+        ratio = f"{fire_ms / (ceiling.fire_cpu / ceiling.n * 1000):.1f}" if ceiling and ceiling.fire_cpu else "–"
+        rows.append(
+            f"| {r.phase.label} | {r.n:,} | {r.start_cpu / r.n * 1000:.2f} | {r.rss_idle:.0f} MiB "
+            f"| {r.rss_asleep:.0f} MiB | {_per_1000(r.rss_asleep - r.rss_idle, r.n):.1f} | {fire_ms:.2f} "
+            f"| {ratio} | {r.rss_after:.0f} MiB |"
+        )
+    return rows
+
+
+def write_report(results: list[Any], costs: dict[str, float], *, cpu: str, out: Path | None) -> str:
+    start, end = marks(SECTION)
+    lines = [
+        start,
+        "## Open journeys held by one worker",
+        "",
+        f"`make bench-worker` (`bench/worker.py`), {time.strftime('%Y-%m-%d')}, {cpu}.",
+        "",
+        "Creating one JourneyWorkflow instance (each new run, and each run replayed after eviction):",
+        "",
+        "| sandbox | µs per instance | × unsandboxed |",
+        "| --- | ---: | ---: |",
+    ]
+    floor = costs.get("unsandboxed (ceiling)") or 1.0
+    lines += [f"| {name} | {us:,.0f} | {us / floor:.1f} |" for name, us in costs.items()]
+    lines += ["", *_rows(results), "", end]
+    body = "\n".join(lines)
+    if out is not None:
+        write_section(out, body, SECTION)
+    return body
