@@ -13,13 +13,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from rootworker import workflow_runner
 from temporalio import converter, workflow
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.failure.v1 import Failure
 from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowInstanceDetails, WorkflowRunner
 from temporalio.worker.workflow_sandbox._runner import _fake_info  # the SDK's stand-in run, for its own checks
 
-from rootworker import workflow_runner
 from workflows.journey import JourneyWorkflow
 
 

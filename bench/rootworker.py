@@ -16,7 +16,8 @@ def _load() -> ModuleType:
     if loaded is not None and Path(loaded.__file__ or "") == ROOT_WORKER:
         return loaded
     spec = importlib.util.spec_from_file_location("worker", ROOT_WORKER)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["worker"] = module
     spec.loader.exec_module(module)

@@ -22,13 +22,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from instances import instance_costs
 from report import cpu_model, log
 from sleeper import SLEEPER_WORKFLOW
+from spy import Recorder
 from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -70,6 +71,7 @@ class Measured:
     fire_seconds: float = 0.0
     fire_cpu: float = 0.0  # worker CPU seconds from the time skip until every run completed
     rss_after: float = 0.0
+    profile: dict[str, float] = field(default_factory=dict)  # share of py-spy samples, starts and firing
 
 
 def cpu_seconds(pid: int) -> float:
@@ -172,13 +174,14 @@ async def _count_raw(stack: Stack, ids: list[str], *, asleep: bool) -> int:
     return sum(1 for d in found if d.status == WorkflowExecutionStatus.COMPLETED)  # type: ignore[attr-defined]
 
 
-async def measure(stack: Stack, phase: Phase, n: int) -> Measured:
+async def measure(stack: Stack, phase: Phase, n: int, *, profile: bool) -> Measured:
     task_queue = f"bench-worker-{uuid.uuid4().hex[:8]}"
     proc = stack.spawn(phase, task_queue)
     result = Measured(phase, n)
     try:
         pid = proc.pid
         await asyncio.sleep(2)
+        spy = Recorder(pid, stack.logs / f"profile-{task_queue}.txt") if profile else None
         result.rss_idle = rss_mib(pid)
         raw = phase.role == "raw"
         before, began = cpu_seconds(pid), time.monotonic()
@@ -205,6 +208,9 @@ async def measure(stack: Stack, phase: Phase, n: int) -> Measured:
         result.fire_cpu = cpu_seconds(pid) - before
         result.rss_after = rss_mib(pid)
         log(f"{phase.label}: timers fired, worker CPU {result.fire_cpu:.1f} s; RSS {result.rss_after:.0f} MiB")
+        if spy is not None:
+            result.profile = spy.stop()
+            log(f"{phase.label}: profile {result.profile} ({spy.out})")
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -255,7 +261,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Measured], dict[str, float
         for phase in phases(args):
             n = args.journeys if phase.role == "journey" else args.raw or args.journeys
             stack.kind = await _bench_journey(url)  # a fresh kind per phase: counts are per phase
-            results.append(await measure(stack, phase, n))
+            results.append(await measure(stack, phase, n, profile=args.profile))
         await stack.engine.dispose()
         return results, costs
     finally:
@@ -271,6 +277,7 @@ def main() -> None:
     parser.add_argument("--phases", default="0123", help="which phases to run, by index")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="py-spy the worker (its share of samples)")
     args = parser.parse_args()
     results, costs = asyncio.run(run(args))
     text = write_report(results, costs, cpu=cpu_model(), out=None if args.no_write else args.out)

@@ -33,6 +33,21 @@ def _rows(results: list[Any]) -> list[str]:
     return rows
 
 
+def _profile_rows(results: list[Any]) -> list[str]:
+    profiled = [r for r in results if r.profile]
+    if not profiled:
+        return []
+    names = list(profiled[0].profile)
+    rows = [
+        "py-spy on the worker, share of its samples from the first start until every timer fired:",
+        "",
+        "| worker | " + " | ".join(names) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
+    rows += [f"| {r.phase.label} | " + " | ".join(f"{r.profile[n]:.0%}" for n in names) + " |" for r in profiled]
+    return [*rows, ""]
+
+
 def write_report(results: list[Any], costs: dict[str, float], *, cpu: str, out: Path | None) -> str:
     start, end = marks(SECTION)
     lines = [
@@ -48,7 +63,7 @@ def write_report(results: list[Any], costs: dict[str, float], *, cpu: str, out: 
     ]
     floor = costs.get("unsandboxed (ceiling)") or 1.0
     lines += [f"| {name} | {us:,.0f} | {us / floor:.1f} |" for name, us in costs.items()]
-    lines += ["", *_rows(results), "", end]
+    lines += ["", *_rows(results), "", *_profile_rows(results), end]
     body = "\n".join(lines)
     if out is not None:
         write_section(out, body, SECTION)

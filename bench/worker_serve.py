@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import signal
 
+from rootworker import build_worker, worker_options
 from sleeper import SleeperWorkflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -18,7 +19,6 @@ from temporalio.worker import Worker
 
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, TemporalSettings, WorkerSettings
-from rootworker import build_worker, worker_options
 
 
 def _settings(args: argparse.Namespace) -> Settings:
