@@ -13,12 +13,16 @@ WATCHED = {
     "SandboxedWorkflowRunner.create_instance": ("create_instance", "workflow_sandbox/_runner.py"),
     "sandbox imports (Importer._import)": ("_import", "workflow_sandbox/_importer.py"),
     "compiling source (source_to_code)": ("source_to_code", "importlib"),
-    "workflow activations (activate)": ("activate", "_workflow_instance.py"),
 }
 
 
 def _has(stack: str, function: str, path: str) -> bool:
-    return any(frame.startswith(function + " (") and path in frame for frame in stack.split(";"))
+    """A frame reads `Class.function (path:line)`."""
+    for frame in stack.split(";"):
+        name, _, where = frame.partition(" (")
+        if (name == function or name.endswith("." + function)) and path in where:
+            return True
+    return False
 
 
 class Recorder:

@@ -16,6 +16,7 @@ from sleeper import SleeperWorkflow
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, TemporalSettings, WorkerSettings
@@ -34,9 +35,12 @@ async def serve(args: argparse.Namespace) -> None:
     client = await Client.connect(args.address, data_converter=pydantic_data_converter)
     engine = create_engine(settings, pool_size=10)
     if args.role == "raw":
-        worker = Worker(
-            client, task_queue=args.task_queue, workflows=[SleeperWorkflow], **worker_options(settings.worker)
-        )
+        # The ceiling gets the same treatment as ours: its module passes through the sandbox too.
+        options = worker_options(settings.worker)
+        if args.sandbox == "pass_through":
+            restrictions = SandboxRestrictions.default.with_passthrough_modules("sleeper")
+            options["workflow_runner"] = SandboxedWorkflowRunner(restrictions=restrictions)
+        worker = Worker(client, task_queue=args.task_queue, workflows=[SleeperWorkflow], **options)
     else:
         worker = build_worker(client, create_session_factory(engine), args.task_queue, settings)
     stop = asyncio.Event()

@@ -130,12 +130,12 @@ class WorkerSettings(BaseModel):
     sandbox: Literal["pass_through", "strict"] = "pass_through"
     # Open runs kept in memory. A sleeping run that is not cached costs the worker nothing until it wakes,
     # then a replay of its history; a cached one costs memory (see docs/benchmarks.md, "Open journeys").
-    max_cached_workflows: int = Field(default=10_000, ge=0, le=1_000_000)
+    max_cached_workflows: int = Field(default=5000, ge=0, le=1_000_000)
     # Workflow tasks and activities run at once, and the long polls that fetch them.
     max_concurrent_workflow_tasks: int = Field(default=100, ge=2, le=10_000)
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
-    workflow_task_pollers: int = Field(default=4, ge=2, le=100)
-    activity_task_pollers: int = Field(default=4, ge=1, le=100)
+    workflow_task_pollers: int = Field(default=5, ge=2, le=100)
+    activity_task_pollers: int = Field(default=5, ge=1, le=100)
 
 
 class DevSettings(BaseModel):
