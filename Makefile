@@ -99,7 +99,7 @@ bench-rules: $(TEST_STAMP)
 bench-canvas: $(TEST_STAMP) chromium frontend
 	$(BIN)/python bench/canvas.py
 
-# Open journeys held by one worker (RSS, timer-firing CPU) against a raw one-timer loop; ~10 minutes. py-spy
+# Open journeys held by one worker (RSS, timer-firing CPU) against a raw one-timer loop; about 5 minutes. py-spy
 # (installed when missing) profiles the worker; one benchmark at a time on the machine (flock).
 bench-worker: $(TEST_STAMP)
 	@test -x $(BIN)/py-spy || $(PIP) install py-spy

@@ -8,7 +8,7 @@ and a throw-away embedded PostgreSQL holds the journey's definition and progress
 process (bench/worker_serve.py, the real `build_worker`), read through /proc: RSS, and user+system CPU of all
 its threads. Every journey is the real JourneyWorkflow on a published definition: wait 3 days, then exit.
 
-    .venv/bin/python bench/worker.py [--journeys 10000] [--small-cache 1000] [--out docs/benchmarks.md]
+    .venv/bin/python bench/worker.py [--journeys 2000] [--small-cache 500] [--profile] [--out docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -280,9 +280,9 @@ async def run(args: argparse.Namespace) -> tuple[list[Measured], dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--journeys", type=int, default=10_000)
+    parser.add_argument("--journeys", type=int, default=2000)  # 10,000: see docs/scaling.md
     parser.add_argument("--raw", type=int, default=0, help="raw-loop runs (default: as many as journeys)")
-    parser.add_argument("--small-cache", type=int, default=1000)
+    parser.add_argument("--small-cache", type=int, default=500)
     parser.add_argument("--phases", default="0123", help="which phases to run, by index")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true")
