@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import bench-worker
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -102,6 +102,12 @@ bench-canvas: $(TEST_STAMP) chromium frontend
 # Bulk history import against COPY of the same rows (one benchmark at a time on the machine: flock).
 bench-import: $(TEST_STAMP)
 	flock /tmp/memberflow-bench.lock $(BIN)/python bench/import.py
+
+# Open journeys held by one worker (RSS, timer-firing CPU) against a raw one-timer loop; about 5 minutes. py-spy
+# (installed when missing) profiles the worker; one benchmark at a time on the machine (flock).
+bench-worker: $(TEST_STAMP)
+	@test -x $(BIN)/py-spy || $(PIP) install py-spy
+	flock /tmp/memberflow-bench.lock $(BIN)/python bench/worker.py --profile
 
 clean-data:
 	rm -rf .data

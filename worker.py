@@ -23,7 +23,8 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.approvals import ApprovalActivities
 from activities.campaigns import CampaignActivities
@@ -33,7 +34,7 @@ from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
 from activities.rules import RuleActivities
 from core.db import create_engine, create_session_factory
-from core.settings import Settings, get_settings
+from core.settings import Settings, WorkerSettings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
 from services.intake import bootstrap
 from services.messaging.providers import build_providers
@@ -76,6 +77,35 @@ SCHEDULES = (
 )
 
 
+# Our modules that every run may share: the workflow modules and the contract (constants, pydantic models and
+# pure functions, no mutable module state: tests/workflows/test_sandbox.py checks). Activities and services
+# are passed through where a workflow imports them (`workflow.unsafe.imports_passed_through`).
+SHARED_WORKFLOW_MODULES = ("workflows",)
+
+
+def workflow_runner(mode: str) -> SandboxedWorkflowRunner:
+    """The sandbox every workflow runs in. `pass_through` imports the workflow modules once per process
+    instead of once per run: with them re-imported, creating a run cost 1.4-3.3 ms and was the worker's
+    largest CPU item under load (docs/benchmarks.md). `strict` keeps the SDK's default, which re-imports
+    them so its checks also cover their module-level references (the tests run that way)."""
+    restrictions = SandboxRestrictions.default
+    if mode == "pass_through":
+        restrictions = restrictions.with_passthrough_modules(*SHARED_WORKFLOW_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+def worker_options(config: WorkerSettings) -> dict[str, Any]:
+    """The Worker arguments that `MEMBERFLOW_WORKER__*` sets (docs/scaling.md says how they were chosen)."""
+    return {
+        "workflow_runner": workflow_runner(config.sandbox),
+        "max_cached_workflows": config.max_cached_workflows,
+        "max_concurrent_workflow_tasks": config.max_concurrent_workflow_tasks,
+        "max_concurrent_activities": config.max_concurrent_activities,
+        "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=config.workflow_task_pollers),
+        "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(maximum=config.activity_task_pollers),
+    }
+
+
 def build_worker(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
@@ -102,7 +132,7 @@ def build_worker(
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
         ],
-        **options,
+        **(worker_options(settings.worker) | options),
     )
 
 

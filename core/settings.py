@@ -118,6 +118,26 @@ class KpiSettings(BaseModel):
     journey_attribution_days: int = Field(default=7, ge=1, le=365)
 
 
+class WorkerSettings(BaseModel):
+    """How one worker process runs workflows: its sandbox, its cache of open runs and its pollers. The
+    defaults were chosen from `make bench-worker` on a 2-core machine; docs/scaling.md gives the reasons."""
+
+    # pass_through: the workflow modules (`workflows.*`, deterministic, without mutable module state) are
+    # imported once per process and shared by every run, so a new run or a run brought back after eviction
+    # costs about 0.2 ms instead of a re-import (1.4 ms with .pyc files, 3.3 ms without) and a cached run
+    # holds no module copies. strict: re-imported per run, so the sandbox's checks (no datetime.now(), no
+    # random) also cover our own workflow code; the test suite runs this way.
+    sandbox: Literal["pass_through", "strict"] = "pass_through"
+    # Open runs kept in memory. A sleeping run that is not cached costs the worker nothing until it wakes,
+    # then a replay of its history; a cached one costs memory (see docs/benchmarks.md, "Open journeys").
+    max_cached_workflows: int = Field(default=5000, ge=0, le=1_000_000)
+    # Workflow tasks and activities run at once, and the long polls that fetch them.
+    max_concurrent_workflow_tasks: int = Field(default=100, ge=2, le=10_000)
+    max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
+    workflow_task_pollers: int = Field(default=5, ge=2, le=100)
+    activity_task_pollers: int = Field(default=5, ge=1, le=100)
+
+
 class DevSettings(BaseModel):
     """The embedded stack of `memberflow dev` (`make run`)."""
 
@@ -146,6 +166,7 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = TemporalSettings()
     api: ApiSettings = ApiSettings()
     dev: DevSettings = DevSettings()
+    worker: WorkerSettings = WorkerSettings()
     points: PointsSettings = PointsSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     messaging: MessagingSettings = MessagingSettings()

@@ -8,7 +8,7 @@ from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
 
-WORKFLOWS = [
+WORKFLOWS = (
     JourneyWorkflow,
     LedgerMaintenanceWorkflow,
     DailyScanWorkflow,
@@ -17,4 +17,4 @@ WORKFLOWS = [
     RuleMessageWorkflow,
     RuleScanWorkflow,
     BulkImportWorkflow,
-]
+)
