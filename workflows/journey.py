@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         JourneyActivities,
         LoadInput,
         LocalTimeInput,
-        MemberFactsInput,
         ProgressInput,
         TagInput,
         TaskInput,
@@ -67,11 +66,11 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.common import ACTIVITY_RETRY, send_message
 from workflows.common import ACTIVITY_TIMEOUT as SHORT  # the name the step code uses
+from workflows.journey_skeleton import welcome_skeleton
 
 INTERPRETER_PATCH = "journey-interpreter-v1"
 # One local activity to begin, local activities for the steps' own work, progress written once per wait.
 LEAN_PATCH = "journey-lean-v1"
-FIRST_PURCHASE_WAIT = timedelta(days=7)  # the first release's welcome skeleton, kept for its running histories
 
 
 @workflow.defn(name=JOURNEY_WORKFLOW)
@@ -117,7 +116,7 @@ class JourneyWorkflow:
         # histories from before LEAN_PATCH answer the interpreter's, and the first release's neither.
         self._lean = workflow.patched(LEAN_PATCH)
         if not self._lean and not workflow.patched(INTERPRETER_PATCH):
-            return await self._welcome_skeleton(inp)
+            return await welcome_skeleton(inp, self._steps, self._events)
         definition = await self._load(inp)
         self._exit_on = frozenset(definition.exit_on)
         self._exit_from = definition.exit_from
@@ -390,28 +389,3 @@ class JourneyWorkflow:
                 add = [flag.set] if flag.set else []
                 remove = [flag.clear] if flag.clear else []
                 await self._activity(JourneyActivities.tag, TagInput(member_id=self._member, add=add, remove=remove))
-
-    # --- the first release's welcome skeleton, for histories started before the interpreter ----------------
-
-    async def _welcome_skeleton(self, inp: JourneyInput) -> JourneyOutcome:
-        self._steps.append("check_member")
-        workflow.upsert_search_attributes([JOURNEY_STEP.value_set("check_member")])
-        facts = await workflow.execute_activity_method(
-            JourneyActivities.member_facts,
-            MemberFactsInput(member_id=inp.member_id),
-            start_to_close_timeout=SHORT,
-            retry_policy=ACTIVITY_RETRY,
-        )
-        result = "converted"
-        if not facts.exists:
-            result = "member_missing"
-        elif facts.order_count == 0:
-            self._steps.append("wait_first_purchase")
-            workflow.upsert_search_attributes([JOURNEY_STEP.value_set("wait_first_purchase")])
-            try:
-                await workflow.wait_condition(lambda: "order_completed" in self._events, timeout=FIRST_PURCHASE_WAIT)
-            except TimeoutError:
-                result = "timed_out"
-        self._steps.append("done")
-        workflow.upsert_search_attributes([JOURNEY_STEP.value_set("done")])
-        return JourneyOutcome(result=result, steps=list(self._steps))
