@@ -33,6 +33,7 @@ def test_there_are_histories_for_the_built_in_journeys() -> None:
         "legacy_welcome_skeleton",
         "welcome_reminder",
         "welcome_purchase",
+        "welcome_order_at_once",
         "first_purchase_cross_sell",
         "tier_upgrade",
         "abandoned_cart",
