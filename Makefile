@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import bench-worker
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import bench-worker bench-journeys
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -95,6 +95,9 @@ bench-campaign: $(TEST_STAMP)
 
 bench-rules: $(TEST_STAMP)
 	$(BIN)/python bench/rules.py
+
+bench-journeys: $(TEST_STAMP)
+	flock /tmp/memberflow-bench.lock $(BIN)/python bench/journeys.py
 
 bench-canvas: $(TEST_STAMP) chromium frontend
 	$(BIN)/python bench/canvas.py

@@ -296,6 +296,9 @@ class Definition(Strict):
     # never: once per member ever; after_exit: again once the previous run ended.
     reentry: Literal["never", "after_exit"] = "never"
     exit_on: list[Literal[EVENTS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    # The step from which `exit_on` applies: before the run reaches it an exit event is kept, not acted on, so
+    # an order seconds after sign-up never cancels the welcome message. None: from the first step.
+    exit_from: StepId | None = None
     steps: list[Step] = Field(min_length=1, max_length=100)
 
 

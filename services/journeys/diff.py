@@ -14,7 +14,7 @@ from services.journeys.definition import AnyStep, Definition, stored, successors
 StepStatus = Literal["added", "removed", "changed", "same"]
 EdgeStatus = Literal["added", "removed", "same"]
 _ROUTE_FIELDS = ("next", "on_event", "on_timeout")
-_SETTINGS = ("name", "description", "trigger", "reentry", "exit_on")
+_SETTINGS = ("name", "description", "trigger", "reentry", "exit_on", "exit_from")
 
 
 @dataclass(frozen=True)

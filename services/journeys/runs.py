@@ -30,15 +30,25 @@ class Progress:
     step: str
     status: str
     at: datetime
+    # Steps the run passed through since its last record, before `step` (each entered and left at `at`).
+    passed: tuple[str, ...] = ()
+
+
+def _entries(progress: Progress) -> list[dict[str, str]]:
+    at = progress.at.isoformat()
+    return [
+        *({"step": step, "at": at, "status": "running"} for step in progress.passed),
+        {"step": progress.step, "at": at, "status": progress.status},
+    ]
 
 
 async def record(session: AsyncSession, progress: Progress) -> None:
-    """Upsert the run's row: its current step and status, with the step appended to its history."""
-    entry = [{"step": progress.step, "at": progress.at.isoformat(), "status": progress.status}]
+    """Upsert the run's row: its current step and status, with the steps appended to its history."""
+    entry = _entries(progress)
     ended = progress.at if progress.status != "running" else None
+    stmt = insert(JourneyRun)
     await session.execute(
-        insert(JourneyRun)
-        .values(
+        stmt.values(
             run_id=progress.run_id,
             workflow_id=progress.workflow_id,
             member_id=progress.member_id,
@@ -51,22 +61,12 @@ async def record(session: AsyncSession, progress: Progress) -> None:
             started_at=progress.at,
             updated_at=progress.at,
             ended_at=ended,
-        )
-        .on_conflict_do_update(
+        ).on_conflict_do_update(
             index_elements=["run_id"],
             set_={
                 "status": progress.status,
                 "current_step": progress.step,
-                "steps": JourneyRun.steps.op("||")(
-                    func.cast(
-                        func.jsonb_build_array(
-                            func.jsonb_build_object(
-                                "step", progress.step, "at", progress.at.isoformat(), "status", progress.status
-                            )
-                        ),
-                        JourneyRun.steps.type,
-                    )
-                ),
+                "steps": JourneyRun.steps.op("||")(stmt.excluded.steps),
                 "updated_at": progress.at,
                 "ended_at": ended,
             },

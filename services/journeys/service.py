@@ -11,14 +11,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
-from models import CouponTemplate, Journey, JourneyVersion, Member
+from models import CouponTemplate, Journey, JourneyRun, JourneyVersion, Member, TemporalOutbox
 from services.definitions import Problem
-from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS
+from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS, SHIPPED_BEFORE
 from services.journeys.definition import Definition, WaitForStep, error_field, evaluate, stored
 from services.journeys.validation import validate
 from services.members import field_use, scans
@@ -40,10 +40,28 @@ async def seed_builtins(session: AsyncSession) -> int:
         )
     added = 0
     for raw in BUILTIN_JOURNEYS:
-        if await _add_first_version(session, Definition.model_validate(raw), author="memberflow", builtin=True):
+        definition = Definition.model_validate(raw)
+        if await _add_first_version(session, definition, author="memberflow", builtin=True):
             added += 1
+        else:
+            await _bring_up_to_date(session, definition)
     await session.flush()
     return added
+
+
+async def _bring_up_to_date(session: AsyncSession, shipped: Definition) -> None:
+    """A built-in whose current version is one we shipped before (SHIPPED_BEFORE) gets today's as a new version,
+    drawn where the old one was; one a marketer changed is theirs and stays as it is. Running runs keep theirs."""
+    earlier = SHIPPED_BEFORE.get(shipped.kind)
+    if not earlier:
+        return
+    journey = (
+        await session.execute(select(Journey).where(Journey.kind == shipped.kind).with_for_update())
+    ).scalar_one()
+    current = await get_version(session, shipped.kind, journey.current_version)
+    if not journey.builtin or current.definition not in [stored(Definition.model_validate(raw)) for raw in earlier]:
+        return
+    await publish(session, shipped.kind, shipped, actor=Actor.system("memberflow"), layout=current.layout)
 
 
 async def known_templates(session: AsyncSession) -> set[tuple[str, str]]:
@@ -240,6 +258,53 @@ async def _current_definitions(session: AsyncSession) -> list[tuple[Journey, Def
     return [(journey, Definition.model_validate(version.definition)) for journey, version in rows.all()]
 
 
+def listens(definition: Definition, event: str) -> bool:
+    """A run of this definition acts on the event: it waits for it somewhere or exits on it."""
+    return event in definition.exit_on or any(
+        isinstance(step, WaitForStep) and step.wait_for.event == event for step in definition.steps
+    )
+
+
+def exits_at_once(definition: Definition, events: Iterable[str]) -> bool:
+    """A run started now would end before its first step: one of the events that start it is an exit event that
+    applies from the start."""
+    return definition.exit_from is None and any(event in definition.exit_on for event in events)
+
+
+async def live_kinds(session: AsyncSession, member_id: uuid.UUID, kinds: Iterable[str]) -> set[str]:
+    """Of `kinds`, those whose run for the member may be live (under `journey-{kind}-{member}`): one is running,
+    or a start was queued after the last run of that id ended (delivered or not, its run may not have recorded its
+    first step yet). An event for any other kind would wake nothing, so it costs Temporal nothing."""
+    ids = {contracts.journey_workflow_id(kind, member_id): kind for kind in kinds}
+    if not ids:
+        return set()
+    runs = (
+        select(
+            JourneyRun.workflow_id,
+            func.bool_or(JourneyRun.status == "running").label("running"),
+            func.max(JourneyRun.ended_at).label("ended"),
+        )
+        .where(JourneyRun.workflow_id.in_(ids))
+        .group_by(JourneyRun.workflow_id)
+        .subquery()
+    )
+    starts = (
+        select(TemporalOutbox.workflow_id, func.max(TemporalOutbox.created_at).label("queued"))
+        .where(TemporalOutbox.workflow_id.in_(ids), TemporalOutbox.action.like("start%"))
+        .group_by(TemporalOutbox.workflow_id)
+        .subquery()
+    )
+    live = (
+        select(func.coalesce(runs.c.workflow_id, starts.c.workflow_id))
+        .select_from(runs.join(starts, runs.c.workflow_id == starts.c.workflow_id, full=True))
+        .where(
+            func.coalesce(runs.c.running, False)
+            | (starts.c.queued.is_not(None) & ((runs.c.ended.is_(None)) | (starts.c.queued > runs.c.ended)))
+        )
+    )
+    return {ids[workflow_id] for workflow_id in (await session.execute(live)).scalars()}
+
+
 async def on_event(
     session: AsyncSession,
     member: Member,
@@ -247,22 +312,21 @@ async def on_event(
     task_queue: str,
     properties: dict[str, Any] | None = None,
 ) -> list[str]:
-    """For each event in turn, tell the member's journeys that listen for it, then start the enabled journeys
-    it triggers. Returns the kinds started. Signals go to the deterministic ids; a journey not running ignores
-    them. The definitions are read once for all the events."""
+    """For each event in turn, tell the member's live runs that listen for it, then start the enabled journeys it
+    triggers (unless one of these events would end the new run at once). Returns the kinds started. The
+    definitions are read once, and which runs are live once, for all the events."""
     started: list[str] = []
     definitions = await _current_definitions(session)
+    listening = {journey.kind for journey, definition in definitions if any(listens(definition, e) for e in events)}
+    live = await live_kinds(session, member.id, listening)
     facts: dict[str, Any] | None = None  # computed when a trigger condition first needs them
     for event in events:
         for journey, definition in definitions:
-            listens = event in definition.exit_on or any(
-                isinstance(step, WaitForStep) and step.wait_for.event == event for step in definition.steps
-            )
-            if listens:
+            if journey.kind in live and listens(definition, event):
                 happened = contracts.MemberEventSignal(type=event, properties=properties or {})
                 await outbox.enqueue_signal(session, contracts.member_event_signal(journey.kind, member.id, happened))
             trigger = definition.trigger
-            if not journey.enabled or trigger is None or trigger.event != event:
+            if not journey.enabled or trigger is None or trigger.event != event or exits_at_once(definition, events):
                 continue
             if trigger.condition is not None:
                 if facts is None:
@@ -272,6 +336,7 @@ async def on_event(
             await enqueue_start(
                 session, kind=journey.kind, member_id=member.id, task_queue=task_queue, reentry=definition.reentry
             )
+            live.add(journey.kind)  # a later event of this call reaches the run just queued
             started.append(journey.kind)
     return started
 

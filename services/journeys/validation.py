@@ -36,7 +36,7 @@ def validate(
 ) -> list[Problem]:
     """Problems a marketer can fix, each with the path of the field at fault: unknown templates or coupons,
     conditions on custom fields that are undefined, personal or tested in a way their type does not fit,
-    unknown or unreachable steps, loops, waits for an event without a timeout."""
+    unknown or unreachable steps, loops, waits for an event without a timeout, an exit_from that names no step."""
     problems: list[Problem] = list(_field_problems(definition, fields or {}))
     known_templates = set(templates)
     known_coupons = set(coupon_templates)
@@ -45,6 +45,7 @@ def validate(
         if step.id in index_of:
             problems.append(Problem(path=f"steps.{index}.id", message=f"duplicate step id {step.id!r}"))
         index_of.setdefault(step.id, index)
+    problems.extend(_exit_from_problems(definition, index_of))
     graph = successors(definition)
     for index, step in enumerate(definition.steps):
         at = f"steps.{index}"
@@ -70,6 +71,17 @@ def validate(
             Problem(path=f"steps.{index_of[cycle[0]]}", message=f"steps loop back: {' → '.join([*cycle, cycle[0]])}")
         )
     return problems
+
+
+def _exit_from_problems(definition: Definition, index_of: Mapping[str, int]) -> list[Problem]:
+    """`exit_from` names one of the steps, and only means something with exit events."""
+    if definition.exit_from is None:
+        return []
+    if definition.exit_from not in index_of:
+        return [Problem(path="exit_from", message=f"no step has the id {definition.exit_from!r}")]
+    if not definition.exit_on:
+        return [Problem(path="exit_from", message="exit_from needs exit_on: the events it holds back")]
+    return []
 
 
 def _conditions(definition: Definition) -> Iterator[tuple[str, Condition]]:

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import Settings
 from models import Coupon, JourneyRun, Message, StaffTask, TemporalOutbox
 from tests.support.helpers import ApiClient, member_body, midday_zone, new_member_id, order_body, zone_where_it_is
-from tests.support.temporal import HISTORIES
+from tests.support.temporal import HISTORIES, started_workers
 from workflows.contracts import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, JourneyOutcome, JourneyStatus
 from workflows.journey import JourneyWorkflow
 
@@ -134,6 +135,18 @@ async def test_welcome_ends_on_a_purchase_on_day_three_without_the_reminder(
     assert ("first_purchase_reminder", "sent") not in await _messages(sessions, member_id)
     assert (await _run(sessions, handle.id)).status == "exited"
     await _record_history(handle, "welcome_purchase")
+
+
+async def test_welcome_with_an_order_before_its_first_task_still_sends_the_welcome(
+    shop: ApiClient, temporal_env: WorkflowEnvironment, settings: Settings, sessions: Sessions
+) -> None:
+    member_id = await _member(shop)  # no worker yet: the run's first task will already hold the order
+    assert (await shop.post("/api/v1/orders", json=order_body(member_id, amount="20.00"))).status_code == 201
+    async with started_workers(temporal_env.client, sessions, settings):
+        outcome = await _handle(temporal_env, "welcome", member_id).result()
+    assert (outcome.result, outcome.steps) == ("exited", ["welcome_message"])  # exit_from: story_delay
+    assert ("welcome", "sent") in await _messages(sessions, member_id)
+    await _record_history(_handle(temporal_env, "welcome", member_id), "welcome_order_at_once")
 
 
 async def test_first_purchase_follow_up_both_ways(

@@ -251,7 +251,7 @@ export function Editor({ data, catalog, onCancel }) {
               onDelete={onDelete}
             />
           ) : (
-            <JourneyPanel settings={settings} onChange={setSettings} problems={validation.paths} catalog={catalog} isNew={isNew} />
+            <JourneyPanel settings={settings} onChange={setSettings} problems={validation.paths} catalog={catalog} isNew={isNew} stepIds={steps.map((step) => step.id)} />
           )}
         </aside>
       </div>

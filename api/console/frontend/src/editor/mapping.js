@@ -38,8 +38,8 @@ export function routesOf(steps) {
 }
 
 export function settingsOf(definition) {
-  const { kind = "", name = "", description, trigger, reentry = "never", exit_on = [] } = definition ?? {};
-  return { kind, name, description: description ?? "", trigger: clone(trigger) ?? null, reentry, exit_on: [...exit_on] };
+  const { kind = "", name = "", description, trigger, reentry = "never", exit_on = [], exit_from } = definition ?? {};
+  return { kind, name, description: description ?? "", trigger: clone(trigger) ?? null, reentry, exit_on: [...exit_on], exit_from: exit_from ?? null };
 }
 
 // A definition (possibly a draft that does not validate) as steps {id, kind, body}, edges and the entry.
@@ -127,6 +127,7 @@ export function toDefinition(settings, nodes, edges, entry) {
   if (settings.trigger?.event) definition.trigger = clone(settings.trigger);
   definition.reentry = settings.reentry;
   definition.exit_on = [...settings.exit_on];
+  if (settings.exit_from && settings.exit_on.length) definition.exit_from = settings.exit_from;
   definition.steps = steps;
   if (!entry && nodes.length) problems.push({ field: "body.steps", message: "choose the first step (Make first step in its panel)" });
   return { definition, problems };

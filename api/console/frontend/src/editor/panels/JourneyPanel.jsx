@@ -1,9 +1,10 @@
 // The journey's own settings: kind (for a new journey), name, description, trigger (event, days, and a condition
-// with the shared condition builder), re-entry and the events that end a run.
+// with the shared condition builder), re-entry, the events that end a run and the step from which they do (so an
+// order right after sign-up never cancels the welcome message itself).
 import { ConditionBuilder } from "../../shared/ConditionBuilder.jsx";
 import { NumberInput, Problem, Row, Select, TextInput } from "./fields.jsx";
 
-export function JourneyPanel({ settings, onChange, problems, catalog, isNew, readOnly }) {
+export function JourneyPanel({ settings, onChange, problems, catalog, isNew, readOnly, stepIds = [] }) {
   const at = (path) => problems.get(path) ?? null;
   const set = (key) => (value) => onChange({ ...settings, [key]: value });
   const trigger = settings.trigger ?? {};
@@ -74,6 +75,23 @@ export function JourneyPanel({ settings, onChange, problems, catalog, isNew, rea
           ))}
           <Problem message={at("exit_on")} />
         </fieldset>
+        {settings.exit_on.length > 0 && (
+          <Row
+            label="Exit events apply from step"
+            hint="before it, the run goes on even if one happened (it still ends at that step)"
+            message={at("exit_from")}
+            render={(invalid) => (
+              <Select
+                name="exit_from"
+                value={settings.exit_from ?? undefined}
+                invalid={invalid}
+                empty="the start (the first step)"
+                options={stepIds.map((id) => [id, id])}
+                onChange={(v) => set("exit_from")(v ?? null)}
+              />
+            )}
+          />
+        )}
       </fieldset>
     </section>
   );
