@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from temporalio.client import Client
 
 from api.boundary import request_session
@@ -42,12 +42,23 @@ async def _temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(_temporal)]
 
 
+async def _connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection without a session or transaction, for reads that are one statement."""
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as connection:
+        yield connection
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(_connection)]
+
+
 async def _current_key(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> ApiKey:
+    """The caller's key, from the process's key cache (no query per request; see services.platform.api_keys)."""
     if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`", code="missing_api_key")
-    return await api_keys.authenticate(session, credentials.credentials.strip())
+    return await api_keys.authenticate_cached(request.app.state.sessions, credentials.credentials.strip())
 
 
 CurrentKey = Annotated[ApiKey, Depends(_current_key)]
