@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from api.boundary import commit
 from api.deps import CurrentKey, IdempotencyKeyDep, SessionDep, SettingsDep, WriterKey
@@ -30,7 +30,7 @@ async def create_member(
     key: WriterKey,
     settings: SettingsDep,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     async def make() -> MemberOut:
         member = await signups.register(
             session, body, source=f"api:{key.name}", task_queue=settings.temporal.task_queue

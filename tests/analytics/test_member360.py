@@ -25,9 +25,13 @@ async def _orm_view(sessions: async_sessionmaker[AsyncSession], settings: Settin
 
 
 async def _add_messages(sessions: async_sessionmaker[AsyncSession], member_id: str) -> None:
+    # Explicit ids: the view lists messages by id, newest first, and two ids made in one millisecond
+    # need not be in order.
+    older, newer = sorted([uuid.uuid4(), uuid.uuid4()])
     async with sessions() as session:
         session.add(
             Message(
+                id=older,
                 message_key=f"test-360:{uuid.uuid4()}",
                 member_id=uuid.UUID(member_id),
                 channel="email",
@@ -40,6 +44,7 @@ async def _add_messages(sessions: async_sessionmaker[AsyncSession], member_id: s
         )
         session.add(
             Message(
+                id=newer,
                 message_key=f"test-360:{uuid.uuid4()}",
                 member_id=uuid.UUID(member_id),
                 channel="sms",
