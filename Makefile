@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import bench-worker bench-journeys
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import bench-worker bench-journeys bench-api bench-ingest wrk
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -111,6 +111,22 @@ bench-import: $(TEST_STAMP)
 bench-worker: $(TEST_STAMP)
 	@test -x $(BIN)/py-spy || $(PIP) install py-spy
 	flock /tmp/memberflow-bench.lock $(BIN)/python bench/worker.py --profile
+
+# wrk drives the member 360 benchmark: installed from Debian when missing, as for chromium above.
+wrk:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }; \
+	else echo "note: wrk is missing; bench-api needs it: sudo apt-get install wrk"; fi
+
+# One benchmark at a time on the machine (other worktrees bench too): flock serialises them.
+BENCH_LOCK := flock /tmp/memberflow-bench.lock
+
+bench-api: $(TEST_STAMP) wrk
+	$(BENCH_LOCK) $(BIN)/python bench/api.py
+
+bench-ingest: $(RUN_STAMP) frontend
+	$(BENCH_LOCK) $(BIN)/python bench/ingest.py
 
 clean-data:
 	rm -rf .data

@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
@@ -26,15 +27,31 @@ def _cmd_api(_: argparse.Namespace) -> int:
     settings = get_settings()
     settings.require_database_url()
     configure_logging(settings.log_level, json_lines=settings.log_json, prefix="api ")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        proxy_headers=True,
-    )
+    workers = settings.api.worker_count()
+    common = {
+        "host": settings.api.host,
+        "port": settings.api.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,
+        "proxy_headers": True,
+        "access_log": settings.api.access_log,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    else:
+        # Several processes on one listening socket; uvicorn's supervisor stops them all on SIGINT/SIGTERM.
+        print(f"api: starting {workers} processes on port {settings.api.port}", file=sys.stderr, flush=True)
+        uvicorn.run("cli:api_process_app", factory=True, workers=workers, **common)  # type: ignore[arg-type]
     return 0
+
+
+def api_process_app() -> Any:
+    """The app of one API process among several (uvicorn starts each with a fresh interpreter)."""
+    from api.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json, prefix=f"api[{os.getpid()}] ")
+    return create_app(settings)
 
 
 def _cmd_worker(_: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from api.boundary import commit
 from api.console import install as install_console
 from api.errors import install_error_handlers
+from api.keywatch import watching_revocations
 from api.middleware import BodySizeLimit, Metrics
 from api.routes import (
     approvals,
@@ -74,7 +75,9 @@ def create_app(
         except (OSError, DBAPIError) as exc:  # the API still starts and reports the database on /readyz
             log.warning("could not seed built-in journeys and templates yet (the worker seeds too): %s", exc)
         try:
-            yield
+            async with watching_revocations(app.state.engine) as listening:
+                app.state.key_revocations_listening = listening
+                yield
         finally:
             if own_engine:
                 await app.state.engine.dispose()

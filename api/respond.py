@@ -8,7 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +32,7 @@ async def commit_write(
     make: Callable[[], Awaitable[BaseModel]],
     status_code: int = 201,
     status_of: Callable[[BaseModel], int] | None = None,
-) -> JSONResponse:
+) -> Response:
     """Run `make` in the request's transaction and commit once. With an Idempotency-Key, the same key and
     body replay the first response; a different body is 409 and nothing runs."""
     claim: idempotency.Claim | None = None
@@ -52,8 +52,11 @@ async def commit_write(
     out = await make()
     if status_of is not None:
         status_code = status_of(out)
+    if claim is None:
+        # One pass: pydantic writes the JSON bytes itself (no dict of Python objects, no json.dumps after).
+        await commit(session)
+        return Response(out.model_dump_json(), status_code, media_type="application/json")
     content = out.model_dump(mode="json")
-    if claim is not None:
-        await idempotency.complete(session, claim, status=status_code, body=content)
+    await idempotency.complete(session, claim, status=status_code, body=content)
     await commit(session)
     return JSONResponse(content, status_code)

@@ -97,6 +97,17 @@ def _wait_ready(url: str, children: dict[str, subprocess.Popen[bytes]], timeout:
     raise EmbeddedError(f"the API was not ready within {timeout:.0f} s: {last}")
 
 
+def _processes(count: int) -> str:
+    cpus = os.cpu_count() or 1
+    return f"{count} process{'es' if count != 1 else ''} for {cpus} CPU{'s' if cpus != 1 else ''}"
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """The API's own processes (uvicorn workers) share its process group: make sure none outlives it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def run_dev_stack(settings: Settings) -> int:
     data_dir = settings.dev.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +170,8 @@ def run_dev_stack(settings: Settings) -> int:
             "MEMBERFLOW_ADMIN_KEY": _admin_key(settings, data_dir),
             "MEMBERFLOW_SECRET_KEY": _secret_key(settings, data_dir),
         }
+        api_processes = settings.api.worker_count()
+        env["MEMBERFLOW_API__WORKERS"] = str(api_processes)
         for name, command in (("worker", "worker"), ("API", "api")):
             children[name] = subprocess.Popen(
                 [sys.executable, "-m", "cli", command],
@@ -171,7 +184,7 @@ def run_dev_stack(settings: Settings) -> int:
         _wait_ready(f"{api_url}/readyz", children, timeout=120)
         _say("")
         _say(f"memberflow is ready ({time.monotonic() - started:.1f} s)")
-        _say(f"  API         {api_url}   (reference: {api_url}/docs)")
+        _say(f"  API         {api_url}   (reference: {api_url}/docs; {_processes(api_processes)})")
         _say(f"  Console     {api_url}/console")
         _say(f"  Temporal UI {temporal.ui_url}")
         _say(f"  Database    {database_url.replace('+asyncpg', '')}")
@@ -199,6 +212,7 @@ def run_dev_stack(settings: Settings) -> int:
         for name in ("API", "worker"):
             if name in children:
                 stop_process(children[name], sig=signal.SIGTERM, timeout=20)
+                _stop_group(children[name])
         temporal.stop()
         postgres.stop()
         lock.close()

@@ -15,6 +15,7 @@ from api.console.render import render
 from api.deps import SessionDep, SettingsDep
 from core.errors import InvalidInput
 from services.analytics import kpis
+from services.platform import outbox
 from services.segments import rfm
 
 router = APIRouter()
@@ -59,6 +60,7 @@ async def dashboard(
     groups = await rfm.rfm_summary(session)
     value = await kpis.clv(session, period)
     channels = await kpis.messages(session, period)
+    backlog = await outbox.backlog(session)
     figures = [
         (
             "tiers",
@@ -126,4 +128,5 @@ async def dashboard(
         wide=wide,
         journey_charts=journey_charts,
         tiers=[t.tier for t in tier_report.distribution],
+        backlog=backlog,
     )

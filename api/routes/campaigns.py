@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +57,7 @@ async def create_campaign(
     key: MarketerKey,
     settings: SettingsDep,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     async def make() -> CampaignDetailOut:
         campaign = await campaigns.create(
             session,
@@ -97,7 +97,7 @@ async def _act(
     settings: Settings,
     body: BaseModel,
     change: Callable[[Actor], Awaitable[Campaign]],
-) -> JSONResponse:
+) -> Response:
     async def make() -> CampaignDetailOut:
         return await _detail(session, await change(Actor.of_key(key)), settings)
 
@@ -111,7 +111,7 @@ async def _act(
 )
 async def start_campaign(
     campaign_id: uuid.UUID, request: Request, session: SessionDep, key: MarketerKey, settings: SettingsDep
-) -> JSONResponse:
+) -> Response:
     async def change(actor: Actor) -> Campaign:
         campaign, _ = await campaigns.start(
             session,
@@ -128,7 +128,7 @@ async def start_campaign(
 @router.post("/{campaign_id}/pause", response_model=CampaignDetailOut, summary="Stop enrolling after this page")
 async def pause_campaign(
     campaign_id: uuid.UUID, request: Request, session: SessionDep, key: MarketerKey, settings: SettingsDep
-) -> JSONResponse:
+) -> Response:
     return await _act(
         request, session, key, settings, NoBody(), lambda actor: campaigns.pause(session, campaign_id, actor=actor)
     )
@@ -137,7 +137,7 @@ async def pause_campaign(
 @router.post("/{campaign_id}/resume", response_model=CampaignDetailOut, summary="Enrol again where it paused")
 async def resume_campaign(
     campaign_id: uuid.UUID, request: Request, session: SessionDep, key: MarketerKey, settings: SettingsDep
-) -> JSONResponse:
+) -> Response:
     return await _act(
         request, session, key, settings, NoBody(), lambda actor: campaigns.resume(session, campaign_id, actor=actor)
     )
@@ -155,7 +155,7 @@ async def cancel_campaign(
     key: MarketerKey,
     settings: SettingsDep,
     body: CancelBody | None = None,
-) -> JSONResponse:
+) -> Response:
     body = body or CancelBody()
     cancel_journeys = body.cancel_journeys
 

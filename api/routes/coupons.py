@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, MarketerKey, SessionDep, WriterKey
 from api.respond import commit_write
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["coupons"], responses=ERROR_RESPONSES
 @router.post("/coupon-templates", status_code=201, response_model=TemplateOut, summary="Create a coupon template")
 async def create_template(
     request: Request, body: TemplateCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> TemplateOut:
         return TemplateOut.model_validate(await coupons.create_template(session, body))
 
@@ -36,7 +36,7 @@ async def list_templates(session: SessionDep, _: CurrentKey) -> list[TemplateOut
 @router.post("/coupons", status_code=201, response_model=CouponOut, summary="Issue a coupon to a member")
 async def issue_coupon(
     request: Request, body: CouponIssue, session: SessionDep, key: WriterKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> CouponOut:
         return CouponOut.of(await coupons.issue(session, body))
 
@@ -48,7 +48,7 @@ async def issue_coupon(
 )
 async def redeem_coupon(
     request: Request, body: CouponRedeem, session: SessionDep, key: IntegrationKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> RedemptionOut:
         return RedemptionOut.of(await coupons.redeem(session, body))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import IdempotencyKeyDep, IntegrationKey, SessionDep, SettingsDep
 from api.respond import commit_write
@@ -28,7 +28,7 @@ async def create_event(
     key: IntegrationKey,
     settings: SettingsDep,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     async def make() -> EventOut:
         outcome = await events.ingest(session, body, task_queue=settings.temporal.task_queue)
         return EventOut(

@@ -6,10 +6,21 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import text
 
+from services.platform import outbox
+
 router = APIRouter(tags=["operations"])
+
+# Read from the database at each scrape, so every API process reports the same, current figure.
+OUTBOX_QUEUED = Gauge(
+    "memberflow_temporal_outbox_queued", "Workflow starts and signals committed but not yet delivered", ["kind"]
+)
+OUTBOX_OLDEST = Gauge(
+    "memberflow_temporal_outbox_oldest_age_seconds", "Age of the oldest undelivered start or signal (0 when none)"
+)
+OUTBOX_UP = Gauge("memberflow_temporal_outbox_scrape_ok", "1 if the outbox backlog could be read at this scrape")
 
 
 @router.get("/healthz", summary="The process is up")
@@ -46,6 +57,20 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+async def _observe_backlog(request: Request) -> None:
+    try:
+        async with request.app.state.sessions() as session:
+            queued = await asyncio.wait_for(outbox.backlog(session), timeout=2.0)
+    except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
+        OUTBOX_UP.set(0)
+        return
+    OUTBOX_UP.set(1)
+    OUTBOX_QUEUED.labels("start").set(queued.starts)
+    OUTBOX_QUEUED.labels("signal").set(queued.signals)
+    OUTBOX_OLDEST.set(queued.oldest_age_seconds)
+
+
+@router.get("/metrics", summary="Prometheus metrics (with the Temporal backlog in the outbox)", response_class=Response)
+async def metrics(request: Request) -> Response:
+    await _observe_backlog(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

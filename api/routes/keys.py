@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.boundary import commit
 from api.deps import AdminKey, IdempotencyKeyDep, SessionDep
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"], responses=ERROR_RESPONS
 @router.post("", status_code=201, response_model=KeyCreated, summary="Create an API key (shown once)")
 async def create_key(
     request: Request, body: KeyCreate, session: SessionDep, key: AdminKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> KeyCreated:
         issued = await api_keys.create(session, name=body.name, role=body.role)
         return KeyCreated(**KeyOut.model_validate(issued.key).model_dump(), key=issued.secret)

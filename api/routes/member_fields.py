@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.boundary import commit
 from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, SessionDep
@@ -34,7 +34,7 @@ async def list_member_fields(session: SessionDep, _: CurrentKey) -> list[MemberF
 )
 async def create_member_field(
     request: Request, body: FieldCreate, session: SessionDep, key: AdminKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> MemberFieldOut:
         return MemberFieldOut.of(await fields.create(session, body, actor=Actor.of_key(key)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, SessionDep, SettingsDep
 from api.respond import commit_write
@@ -28,7 +28,7 @@ async def create_order(
     key: IntegrationKey,
     settings: SettingsDep,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     async def make() -> OrderOut:
         return OrderOut.model_validate(await orders.ingest(session, body, task_queue=settings.temporal.task_queue))
 
@@ -53,7 +53,7 @@ async def refund_order(
     session: SessionDep,
     key: IntegrationKey,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     async def make() -> RefundResultOut:
         outcome = await orders.refund(session, order_id, body)
         return RefundResultOut(

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, OpsKey, SessionDep
 from api.pagination import LEDGER_CURSOR, CursorQuery
@@ -62,7 +62,7 @@ async def adjust_points(
     session: SessionDep,
     key: AdminKey,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     ledger_key = f"adjust:{member_id}:{idem}" if idem else f"adjust:{member_id}:{uuid.uuid4()}"
 
     async def make() -> PostingOut:

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.boundary import commit
@@ -30,7 +30,7 @@ def _reward_out(reward: Reward) -> RewardOut:
 @router.post("/api/v1/rewards", status_code=201, response_model=RewardOut, summary="Add a reward to the catalog")
 async def create_reward(
     request: Request, body: RewardCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> RewardOut:
         return _reward_out(await rewards.create(session, body))
 
@@ -70,7 +70,7 @@ async def create_redemption(
     key: IntegrationKey,
     settings: SettingsDep,
     idem: IdempotencyKeyDep,
-) -> JSONResponse:
+) -> Response:
     async def make() -> RedemptionOut:
         redemption = await rewards.request_redemption(
             session,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from api.boundary import commit
 from api.deps import CurrentKey, IdempotencyKeyDep, MarketerKey, SessionDep
@@ -51,7 +50,7 @@ async def preview_segment(body: PreviewRequest, session: SessionDep, _: Marketer
 @router.post("/api/v1/segments", status_code=201, response_model=SegmentOut, summary="Save a segment")
 async def create_segment(
     request: Request, body: SegmentCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
-) -> JSONResponse:
+) -> Response:
     async def make() -> SegmentOut:
         segment = await segments.create(session, body, actor=Actor.of_key(key))
         return SegmentOut.model_validate(segment)

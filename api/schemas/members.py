@@ -116,18 +116,23 @@ class Member360Out(MemberOut):
     @classmethod
     def of_view(cls, v: MemberView, *, temporal_ui: str, namespace: str) -> Member360Out:
         base = MemberOut.of(v.member).model_dump()
-        workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
         return cls(
             **base,
             points=PointsOut.of(v.points),
             recent_orders=[OrderOut.model_validate(o) for o in v.recent_orders],
             recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
             recent_messages=[MessageSummaryOut.model_validate(m) for m in v.recent_messages],
-            links={
-                "journeys": f"{workflows}?query={contracts.MEMBER_ID.name}%3D%22{v.member.id}%22",
-                "welcome_journey": f"{workflows}/{contracts.journey_workflow_id('welcome', v.member.id)}",
-            },
+            links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
+
+
+def member_links(member_id: uuid.UUID, *, temporal_ui: str, namespace: str) -> dict[str, str]:
+    """The member's runs in the Temporal UI."""
+    workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
+    return {
+        "journeys": f"{workflows}?query={contracts.MEMBER_ID.name}%3D%22{member_id}%22",
+        "welcome_journey": f"{workflows}/{contracts.journey_workflow_id('welcome', member_id)}",
+    }
 
 
 class MemberPage(Page[MemberOut]):

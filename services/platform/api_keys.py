@@ -1,21 +1,32 @@
-"""API keys with roles. The secret is shown once at creation; only its SHA-256 hash is stored."""
+"""API keys with roles. The secret is shown once at creation; only its SHA-256 hash is stored.
+
+Authentication is on every API request, so active keys are cached in the process by hash for
+`KEY_CACHE_TTL` seconds (`authenticate_cached`). A revocation clears this process's cache at once (again
+after its commit, so a lookup racing the revocation cannot put the key back) and sends a PostgreSQL
+NOTIFY on `REVOKED_CHANNEL`, which the other API processes listen for (`api.keywatch`); if a listener is
+down, the TTL bounds how long another process may still accept a revoked key."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from core.errors import NotFound, Unauthorized
 from models import ApiKey
 
 KEY_PREFIX = "mf_"
 BOOTSTRAP_NAME = "bootstrap-admin"
+KEY_CACHE_TTL = 30.0
+REVOKED_CHANNEL = "memberflow_api_keys_revoked"
+_CACHE_LIMIT = 10_000
 
 
 class Role(StrEnum):
@@ -50,13 +61,81 @@ async def create(session: AsyncSession, *, name: str, role: Role, source: str = 
     return IssuedKey(key=key, secret=secret)
 
 
-async def authenticate(session: AsyncSession, secret: str) -> ApiKey:
+class KeyCache:
+    """Active keys by hash, each for `ttl` seconds. `clear` bumps a generation, so a lookup that started
+    before a revocation (and may have read the key as still active) cannot store it afterwards."""
+
+    def __init__(self, ttl: float = KEY_CACHE_TTL) -> None:
+        self.ttl = ttl
+        self.generation = 0
+        self._entries: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, digest: str) -> ApiKey | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            self._entries.pop(digest, None)
+            return None
+        return entry[1]
+
+    def put(self, digest: str, key: ApiKey, *, generation: int) -> None:
+        if generation != self.generation:
+            return
+        if len(self._entries) >= _CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + self.ttl, key)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+KEYS = KeyCache()
+
+
+async def _active(session: AsyncSession, digest: str) -> ApiKey:
     key = (
-        await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret), ApiKey.revoked_at.is_(None)))
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)))
     ).scalar_one_or_none()
     if key is None:
         raise Unauthorized("the API key is not valid or was revoked", code="invalid_api_key")
     return key
+
+
+async def authenticate(session: AsyncSession, secret: str) -> ApiKey:
+    """The active key for `secret`, read from the database (the console's sign-in)."""
+    return await _active(session, hash_secret(secret))
+
+
+async def authenticate_cached(sessions: async_sessionmaker[AsyncSession], secret: str) -> ApiKey:
+    """The active key for `secret`: from the cache, or read in a short session of its own and cached. The
+    key returned is detached and shared by concurrent requests: read it, never add it to a session."""
+    digest = hash_secret(secret)
+    key = KEYS.get(digest)
+    if key is not None:
+        return key
+    generation = KEYS.generation
+    async with sessions() as session:
+        key = await _active(session, digest)
+        session.expunge(key)
+    KEYS.put(digest, key, generation=generation)
+    return key
+
+
+def _forget_keys(session: AsyncSession) -> None:
+    """Clear the cache now and again when `session` commits, and tell the other processes at commit."""
+    KEYS.clear()
+    event.listen(session.sync_session, "after_commit", _clear_after_commit, once=True)
+
+
+def _clear_after_commit(_: Session) -> None:
+    KEYS.clear()
+
+
+async def _notify_revoked(session: AsyncSession) -> None:
+    # NOTIFY is transactional: the other processes hear it only once the revocation has committed.
+    await session.execute(select(func.pg_notify(REVOKED_CHANNEL, "revoked")))
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
@@ -71,6 +150,8 @@ async def revoke(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
         key.revoked_at = func.now()
         await session.flush()
         await session.refresh(key)
+        _forget_keys(session)
+        await _notify_revoked(session)
     return key
 
 
@@ -80,6 +161,8 @@ async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
     if len(secret) < 16:
         raise ValueError("MEMBERFLOW_ADMIN_KEY must be at least 16 characters")
     digest = hash_secret(secret)
+    _forget_keys(session)
+    await _notify_revoked(session)
     await session.execute(
         update(ApiKey)
         .where(ApiKey.source == "bootstrap", ApiKey.key_hash != digest, ApiKey.revoked_at.is_(None))

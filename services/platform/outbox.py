@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -65,6 +66,34 @@ async def _add(session: AsyncSession, row: TemporalOutbox) -> TemporalOutbox:
     # Remembered on the session so the request that commits it can deliver it at once.
     session.info.setdefault(PENDING_KEY, []).append(row.id)
     return row
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Temporal commands committed but not yet delivered: how far Temporal (or its relay) is behind."""
+
+    starts: int
+    signals: int
+    oldest_age_seconds: float
+
+    @property
+    def total(self) -> int:
+        return self.starts + self.signals
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    """One scan of the pending rows (a partial index keeps it to those alone)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE action <> 'signal') AS starts, "
+                "count(*) FILTER (WHERE action = 'signal') AS signals, "
+                "coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest "
+                "FROM temporal_outbox WHERE dispatched_at IS NULL"
+            )
+        )
+    ).one()
+    return Backlog(starts=row.starts, signals=row.signals, oldest_age_seconds=float(row.oldest))
 
 
 def take_pending_ids(session: AsyncSession) -> list[int]:

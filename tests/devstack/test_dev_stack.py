@@ -101,6 +101,9 @@ def test_dev_stack_serves_stops_cleanly_and_keeps_data(stack: DevStack) -> None:
     assert f"{stack.url}/docs" in log
     assert f"{stack.url}/console" in log
     assert "Temporal UI http://127.0.0.1:" in log
+    # One API process per CPU, all of them stopped by the Ctrl-C below (interrupt() checks none survives).
+    cpus = len(os.sched_getaffinity(0))
+    assert f"docs; {cpus} process{'es' if cpus != 1 else ''} for" in log
 
     member = httpx.post(
         f"{stack.url}/api/v1/members",

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
+import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.app import create_app
+from core.errors import Unauthorized
 from core.settings import Settings
 from models import ApiKey
-from services.platform.api_keys import hash_secret
-from tests.support.helpers import ApiClient, assert_error
+from services.platform import api_keys
+from services.platform.api_keys import Role, hash_secret
+from tests.support.helpers import ApiClient, KeyMaker, assert_error
 
 
 async def test_admin_creates_a_key_that_works_and_is_stored_hashed(
@@ -98,3 +106,70 @@ def test_cli_rejects_an_unknown_role(repo_root: Path) -> None:
     )
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+async def test_a_cached_key_is_refused_at_once_after_its_revocation(
+    admin: ApiClient, http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    created = (await admin.post("/api/v1/keys", json={"name": "cached", "role": "ops"})).json()
+    ops = ApiClient(http, created["key"])
+    assert (await ops.get("/api/v1/members", params={"limit": 1})).status_code == 200
+    # Now cached: the next requests send no query about the key.
+    assert api_keys.KEYS.get(hash_secret(created["key"])) is not None
+    with _key_lookups(engine) as lookups:
+        for _ in range(3):
+            assert (await ops.get("/api/v1/members", params={"limit": 1})).status_code == 200
+    assert lookups == []
+    assert (await admin.delete(f"/api/v1/keys/{created['id']}")).status_code == 200
+    assert_error(await ops.get("/api/v1/members", params={"limit": 1}), 401, "invalid_api_key")
+
+
+async def test_a_lookup_racing_a_revocation_cannot_cache_the_key(
+    make_key: KeyMaker, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    secret = await make_key(Role.OPS)
+    digest = hash_secret(secret)
+    async with sessions() as session:
+        key = (await session.execute(select(ApiKey).where(ApiKey.key_hash == digest))).scalar_one()
+    generation = api_keys.KEYS.generation  # a lookup starts, reads the key as active ...
+    async with sessions() as session:
+        await api_keys.revoke(session, key.id)
+        await session.commit()
+    api_keys.KEYS.put(digest, key, generation=generation)  # ... and finishes after the revocation
+    assert api_keys.KEYS.get(digest) is None
+    with pytest.raises(Unauthorized):
+        await api_keys.authenticate_cached(sessions, secret)
+
+
+@contextlib.contextmanager
+def _key_lookups(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements on api_keys that the engine runs inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "api_keys" in statement:
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_a_revocation_committed_elsewhere_clears_the_cache(
+    app: FastAPI, make_key: KeyMaker, sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Another API process revokes through its own connection; this app hears the NOTIFY and forgets."""
+    secret = await make_key(Role.OPS)
+    await asyncio.wait_for(app.state.key_revocations_listening.wait(), timeout=10)
+    await api_keys.authenticate_cached(sessions, secret)
+    assert api_keys.KEYS.get(hash_secret(secret)) is not None
+    other = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await other.execute("SELECT pg_notify($1, 'revoked')", api_keys.REVOKED_CHANNEL)
+    finally:
+        await other.close()
+    async with asyncio.timeout(10):
+        while api_keys.KEYS.get(hash_secret(secret)) is not None:
+            await asyncio.sleep(0.01)

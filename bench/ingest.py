@@ -1,0 +1,271 @@
+"""Live ingest through the HTTP API with journeys live, against the dev server's raw start and signal-with-start
+rates measured on the same server in the same run.
+
+Starts `memberflow dev` (embedded PostgreSQL, the Temporal dev server with `make run`'s flags, the worker and the
+API processes) in a throw-away folder, measures the dev server's ceiling with a Temporal client (16 concurrent
+starts, then 16 concurrent signal-with-starts, of a workflow no worker runs), then drives the API with 16 clients:
+sign-ups (the welcome journey starts), first orders, second orders, one request per member and phase. After each
+phase it reads the Temporal backlog (queued outbox starts and signals, oldest age) from /metrics. Writes a
+section of docs/benchmarks.md.
+
+    .venv/bin/python bench/ingest.py [--members 1500] [--clients 16] [--ceiling-seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from report import log, marks, write_section
+from temporalio.client import Client
+
+from devstack.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTION = "ingest-bench"
+START_MARK, END_MARK = marks(SECTION)
+
+
+@dataclass
+class Phase:
+    name: str
+    rate: float
+    p50: float
+    p99: float
+    errors: int
+    queued_starts: int
+    queued_signals: int
+    oldest_s: float
+
+
+class Stack:
+    """`memberflow dev` on free ports in a temporary folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.api_port, self.temporal_port = free_port(), free_port()
+        self.admin_key = f"bench-admin-{uuid.uuid4().hex}"
+        self.log_path = folder / "dev.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("MEMBERFLOW_")},
+            "MEMBERFLOW_DEV__DATA_DIR": str(folder / "data"),
+            "MEMBERFLOW_API__PORT": str(self.api_port),
+            "MEMBERFLOW_DEV__TEMPORAL_PORT": str(self.temporal_port),
+            "MEMBERFLOW_DEV__TEMPORAL_UI_PORT": str(free_port()),
+            "MEMBERFLOW_DEV__POSTGRES_PORT": str(free_port()),
+            "MEMBERFLOW_ADMIN_KEY": self.admin_key,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, timeout: float = 180) -> str:
+        with self.log_path.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cli", "dev"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            if "memberflow is ready" in text:
+                found = re.search(r"API .*docs; (\d+ process\w* for \d+ CPUs?)", text)
+                return found.group(1) if found else "?"
+            if self.proc.poll() is not None:
+                raise SystemExit(f"memberflow dev exited:\n{text[-3000:]}")
+            time.sleep(0.5)
+        raise SystemExit("memberflow dev was not ready in time")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            self.proc.wait(90)
+
+
+async def _ceiling(address: str, clients: int, seconds: float, *, with_signal: bool) -> float:
+    """Starts (or signal-with-starts) per second of a workflow type no worker polls for."""
+    client = await Client.connect(address)
+    done = 0
+    deadline = time.perf_counter() + seconds
+    queue = f"bench-ceiling-{uuid.uuid4().hex[:6]}"
+
+    async def one() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            extra = {"start_signal": "event", "start_signal_args": [{}]} if with_signal else {}
+            await client.start_workflow("BenchCeiling", id=f"ceiling-{uuid.uuid4()}", task_queue=queue, **extra)
+            done += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(clients)))
+    return done / (time.perf_counter() - began)
+
+
+def _gauge(text: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} ([\d.e+-]+)$", text, re.M)
+    return float(found.group(1)) if found else float("nan")
+
+
+async def _phase(
+    http: httpx.AsyncClient,
+    name: str,
+    requests: list[tuple[str, dict[str, object]]],
+    clients: int,
+    created: list[str] | None = None,
+) -> Phase:
+    latencies: list[float] = []
+    errors = 0
+    pending = iter(requests)
+
+    async def client() -> None:
+        nonlocal errors
+        for path, body in pending:
+            started = time.perf_counter()
+            response = await http.post(path, json=body)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 201:
+                errors += 1
+            elif created is not None:
+                created.append(response.json()["id"])
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    metrics = (await http.get("/metrics")).text
+    return Phase(
+        name=name,
+        rate=len(latencies) / elapsed,
+        p50=statistics.median(latencies) * 1000,
+        p99=latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        errors=errors,
+        queued_starts=int(_gauge(metrics, 'memberflow_temporal_outbox_queued{kind="start"}')),
+        queued_signals=int(_gauge(metrics, 'memberflow_temporal_outbox_queued{kind="signal"}')),
+        oldest_s=_gauge(metrics, "memberflow_temporal_outbox_oldest_age_seconds"),
+    )
+
+
+def _order(member_id: str, number: int) -> dict[str, object]:
+    return {
+        "external_id": f"bench-{member_id}-{number}",
+        "member_id": member_id,
+        "amount": "129.90",
+        "currency": "CNY",
+        "status": "completed",
+        "placed_at": datetime.now(UTC).isoformat(),
+        "items": [{"sku": "TEA-001", "name": "Oolong", "quantity": 2, "unit_price": "64.95"}],
+    }
+
+
+async def _load(stack: Stack, args: argparse.Namespace) -> list[Phase]:
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    async with httpx.AsyncClient(base_url=stack.url, headers=headers, limits=limits, timeout=60) as http:
+        key = (await http.post("/api/v1/keys", json={"name": "bench-shop", "role": "integration"})).json()["key"]
+        http.headers["Authorization"] = f"Bearer {key}"
+        run = uuid.uuid4().hex[:8]
+        signups = [
+            (
+                "/api/v1/members",
+                {"external_id": f"bench-{run}-{i}", "email": f"b{run}{i}@example.com", "consent": {"email": True}},
+            )
+            for i in range(args.members)
+        ]
+        ids: list[str] = []
+        phases = [await _phase(http, "sign-ups (welcome journey starts)", signups, args.clients, ids)]
+        log(_line(phases[-1]))
+        for number, name in ((1, "first orders (welcome exits, first purchase starts)"), (2, "second orders")):
+            orders = [("/api/v1/orders", _order(member_id, number)) for member_id in ids]
+            phases.append(await _phase(http, name, orders, args.clients))
+            log(_line(phases[-1]))
+    return phases
+
+
+def _line(p: Phase) -> str:
+    return (
+        f"{p.name:55s} {p.rate:6.1f}/s p50 {p.p50:6.0f} ms p99 {p.p99:6.0f} ms errors {p.errors} "
+        f"queued {p.queued_starts} starts / {p.queued_signals} signals, oldest {p.oldest_s:.0f} s"
+    )
+
+
+def run(args: argparse.Namespace) -> tuple[str, float, float, list[Phase]]:
+    folder = Path(tempfile.mkdtemp(prefix="mf-ingest-bench-"))
+    stack = Stack(folder)
+    log("starting memberflow dev")
+    processes = stack.start()
+    try:
+        address = f"127.0.0.1:{stack.temporal_port}"
+        starts = asyncio.run(_ceiling(address, args.clients, args.ceiling_seconds, with_signal=False))
+        log(f"dev server ceiling: {starts:.0f} starts/s")
+        signal_starts = asyncio.run(_ceiling(address, args.clients, args.ceiling_seconds, with_signal=True))
+        log(f"dev server ceiling: {signal_starts:.0f} signal-with-starts/s")
+        phases = asyncio.run(_load(stack, args))
+    finally:
+        stack.stop()
+    return processes, starts, signal_starts, phases
+
+
+def write(path: Path, result: tuple[str, float, float, list[Phase]], args: argparse.Namespace) -> None:
+    processes, starts, signal_starts, phases = result
+    rows = [
+        f"| {p.name} | {p.rate:,.1f} | {p.p50:,.0f} | {p.p99:,.0f} | {p.errors} | {p.queued_starts:,} | "
+        f"{p.queued_signals:,} | {p.oldest_s:,.0f} | {p.rate / starts:.2f} |"
+        for p in phases
+    ]
+    body = "\n".join(
+        [
+            START_MARK,
+            "## Live ingest through the API, journeys live",
+            "",
+            f"Run `make bench-ingest` (`bench/ingest.py`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
+            f"{os.getloadavg()[0]:.1f} at the end (other work shared the machine: compare rows of one run).",
+            "",
+            f"- `memberflow dev` as `make run` starts it (API: {processes}), {args.members} members, {args.clients} "
+            "HTTP clients (asyncio tasks in one Python process, httpx, keep-alive), one request per member and phase.",
+            f"- Ceiling, same dev server, same run: **{starts:,.0f} starts/s** and **{signal_starts:,.0f} "
+            f"signal-with-starts/s** ({args.clients} concurrent Temporal client calls, a workflow type no worker "
+            f"polls, {args.ceiling_seconds:g} s each).",
+            "- Queued = outbox rows not yet delivered to Temporal when the phase ended (`/metrics`).",
+            "",
+            "| phase | requests/s | p50 ms | p99 ms | errors | queued starts | queued signals | oldest s | "
+            "÷ raw starts/s |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+            END_MARK,
+        ]
+    )
+    write_section(path, body, SECTION)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=1500)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--ceiling-seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    write(args.out, run(args), args)
+
+
+if __name__ == "__main__":
+    main()
