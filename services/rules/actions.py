@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import AppError
 from core.settings import get_settings
 from core.timeutil import add_months
-from models import Journey, JourneyVersion, Member, Rule
+from models import Journey, JourneyVersion, Member
 from services import journeys, members
 from services.journeys import tasks
 from services.loyalty import ledger
@@ -27,6 +27,7 @@ from services.platform import outbox
 from services.rewards import coupons
 from services.rewards.coupons import CouponIssue
 from services.rules.definition import RuleAction, RuleDefinition
+from services.rules.loading import CompiledRule
 from workflows import contracts
 
 # Built-in behaviour awards keep the ledger keys of the awards they replaced (`award:{type}:{member}[:…]`),
@@ -78,7 +79,7 @@ def limit_key(definition: RuleDefinition, event: RuleEvent) -> str:
     return f"e:{event.key}"
 
 
-def legacy_award_key(rule: Rule, definition: RuleDefinition, event: RuleEvent) -> str | None:
+def legacy_award_key(rule: CompiledRule, definition: RuleDefinition, event: RuleEvent) -> str | None:
     """For a built-in award rule, the key services.intake.events used before rules: `award:{type}:{member}` + the
     local day or the review id; None for any other rule."""
     if not (rule.builtin and definition.name in LEGACY_AWARD_RULES):
@@ -146,7 +147,7 @@ class ActionRunner:
     def __init__(
         self,
         session: AsyncSession,
-        rule: Rule,
+        rule: CompiledRule,
         definition: RuleDefinition,
         event: RuleEvent,
         limit: str,
