@@ -21,7 +21,15 @@ from core.ids import uuid7
 from models import Member
 from services import journeys
 from services.rules import claims
-from services.rules.actions import ActionRunner, RuleEvent, legacy_award_key, limit_key, plan
+from services.rules.actions import (
+    ActionRunner,
+    PendingCredit,
+    RuleEvent,
+    legacy_award_key,
+    limit_key,
+    plan,
+    post_credits,
+)
 from services.rules.definition import RuleDefinition, first_failing
 from services.rules.loading import CompiledRule, compile_definition, rules_for
 
@@ -262,6 +270,7 @@ async def _fire(
     lost = [match for match in batch if match.firing_id not in won.firing_ids]
     held = await claims.blockers(session, [m.claim for m in lost], event_key=event.key, member_id=event.member.id)
     done: list[tuple[uuid.UUID, list[dict[str, Any]]]] = []
+    credits: list[PendingCredit] = []
     for match in batch:
         if match.firing_id not in won.firing_ids:
             blocker = held.get(match.rule.id)
@@ -277,8 +286,10 @@ async def _fire(
             match.limit,
             task_queue=task_queue,
             legacy=(key, won.legacy.get(key) if key is not None else None),
+            credits=credits,
         )
         match.verdict.status, match.verdict.firing_id = "fired", match.firing_id
         match.verdict.actions = await runner.run()
         done.append((match.firing_id, match.verdict.actions))
+    await post_credits(session, credits)
     return done
