@@ -168,19 +168,27 @@ async def _fetch(executor: Executor, function: str, params: dict[str, Any]) -> A
     try:
         return (await executor.execute(_call(function, tuple(params)), params)).mappings().one()
     except DBAPIError as exc:
-        cause = exc.orig.__cause__ if exc.orig is not None else None
-        translated = _coded_error(
-            getattr(exc.orig, "sqlstate", None),
-            str(getattr(cause, "message", None) or exc.orig),
-            getattr(cause, "detail", None),
-        )
+        translated = _translated(exc)
         if translated is None:
             raise
         raise translated from exc
 
 
+def _translated(exc: DBAPIError) -> AppError | None:
+    """The domain error a coded failure of a posting function stands for (None for any other failure)."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return _coded_error(
+        getattr(exc.orig, "sqlstate", None),
+        str(getattr(cause, "message", None) or exc.orig),
+        getattr(cause, "detail", None),
+    )
+
+
 async def _post(session: Executor, function: str, params: dict[str, Any]) -> PostingResult:
-    row = await _fetch(session, function, params)
+    return _result(await _fetch(session, function, params))
+
+
+def _result(row: Any) -> PostingResult:
     return PostingResult(
         transaction_id=row["transaction_id"],
         replayed=row["replayed"],
@@ -229,6 +237,74 @@ async def credit(
             "details": json.dumps(details or {}),
         },
     )
+
+
+@dataclass(frozen=True)
+class CreditRequest:
+    """One credit of `credit_many`: the same arguments as `credit`."""
+
+    member_id: uuid.UUID
+    points: int
+    kind: TxKind
+    reason: str
+    idempotency_key: str
+    expires_at: datetime
+    reference: Reference | None = None
+    source: SystemAccount = SystemAccount.ISSUED
+
+
+# The posting function once per request, in the order given: each call sees what the earlier ones wrote (the
+# balance row, the lots), exactly as separate statements in the same transaction would.
+_CREDIT_MANY = text(
+    """
+    SELECT p.transaction_id, p.replayed, p.posted, p.held, p.debt, p.amount, p.shortfall
+    FROM unnest(CAST(:keys AS text[]), CAST(:hashes AS text[]), CAST(:kinds AS text[]), CAST(:reasons AS text[]),
+                CAST(:ref_types AS text[]), CAST(:ref_ids AS text[]), CAST(:members AS uuid[]),
+                CAST(:points AS bigint[]), CAST(:sources AS text[]), CAST(:expires AS timestamptz[]))
+         WITH ORDINALITY AS a(key, hash, kind, reason, ref_type, ref_id, member, points, source, expires_at, ord)
+    CROSS JOIN LATERAL mf_ledger_credit(a.key, a.hash, a.kind, a.reason, a.ref_type, a.ref_id, a.member,
+                                        a.points, a.source, a.expires_at, '{}'::jsonb) AS p
+    ORDER BY a.ord
+    """
+)
+
+
+async def credit_many(session: AsyncSession, credits: list[CreditRequest]) -> list[PostingResult]:
+    """Several credits in one round trip (a rule engine granting points for several rules of one event), each
+    posted exactly as `credit` posts it, under its own idempotency key; results in the order given. A coded
+    error of any of them fails the statement, and with it all of them."""
+    for request in credits:
+        _require_positive(request.points)
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in ("keys", "hashes", "kinds", "reasons", "ref_types", "ref_ids", "members", "points", "sources")
+    }
+    columns["expires"] = []
+    for r in credits:
+        ref_type, ref_id = r.reference or (None, None)
+        source = r.source.value
+        row = {
+            "keys": r.idempotency_key,
+            "hashes": _content_hash("credit", str(r.member_id), r.points, r.kind.value, ref_type, ref_id, source),
+            "kinds": r.kind.value,
+            "reasons": r.reason,
+            "ref_types": ref_type,
+            "ref_ids": ref_id,
+            "members": r.member_id,
+            "points": r.points,
+            "sources": source,
+            "expires": r.expires_at,
+        }
+        for name, value in row.items():
+            columns[name].append(value)
+    try:
+        rows = (await session.execute(_CREDIT_MANY, columns)).mappings().all()
+    except DBAPIError as exc:
+        translated = _translated(exc)
+        if translated is None:
+            raise
+        raise translated from exc
+    return [_result(row) for row in rows]
 
 
 async def debit(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import AppError
 from core.settings import get_settings
 from core.timeutil import add_months
-from models import Journey, JourneyVersion, Member, Rule
+from models import Journey, JourneyVersion, Member
 from services import journeys, members
 from services.journeys import tasks
 from services.loyalty import ledger
@@ -27,6 +27,7 @@ from services.platform import outbox
 from services.rewards import coupons
 from services.rewards.coupons import CouponIssue
 from services.rules.definition import RuleAction, RuleDefinition
+from services.rules.loading import CompiledRule
 from workflows import contracts
 
 # Built-in behaviour awards keep the ledger keys of the awards they replaced (`award:{type}:{member}[:…]`),
@@ -78,7 +79,7 @@ def limit_key(definition: RuleDefinition, event: RuleEvent) -> str:
     return f"e:{event.key}"
 
 
-def legacy_award_key(rule: Rule, definition: RuleDefinition, event: RuleEvent) -> str | None:
+def legacy_award_key(rule: CompiledRule, definition: RuleDefinition, event: RuleEvent) -> str | None:
     """For a built-in award rule, the key services.intake.events used before rules: `award:{type}:{member}` + the
     local day or the review id; None for any other rule."""
     if not (rule.builtin and definition.name in LEGACY_AWARD_RULES):
@@ -140,25 +141,49 @@ def plan(action: RuleAction, event: RuleEvent) -> dict[str, Any]:
     return {"action": "flag", "set": action.flag.set, "clear": action.flag.clear}
 
 
+@dataclass(frozen=True)
+class PendingCredit:
+    """A grant's credit waiting to be posted, and the action result it completes."""
+
+    result: dict[str, Any]
+    request: ledger.CreditRequest
+
+
+async def post_credits(session: AsyncSession, pending: list[PendingCredit]) -> None:
+    """Post the grants of the event's firings in one round trip, each under its own idempotency key (a
+    replay posts nothing and says so), and complete each grant's result."""
+    if not pending:
+        return
+    postings = await ledger.credit_many(session, [credit.request for credit in pending])
+    for credit, posting in zip(pending, postings, strict=True):
+        if posting.replayed:
+            credit.result.update({"status": "replayed", "points": 0, "transaction_id": posting.transaction_id})
+        else:
+            credit.result.update({"status": "done", "transaction_id": posting.transaction_id})
+
+
 class ActionRunner:
     """Carries out the actions of one firing; every write is keyed by the rule, member and limit key."""
 
     def __init__(
         self,
         session: AsyncSession,
-        rule: Rule,
+        rule: CompiledRule,
         definition: RuleDefinition,
         event: RuleEvent,
         limit: str,
         *,
         task_queue: str,
         legacy: tuple[str | None, int | None] = (None, None),
+        credits: list[PendingCredit],
     ) -> None:
         self.session, self.rule, self.definition, self.event = session, rule, definition, event
         self.limit, self.task_queue = limit, task_queue
         self.member_id = event.member.id
         # A built-in award's pre-rules ledger key, and the transaction already posted under it (if any).
         self.legacy_key, self.legacy_transaction = legacy
+        # The grants of every firing of the event, posted together in one statement.
+        self.credits = credits
 
     def key(self, index: int) -> str:
         return f"rule:{self.rule.id}:{self.member_id}:{self.limit}:{index}"
@@ -173,7 +198,7 @@ class ActionRunner:
         for index, action in enumerate(self.definition.actions):
             result = plan(action, self.event)
             if action.grant_points is not None:
-                result |= await self._grant(index, result["points"])
+                result |= self._grant(index, result)
             elif action.issue_coupon is not None:
                 result |= await self._coupon(index, action.issue_coupon.template)
             elif action.start_journey is not None:
@@ -222,41 +247,40 @@ class ActionRunner:
             await outbox.enqueue_start(self.session, start)
         return results
 
-    async def _grant(self, index: int, points: int) -> dict[str, Any]:
+    def _grant(self, index: int, result: dict[str, Any]) -> dict[str, Any]:
+        """Prepare the grant's credit; it is posted with the other grants of the event (`post_credits`),
+        which completes `result`."""
+        points = int(result["points"])
         if points <= 0:
             return {"status": "skipped", "reason": "the award rounds to 0 points"}
         # Only a built-in award's first grant keeps the old key; any grant a marketer added gets its own.
         legacy_key, self.legacy_key = self.legacy_key, None
-        legacy = legacy_key is not None
         trigger = self.definition.trigger.event
         grant = self.definition.actions[index].grant_points
         assert grant is not None
-        reason = grant.reason or (
-            f"Points for {trigger.replace('_', ' ')}" if legacy else f"Rule {self.definition.name}"
-        )
-        options: dict[str, Any] = {
-            "member_id": self.member_id,
-            "points": points,
-            "kind": ledger.TxKind.EARN,
-            "reason": reason,
-            "expires_at": add_months(self.event.occurred_at, get_settings().points.expiry_months),
-        }
-        if legacy_key is None:
-            posting = await ledger.credit(
-                self.session, idempotency_key=self.key(index), reference=("rule", str(self.rule.id)), **options
-            )
-        elif self.legacy_transaction is not None:
+        if legacy_key is not None and self.legacy_transaction is not None:
             # Awarded before the upgrade under the same key: that award counts as this one, even with other
             # points (the settings changed that day), which the ledger would refuse as a conflicting replay.
             # Event ingestion holds the member row lock, so nothing posted the key since the probe.
             return {"status": "replayed", "points": 0, "transaction_id": self.legacy_transaction}
-        else:
-            posting = await ledger.credit(
-                self.session, idempotency_key=legacy_key, reference=("event", trigger), **options
+        reason = grant.reason or (
+            f"Points for {trigger.replace('_', ' ')}" if legacy_key is not None else f"Rule {self.definition.name}"
+        )
+        self.credits.append(
+            PendingCredit(
+                result,
+                ledger.CreditRequest(
+                    member_id=self.member_id,
+                    points=points,
+                    kind=ledger.TxKind.EARN,
+                    reason=reason,
+                    idempotency_key=legacy_key or self.key(index),
+                    expires_at=add_months(self.event.occurred_at, get_settings().points.expiry_months),
+                    reference=("event", trigger) if legacy_key is not None else ("rule", str(self.rule.id)),
+                ),
             )
-        if posting.replayed:
-            return {"status": "replayed", "points": 0, "transaction_id": posting.transaction_id}
-        return {"status": "done", "transaction_id": posting.transaction_id}
+        )
+        return {"status": "pending"}
 
     async def _tag(self, add: list[str], remove: list[str]) -> list[str]:
         member = self.event.member

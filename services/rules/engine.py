@@ -10,23 +10,32 @@ workflow ids. A dry run computes the same verdicts and plans and writes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import uuid7
-from models import LedgerTransaction, Member, Rule, RuleFiring, RuleVersion
+from models import Member
 from services import journeys
-from services.definitions.conditions import evaluate
-from services.rules.actions import ActionRunner, RuleEvent, legacy_award_key, limit_key, plan
+from services.rules import claims
+from services.rules.actions import (
+    ActionRunner,
+    PendingCredit,
+    RuleEvent,
+    legacy_award_key,
+    limit_key,
+    plan,
+    post_credits,
+)
 from services.rules.definition import RuleDefinition, first_failing
+from services.rules.loading import CompiledRule, compile_definition, rules_for
 
-__all__ = ["Evaluation", "RuleEvent", "Verdict", "evaluate_event", "member_facts", "rules_for"]
+DefinitionFilter = Callable[[RuleDefinition], bool]
+
+__all__ = ["CompiledRule", "Evaluation", "RuleEvent", "Verdict", "evaluate_event", "member_facts", "rules_for"]
 
 
 @dataclass
@@ -103,43 +112,37 @@ def event_facts(event: RuleEvent) -> dict[str, Any]:
     return facts
 
 
-# --- loading ---------------------------------------------------------------------------------------------
-
-_parsed: dict[tuple[uuid.UUID, int], RuleDefinition] = {}
-
-
-def parsed(rule_id: uuid.UUID, version: int, raw: dict[str, Any]) -> RuleDefinition:
-    """Versions never change, so each is parsed once per process."""
-    key = (rule_id, version)
-    found = _parsed.get(key)
-    if found is None:
-        found = RuleDefinition.model_validate(raw)
-        if len(_parsed) > 10_000:
-            _parsed.clear()
-        _parsed[key] = found
-    return found
-
-
-async def rules_for(
-    session: AsyncSession, trigger: str, *, include_disabled: bool = False
-) -> list[tuple[Rule, RuleDefinition]]:
-    stmt = (
-        select(Rule, RuleVersion)
-        .join(RuleVersion, (RuleVersion.rule_id == Rule.id) & (RuleVersion.version == Rule.current_version))
-        .where(Rule.trigger == trigger)
-        .order_by(Rule.priority, Rule.name)
-    )
-    if not include_disabled:
-        stmt = stmt.where(Rule.enabled.is_(True))
-    rows = (await session.execute(stmt)).all()
-    return [(rule, parsed(rule.id, version.version, version.definition)) for rule, version in rows]
-
-
 # --- evaluation ------------------------------------------------------------------------------------------
 
 
-def _grants(definition: RuleDefinition) -> bool:
-    return any(action.grant_points is not None for action in definition.actions)
+@dataclass
+class _Match:
+    """A rule whose conditions hold for the event: what it is claimed under, and its verdict to fill."""
+
+    verdict: Verdict
+    rule: CompiledRule
+    limit: str
+    firing_id: uuid.UUID = field(default_factory=uuid7)
+
+    @property
+    def claim(self) -> claims.Claim:
+        return claims.Claim(self.firing_id, self.rule.id, self.rule.current_version, self.limit)
+
+
+def _candidates(
+    loaded: Sequence[CompiledRule], draft: RuleDefinition | None, trigger: str, only: DefinitionFilter | None
+) -> list[CompiledRule]:
+    candidates = list(loaded)
+    if draft is not None and draft.trigger.event == trigger:
+        candidates = [rule for rule in candidates if rule.name != draft.name]
+        placeholder = {"id": uuid.UUID(int=0), "current_version": 0, "enabled": True, "builtin": False}
+        candidates.append(
+            compile_definition(draft, name=draft.name, priority=draft.priority, saved=False, **placeholder)
+        )
+        candidates.sort(key=lambda rule: (rule.definition.priority, rule.definition.name))
+    if only is not None:
+        candidates = [rule for rule in candidates if only(rule.definition)]
+    return candidates
 
 
 async def evaluate_event(
@@ -149,150 +152,144 @@ async def evaluate_event(
     task_queue: str,
     dry_run: bool = False,
     draft: RuleDefinition | None = None,
-    only: Callable[[RuleDefinition], bool] | None = None,
-    loaded: list[tuple[Rule, RuleDefinition]] | None = None,
+    only: DefinitionFilter | None = None,
+    loaded: Sequence[CompiledRule] | None = None,
 ) -> Evaluation:
     """Run the rules of the event's trigger in priority order. In a dry run nothing is written; `draft`
     (a rule not saved yet) is evaluated with the saved ones, at its priority. `loaded`: the trigger's rules,
-    when the caller evaluates many members at once (the daily scan)."""
-    candidates: list[tuple[Rule | None, RuleDefinition]] = list(
-        loaded if loaded is not None else await rules_for(session, event.trigger, include_disabled=dry_run)
-    )
-    if draft is not None and draft.trigger.event == event.trigger:
-        candidates = [(rule, d) for rule, d in candidates if rule is None or rule.name != draft.name]
-        candidates.append((None, draft))
-        candidates.sort(key=lambda pair: (pair[1].priority, pair[1].name))
-    if only is not None:
-        candidates = [(rule, d) for rule, d in candidates if only(d)]
+    when the caller evaluates many members at once (the daily scan).
+
+    Conditions are tested in Python against one set of facts; the rules that match are claimed together in
+    one statement, and their results written together in another. A rule with `stop_processing` closes a
+    batch: the rules after it are claimed only if it did not fire, as if they had run one by one."""
+    rules = loaded if loaded is not None else await rules_for(session, event.trigger, include_disabled=dry_run)
+    candidates = _candidates(rules, draft, event.trigger, only)
     today = event.today or datetime.now(UTC).date()
-    verdicts: list[Verdict] = []
-    stopped_by: str | None = None
-    for rule, definition in candidates:
-        verdict = Verdict(
-            rule_id=rule.id if rule else uuid.UUID(int=0),
-            name=definition.name,
-            version=rule.current_version if rule else 0,
-            priority=definition.priority,
-            status="",
-            grants_points=_grants(definition),
-        )
-        verdicts.append(verdict)
-        if stopped_by is not None:
-            verdict.status, verdict.reason = "stopped", f"{stopped_by!r} fired first and stops processing"
-            continue
-        if rule is not None and not rule.enabled:
-            verdict.status, verdict.reason = "disabled", "the rule is disabled"
-            continue
-        facts = member_facts(event.member, today) | event_facts(event)
-        if definition.conditions is not None and not evaluate(definition.conditions, facts):
-            verdict.status = "condition_false"
-            verdict.reason = first_failing(definition.conditions, facts)
-            continue
-        limit = limit_key(definition, event)
-        if dry_run or rule is None:
-            await _dry(session, verdict, rule, definition, event, limit)
+    facts = member_facts(event.member, today) | event_facts(event)
+    verdicts = [
+        Verdict(rule.id, rule.name, rule.current_version, rule.priority, "", grants_points=rule.grants_points)
+        for rule in candidates
+    ]
+    done: list[tuple[uuid.UUID, list[dict[str, Any]]]] = []
+    position = 0
+    while position < len(candidates):
+        batch: list[_Match] = []
+        tags: list[str] = list(facts.get("tags") or [])
+        while position < len(candidates):
+            rule, verdict = candidates[position], verdicts[position]
+            position += 1
+            if not rule.enabled:
+                verdict.status, verdict.reason = "disabled", "the rule is disabled"
+            elif not rule.predicate(facts):
+                verdict.status = "condition_false"
+                if dry_run and rule.definition.conditions is not None:  # a reason only a person reads
+                    verdict.reason = first_failing(rule.definition.conditions, facts)
+            else:
+                batch.append(_Match(verdict, rule, limit_key(rule.definition, event)))
+                if rule.definition.stop_processing:
+                    break
+                changed = None if dry_run else _tags_after(rule.definition, tags)
+                if changed is not None:
+                    # Later rules see the tags this one sets, as if each had run alone: test them after it acted.
+                    tags = changed
+                    if any(later.reads_tags for later in candidates[position:]):
+                        break
+        if dry_run:
+            await _dry(session, batch, event)
         else:
-            await _fire(session, verdict, rule, definition, event, limit, task_queue=task_queue)
-        if verdict.status in ("fired", "would_fire") and definition.stop_processing:
-            stopped_by = definition.name
+            done += await _fire(session, batch, event, task_queue=task_queue)
+        last = batch[-1] if batch else None
+        if last is not None and last.rule.definition.stop_processing and last.verdict.status in ("fired", "would_fire"):
+            for verdict in verdicts[position:]:
+                verdict.status, verdict.reason = "stopped", f"{last.rule.name!r} fired first and stops processing"
+            break
+        if tags != facts.get("tags"):
+            facts = member_facts(event.member, today) | event_facts(event)
+    await claims.write_results(session, done)
     return Evaluation(verdicts)
 
 
-async def _blocking(
-    session: AsyncSession, rule_id: uuid.UUID, version: int, event: RuleEvent, limit: str
-) -> tuple[str, RuleFiring] | None:
-    same_event = (
-        await session.execute(
-            select(RuleFiring).where(
-                RuleFiring.rule_id == rule_id, RuleFiring.version == version, RuleFiring.event_key == event.key
-            )
-        )
-    ).scalar_one_or_none()
-    if same_event is not None:
-        return "already_fired", same_event
-    same_limit = (
-        await session.execute(
-            select(RuleFiring).where(
-                RuleFiring.rule_id == rule_id, RuleFiring.member_id == event.member.id, RuleFiring.limit_key == limit
-            )
-        )
-    ).scalar_one_or_none()
-    if same_limit is not None:
-        return "limit_reached", same_limit
-    return None
+def _tags_after(definition: RuleDefinition, tags: list[str]) -> list[str] | None:
+    """The member's tags after the rule's tag and flag actions (as ActionRunner applies them), or None when
+    they stay as they are."""
+    after = list(tags)
+    for action in definition.actions:
+        add, remove = [], []
+        if action.tag is not None:
+            add, remove = list(action.tag.add), list(action.tag.remove)
+        elif action.flag is not None:
+            add = [action.flag.set] if action.flag.set else []
+            remove = [action.flag.clear] if action.flag.clear else []
+        after = [tag for tag in after if tag not in remove]
+        after += [tag for tag in add if tag not in after]
+    return after if after != tags else None
 
 
-def _blocked(verdict: Verdict, found: tuple[str, RuleFiring], limit: str) -> None:
-    status, firing = found
-    verdict.status = status
+def _blocked(match: _Match, blocker: claims.Blocker) -> None:
+    verdict, firing = match.verdict, blocker.firing
+    verdict.status = blocker.status
     verdict.firing_id = firing.id
     verdict.reason = (
         "this event already fired this rule version"
-        if status == "already_fired"
-        else f"limit reached ({limit}): fired at {firing.fired_at.isoformat()}"
+        if blocker.status == "already_fired"
+        else f"limit reached ({match.limit}): fired at {firing.fired_at.isoformat()}"
     )
     verdict.actions = [dict(result, status="earlier") for result in firing.results]
 
 
-async def _dry(
-    session: AsyncSession,
-    verdict: Verdict,
-    rule: Rule | None,
-    definition: RuleDefinition,
-    event: RuleEvent,
-    limit: str,
-) -> None:
-    if rule is not None:
-        found = await _blocking(session, rule.id, rule.current_version, event, limit)
-        if found is not None:
-            _blocked(verdict, found, limit)
-            return
-    verdict.status = "would_fire"
-    verdict.actions = [plan(action, event) for action in definition.actions]
+async def _dry(session: AsyncSession, batch: list[_Match], event: RuleEvent) -> None:
+    """Would each rule fire? Earlier firings of all the saved ones are looked up in one query."""
+    saved = [match for match in batch if match.rule.saved]
+    held = await claims.blockers(session, [m.claim for m in saved], event_key=event.key, member_id=event.member.id)
+    for match in batch:
+        blocker = held.get(match.rule.id) if match.rule.saved else None
+        if blocker is not None:
+            _blocked(match, blocker)
+        else:
+            match.verdict.status = "would_fire"
+            match.verdict.actions = [plan(action, event) for action in match.rule.definition.actions]
 
 
 async def _fire(
-    session: AsyncSession,
-    verdict: Verdict,
-    rule: Rule,
-    definition: RuleDefinition,
-    event: RuleEvent,
-    limit: str,
-    *,
-    task_queue: str,
-) -> None:
-    firing_id = uuid7()
-    # A built-in award also asks, in the same round trip, whether its pre-rules ledger key was used.
-    legacy = legacy_award_key(rule, definition, event)
-    probe = (
-        select(LedgerTransaction.id).where(LedgerTransaction.idempotency_key == legacy).scalar_subquery()
-        if legacy is not None
-        else literal(None, Integer)
+    session: AsyncSession, batch: list[_Match], event: RuleEvent, *, task_queue: str
+) -> list[tuple[uuid.UUID, list[dict[str, Any]]]]:
+    """Claim the batch in one statement, explain the claims that lost, then act for the ones that won, in
+    priority order. Returns each firing's id and results, for the caller to write in one statement."""
+    if not batch:
+        return []
+    legacy = {match.rule.id: legacy_award_key(match.rule, match.rule.definition, event) for match in batch}
+    won = await claims.claim(
+        session,
+        [match.claim for match in batch],
+        event_key=event.key,
+        member_id=event.member.id,
+        trigger=event.trigger,
+        fired_at=datetime.now(UTC),
+        legacy_keys=[key for key in legacy.values() if key is not None],
     )
-    claimed = (
-        await session.execute(
-            insert(RuleFiring)
-            .values(
-                id=firing_id,
-                rule_id=rule.id,
-                version=rule.current_version,
-                event_key=event.key,
-                limit_key=limit,
-                member_id=event.member.id,
-                trigger=event.trigger,
-                fired_at=datetime.now(UTC),
-                results=[],
-            )
-            .on_conflict_do_nothing()
-            .returning(RuleFiring.id, probe)
+    lost = [match for match in batch if match.firing_id not in won.firing_ids]
+    held = await claims.blockers(session, [m.claim for m in lost], event_key=event.key, member_id=event.member.id)
+    done: list[tuple[uuid.UUID, list[dict[str, Any]]]] = []
+    credits: list[PendingCredit] = []
+    for match in batch:
+        if match.firing_id not in won.firing_ids:
+            blocker = held.get(match.rule.id)
+            assert blocker is not None, "a firing conflicted but none is there"
+            _blocked(match, blocker)
+            continue
+        key = legacy[match.rule.id]
+        runner = ActionRunner(
+            session,
+            match.rule,
+            match.rule.definition,
+            event,
+            match.limit,
+            task_queue=task_queue,
+            legacy=(key, won.legacy.get(key) if key is not None else None),
+            credits=credits,
         )
-    ).one_or_none()
-    if claimed is None:
-        found = await _blocking(session, rule.id, rule.current_version, event, limit)
-        assert found is not None, "a firing conflicted but none is there"
-        _blocked(verdict, found, limit)
-        return
-    verdict.status, verdict.firing_id = "fired", firing_id
-    runner = ActionRunner(session, rule, definition, event, limit, task_queue=task_queue, legacy=(legacy, claimed[1]))
-    verdict.actions = await runner.run()
-    await session.execute(update(RuleFiring).where(RuleFiring.id == firing_id).values(results=verdict.actions))
+        match.verdict.status, match.verdict.firing_id = "fired", match.firing_id
+        match.verdict.actions = await runner.run()
+        done.append((match.firing_id, match.verdict.actions))
+    await post_credits(session, credits)
+    return done

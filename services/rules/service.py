@@ -332,7 +332,12 @@ async def scan_due(
     for trigger in TIME_TRIGGERS:
         loaded = await rules_for(session, trigger)
         params = sorted(
-            {(d.trigger.days or 0) if trigger == "inactive_days" else (d.trigger.days_before or 0) for _, d in loaded}
+            {
+                (rule.definition.trigger.days or 0)
+                if trigger == "inactive_days"
+                else (rule.definition.trigger.days_before or 0)
+                for rule in loaded
+            }
         )
         for param in params:
             if trigger == "birthday":
