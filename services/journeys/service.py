@@ -249,13 +249,32 @@ def member_facts(member: Member, *, today: date | None = None, fields: Iterable[
     }
 
 
+# Parsed definitions by (kind, version): a published version never changes, so each is parsed once per process
+# rather than on every event (profiles of event ingest showed the parsing at 7-11% of samples).
+_PARSED: dict[tuple[str, int], Definition] = {}
+_PARSED_LIMIT = 1024
+
+
+def parsed_version(kind: str, version: int, raw: dict[str, Any]) -> Definition:
+    """The definition of a published version, parsed once; callers must not change it."""
+    key = (kind, version)
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        found = _PARSED[key] = Definition.model_validate(raw)
+    return found
+
+
 async def _current_definitions(session: AsyncSession) -> list[tuple[Journey, Definition]]:
     rows = await session.execute(
         select(Journey, JourneyVersion).join(
             JourneyVersion, (JourneyVersion.kind == Journey.kind) & (JourneyVersion.version == Journey.current_version)
         )
     )
-    return [(journey, Definition.model_validate(version.definition)) for journey, version in rows.all()]
+    return [
+        (journey, parsed_version(version.kind, version.version, version.definition)) for journey, version in rows.all()
+    ]
 
 
 def listens(definition: Definition, event: str) -> bool:
