@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench bench-segments bench-campaign bench-rules bench-canvas bench-import bench-worker bench-journeys bench-api bench-ingest wrk
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench $(BENCHES) wrk
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -84,33 +84,41 @@ test: lint typecheck pytest
 screenshots: $(TEST_STAMP) chromium frontend
 	MEMBERFLOW_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/console/browser
 
-bench: $(TEST_STAMP)
-	$(BIN)/python bench/ledger.py
+# Every benchmark, one after another (about 45 minutes); each compares with a ceiling measured in the same run
+# and rewrites its own section of docs/benchmarks.md. One benchmark at a time on the machine: flock.
+BENCHES := bench-ledger bench-segments bench-campaign bench-rules bench-journeys bench-canvas bench-import \
+	bench-worker bench-api bench-ingest
+BENCH_LOCK := flock /tmp/memberflow-bench.lock
+
+bench: $(BENCHES)
+
+bench-ledger: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/ledger.py
 
 bench-segments: $(TEST_STAMP)
-	$(BIN)/python bench/segments.py
+	$(BENCH_LOCK) $(BIN)/python bench/segments.py
 
 bench-campaign: $(TEST_STAMP)
-	$(BIN)/python bench/campaign.py
+	$(BENCH_LOCK) $(BIN)/python bench/campaign.py
 
 bench-rules: $(TEST_STAMP)
-	$(BIN)/python bench/rules.py
+	$(BENCH_LOCK) $(BIN)/python bench/rules.py
 
 bench-journeys: $(TEST_STAMP)
-	flock /tmp/memberflow-bench.lock $(BIN)/python bench/journeys.py
+	$(BENCH_LOCK) $(BIN)/python bench/journeys.py
 
 bench-canvas: $(TEST_STAMP) chromium frontend
-	$(BIN)/python bench/canvas.py
+	$(BENCH_LOCK) $(BIN)/python bench/canvas.py
 
-# Bulk history import against COPY of the same rows (one benchmark at a time on the machine: flock).
+# Bulk history import against COPY of the same rows.
 bench-import: $(TEST_STAMP)
-	flock /tmp/memberflow-bench.lock $(BIN)/python bench/import.py
+	$(BENCH_LOCK) $(BIN)/python bench/import.py
 
 # Open journeys held by one worker (RSS, timer-firing CPU) against a raw one-timer loop; about 5 minutes. py-spy
-# (installed when missing) profiles the worker; one benchmark at a time on the machine (flock).
+# (installed when missing) profiles the worker.
 bench-worker: $(TEST_STAMP)
 	@test -x $(BIN)/py-spy || $(PIP) install py-spy
-	flock /tmp/memberflow-bench.lock $(BIN)/python bench/worker.py --profile
+	$(BENCH_LOCK) $(BIN)/python bench/worker.py --profile
 
 # wrk drives the member 360 benchmark: installed from Debian when missing, as for chromium above.
 wrk:
@@ -118,9 +126,6 @@ wrk:
 	elif [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }; \
 	else echo "note: wrk is missing; bench-api needs it: sudo apt-get install wrk"; fi
-
-# One benchmark at a time on the machine (other worktrees bench too): flock serialises them.
-BENCH_LOCK := flock /tmp/memberflow-bench.lock
 
 bench-api: $(TEST_STAMP) wrk
 	$(BENCH_LOCK) $(BIN)/python bench/api.py

@@ -463,7 +463,7 @@ def section(points: list[Point], check: invariants.LedgerCheck, meta: dict[str, 
             START_MARK,
             "## Ledger postings vs pgbench",
             "",
-            f"Run `make bench` (`bench/ledger.py`) on {meta['date']}: {meta['nproc']} CPUs ({meta['cpu']}), "
+            f"Run `make bench-ledger` (`bench/ledger.py`) on {meta['date']}: {meta['nproc']} CPUs ({meta['cpu']}), "
             f"PostgreSQL {meta['pg_version']} (embedded, default settings: fsync and synchronous commit on), "
             f"Python {platform.python_version()}.",
             "",
