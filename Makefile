@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench $(BENCHES) wrk
+.PHONY: run demo test lint typecheck pytest screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -135,3 +135,10 @@ bench-ingest: $(RUN_STAMP) frontend
 
 clean-data:
 	rm -rf .data
+
+# Drills: the engine past its ceiling, counting what reaches an SMTP sink (docs/reliability.md). One at a time
+# on the machine, like the benchmarks. ARGS passes options, e.g. make drill-overload ARGS='--seconds 30'.
+drills: drill-overload
+
+drill-overload: $(RUN_STAMP) frontend
+	$(BENCH_LOCK) $(BIN)/python bench/drills/overload.py $(ARGS)

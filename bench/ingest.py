@@ -17,11 +17,7 @@ import argparse
 import asyncio
 import os
 import platform
-import re
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -31,11 +27,9 @@ from pathlib import Path
 
 import httpx
 from report import log, marks, write_section
+from stack import ROOT, Stack, backlog, order_body
 from temporalio.client import Client
 
-from devstack.embedded import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
 SECTION = "ingest-bench"
 START_MARK, END_MARK = marks(SECTION)
 
@@ -52,56 +46,7 @@ class Phase:
     oldest_s: float
 
 
-class Stack:
-    """`memberflow dev` on free ports in a temporary folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.api_port, self.temporal_port = free_port(), free_port()
-        self.admin_key = f"bench-admin-{uuid.uuid4().hex}"
-        self.log_path = folder / "dev.log"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("MEMBERFLOW_")},
-            "MEMBERFLOW_DEV__DATA_DIR": str(folder / "data"),
-            "MEMBERFLOW_API__PORT": str(self.api_port),
-            "MEMBERFLOW_DEV__TEMPORAL_PORT": str(self.temporal_port),
-            "MEMBERFLOW_DEV__TEMPORAL_UI_PORT": str(free_port()),
-            "MEMBERFLOW_DEV__POSTGRES_PORT": str(free_port()),
-            "MEMBERFLOW_ADMIN_KEY": self.admin_key,
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-    def start(self, timeout: float = 180) -> str:
-        with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cli", "dev"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")
-            if "memberflow is ready" in text:
-                found = re.search(r"API .*docs; (\d+ process\w* for \d+ CPUs?)", text)
-                return found.group(1) if found else "?"
-            if self.proc.poll() is not None:
-                raise SystemExit(f"memberflow dev exited:\n{text[-3000:]}")
-            time.sleep(0.5)
-        raise SystemExit("memberflow dev was not ready in time")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            self.proc.wait(90)
-
-
-async def _ceiling(address: str, clients: int, seconds: float, *, with_signal: bool) -> float:
+async def ceiling(address: str, clients: int, seconds: float, *, with_signal: bool) -> float:
     """Starts (or signal-with-starts) per second of a workflow type no worker polls for."""
     client = await Client.connect(address)
     done = 0
@@ -118,11 +63,6 @@ async def _ceiling(address: str, clients: int, seconds: float, *, with_signal: b
     began = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(clients)))
     return done / (time.perf_counter() - began)
-
-
-def _gauge(text: str, name: str) -> float:
-    found = re.search(rf"^{re.escape(name)} ([\d.e+-]+)$", text, re.M)
-    return float(found.group(1)) if found else float("nan")
 
 
 async def _phase(
@@ -151,29 +91,17 @@ async def _phase(
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - began
     latencies.sort()
-    metrics = (await http.get("/metrics")).text
+    queued_starts, queued_signals, oldest_s = backlog((await http.get("/metrics")).text)
     return Phase(
         name=name,
         rate=len(latencies) / elapsed,
         p50=statistics.median(latencies) * 1000,
         p99=latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
         errors=errors,
-        queued_starts=int(_gauge(metrics, 'memberflow_temporal_outbox_queued{kind="start"}')),
-        queued_signals=int(_gauge(metrics, 'memberflow_temporal_outbox_queued{kind="signal"}')),
-        oldest_s=_gauge(metrics, "memberflow_temporal_outbox_oldest_age_seconds"),
+        queued_starts=queued_starts,
+        queued_signals=queued_signals,
+        oldest_s=oldest_s,
     )
-
-
-def _order(member_id: str, number: int) -> dict[str, object]:
-    return {
-        "external_id": f"bench-{member_id}-{number}",
-        "member_id": member_id,
-        "amount": "129.90",
-        "currency": "CNY",
-        "status": "completed",
-        "placed_at": datetime.now(UTC).isoformat(),
-        "items": [{"sku": "TEA-001", "name": "Oolong", "quantity": 2, "unit_price": "64.95"}],
-    }
 
 
 async def _load(stack: Stack, args: argparse.Namespace) -> list[Phase]:
@@ -194,7 +122,7 @@ async def _load(stack: Stack, args: argparse.Namespace) -> list[Phase]:
         phases = [await _phase(http, "sign-ups (welcome journey starts)", signups, args.clients, ids)]
         log(_line(phases[-1]))
         for number, name in ((1, "first orders (welcome exits, first purchase starts)"), (2, "second orders")):
-            orders = [("/api/v1/orders", _order(member_id, number)) for member_id in ids]
+            orders = [("/api/v1/orders", order_body(member_id, number)) for member_id in ids]
             phases.append(await _phase(http, name, orders, args.clients))
             log(_line(phases[-1]))
     return phases
@@ -214,9 +142,9 @@ def run(args: argparse.Namespace) -> tuple[str, float, float, list[Phase]]:
     processes = stack.start()
     try:
         address = f"127.0.0.1:{stack.temporal_port}"
-        starts = asyncio.run(_ceiling(address, args.clients, args.ceiling_seconds, with_signal=False))
+        starts = asyncio.run(ceiling(address, args.clients, args.ceiling_seconds, with_signal=False))
         log(f"dev server ceiling: {starts:.0f} starts/s")
-        signal_starts = asyncio.run(_ceiling(address, args.clients, args.ceiling_seconds, with_signal=True))
+        signal_starts = asyncio.run(ceiling(address, args.clients, args.ceiling_seconds, with_signal=True))
         log(f"dev server ceiling: {signal_starts:.0f} signal-with-starts/s")
         phases = asyncio.run(_load(stack, args))
     finally:
