@@ -155,12 +155,18 @@ async def revoke(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
     return key
 
 
+_BOOTSTRAP_LOCK = 0x6D66_6B65_79  # "mfkey": one advisory lock id for the bootstrap key
+
+
 async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
     """Make `secret` a valid admin key (from MEMBERFLOW_ADMIN_KEY), revoking an earlier bootstrap key that
     no longer matches, so rotating the variable retires the old value. Returns True if a key was added."""
     if len(secret) < 16:
         raise ValueError("MEMBERFLOW_ADMIN_KEY must be at least 16 characters")
     digest = hash_secret(secret)
+    # Every API process runs this at startup on the same database: serialise them, or two inserts of the same
+    # key race and the loser's process (and with it uvicorn's whole group) fails to start.
+    await session.execute(select(func.pg_advisory_xact_lock(_BOOTSTRAP_LOCK)))
     _forget_keys(session)
     await _notify_revoked(session)
     await session.execute(
