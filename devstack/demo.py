@@ -1,45 +1,36 @@
-"""`memberflow demo`: fill a realistic brand through the services, resumably, with progress on the terminal.
+"""`memberflow demo`: fill a realistic brand, resumably, with progress on the terminal.
 
-Each member is one transaction: sign-up, orders, refunds, check-ins, reviews and redemptions, in time order,
-through the same services the API uses (so points, ledger, tiers, rules and coupons are real). History is
-imported with the services' import switch (`start_journeys=False`): it earns points but starts no journey
-and sends nothing today; members who joined in the last days are imported live and get their welcome
-journey. Temporal work (approval workflows, journeys, the campaign) is left in the outbox for the worker's
-relay, so the generator needs only the database. A member whose external id exists is skipped whole, so a
-second run adds nothing and an interrupted run completes on the next.
-
-Longer than 400 lines on purpose: its three phases (members, approvals, campaign) read best in one file."""
+History goes in the way a brand's own history would: the members who joined before the last week, their
+orders and their check-ins, reviews and profiles are written as rows of one bulk history import and run
+through the import's chunks (devstack/demo_history.py), so it starts no journey, sends nothing and earns
+what the import books (order points by the earn rule, tiers, expiry; no rule points for past events). Then,
+through the services, one transaction per member (devstack/demo_members.py): the imported members' refunds
+and small redemptions, and the members of the last week, who sign up live and get their welcome journey.
+Temporal work (approval workflows, journeys, the campaign) is left in the outbox for the worker's relay, so
+the generator needs only the database. Re-running adds only what is missing: an import stopped half-way
+resumes at its first chunk not done, and a member whose external id exists is not planned again."""
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.errors import AppError, Conflict
-from devstack.demo_plan import (
-    CURRENCY,
-    EXTERNAL_PREFIX,
-    ORDER_SOURCE,
-    PlannedEvent,
-    PlannedMember,
-    PlannedOrder,
-    external_id,
-    plan_member,
-)
+from core.errors import AppError
+from devstack import demo_history
+from devstack.demo_history import DemoImport
+from devstack.demo_members import COUNTS, Job, Tally, in_processes, run_jobs
+from devstack.demo_plan import EXTERNAL_PREFIX, external_id, plan_member
 from devstack.progress import Progress
 from models import Campaign, LedgerAccount, Member, Redemption, Reward, Segment
-from services import campaigns, members, rewards, segments
-from services.intake import bootstrap, events, orders, signups
+from services import campaigns, imports, rewards, segments
+from services.intake import bootstrap
 from services.platform.audit import Actor
 
 # The catalog: (name, points, description). The default approval threshold is 5,000 points, so the last
@@ -51,9 +42,7 @@ REWARDS: list[tuple[str, int, str]] = [
     ("Wireless earbuds", 6000, "Noise-cancelling earbuds"),
     ("Weekend hotel stay", 20000, "Two nights for two"),
 ]
-SMALL_REWARDS = ("Coffee voucher", "Canvas tote bag")
 APPROVAL_REWARD = "Wireless earbuds"
-REQUESTED_BY = "demo"
 DEMO_ACTOR = Actor.system("demo")
 APPROVAL_REQUESTED_BY = "demo:approval"
 SEGMENT_NAME = "Demo: lapsing buyers"
@@ -71,6 +60,7 @@ class DemoOptions:
     concurrency: int = 4  # sessions per process
     processes: int = 2
     task_queue: str = "memberflow"
+    chunk_rows: int = imports.DEFAULT_CHUNK_ROWS  # rows per chunk of the history import
 
 
 @dataclass
@@ -85,11 +75,14 @@ class DemoReport:
     redemptions: int = 0
     approvals: int = 0
     campaign_started: bool = False
+    lots_expired: int = 0  # lots of points already past their expiry when imported
+    imports: list[str] = field(default_factory=list)  # the history imports this run ran (ids)
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def added_nothing(self) -> bool:
-        return not (self.members or self.approvals or self.campaign_started)
+        written = (self.members, self.orders, self.refunds, self.events, self.redemptions, self.approvals)
+        return not (any(written) or self.campaign_started)
 
 
 # --- setup -----------------------------------------------------------------------------------------------
@@ -107,114 +100,7 @@ async def _setup(session: AsyncSession) -> dict[str, Reward]:
     return existing
 
 
-# --- members ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Tally:
-    orders: int = 0
-    refunds: int = 0
-    events: int = 0
-    redemptions: int = 0
-
-
-async def _import_member(
-    session: AsyncSession, plan: PlannedMember, catalog: dict[str, Reward], task_queue: str, tally: _Tally
-) -> None:
-    """One member and everything they did, in time order, in the caller's transaction."""
-    live = plan.live
-    member = await signups.register(
-        session,
-        members.MemberCreate.model_validate(plan.profile),
-        source="demo",
-        task_queue=task_queue,
-        start_journeys=live,
-        joined_at=plan.joined_at,
-    )
-    if plan.tags:
-        await members.change_tags(session, member.id, add=plan.tags, remove=[])
-    steps: list[tuple[datetime, int, Callable[[], Awaitable[None]]]] = []
-    order_ids: dict[str, uuid.UUID] = {}
-
-    def ingest_order(order: PlannedOrder) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            body = orders.OrderCreate(
-                external_id=order.external_id,
-                source=ORDER_SOURCE,
-                member_id=member.id,
-                amount=order.amount,
-                currency=CURRENCY,
-                placed_at=order.placed_at,
-                items=order.items,
-            )
-            stored = await orders.ingest(session, body, task_queue=task_queue, start_journeys=live)
-            order_ids[order.external_id] = stored.id
-            tally.orders += 1
-
-        return run
-
-    def refund_order(order: PlannedOrder) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            assert order.refund is not None
-            refund_id, amount, at = order.refund
-            body = orders.RefundCreate(external_id=refund_id, amount=amount, refunded_at=at, reason="demo")
-            await orders.refund(session, order_ids[order.external_id], body)
-            tally.refunds += 1
-
-        return run
-
-    def ingest_event(event: PlannedEvent) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            body = events.EventCreate(
-                member_id=member.id,
-                type=event.type,
-                occurred_at=event.occurred_at,
-                properties=event.properties,
-                event_id=event.event_id,
-            )
-            await events.ingest(session, body, task_queue=task_queue, start_journeys=live)
-            tally.events += 1
-
-        return run
-
-    for order in plan.orders:
-        steps.append((order.placed_at, 0, ingest_order(order)))
-        if order.refund is not None:
-            steps.append((order.refund[2], 1, refund_order(order)))
-    for event in plan.events:
-        steps.append((event.occurred_at, 2, ingest_event(event)))
-    steps.sort(key=lambda step: (step[0], step[1]))
-    for _, _, run in steps:
-        await run()
-    await _redeem_small(session, member.id, plan, catalog, task_queue, tally)
-
-
-async def _redeem_small(
-    session: AsyncSession,
-    member_id: uuid.UUID,
-    plan: PlannedMember,
-    catalog: dict[str, Reward],
-    task_queue: str,
-    tally: _Tally,
-) -> None:
-    """Redemptions below the approval threshold, while the member has the points."""
-    picked = [catalog[SMALL_REWARDS[(plan.index + number) % len(SMALL_REWARDS)]] for number in range(plan.redeem_small)]
-    # Taking stock locks the reward's row until commit: always in the same order, so two members never deadlock.
-    for reward in sorted(picked, key=lambda r: r.id):
-        account = (
-            await session.execute(
-                select(LedgerAccount.posted - LedgerAccount.held).where(LedgerAccount.member_id == member_id)
-            )
-        ).scalar_one()
-        if account < reward.points_cost:
-            return
-        await rewards.request_redemption(
-            session,
-            rewards.RedemptionCreate(member_id=member_id, reward_id=reward.id),
-            requested_by=REQUESTED_BY,
-            task_queue=task_queue,
-        )
-        tally.redemptions += 1
+# --- history (the import), then members (the services) ----------------------------------------------------
 
 
 async def _existing_members(session: AsyncSession) -> set[str]:
@@ -222,130 +108,112 @@ async def _existing_members(session: AsyncSession) -> set[str]:
     return set(rows.scalars().all())
 
 
-_COUNTS = ("members", "orders", "refunds", "events", "redemptions")
-
-
-async def _import_slice(
-    sessions: async_sessionmaker[AsyncSession],
-    options: DemoOptions,
-    indices: list[int],
-    now: datetime,
-    on_member: Callable[[_Tally], None],
-) -> None:
-    """Import these members, `options.concurrency` at a time (each its own session and transaction)."""
+async def _plan(
+    sessions: async_sessionmaker[AsyncSession], options: DemoOptions, report: DemoReport
+) -> tuple[list[DemoImport], list[Job]]:
+    """The demo imports still to finish or settle (a new one for the history members missing), and the live
+    members missing. Members an unfinished import carries are left to it, not planned again."""
     async with sessions() as session:
-        catalog = {r.name: r for r in await rewards.catalog(session, active_only=False)}
-    queue = iter(indices)
-
-    async def worker() -> None:
-        for index in queue:  # the iterator is shared: each index goes to exactly one worker
-            plan = plan_member(options.seed, index, now=now, years=options.years)
-            mine = _Tally()
-            async with sessions() as session:
-                try:
-                    await _import_member(session, plan, catalog, options.task_queue, mine)
-                    await session.commit()
-                except Conflict as exc:
-                    if exc.code != "member_exists":  # another run imported this member meanwhile
-                        raise
-                    await session.rollback()
-                    continue
-            on_member(mine)
-
-    await asyncio.gather(*(worker() for _ in range(max(1, options.concurrency))))
+        pending = await demo_history.unsettled(session)
+        carried = {i for imp in pending for i in await demo_history.member_indices(session, imp.import_id)}
+        existing = await _existing_members(session)
+    missing = [i for i in range(1, options.members + 1) if external_id(i) not in existing]
+    report.skipped_members = options.members - len(missing)
+    now = datetime.now(UTC)
+    plans = [plan_member(options.seed, i, now=now, years=options.years) for i in missing if i not in carried]
+    history = [plan for plan in plans if not plan.live]
+    async with sessions() as session:
+        created = await demo_history.create(
+            session, history, now=now, seed=options.seed, years=options.years, chunk_rows=options.chunk_rows
+        )
+        await session.commit()
+    if created is not None:
+        pending.append(created)
+    live = [Job("live", plan.index, now, options.seed, options.years) for plan in plans if plan.live]
+    return pending, live
 
 
-def _slice_process(url: str, options: DemoOptions, indices: list[int], now: datetime, shared: Any) -> None:
-    """A child process's share of the members (Python is the bottleneck: one process per core)."""
+async def _history_phase(
+    sessions: async_sessionmaker[AsyncSession], pending: list[DemoImport], progress: Progress, report: DemoReport
+) -> None:
+    """Each pending import's chunks not done yet, then its finish; the report counts what this run wrote."""
+    before: dict[uuid.UUID, imports.ImportProgress] = {}
+    async with sessions() as session:
+        for imp in pending:
+            before[imp.import_id] = await imports.progress(session, imp.import_id)
+    progress.start("history", sum(p.rows - p.rows_done for p in before.values()))
+    offset = 0
+    try:
+        for imp in pending:
+            first = before[imp.import_id]
 
-    def count(mine: _Tally) -> None:
-        with shared.get_lock():
-            shared[0] += 1
-            for slot, name in enumerate(_COUNTS[1:], start=1):
-                shared[slot] += getattr(mine, name)
+            def show(now: imports.ImportProgress, first: imports.ImportProgress = first, offset: int = offset) -> None:
+                progress.done = offset + now.rows_done - first.rows_done
+                progress.counts = {kind: c.imported for kind, c in now.kinds.items()}
 
-    async def run() -> None:
-        engine = create_async_engine(url, pool_size=options.concurrency + 1)
-        try:
-            await _import_slice(async_sessionmaker(engine, expire_on_commit=False), options, indices, now, count)
-        finally:
-            await engine.dispose()
+            done = await demo_history.run(sessions, imp.import_id, show)
+            offset += done.rows_done - first.rows_done
+            if done.state != "completed":
+                raise RuntimeError(f"the demo import {imp.import_id} ended {done.state}: {done.error}")
+            for kind, name in (("members", "members"), ("orders", "orders"), ("events", "events")):
+                added = done.kinds.get(kind, imports.KindProgress()).imported
+                was = first.kinds.get(kind, imports.KindProgress()).imported
+                setattr(report, name, getattr(report, name) + added - was)
+            report.lots_expired += done.lots_expired - first.lots_expired
+            report.imports.append(str(imp.import_id))
+    finally:
+        report.seconds["history"] = progress.finish()
 
-    asyncio.run(run())
+
+async def _settle_jobs(sessions: async_sessionmaker[AsyncSession], imp: DemoImport) -> list[Job]:
+    """The imported members with refunds or small redemptions in their plan (the others need nothing)."""
+    async with sessions() as session:
+        indices = await demo_history.member_indices(session, imp.import_id)
+    jobs = [Job("settle", i, imp.now, imp.seed, imp.years) for i in indices]
+    return [job for job in jobs if (plan := job.plan()).redeem_small or any(o.refund for o in plan.orders)]
 
 
 async def _members_phase(
     sessions: async_sessionmaker[AsyncSession],
     options: DemoOptions,
+    jobs: list[Job],
     progress: Progress,
     report: DemoReport,
     database_url: str | None,
 ) -> None:
-    async with sessions() as session:
-        existing = await _existing_members(session)
-    todo = [i for i in range(1, options.members + 1) if external_id(i) not in existing]
-    report.skipped_members = options.members - len(todo)
-    now = datetime.now(UTC)
-    totals = dict.fromkeys(_COUNTS, 0)
-    progress.start("members", len(todo))
+    totals = dict.fromkeys(COUNTS, 0)
+    progress.start("members", len(jobs))
 
     def show() -> None:
-        progress.done = totals["members"]
-        progress.counts = {name: totals[name] for name in _COUNTS[1:]}
+        progress.done = totals["done"]
+        progress.counts = {name: totals[name] for name in COUNTS[2:]}
 
-    def count(mine: _Tally) -> None:
-        totals["members"] += 1
-        for name in _COUNTS[1:]:
+    def count(mine: Tally) -> None:
+        totals["done"] += 1
+        for name in COUNTS[1:]:
             totals[name] += getattr(mine, name)
         show()
 
     try:
-        processes = min(options.processes, max(1, len(todo) // 20))  # a process costs a second to start
+        processes = min(options.processes, max(1, len(jobs) // 20))  # a process costs a second to start
         if processes <= 1 or database_url is None:
-            await _import_slice(sessions, options, todo, now, count)
+            await run_jobs(
+                sessions, jobs, concurrency=options.concurrency, task_queue=options.task_queue, on_member=count
+            )
         else:
-            await _in_processes(database_url, options, todo, now, processes, totals, show)
+            await in_processes(
+                database_url,
+                jobs,
+                processes=processes,
+                concurrency=options.concurrency,
+                task_queue=options.task_queue,
+                totals=totals,
+                show=show,
+            )
     finally:
         report.seconds["members"] = progress.finish()
-        report.members = totals["members"]
-        report.orders, report.refunds = totals["orders"], totals["refunds"]
-        report.events, report.redemptions = totals["events"], totals["redemptions"]
-
-
-async def _in_processes(
-    url: str,
-    options: DemoOptions,
-    todo: list[int],
-    now: datetime,
-    processes: int,
-    totals: dict[str, int],
-    show: Callable[[], None],
-) -> None:
-    context = multiprocessing.get_context("spawn")  # no fork of a running event loop and its connections
-    shared = context.Array("q", len(_COUNTS))
-    children = [
-        context.Process(target=_slice_process, args=(url, options, todo[part::processes], now, shared), daemon=True)
-        for part in range(processes)
-    ]
-    for child in children:
-        child.start()
-    try:
-        while any(child.is_alive() for child in children):
-            await asyncio.sleep(0.25)
-            with shared.get_lock():
-                totals.update(zip(_COUNTS, shared[:], strict=True))
-            show()
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-            child.join()
-        with shared.get_lock():
-            totals.update(zip(_COUNTS, shared[:], strict=True))
-        show()
-    failed = [child.exitcode for child in children if child.exitcode != 0]
-    if failed:
-        raise RuntimeError(f"a demo import process failed (exit codes {failed}); run the demo again to resume")
+        for name in COUNTS[1:]:
+            setattr(report, name, getattr(report, name) + totals[name])
 
 
 # --- approvals, campaign -----------------------------------------------------------------------------------
@@ -445,15 +313,23 @@ async def generate(
     out: TextIO | None = None,
     database_url: str | None = None,
 ) -> DemoReport:
-    """Fill the brand; safe to run again (adds only what is missing). With `database_url`, the members are
-    imported by `options.processes` processes (the services' Python is the bottleneck, not the database)."""
+    """Fill the brand; safe to run again (adds only what is missing). With `database_url`, the per-member work
+    runs in `options.processes` processes (the services' Python is the bottleneck, not the database)."""
     progress = Progress(out or sys.stdout)
     report = DemoReport()
     started = time.monotonic()
     async with sessions() as session:
         catalog = await _setup(session)
         await session.commit()
-    await _members_phase(sessions, options, progress, report, database_url)
+    pending, live = await _plan(sessions, options, report)
+    await _history_phase(sessions, pending, progress, report)
+    settle = {imp.import_id: await _settle_jobs(sessions, imp) for imp in pending}
+    jobs = [job for part in settle.values() for job in part] + live
+    await _members_phase(sessions, options, jobs, progress, report, database_url)
+    async with sessions() as session:
+        for imp in pending:  # refunds and redemptions of its members are in: a later run leaves it alone
+            await demo_history.mark_settled(session, imp, {"members_settled": len(settle[imp.import_id])})
+        await session.commit()
     async with sessions() as session:
         await _approvals_phase(session, options, catalog, progress, report)
     async with sessions() as session:

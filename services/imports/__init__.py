@@ -15,6 +15,7 @@ from services.imports.store import (
     progress,
     recent,
     start,
+    start_here,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "recent",
     "run_chunk",
     "start",
+    "start_here",
 ]

@@ -145,6 +145,21 @@ async def start(session: AsyncSession, import_id: uuid.UUID, *, task_queue: str,
     return imp
 
 
+async def start_here(session: AsyncSession, import_id: uuid.UUID, *, actor: Actor) -> Import:
+    """Mark the import running without queuing its workflow, for a caller that runs the chunks itself with
+    `run_chunk` and `finish` (the demo, which needs only the database). Starting twice is a 409."""
+    imp = await get(session, import_id, for_update=True)
+    if imp.state != "open":
+        raise Conflict(f"import {import_id} was already started", code="import_started")
+    imp.state = "running"
+    imp.started_at = datetime.now(UTC)
+    await audit.record(
+        session, actor, action="import.start", target_type="import", target_id=str(import_id), details={"here": True}
+    )
+    await session.flush()
+    return imp
+
+
 @dataclass
 class KindProgress:
     rows: int = 0

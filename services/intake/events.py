@@ -21,7 +21,6 @@ from core.ids import uuid7
 from core.timeutil import utc_past
 from models import MemberEvent, RuleFiring
 from services import journeys, members, rules
-from services.intake import orders
 
 MAX_PROPERTIES_BYTES = 8 * 1024
 
@@ -72,13 +71,9 @@ class EventOutcome:
     ledger_transaction_id: int | None
 
 
-async def ingest(
-    session: AsyncSession, data: EventCreate, *, task_queue: str, start_journeys: bool = True
-) -> EventOutcome:
-    """Record the event and run its rules in this transaction. `start_journeys=False` is the bulk import of
-    past events (not exposed over HTTP): points and the database actions of rules happen, but journeys are
-    neither started nor signalled and rules that start journeys or send messages are skipped
-    (services.intake.orders.database_only)."""
+async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -> EventOutcome:
+    """Record the event and run its rules in this transaction. Past events in bulk go through the history
+    import instead (services.imports), which evaluates no rule."""
     # Locked: concurrent events of one member are evaluated one after another (tags, coupons, limits).
     member = await members.get(session, data.member_id, for_update=True)
     row_id = uuid7()
@@ -103,14 +98,13 @@ async def ingest(
             await session.execute(select(MemberEvent.id).where(MemberEvent.idempotency_key == dedupe_key))
         ).scalar_one()
         return _replayed(row_id, await rules.firings_of_event(session, _event_key(row_id)))
-    if start_journeys:
-        await journeys.on_event(
-            session,
-            member,
-            data.type.value,
-            task_queue=task_queue,
-            properties={k: str(v) for k, v in data.properties.items() if k.endswith("_id")},
-        )
+    await journeys.on_event(
+        session,
+        member,
+        data.type.value,
+        task_queue=task_queue,
+        properties={k: str(v) for k, v in data.properties.items() if k.endswith("_id")},
+    )
     evaluation = await rules.evaluate_event(
         session,
         rules.RuleEvent(
@@ -123,7 +117,6 @@ async def ingest(
             member_locked=True,
         ),
         task_queue=task_queue,
-        only=None if start_journeys else orders.database_only,
     )
     points = evaluation.points_awarded
     if points > 0:

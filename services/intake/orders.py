@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -22,7 +21,6 @@ from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
 from services import journeys, members, rules
 from services.loyalty import ledger, tiers
 from services.loyalty.money import Money
-from services.rules.definition import RuleDefinition
 
 PlacedAt = Annotated[datetime, AfterValidator(utc_past)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -60,13 +58,10 @@ def lot_expiry(earned_at: datetime) -> datetime:
     return add_months(earned_at, get_settings().points.expiry_months)
 
 
-async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str, start_journeys: bool = True) -> Order:
+async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -> Order:
     """Store a completed order and, in the same transaction: spend and count, points at the member's
     current tier multiplier, a tier upgrade when the new lifetime spend reaches one, and the events.
-
-    `start_journeys=False` is the bulk import of past orders (not exposed over HTTP): points, ledger, tier
-    and the database actions of rules happen as usual, but no journey is started or signalled and rules
-    that would start a journey or send a message are not evaluated, so history does not message anyone."""
+    Past orders in bulk go through the history import instead (services.imports), which messages no one."""
     # Lock the member row first: concurrent orders of one member serialize here, and spend stays exact.
     member = await members.get(session, data.member_id, for_update=True)
     ladder = await tiers.ladder(session)
@@ -153,11 +148,9 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str, s
         events.append("first_order_completed")
     if upgraded:
         events.append("tier_upgraded")
-    if start_journeys:
-        await journeys.on_event(session, member, *events, task_queue=task_queue)
+    await journeys.on_event(session, member, *events, task_queue=task_queue)
     tier_change = (current.code, reached.code) if upgraded else None
-    only = None if start_journeys else database_only
-    await _run_rules(session, member, order_id, data, first_purchase, tier_change, task_queue, only)
+    await _run_rules(session, member, order_id, data, first_purchase, tier_change, task_queue)
     await session.flush()
     return await get(session, order_id)
 
@@ -170,7 +163,6 @@ async def _run_rules(
     first_purchase: bool,
     tier_change: tuple[str, str] | None,
     task_queue: str,
-    only: Callable[[RuleDefinition], bool] | None = None,
 ) -> None:
     """The order's rules, in this transaction (the member row is locked): order_completed, then tier_changed."""
     facts = {
@@ -183,7 +175,6 @@ async def _run_rules(
         session,
         rules.RuleEvent("order_completed", member, f"order:{order_id}", data.placed_at, facts, member_locked=True),
         task_queue=task_queue,
-        only=only,
     )
     if tier_change is not None:
         old, new = tier_change
@@ -194,14 +185,7 @@ async def _run_rules(
                 "tier_changed", member, f"order:{order_id}:tier", data.placed_at, change, member_locked=True
             ),
             task_queue=task_queue,
-            only=only,
         )
-
-
-def database_only(definition: RuleDefinition) -> bool:
-    """For imports of past activity: only rules whose every action stays in the database (points, coupons,
-    tasks, tags); a rule that starts a journey or sends a message would announce history as news."""
-    return all(action.start_journey is None and action.send_message is None for action in definition.actions)
 
 
 def _record(

@@ -17,15 +17,13 @@ async def register(
     *,
     source: str,
     task_queue: str,
-    start_journeys: bool = True,
     joined_at: datetime | None = None,
 ) -> Member:
     """Create a member with a points account, and queue the welcome journey in the same transaction.
 
-    Bulk import of an existing programme (not exposed over HTTP): `joined_at` backdates the sign-up, and
-    `start_journeys=False` queues no journey, so a member who joined long ago is not welcomed today."""
+    `joined_at` (not exposed over HTTP) backdates the sign-up by hours or days, for the demo's members of
+    the last week; members of long ago come in through the history import (services.imports) instead."""
     member = await members.create(session, data, source=source, joined_at=joined_at)
     await ledger.open_member_account(session, member.id)
-    if start_journeys:
-        await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
+    await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
     return member

@@ -1,15 +1,14 @@
-"""The demo generator at small scale, against a database of its own: realistic shape, real ledger, no journey
-for history, and re-running (also after an interruption) adds nothing twice."""
+"""The demo generator at small scale, against a database of its own: realistic shape, real ledger, history
+through the bulk import (no journey, no rule points), and re-running (also after a run died half-way through
+its import) adds nothing twice."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 import pytest_asyncio
 from sqlalchemy import func, select
@@ -17,40 +16,84 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from devstack import demo
+from devstack import demo, demo_history
 from devstack.demo_plan import LIVE_DAYS, plan_member, season_weight
 from devstack.embedded import EmbeddedPostgres
-from models import Campaign, Member, MemberEvent, Order, OrderRefund, Redemption, RuleFiring, TemporalOutbox
-from services import members, rules
-from services.intake import bootstrap, events, orders, signups
-from services.loyalty import invariants, ledger
+from models import (
+    AuditEntry,
+    Campaign,
+    LedgerTransaction,
+    Member,
+    MemberEvent,
+    Order,
+    OrderRefund,
+    Redemption,
+    RuleFiring,
+    TemporalOutbox,
+)
+from services import imports
+from services.loyalty import invariants
 from services.platform import outbox
-from services.platform.audit import Actor
 from services.rewards import approvals
-from services.rules.definition import RuleDefinition
 from tests.support.brand import scratch_database
-from tests.support.rules import scoped
 from worker import build_worker
 
 Sessions = async_sessionmaker[AsyncSession]
 MEMBERS = 150
-OPTIONS = demo.DemoOptions(members=MEMBERS, seed=7, years=1, concurrency=3, processes=2, task_queue="demo-test")
+# Small chunks, so the history import of 150 members has several and can be stopped between them.
+OPTIONS = demo.DemoOptions(
+    members=MEMBERS, seed=7, years=1, concurrency=3, processes=2, task_queue="demo-test", chunk_rows=40
+)
+
+
+@dataclass
+class Brand:
+    sessions: Sessions
+    reports: list[demo.DemoReport]  # the first 100 members; the resumed run to 150; a run with nothing to add
+    output: str
+    crashed: demo_history.DemoImport  # the import a run killed after its first chunk left behind
+    crashed_members: int  # what that first chunk had written
+
+
+async def _run_killed_after_first_chunk(sessions: Sessions) -> tuple[demo_history.DemoImport, int]:
+    """What a demo run for members 101..150 leaves when it dies after committing its import's first chunk:
+    the import (files, chunks, `demo.history` row) in the database, one chunk done, nothing settled."""
+    now = datetime.now(UTC)
+    plans = [plan_member(OPTIONS.seed, i, now=now, years=OPTIONS.years) for i in range(101, MEMBERS + 1)]
+    async with sessions() as session:
+        created = await demo_history.create(
+            session,
+            [plan for plan in plans if not plan.live],
+            now=now,
+            seed=OPTIONS.seed,
+            years=OPTIONS.years,
+            chunk_rows=OPTIONS.chunk_rows,
+        )
+        await session.commit()
+    assert created is not None
+    async with sessions() as session:
+        first = (await imports.chunk_ids(session, created.import_id))[0]
+        result = await imports.run_chunk(session, first)
+        await session.commit()
+    return created, result.imported
 
 
 @pytest_asyncio.fixture(scope="module")
-async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, list[demo.DemoReport], str]]:
-    """Interrupted after 100 members (in this process), then run to the end (in two processes), then run
-    again: the three reports."""
+async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[Brand]:
+    """100 members (in this process); a run to 150 killed after its import's first chunk; the next run (in
+    two processes), which resumes that import; then a run with nothing to add."""
     db = await scratch_database(postgres, "demo", pool_size=OPTIONS.concurrency + 1)
     sessions, url = db.sessions, db.url
     out = io.StringIO()
+    first = await demo.generate(sessions, replace(OPTIONS, members=100), out=out)
+    crashed, crashed_members = await _run_killed_after_first_chunk(sessions)
     reports = [
-        await demo.generate(sessions, replace(OPTIONS, members=100), out=out),
+        first,
         await demo.generate(sessions, OPTIONS, out=out, database_url=url),
         await demo.generate(sessions, OPTIONS, out=out, database_url=url),
     ]
     try:
-        yield sessions, reports, out.getvalue()
+        yield Brand(sessions, reports, out.getvalue(), crashed, crashed_members)
     finally:
         await db.engine.dispose()
 
@@ -59,15 +102,29 @@ async def _count(session: AsyncSession, model: type, *where: object) -> int:
     return int((await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one())  # type: ignore[arg-type]
 
 
-async def test_members_and_resume(brand: tuple[Sessions, list[demo.DemoReport], str]) -> None:
-    sessions, (interrupted, completed, again), output = brand
-    assert (interrupted.members, completed.members, again.members) == (100, 50, 0)
-    assert completed.skipped_members == 100
+async def test_members_and_resume(brand: Brand) -> None:
+    sessions, (first, resumed, again), output = brand.sessions, brand.reports, brand.output
+    assert first.members == 100
+    assert brand.crashed_members == OPTIONS.chunk_rows  # the killed run's first chunk: 40 members
+    # The next run finishes the stopped import (not a second one) and adds the rest, nothing twice.
+    assert resumed.imports == [str(brand.crashed.import_id)]
+    assert first.members + brand.crashed_members + resumed.members == MEMBERS
+    assert resumed.skipped_members == 100 + brand.crashed_members
     assert again.skipped_members == MEMBERS
     assert again.added_nothing
-    assert (again.orders, again.events, again.approvals) == (0, 0, 0)
+    assert again.imports == []
+    assert (again.orders, again.events, again.refunds, again.redemptions, again.approvals) == (0, 0, 0, 0, 0)
     assert "nothing to add" in output.splitlines()[-1]
     assert output.count("members ") >= 3  # a progress line per run (plain lines: not a terminal)
+    assert output.count("history ") >= 3
+    async with sessions() as session:
+        done = await imports.progress(session, brand.crashed.import_id)
+        assert done.state == "completed"
+        assert done.chunks_done == done.chunks_total > 2
+        # Each row written once: the chunk done before the crash was not run again.
+        assert {kind: (c.skipped, c.failed) for kind, c in done.kinds.items()} == dict.fromkeys(done.kinds, (0, 0))
+        assert done.kinds["members"].imported == done.kinds["members"].rows
+        assert await _count(session, AuditEntry, AuditEntry.action == demo_history.SETTLED_ACTION) == 2
     async with sessions() as session:
         assert await _count(session, Member) == MEMBERS
         locales = dict((await session.execute(select(Member.locale, func.count()).group_by(Member.locale))).all())
@@ -84,16 +141,14 @@ async def test_members_and_resume(brand: tuple[Sessions, list[demo.DemoReport], 
         assert oldest < datetime.now(UTC) - timedelta(days=300)
 
 
-async def test_orders_follow_the_seasons_and_tiers_are_earned(
-    brand: tuple[Sessions, list[demo.DemoReport], str],
-) -> None:
-    sessions, reports, _ = brand
+async def test_orders_follow_the_seasons_and_tiers_are_earned(brand: Brand) -> None:
+    sessions, reports = brand.sessions, brand.reports
     async with sessions() as session:
         days = [
             placed.date()
             for placed in (await session.execute(select(Order.placed_at).where(Order.source == "demo"))).scalars()
         ]
-        assert len(days) == reports[0].orders + reports[1].orders > 5 * MEMBERS // 2
+        assert len(days) == reports[0].orders + reports[1].orders > 5 * MEMBERS // 2  # the crash wrote members only
         today = datetime.now(UTC).date()
         assert min(days) < today - timedelta(days=300)
         assert max(days) > today - timedelta(days=30)
@@ -124,8 +179,8 @@ async def test_orders_follow_the_seasons_and_tiers_are_earned(
         assert check.outstanding_points > 0
 
 
-async def test_redemptions_and_pending_approvals(brand: tuple[Sessions, list[demo.DemoReport], str]) -> None:
-    sessions, _, _ = brand
+async def test_redemptions_and_pending_approvals(brand: Brand) -> None:
+    sessions = brand.sessions
     async with sessions() as session:
         assert await _count(session, Redemption, Redemption.status == "completed") > 0
         pending = list(
@@ -146,10 +201,8 @@ async def test_redemptions_and_pending_approvals(brand: tuple[Sessions, list[dem
         assert await _count(session, TemporalOutbox, TemporalOutbox.workflow_id == f"campaign-{campaign.id}") == 1
 
 
-async def test_history_starts_no_journey_and_new_members_are_welcomed(
-    brand: tuple[Sessions, list[demo.DemoReport], str],
-) -> None:
-    sessions, _, _ = brand
+async def test_history_starts_no_journey_and_new_members_are_welcomed(brand: Brand) -> None:
+    sessions = brand.sessions
     async with sessions() as session:
         cutoff = datetime.now(UTC) - timedelta(days=LIVE_DAYS)
         joined = dict((await session.execute(select(Member.id, Member.created_at))).all())
@@ -177,104 +230,37 @@ def test_the_plan_is_deterministic() -> None:
     assert season_weight(date(2026, 11, 11)) > 4 * season_weight(date(2026, 11, 18))
 
 
-async def test_the_import_switch_keeps_points_and_rules_but_starts_nothing(sessions: Sessions) -> None:
-    """An 18-month-old member and their history: backdated, points and database rules as usual, but no
-    journey, no signal and no message rule; the same member's live order afterwards does start them."""
-    scope = f"t_{uuid.uuid4().hex[:12]}"
-    joined = datetime.now(UTC) - timedelta(days=548)
-    on_order = {"trigger": {"event": "order_completed"}, "conditions": scoped(scope)}
+async def test_history_events_earn_no_rule_points_and_the_week_s_members_earn_them_live(brand: Brand) -> None:
+    """History mode evaluates no rule: an imported check-in, review or profile earns nothing (docs/import.md);
+    a member of the last week signed up through the services earns the built-in awards as they happen."""
+    sessions = brand.sessions
+    cutoff = datetime.now(UTC) - timedelta(days=LIVE_DAYS)
+    behaviour = ("checked_in", "review_posted", "profile_completed")
     async with sessions() as session:
-        await bootstrap.seed(session)
-        quiet = await rules.create(
-            session,
-            RuleDefinition.model_validate(
-                {
-                    **on_order,
-                    "name": f"{scope}_db",
-                    "actions": [{"grant_points": {"points": 11}}, {"tag": {"add": ["imported"]}}],
-                }
-            ),
-            actor=Actor.system("test"),
+        history = select(Member.id).where(Member.created_at < cutoff - timedelta(minutes=5))
+        live = select(Member.id).where(Member.created_at >= cutoff)
+        assert await _count(session, MemberEvent, MemberEvent.type.in_(behaviour), MemberEvent.member_id.in_(history))
+        assert await _count(session, RuleFiring, RuleFiring.member_id.in_(history)) == 0
+        awards = LedgerTransaction.idempotency_key.startswith("award:")
+        assert await _count(session, LedgerTransaction, awards, LedgerTransaction.member_id.in_(history)) == 0
+        earned_live = await _count(session, LedgerTransaction, awards, LedgerTransaction.member_id.in_(live))
+        live_behaviour = await _count(
+            session, MemberEvent, MemberEvent.type.in_(behaviour), MemberEvent.member_id.in_(live)
         )
-        loud = await rules.create(
-            session,
-            RuleDefinition.model_validate(
-                {
-                    **on_order,
-                    "name": f"{scope}_msg",
-                    "actions": [
-                        {"grant_points": {"points": 5}},
-                        {"send_message": {"channel": "email", "template": "purchase_thanks"}},
-                    ],
-                }
-            ),
-            actor=Actor.system("test"),
-        )
-        member = await signups.register(
-            session,
-            members.MemberCreate(external_id=f"imp-{scope}", consent={"email": True}),
-            source="import",
-            task_queue="demo-test",
-            start_journeys=False,
-            joined_at=joined,
-        )
-        await members.change_tags(session, member.id, add=[scope], remove=[])
-        await orders.ingest(
-            session,
-            orders.OrderCreate(
-                external_id=f"{scope}-1",
-                member_id=member.id,
-                amount=Decimal("1200.00"),  # first purchase and an upgrade to silver: both would start journeys
-                currency="CNY",
-                placed_at=joined + timedelta(days=3),
-            ),
-            task_queue="demo-test",
-            start_journeys=False,
-        )
-        checked_in = await events.ingest(
-            session,
-            events.EventCreate(
-                member_id=member.id, type="checked_in", occurred_at=datetime.now(UTC) - timedelta(days=200)
-            ),
-            task_queue="demo-test",
-            start_journeys=False,
-        )
-        await session.commit()
-    async with sessions() as session:
-        stored = await members.get(session, member.id)
-        assert stored.created_at == joined
-        assert stored.consent_email_at == joined
-        assert stored.tier == "silver"
-        assert "imported" in stored.tags
-        assert checked_in.points_awarded > 0  # the built-in award rule is a database action
-        assert (await ledger.balance(session, member.id)).posted == 1200 + 11 + checked_in.points_awarded
-        assert await _count(session, TemporalOutbox, TemporalOutbox.workflow_id.contains(str(member.id))) == 0
-        assert await _count(session, TemporalOutbox, TemporalOutbox.workflow_id.contains(str(loud.id))) == 0
-        assert await _count(session, RuleFiring, RuleFiring.rule_id == loud.id) == 0
-        assert await _count(session, RuleFiring, RuleFiring.rule_id == quiet.id) == 1
-        # The same member buying today is live: the message rule fires and its workflow waits in the outbox.
-        await orders.ingest(
-            session,
-            orders.OrderCreate(
-                external_id=f"{scope}-2",
-                member_id=member.id,
-                amount=Decimal("10.00"),
-                currency="CNY",
-                placed_at=datetime.now(UTC) - timedelta(minutes=1),
-            ),
-            task_queue="demo-test",
-        )
-        await session.commit()
-        assert await _count(session, RuleFiring, RuleFiring.rule_id == loud.id) == 1
-        assert await _count(session, TemporalOutbox, TemporalOutbox.workflow_id.contains(str(loud.id))) == 1
+        assert (earned_live > 0) == (live_behaviour > 0)
+        # The imported orders earned by the earn rule, with the same key as POST /orders books it.
+        earn = LedgerTransaction.idempotency_key.like("order:%:earn")
+        assert await _count(session, LedgerTransaction, earn, LedgerTransaction.member_id.in_(history)) > MEMBERS
+        check = await invariants.check(session)
+        assert check.ok, check
 
 
 async def test_the_worker_turns_the_big_redemptions_into_pending_approvals(
-    brand: tuple[Sessions, list[demo.DemoReport], str], temporal_dev: WorkflowEnvironment, base_settings: Settings
+    brand: Brand, temporal_dev: WorkflowEnvironment, base_settings: Settings
 ) -> None:
     """What `make run`'s worker does with the demo's outbox: the relay starts the RedemptionApproval workflows,
     whose first activity puts each redemption in the approver inbox."""
-    sessions, _, _ = brand
+    sessions = brand.sessions
     async with sessions() as session:
         ids = list(
             (

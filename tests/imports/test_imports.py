@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import re
 from decimal import Decimal
 
@@ -26,9 +27,21 @@ from tests.support.console import console_client, sign_in
 from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.imports import new_import, prefix, upload, wait_done
 from tests.support.ledger import assert_ledger_ok
-from tests.support.temporal import started_workers
+from tests.support.temporal import HISTORIES, started_workers
 from workflows.bulk_import import BulkImportWorkflow
 from workflows.contracts import ChunkOutcome, ChunkRef
+from workflows.contracts.imports import import_workflow_id
+
+
+async def _record_history(temporal: WorkflowEnvironment, import_id: str) -> None:
+    """With MEMBERFLOW_RECORD_HISTORIES=1, save the import's run for tests/workflows/test_replay.py (its
+    result arrives just after the progress says completed, so wait for it first)."""
+    if not os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):
+        return
+    handle = temporal.client.get_workflow_handle(import_workflow_id(import_id))
+    await handle.result()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / "bulk_import.json").write_text((await handle.fetch_history()).to_json())
 
 
 async def _members(sessions: async_sessionmaker[AsyncSession], p: str) -> dict[str, Member]:
@@ -51,13 +64,14 @@ async def _expected_points(sessions: async_sessionmaker[AsyncSession], amounts: 
 
 
 async def test_import_members_orders_events_with_bad_rows_tiers_ledger_and_no_journeys(
-    admin: ApiClient, workers: list[Worker], sessions: async_sessionmaker[AsyncSession]
+    admin: ApiClient, workers: list[Worker], sessions: async_sessionmaker[AsyncSession], temporal: WorkflowEnvironment
 ) -> None:
     p = prefix()
     import_id = await new_import(admin, p)
     started = await admin.post(f"/api/v1/imports/{import_id}/start")
     assert started.status_code == 202, started.text
     done = await wait_done(admin, import_id)
+    await _record_history(temporal, import_id)
 
     assert done["state"] == "completed"
     counts = done["counts"]

@@ -28,9 +28,10 @@ from workflows.registry import WORKFLOWS
 HISTORIES = sorted(SAVED_HISTORIES.glob("*.json"))
 
 
-def test_there_are_histories_for_the_built_in_journeys() -> None:
+def test_there_are_histories_for_the_built_in_journeys_and_the_import() -> None:
     names = {path.stem for path in HISTORIES}
     assert {
+        "bulk_import",
         "legacy_welcome_skeleton",
         "welcome_reminder",
         "welcome_purchase",
