@@ -72,6 +72,24 @@ class BeginInput(BaseModel):
     at: datetime
 
 
+def _progress(
+    inp: BeginInput | ProgressInput, *, version: int, step: str, status: str, passed: list[str] | None = None
+) -> journeys.Progress:
+    """The run's row as the begin and record activities write it: the run's ids from the input, its position given."""
+    return journeys.Progress(
+        run_id=inp.run_id,
+        workflow_id=inp.workflow_id,
+        member_id=uuid.UUID(inp.member_id),
+        kind=inp.kind,
+        version=version,
+        campaign_id=inp.campaign_id,
+        step=step,
+        status=status,
+        at=inp.at,
+        passed=tuple(passed or ()),
+    )
+
+
 class EvaluateInput(BaseModel):
     member_id: str
     condition: dict[str, Any]
@@ -161,20 +179,7 @@ class JourneyActivities:
             except AppError as exc:
                 raise ApplicationError(exc.message, type="UnknownJourney", non_retryable=True) from exc
             first = found.definition["steps"][0]["id"]
-            await journeys.record(
-                session,
-                journeys.Progress(
-                    run_id=inp.run_id,
-                    workflow_id=inp.workflow_id,
-                    member_id=uuid.UUID(inp.member_id),
-                    kind=inp.kind,
-                    version=found.version,
-                    campaign_id=inp.campaign_id,
-                    step=first,
-                    status="running",
-                    at=inp.at,
-                ),
-            )
+            await journeys.record(session, _progress(inp, version=found.version, step=first, status="running"))
             loaded = LoadedJourney(version=found.version, definition=found.definition)
             await session.commit()
         return loaded
@@ -182,21 +187,8 @@ class JourneyActivities:
     @activity.defn(name="journey.record")
     async def record(self, inp: ProgressInput) -> None:
         async with self._sessions() as session:
-            await journeys.record(
-                session,
-                journeys.Progress(
-                    run_id=inp.run_id,
-                    workflow_id=inp.workflow_id,
-                    member_id=uuid.UUID(inp.member_id),
-                    kind=inp.kind,
-                    version=inp.version,
-                    campaign_id=inp.campaign_id,
-                    step=inp.step,
-                    status=inp.status,
-                    at=inp.at,
-                    passed=tuple(inp.passed),
-                ),
-            )
+            progress = _progress(inp, version=inp.version, step=inp.step, status=inp.status, passed=inp.passed)
+            await journeys.record(session, progress)
             await session.commit()
 
     @activity.defn(name="journey.evaluate")
