@@ -33,15 +33,13 @@ from typing import Any
 
 import psutil
 from report import cpu_model, write_section
+from servers import embedded_servers
 from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from core.db import create_engine, create_session_factory
-from core.migrate import upgrade
-from core.settings import Settings, TemporalSettings
 from core.temporal import connect
-from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from models import Campaign
 from services import campaigns, journeys, segments
 from services.intake import bootstrap
@@ -236,14 +234,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="mf-bench-campaign-") as tmp:
         root = Path(tmp)
         os.chmod(root, 0o755)
-        postgres = EmbeddedPostgres(root / "pg", free_port(), root / "postgres.log")
-        temporal = TemporalDevServer(root / "temporal.db", free_port(), None, root / "temporal.log")
-        postgres.start()
-        temporal.start()
-        try:
-            postgres.ensure_database("bench")
-            await asyncio.to_thread(upgrade, postgres.url("bench"))
-            settings = Settings(database_url=postgres.url("bench"), temporal=TemporalSettings(address=temporal.address))
+        async with embedded_servers(root) as settings:
             engine = create_engine(settings, pool_size=args.concurrency + 10)
             sessions = create_session_factory(engine)
             client = await connect(settings.temporal)
@@ -263,9 +254,6 @@ async def main(args: argparse.Namespace) -> None:
             raw.append(await raw_starts(client, half, args.concurrency, "b"))
             print(f"raw: {half / raw[1]:,.0f} starts/s")
             await engine.dispose()
-        finally:
-            temporal.stop()
-            postgres.stop()
     meta = {
         "full": args.full,
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

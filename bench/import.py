@@ -28,14 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from report import cpu_model, log, marks, write_section
+from servers import embedded_servers
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db import create_engine, create_session_factory
 from core.ids import uuid7
-from core.migrate import upgrade
-from core.settings import Settings, TemporalSettings
 from core.temporal import connect
-from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
 from services import imports
 from services.imports.bulk import driver
 from services.intake import bootstrap
@@ -164,14 +162,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mf-bench-import-") as tmp:
         root = Path(tmp)
         os.chmod(root, 0o755)
-        postgres = EmbeddedPostgres(root / "pg", free_port(), root / "postgres.log")
-        temporal = TemporalDevServer(root / "temporal.db", free_port(), None, root / "temporal.log")
-        postgres.start()
-        temporal.start()
-        try:
-            postgres.ensure_database("bench")
-            await asyncio.to_thread(upgrade, postgres.url("bench"))
-            settings = Settings(database_url=postgres.url("bench"), temporal=TemporalSettings(address=temporal.address))
+        async with embedded_servers(root) as settings:
             engine = create_engine(settings, pool_size=4)
             sessions = create_session_factory(engine)
             async with sessions() as session:
@@ -183,9 +174,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             timing = await run_import(sessions, client, people, orders, args.chunk_rows)
             log(f"import: upload {timing['upload']:.2f} s, run {timing['import']:.2f} s")
             await engine.dispose()
-        finally:
-            temporal.stop()
-            postgres.stop()
     return {"members": len(people), "orders": len(orders), "copy": copy_seconds, **timing}
 
 
