@@ -32,3 +32,7 @@ class TemporalOutbox(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A failed row waits until then (backoff per row), so rows that keep failing never hold the others back.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when a row kept failing for a reason of its own: the relay leaves it until ops retry it.
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -20,6 +20,10 @@ OUTBOX_QUEUED = Gauge(
 OUTBOX_OLDEST = Gauge(
     "memberflow_temporal_outbox_oldest_age_seconds", "Age of the oldest undelivered start or signal (0 when none)"
 )
+OUTBOX_PARKED = Gauge(
+    "memberflow_temporal_outbox_parked",
+    "Starts and signals the relay gave up on after repeated failures (GET /api/v1/outbox/parked lists them)",
+)
 OUTBOX_UP = Gauge("memberflow_temporal_outbox_scrape_ok", "1 if the outbox backlog could be read at this scrape")
 
 
@@ -68,6 +72,7 @@ async def _observe_backlog(request: Request) -> None:
     OUTBOX_QUEUED.labels("start").set(queued.starts)
     OUTBOX_QUEUED.labels("signal").set(queued.signals)
     OUTBOX_OLDEST.set(queued.oldest_age_seconds)
+    OUTBOX_PARKED.set(queued.parked)
 
 
 @router.get("/metrics", summary="Prometheus metrics (with the Temporal backlog in the outbox)", response_class=Response)

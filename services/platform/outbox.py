@@ -9,16 +9,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.errors import Conflict, NotFound
 from models import TemporalOutbox
+from services.platform import audit
+from services.platform.audit import Actor
 from workflows.contracts import SEARCH_ATTRIBUTES, WorkflowSignal, WorkflowStart
 
 log = logging.getLogger(__name__)
@@ -26,8 +30,14 @@ log = logging.getLogger(__name__)
 # Rows younger than this are left to the request that wrote them (its fast path), so the relay and the
 # API do not both try the same row at the same moment.
 RELAY_GRACE = timedelta(seconds=5)
+# A row that failed waits 1 s, 2 s, 4 s ... (at most 5 minutes) before its next try, and is parked after this many
+# failures of its own in a row (about 20 minutes of trying), until ops retry it.
+BACKOFF_BASE = timedelta(seconds=1)
+BACKOFF_CAP = timedelta(minutes=5)
+PARK_AFTER_ATTEMPTS = 12
 PENDING_KEY = "memberflow.outbox_ids"
 _KEYS = {key.name: key for key in SEARCH_ATTRIBUTES}
+_DUE = func.coalesce(TemporalOutbox.next_attempt_at, TemporalOutbox.created_at)
 
 
 async def enqueue_start(session: AsyncSession, start: WorkflowStart, *, after_previous: bool = False) -> TemporalOutbox:
@@ -75,6 +85,7 @@ class Backlog:
     starts: int
     signals: int
     oldest_age_seconds: float
+    parked: int = 0  # gave up on after repeated failures of their own: waiting for ops, not counted above
 
     @property
     def total(self) -> int:
@@ -86,14 +97,15 @@ async def backlog(session: AsyncSession) -> Backlog:
     row = (
         await session.execute(
             text(
-                "SELECT count(*) FILTER (WHERE action <> 'signal') AS starts, "
-                "count(*) FILTER (WHERE action = 'signal') AS signals, "
-                "coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest "
+                "SELECT count(*) FILTER (WHERE action <> 'signal' AND parked_at IS NULL) AS starts, "
+                "count(*) FILTER (WHERE action = 'signal' AND parked_at IS NULL) AS signals, "
+                "count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked, "
+                "coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE parked_at IS NULL)), 0) AS oldest "
                 "FROM temporal_outbox WHERE dispatched_at IS NULL"
             )
         )
     ).one()
-    return Backlog(starts=row.starts, signals=row.signals, oldest_age_seconds=float(row.oldest))
+    return Backlog(starts=row.starts, signals=row.signals, oldest_age_seconds=float(row.oldest), parked=row.parked)
 
 
 def take_pending_ids(session: AsyncSession) -> list[int]:
@@ -132,7 +144,7 @@ async def _deliver(client: Client, row: TemporalOutbox) -> None:
         except WorkflowAlreadyStartedError:
             if row.action == "start_next":
                 # Left pending: the relay tries again until the previous run has closed.
-                raise RuntimeError(f"the previous run of {row.workflow_id} is still open") from None
+                raise RetryLater(f"the previous run of {row.workflow_id} is still open") from None
             # A run with this business id exists: the start already happened (or a duplicate trigger).
     elif row.action == "signal":
         assert row.signal_name
@@ -147,33 +159,104 @@ async def _deliver(client: Client, row: TemporalOutbox) -> None:
         raise ValueError(f"unknown outbox action {row.action!r}")
 
 
+class RetryLater(Exception):
+    """Delivery must wait for something expected (a previous run to close): back off, never park."""
+
+
+class _Failure(StrEnum):
+    OUTAGE = "outage"  # Temporal unreachable or overloaded: not the row's fault, and the next rows would fail too
+    LATER = "later"
+    ROW = "row"  # this row's own problem (bad input, a rejected command): counts towards parking
+
+
+_OUTAGE_STATUSES = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+
+# A lazily connected client that cannot reach the server raises a plain RuntimeError from the SDK's core with
+# this message (temporalio 1.x), not an RPCError.
+_CONNECT_FAILED = "Failed client connect"
+
+
+def _classify(exc: Exception) -> _Failure:
+    if isinstance(exc, RetryLater):
+        return _Failure.LATER
+    if isinstance(exc, RPCError) and exc.status in _OUTAGE_STATUSES:
+        return _Failure.OUTAGE
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return _Failure.OUTAGE
+    if isinstance(exc, RuntimeError) and str(exc).startswith(_CONNECT_FAILED):
+        return _Failure.OUTAGE
+    return _Failure.ROW
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after the `attempts`-th failure in a row: 1 s, 2 s, 4 s ... capped at BACKOFF_CAP."""
+    doublings: int = min(max(attempts - 1, 0), 20)
+    return min(BACKOFF_CAP, BACKOFF_BASE * (1 << doublings))
+
+
+async def _record_failure(session: AsyncSession, row: TemporalOutbox, exc: Exception, failure: _Failure) -> None:
+    attempts = row.attempts + 1
+    park = failure is _Failure.ROW and attempts >= PARK_AFTER_ATTEMPTS
+    log.warning(
+        "outbox %s (%s %s) failed, attempt %d%s: %s",
+        row.id,
+        row.action,
+        row.workflow_id,
+        attempts,
+        ", parked" if park else "",
+        exc,
+    )
+    await session.execute(
+        update(TemporalOutbox)
+        .where(TemporalOutbox.id == row.id)
+        .values(
+            attempts=attempts,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            next_attempt_at=func.now() + backoff(attempts),
+            parked_at=func.now() if park else None,
+        )
+    )
+
+
 async def dispatch(
     sessions: async_sessionmaker[AsyncSession], client: Client, *, ids: Sequence[int] | None = None, limit: int = 100
 ) -> int:
     """Deliver pending rows (the given ids, or the oldest due ones); returns how many were delivered.
-    Rows are locked with SKIP LOCKED, so concurrent dispatchers never deliver the same row twice at once."""
+
+    Rows are locked with SKIP LOCKED, so concurrent dispatchers never deliver the same row twice at once. A row
+    that fails waits out its own backoff and is parked after PARK_AFTER_ATTEMPTS failures of its own, so rows
+    that keep failing never stand in front of the others; while Temporal itself is unreachable the pass stops
+    and no row is parked for it."""
     delivered = 0
     async with sessions() as session:
-        stmt = select(TemporalOutbox).where(TemporalOutbox.dispatched_at.is_(None))
+        stmt = select(TemporalOutbox).where(TemporalOutbox.dispatched_at.is_(None), TemporalOutbox.parked_at.is_(None))
         if ids is not None:
             stmt = stmt.where(TemporalOutbox.id.in_(ids))
         else:
-            stmt = stmt.where(TemporalOutbox.created_at < func.now() - RELAY_GRACE)
+            stmt = stmt.where(
+                TemporalOutbox.created_at < func.now() - RELAY_GRACE,
+                or_(TemporalOutbox.next_attempt_at.is_(None), TemporalOutbox.next_attempt_at <= func.now()),
+            )
         rows = (
-            (await session.execute(stmt.order_by(TemporalOutbox.id).limit(limit).with_for_update(skip_locked=True)))
+            # Never tried rows by age, a retried row from its next attempt: a retry goes to the back of the line.
+            (
+                await session.execute(
+                    stmt.order_by(_DUE, TemporalOutbox.id).limit(limit).with_for_update(skip_locked=True)
+                )
+            )
             .scalars()
             .all()
         )
         for row in rows:
             try:
                 await _deliver(client, row)
-            except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried by the relay
-                log.warning("outbox %s (%s %s) failed: %s", row.id, row.action, row.workflow_id, exc)
-                await session.execute(
-                    update(TemporalOutbox)
-                    .where(TemporalOutbox.id == row.id)
-                    .values(attempts=TemporalOutbox.attempts + 1, last_error=str(exc)[:2000])
-                )
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+                failure = _classify(exc)
+                await _record_failure(session, row, exc, failure)
+                if failure is _Failure.OUTAGE:
+                    break
                 continue
             await session.execute(
                 update(TemporalOutbox)
@@ -183,3 +266,36 @@ async def dispatch(
             delivered += 1
         await session.commit()
     return delivered
+
+
+async def parked(session: AsyncSession, *, limit: int = 100) -> list[TemporalOutbox]:
+    """Rows the relay gave up on, newest first, with their last error: what ops look at."""
+    stmt = (
+        select(TemporalOutbox)
+        .where(TemporalOutbox.dispatched_at.is_(None), TemporalOutbox.parked_at.is_not(None))
+        .order_by(TemporalOutbox.parked_at.desc(), TemporalOutbox.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def retry_parked(session: AsyncSession, row_id: int, actor: Actor) -> TemporalOutbox:
+    """Put a parked row back in line, due now, with its attempts reset (audited)."""
+    row = await session.get(TemporalOutbox, row_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"outbox row {row_id} not found")
+    if row.dispatched_at is not None or row.parked_at is None:
+        raise Conflict(f"outbox row {row_id} is not parked")
+    await audit.record(
+        session,
+        actor,
+        action="outbox.retry",
+        target_type="outbox",
+        target_id=str(row_id),
+        details={"attempts": row.attempts, "last_error": row.last_error},
+    )
+    row.parked_at = None
+    row.next_attempt_at = None
+    row.attempts = 0
+    await session.flush()
+    return row
