@@ -171,4 +171,5 @@ def _door(prefix: str, caller: Callable[..., Awaitable[ApiKey]], how: str) -> AP
 
 router = APIRouter()
 router.include_router(_door("/codec", _by_api_key, "API key"))
-router.include_router(_door("/console/codec", _by_console_session, "console session"))
+# A browser door, like the console's pages: left out of the OpenAPI schema.
+router.include_router(_door("/console/codec", _by_console_session, "console session"), include_in_schema=False)

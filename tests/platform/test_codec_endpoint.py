@@ -78,6 +78,10 @@ async def test_ops_and_admin_keys_decode_what_the_worker_encrypted(
         [payload] = response.json()["payloads"]
         assert base64.b64decode(payload["metadata"]["encoding"]) == b"json/plain"
         assert b'"member_id":"m-codec-1"' in base64.b64decode(payload["data"])
+    # The API-key door is documented in the OpenAPI schema; the browser's door, like the console, is not.
+    paths = (await codec_http.get("/openapi.json")).json()["paths"]
+    assert {"/codec/decode", "/codec/encode"} <= set(paths)
+    assert not any(path.startswith("/console/codec") for path in paths)
 
 
 async def test_encode_then_decode_round_trips_input_typed_into_the_ui(
