@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api.boundary import commit
+from api.codec_cors import CodecCors
 from api.console import install as install_console
 from api.errors import install_error_handlers
 from api.keywatch import watching_revocations
@@ -20,6 +21,7 @@ from api.middleware import BodySizeLimit, Metrics
 from api.routes import (
     approvals,
     campaigns,
+    codec,
     coupons,
     events,
     health,
@@ -112,6 +114,7 @@ def create_app(
         kpis.router,
         messages.router,
         messages.unsubscribe_router,
+        codec.router,
     )
     for router in routers:
         app.include_router(router)
@@ -123,4 +126,5 @@ def create_app(
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Metrics)
+    app.add_middleware(CodecCors, origin=settings.temporal.codec_origin())
     return app

@@ -28,7 +28,9 @@ from pathlib import Path
 import httpx
 from report import log, marks, write_section
 from stack import ROOT, Stack, backlog, order_body
-from temporalio.client import Client
+
+from core.settings import TemporalSettings
+from core.temporal import connect
 
 SECTION = "ingest-bench"
 START_MARK, END_MARK = marks(SECTION)
@@ -48,7 +50,7 @@ class Phase:
 
 async def ceiling(address: str, clients: int, seconds: float, *, with_signal: bool) -> float:
     """Starts (or signal-with-starts) per second of a workflow type no worker polls for."""
-    client = await Client.connect(address)
+    client = await connect(TemporalSettings(address=address))
     done = 0
     deadline = time.perf_counter() + seconds
     queue = f"bench-ceiling-{uuid.uuid4().hex[:6]}"

@@ -43,13 +43,12 @@ from pydantic import SecretStr
 from report import cpu_model, log, write_section
 from sqlalchemy import func, select
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade
 from core.settings import MessagingSettings, Settings, TemporalSettings
-from core.temporal import connect, ensure_search_attributes
+from core.temporal import connect, data_converter, ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, TemporalDevServer, find_binary, free_port
 from models import JourneyRun
 from services import journeys
@@ -103,7 +102,7 @@ def bench_welcome() -> Definition:
 
 async def on_time_skipping(database_url: str, sessions: Any) -> tuple[list[PathResult], dict[str, list[str]]]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=data_converter(TemporalSettings())
     )
     try:
         await ensure_search_attributes(env.client, SEARCH_ATTRIBUTES)

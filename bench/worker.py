@@ -33,14 +33,13 @@ from spy import Recorder
 from sqlalchemy import func, select
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from worker_report import write_report
 
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade
-from core.settings import Settings
-from core.temporal import ensure_search_attributes
+from core.settings import Settings, TemporalSettings
+from core.temporal import data_converter, ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, find_binary, free_port
 from models import JourneyRun
 from services import journeys
@@ -258,7 +257,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Measured], dict[str, float
     server = EmbeddedPostgres(root / "data", free_port(), root / "postgres.log")
     server.start()
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=data_converter(TemporalSettings())
     )
     try:
         server.ensure_database("bench")

@@ -13,13 +13,12 @@ import signal
 
 from rootworker import build_worker, worker_options
 from sleeper import SleeperWorkflow
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, TemporalSettings, WorkerSettings
+from core.temporal import connect
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -32,7 +31,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    client = await Client.connect(args.address, data_converter=pydantic_data_converter)
+    client = await connect(settings.temporal)
     engine = create_engine(settings, pool_size=10)
     if args.role == "raw":
         # The ceiling gets the same treatment as ours: its module passes through the sandbox too.

@@ -7,9 +7,12 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.codec import CodecError, KeyRing, parse_keys
 
 
 class TemporalSettings(BaseModel):
@@ -20,6 +23,38 @@ class TemporalSettings(BaseModel):
     ui_url: str = "http://127.0.0.1:8233"
     tls: bool = False
     api_key: SecretStr | None = None
+    # Payload encryption (docs/configuration.md): `id=base64,id=base64`, each a 32-byte AES-256 key. Unset:
+    # payloads are stored in clear. Every process that talks to Temporal (API, worker, CLI) needs the same keys.
+    codec_keys: SecretStr | None = None
+    # The key new payloads are sealed with; the others only decrypt (rotation). May be left out with one key.
+    codec_active_key: str | None = None
+    # The browser origin allowed to call the codec endpoint (CORS); default: the origin of ui_url.
+    codec_ui_origin: str | None = None
+
+    @model_validator(mode="after")
+    def _check_codec(self) -> TemporalSettings:
+        self.key_ring()  # a bad key, or an active key not in the ring, fails at start-up rather than mid-run
+        return self
+
+    def key_ring(self) -> KeyRing | None:
+        """The payload codec's keys, or None when encryption is off."""
+        if self.codec_keys is None or not self.codec_keys.get_secret_value().strip():
+            if self.codec_active_key:
+                raise ValueError("codec_active_key is set but codec_keys is empty")
+            return None
+        try:
+            keys = parse_keys(self.codec_keys.get_secret_value())
+            active = self.codec_active_key or (next(iter(keys)) if len(keys) == 1 else "")
+            if not active:
+                raise CodecError("codec_active_key must name one of several codec_keys")
+            return KeyRing(keys, active)
+        except CodecError as exc:
+            raise ValueError(str(exc)) from exc
+
+    def codec_origin(self) -> str:
+        """The one origin (scheme://host[:port]) whose pages may call the codec endpoint."""
+        parts = urlsplit(self.codec_ui_origin or self.ui_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 class ApiSettings(BaseModel):

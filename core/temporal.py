@@ -1,9 +1,10 @@
-"""Temporal client factory, and the registration of the search attributes the product relies on (the keys are
-the Temporal contract's: workflows.contracts.SEARCH_ATTRIBUTES)."""
+"""Temporal client factory and data converter, and the registration of the search attributes the product
+relies on (the keys are the Temporal contract's: workflows.contracts.SEARCH_ATTRIBUTES)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -13,18 +14,35 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.codec import EncryptionCodec
 from core.settings import TemporalSettings
 
 log = logging.getLogger(__name__)
+
+
+def data_converter(settings: TemporalSettings) -> DataConverter:
+    """How every Temporal client of ours (worker, API, CLI, tests, benches) turns values into payloads:
+    pydantic models as JSON, sealed by the payload codec when settings.codec_keys are set. One function, so
+    that no client can write what another cannot read. With the codec on, failure messages and stack traces
+    move into an encoded attribute too, since an error message may quote an input."""
+    ring = settings.key_ring()
+    if ring is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect(settings: TemporalSettings) -> Client:
     return await Client.connect(
         settings.address,
         namespace=settings.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         tls=settings.tls,
         api_key=settings.api_key.get_secret_value() if settings.api_key else None,
     )

@@ -16,7 +16,6 @@ import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -24,10 +23,11 @@ from api.app import create_app
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade
 from core.settings import Settings, TemporalSettings
-from core.temporal import ensure_search_attributes
+from core.temporal import data_converter, ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, find_binary, free_port
 from services.platform import api_keys
 from services.platform.api_keys import Role
+from tests.support.codec import session_temporal_settings
 from tests.support.helpers import ApiClient, KeyMaker, role_client
 from tests.support.temporal import started_workers
 from workflows.contracts import SEARCH_ATTRIBUTES
@@ -54,10 +54,17 @@ def database_url(postgres: EmbeddedPostgres) -> str:
 
 
 @pytest.fixture(scope="session")
-def base_settings(database_url: str) -> Settings:
+def temporal_settings() -> TemporalSettings:
+    """The session's Temporal settings: with the payload codec on under MEMBERFLOW_TEST_CODEC=1, so the
+    environments below, the app and the workers all encrypt (tests/support/codec.py)."""
+    return session_temporal_settings()
+
+
+@pytest.fixture(scope="session")
+def base_settings(database_url: str, temporal_settings: TemporalSettings) -> Settings:
     return Settings(
         database_url=database_url,
-        temporal=TemporalSettings(address="127.0.0.1:1"),
+        temporal=temporal_settings,
         secret_key=SecretStr("test-secret-key-for-unsubscribe-links"),
     )
 
@@ -75,12 +82,12 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def temporal_dev() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_dev(temporal_settings: TemporalSettings) -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (in memory) shared by the API tests; workflows started there are inert
     unless a test runs a worker on its own task queue."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(temporal_settings),
         search_attributes=list(SEARCH_ATTRIBUTES),
         ui=False,
         dev_server_log_level="error",
@@ -90,12 +97,12 @@ async def temporal_dev() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest_asyncio.fixture
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_env(temporal_settings: TemporalSettings) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server per test: its clock is global and any pending workflow task would stop
     it from skipping, so tests that skip time never share one. It starts in well under a second."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(temporal_settings),
     )
     await ensure_search_attributes(env.client, SEARCH_ATTRIBUTES)
     yield env

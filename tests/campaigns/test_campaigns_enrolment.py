@@ -33,6 +33,7 @@ from tests.support.campaigns import cancel_journeys_of as _cancel_journeys_of
 from tests.support.campaigns import create_campaign as _campaign
 from tests.support.campaigns import resolves_to as _is
 from tests.support.campaigns import status_counts as _status_counts
+from tests.support.codec import codec_env
 from tests.support.helpers import ApiClient
 
 
@@ -112,6 +113,7 @@ async def test_a_worker_killed_mid_page_never_enrols_anyone_twice(
         "MEMBERFLOW_TEMPORAL__ADDRESS": temporal_dev.client.service_client.config.target_host,
         "MEMBERFLOW_TEMPORAL__TASK_QUEUE": settings.temporal.task_queue,
         "MEMBERFLOW_CAMPAIGNS__PAGE_SIZE": "100",
+        **codec_env(settings.temporal),
     }
     doomed = subprocess.Popen(
         [sys.executable, "-m", "tests.support.campaign_worker"], cwd=repo_root, env=env, stdout=subprocess.PIPE
