@@ -54,7 +54,9 @@ def cpu_seconds(root: int) -> dict[str, float]:
 
 
 class Profile:
-    """py-spy (raw collapsed stacks, 50 Hz) on the worker and every API process while a phase runs."""
+    """py-spy (raw collapsed stacks, 50 Hz) on the worker and every API process while a phase runs. `--gil`: only
+    the thread holding the GIL is sampled, so threads parked in a pool or a pipe (uvicorn's ping thread, the
+    worker's activity executor) do not fill the profile with waiting."""
 
     def __init__(self, root: int, folder: Path) -> None:
         spy = str(Path(sys.executable).with_name("py-spy"))
@@ -65,7 +67,19 @@ class Profile:
         for kind, procs in (("worker", found["worker"]), ("api", leaves)):
             for proc in procs:
                 out = folder / f"spy-{kind}-{proc.pid}.txt"
-                cmd = [spy, "record", "--format", "raw", "--rate", "50", "--pid", str(proc.pid), "-o", str(out)]
+                cmd = [
+                    spy,
+                    "record",
+                    "--gil",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "50",
+                    "--pid",
+                    str(proc.pid),
+                    "-o",
+                    str(out),
+                ]
                 self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 self.outputs[kind].append(out)
 
@@ -75,6 +89,10 @@ class Profile:
         for proc in self.procs:
             proc.wait(timeout=60)
         return {kind: top(paths) for kind, paths in self.outputs.items()}
+
+
+# Frames every stack passes through (the event loop, threads, process start): they say nothing about where.
+_GENERIC = ("threading.py", "thread.py", "base_events.py", "runners.py", "events.py", "selectors.py", "_compat.py")
 
 
 def _frame(frame: str) -> str:
@@ -94,7 +112,7 @@ def top(paths: list[Path], n: int = 8, *, depth: int = 6) -> list[tuple[str, flo
             stack, _, count = line.rpartition(" ")
             if not count.isdigit():
                 continue
-            frames = [f for f in stack.split(";") if f and "(" in f]
+            frames = [f for f in stack.split(";") if "(" in f and not f.split(":")[0].endswith(_GENERIC)]
             total += int(count)
             for name in {_frame(f) for f in frames[-depth:]}:
                 hits[name] += int(count)
