@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest pytest-codec screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload
+.PHONY: run demo test lint typecheck pytest pytest-codec screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload drill-sustained
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -146,7 +146,13 @@ clean-data:
 
 # Drills: the engine past its ceiling, counting what reaches an SMTP sink (docs/reliability.md). One at a time
 # on the machine, like the benchmarks. ARGS passes options, e.g. make drill-overload ARGS='--seconds 30'.
-drills: drill-overload
+drills: drill-overload drill-sustained
 
 drill-overload: $(RUN_STAMP) frontend
 	$(BENCH_LOCK) $(BIN)/python bench/drills/overload.py $(ARGS)
+
+# 0.8x the ceiling for two minutes, each order 5-60 s after its sign-up: welcome p99 from sign-up to the sink.
+# --profile: py-spy on the worker and the API during the load (about 2% of a core).
+drill-sustained: $(RUN_STAMP) frontend
+	@test -x $(BIN)/py-spy || $(PIP) install py-spy
+	$(BENCH_LOCK) $(BIN)/python bench/drills/sustained.py --profile $(ARGS)

@@ -1,5 +1,6 @@
 """The API's Temporal client: connected lazily and reconnected after failure, so the API starts (and says
-what is down on /readyz) even while Temporal is unavailable."""
+what is down on /readyz) even while Temporal is unavailable. It also keeps the worker's task queue backlog,
+read at most every few seconds, for /metrics and the dashboard."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from temporalio.client import Client
 from core.errors import ServiceUnavailable
 from core.settings import TemporalSettings
 from core.temporal import connect
+from services.platform import taskqueues
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ class TemporalConnector:
         self._client = client
         self._lock = asyncio.Lock()
         self._timeout = connect_timeout
+        self.queues = taskqueues.TaskQueueWatch(taskqueues.worker_task_queues(settings.task_queue))
 
     async def client(self) -> Client:
         if self._client is not None:
@@ -45,3 +48,7 @@ class TemporalConnector:
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the reason is reported
             return False, f"Temporal health check failed: {exc}"
         return True, None
+
+    async def task_queue_backlog(self) -> taskqueues.TaskQueueReport:
+        """The tasks waiting on the worker's queues (cached a few seconds); unknown while Temporal is away."""
+        return await self.queues.report(self.client)

@@ -99,3 +99,20 @@ def order_body(member_id: str, number: int) -> dict[str, object]:
         "placed_at": datetime.now(UTC).isoformat(),
         "items": [{"sku": "TEA-001", "name": "Oolong", "quantity": 2, "unit_price": "64.95"}],
     }
+
+
+def task_queue_backlog(metrics: str, task_queue: str, kind: str) -> tuple[float, float]:
+    """Tasks of `kind` (workflow, activity) waiting on one task queue and the oldest one's age, NaN when Temporal
+    could not say (memberflow_temporal_up 0)."""
+    labels = f'{{kind="{kind}",task_queue="{task_queue}"}}'
+    return (
+        gauge(metrics, f"memberflow_temporal_task_queue_backlog{labels}"),
+        gauge(metrics, f"memberflow_temporal_task_queue_backlog_age_seconds{labels}"),
+    )
+
+
+def journeys_not_begun(metrics: str) -> tuple[float, float]:
+    """Journeys delivered to Temporal but not at their first step, and the oldest one's wait in seconds."""
+    return gauge(metrics, "memberflow_journeys_not_begun"), gauge(
+        metrics, "memberflow_journeys_not_begun_oldest_age_seconds"
+    )

@@ -15,7 +15,8 @@ from api.console.render import render
 from api.deps import SessionDep, SettingsDep
 from core.errors import InvalidInput
 from services.analytics import kpis
-from services.platform import outbox
+from services.journeys import pending
+from services.platform import outbox, taskqueues
 from services.segments import rfm
 
 router = APIRouter()
@@ -61,6 +62,8 @@ async def dashboard(
     value = await kpis.clv(session, period)
     channels = await kpis.messages(session, period)
     backlog = await outbox.backlog(session)
+    not_begun = await pending.not_begun(session)
+    queues: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
     figures = [
         (
             "tiers",
@@ -129,4 +132,7 @@ async def dashboard(
         journey_charts=journey_charts,
         tiers=[t.tier for t in tier_report.distribution],
         backlog=backlog,
+        not_begun=not_begun,
+        queues=queues,
+        task_kinds=list(taskqueues.TaskKind),
     )

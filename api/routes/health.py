@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import text
 
-from services.platform import outbox
+from services.journeys import pending
+from services.platform import outbox, taskqueues
 
 router = APIRouter(tags=["operations"])
 
@@ -25,6 +26,25 @@ OUTBOX_PARKED = Gauge(
     "Starts and signals the relay gave up on after repeated failures (GET /api/v1/outbox/parked lists them)",
 )
 OUTBOX_UP = Gauge("memberflow_temporal_outbox_scrape_ok", "1 if the outbox backlog could be read at this scrape")
+# Read from the same database statement: journeys delivered to Temporal that have not recorded their first step.
+JOURNEYS_NOT_BEGUN = Gauge(
+    "memberflow_journeys_not_begun", "Journey runs delivered to Temporal in the last hour but not at their first step"
+)
+JOURNEYS_NOT_BEGUN_OLDEST = Gauge(
+    "memberflow_journeys_not_begun_oldest_age_seconds", "Seconds since the oldest of them was delivered (0 when none)"
+)
+# From Temporal (DescribeTaskQueue, cached a few seconds): absent while Temporal cannot say, with TEMPORAL_UP 0.
+TASK_QUEUE_BACKLOG = Gauge(
+    "memberflow_temporal_task_queue_backlog",
+    "Approximate workflow or activity tasks waiting for a worker on one of the worker's task queues",
+    ["task_queue", "kind"],
+)
+TASK_QUEUE_BACKLOG_AGE = Gauge(
+    "memberflow_temporal_task_queue_backlog_age_seconds",
+    "Approximate age of the oldest task waiting on the queue (0 when none)",
+    ["task_queue", "kind"],
+)
+TEMPORAL_UP = Gauge("memberflow_temporal_up", "1 if Temporal answered for the task queue backlog at the last reading")
 
 
 @router.get("/healthz", summary="The process is up")
@@ -65,6 +85,7 @@ async def _observe_backlog(request: Request) -> None:
     try:
         async with request.app.state.sessions() as session:
             queued = await asyncio.wait_for(outbox.backlog(session), timeout=2.0)
+            waiting = await asyncio.wait_for(pending.not_begun(session), timeout=2.0)
     except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
         OUTBOX_UP.set(0)
         return
@@ -73,9 +94,25 @@ async def _observe_backlog(request: Request) -> None:
     OUTBOX_QUEUED.labels("signal").set(queued.signals)
     OUTBOX_OLDEST.set(queued.oldest_age_seconds)
     OUTBOX_PARKED.set(queued.parked)
+    JOURNEYS_NOT_BEGUN.set(waiting.count)
+    JOURNEYS_NOT_BEGUN_OLDEST.set(waiting.oldest_age_seconds)
 
 
-@router.get("/metrics", summary="Prometheus metrics (with the Temporal backlog in the outbox)", response_class=Response)
+async def _observe_task_queues(request: Request) -> None:
+    report: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
+    TASK_QUEUE_BACKLOG.clear()
+    TASK_QUEUE_BACKLOG_AGE.clear()
+    TEMPORAL_UP.set(1 if report.known else 0)
+    for backlog in report.backlogs:
+        TASK_QUEUE_BACKLOG.labels(backlog.task_queue, backlog.kind.value).set(backlog.count)
+        TASK_QUEUE_BACKLOG_AGE.labels(backlog.task_queue, backlog.kind.value).set(backlog.oldest_age_seconds)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (with the Temporal backlog: the outbox, the task queues, journeys not begun)",
+    response_class=Response,
+)
 async def metrics(request: Request) -> Response:
-    await _observe_backlog(request)
+    await asyncio.gather(_observe_backlog(request), _observe_task_queues(request))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -25,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,8 +218,11 @@ async def _drill(stack: Stack, sink: Sink, args: argparse.Namespace, processes: 
     return result, drive
 
 
-def run(args: argparse.Namespace) -> tuple[Result, Drive]:
-    folder = Path(tempfile.mkdtemp(prefix="mf-overload-drill-"))
+@contextlib.contextmanager
+def running_stack(args: argparse.Namespace) -> Iterator[tuple[Stack, Sink, str]]:
+    """`memberflow dev` sending email to an aiosmtpd sink run here, with the email rate limit raised to
+    `args.email_rate`; yields the stack, the sink and the API's process count line."""
+    folder = Path(tempfile.mkdtemp(prefix="mf-drill-"))
     smtp_port = free_port()
     sink, controller = start_sink(smtp_port)
     stack = Stack(
@@ -232,10 +237,15 @@ def run(args: argparse.Namespace) -> tuple[Result, Drive]:
     try:
         log(f"starting memberflow dev (log: {stack.log_path})")
         processes = stack.start()
-        return asyncio.run(_drill(stack, sink, args, processes))
+        yield stack, sink, processes
     finally:
         stack.stop()
         controller.stop()
+
+
+def run(args: argparse.Namespace) -> tuple[Result, Drive]:
+    with running_stack(args) as (stack, sink, processes):
+        return asyncio.run(_drill(stack, sink, args, processes))
 
 
 def verdict(result: Result, drive: Drive) -> list[str]:
