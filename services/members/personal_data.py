@@ -164,6 +164,7 @@ INVENTORY: dict[str, Table] = {
                 Treatment.REDACT,
                 "a person's reason for an action on the member (an adjustment, the erasure) is free text",
                 "details - 'reason'",
+                only="action <> 'member.erase'",  # the erasure's own entry keeps its reason
             )
         },
         explained={"actor": _STAFF, "target_id": "an id"},
@@ -199,8 +200,16 @@ INVENTORY: dict[str, Table] = {
     ),
     "ledger_transactions": Table(
         member=_MEMBER,
+        personal={
+            # Amounts and every other column stay: the ledger is a financial record and its check stays exact.
+            "reason": Personal(
+                Treatment.REDACT,
+                "what a person typed for a manual adjustment; the system's reasons (orders, rules) are kept",
+                f"'Adjustment: {REDACTED}'",
+                only="kind = 'adjust'",
+            ),
+        },
         explained={
-            "reason": "why points moved (order, rule, adjustment); append-only financial record",
             "reference_id": "an order, rule or redemption id, or the adjusting staff key's name",
             "idempotency_key": "built from ids",
             "details": "debt and hold facts: numbers and ids",

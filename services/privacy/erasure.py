@@ -66,13 +66,14 @@ def _statements(name: str, table: Table) -> list[str]:
     assert table.member is not None
     if any(p.treatment == Treatment.DELETE for p in table.personal.values()):
         return [f"DELETE FROM {name} WHERE {table.member}"]
-    sets = []
+    # One UPDATE per row condition, touching only the rows it names (the ledger's trigger refuses any other).
+    groups: dict[str | None, list[str]] = {}
     for column, decision in table.personal.items():
-        value = _value(column, decision)
-        if decision.only:
-            value = f"CASE WHEN {decision.only} THEN {value} ELSE {column} END"
-        sets.append(f"{column} = {value}")
-    return [f"UPDATE {name} SET {', '.join(sets)} WHERE {table.member}"] if sets else []
+        groups.setdefault(decision.only, []).append(f"{column} = {_value(column, decision)}")
+    return [
+        f"UPDATE {name} SET {', '.join(sets)} WHERE {table.member}" + (f" AND {only}" if only else "")
+        for only, sets in groups.items()
+    ]
 
 
 def _refuse_personal_reason(reason: str, member: Member) -> None:
@@ -102,7 +103,7 @@ async def _scrub(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]:
             continue  # redacted last, after this erasure's own entry is written (which keeps its reason)
         for sql in _statements(name, table):
             result = await session.execute(text(sql).bindparams(**_used(sql, params)))
-            rows[name] = int(getattr(result, "rowcount", 0) or 0)
+            rows[name] = rows.get(name, 0) + int(getattr(result, "rowcount", 0) or 0)
     return rows
 
 
@@ -113,7 +114,7 @@ def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 async def _redact_audit(session: AsyncSession, member_id: uuid.UUID) -> int:
     """Reasons people gave for earlier actions on the member (adjustments) go; erasure entries keep theirs."""
     table = member_tables()["audit_log"]
-    sql = _statements("audit_log", table)[0] + " AND action <> 'member.erase'"
+    sql = _statements("audit_log", table)[0]
     result = await session.execute(text(sql).bindparams(member_id=member_id))
     return int(getattr(result, "rowcount", 0) or 0)
 
