@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import func, select, text, update
+from sqlalchemy import TextClause, Uuid, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -102,20 +102,23 @@ async def _scrub(session: AsyncSession, member_id: uuid.UUID) -> dict[str, int]:
         if name == "audit_log":
             continue  # redacted last, after this erasure's own entry is written (which keeps its reason)
         for sql in _statements(name, table):
-            result = await session.execute(text(sql).bindparams(**_used(sql, params)))
+            result = await session.execute(_bound(sql, params))
             rows[name] = rows.get(name, 0) + int(getattr(result, "rowcount", 0) or 0)
     return rows
 
 
-def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in params.items() if f":{key}" in sql}
+def _bound(sql: str, params: dict[str, Any]) -> TextClause:
+    """The statement with the parameters it uses; the member id typed, so `CAST(:member_id AS text)` works."""
+    used = {key: value for key, value in params.items() if f":{key}" in sql}
+    member = [bindparam("member_id", used.pop("member_id"), type_=Uuid())] if "member_id" in used else []
+    return text(sql).bindparams(*member, **used)
 
 
 async def _redact_audit(session: AsyncSession, member_id: uuid.UUID) -> int:
     """Reasons people gave for earlier actions on the member (adjustments) go; erasure entries keep theirs."""
     table = member_tables()["audit_log"]
     sql = _statements("audit_log", table)[0]
-    result = await session.execute(text(sql).bindparams(member_id=member_id))
+    result = await session.execute(_bound(sql, {"member_id": member_id}))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

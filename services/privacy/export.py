@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import members
@@ -42,7 +42,9 @@ async def export(session: AsyncSession, member_id: uuid.UUID, *, actor: Actor) -
     for name, table in member_tables().items():
         assert table.member is not None
         tables[name] = (
-            await session.execute(text(_query(name, table.member)).bindparams(member_id=member_id))
+            await session.execute(
+                text(_query(name, table.member)).bindparams(bindparam("member_id", member_id, type_=Uuid()))
+            )
         ).scalar()
     document = {
         "format": EXPORT_FORMAT,
