@@ -38,6 +38,9 @@ class Member(Base):
     lifetime_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     order_count: Mapped[int] = mapped_column(Integer, default=0)
     last_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set once by erasure (services.privacy): the personal fields are gone, nothing is sent to the member any
+    # more and new events and orders for them are refused. Orders and the ledger stay, under this id.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

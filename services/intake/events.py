@@ -75,7 +75,7 @@ async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -
     """Record the event and run its rules in this transaction. Past events in bulk go through the history
     import instead (services.imports), which evaluates no rule."""
     # Locked: concurrent events of one member are evaluated one after another (tags, coupons, limits).
-    member = await members.get(session, data.member_id, for_update=True)
+    member = await members.get_active(session, data.member_id, for_update=True)
     row_id = uuid7()
     dedupe_key = f"event:{data.event_id}" if data.event_id else None
     inserted = (

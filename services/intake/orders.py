@@ -63,7 +63,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     current tier multiplier, a tier upgrade when the new lifetime spend reaches one, and the events.
     Past orders in bulk go through the history import instead (services.imports), which messages no one."""
     # Lock the member row first: concurrent orders of one member serialize here, and spend stays exact.
-    member = await members.get(session, data.member_id, for_update=True)
+    member = await members.get_active(session, data.member_id, for_update=True)
     ladder = await tiers.ladder(session)
     current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     order_id = uuid7()

@@ -76,7 +76,8 @@ class FieldCreate(BaseModel):
     type: FieldType
     options: list[Option] = Field(default_factory=list, max_length=MAX_OPTIONS)
     required: StrictBool = False
-    personal_data: StrictBool = False
+    # Unset: personal for a text field (free text about a person usually is), not for the other types.
+    personal_data: StrictBool | None = None
 
     @model_validator(mode="after")
     def _options(self) -> FieldCreate:
@@ -149,7 +150,7 @@ async def create(session: AsyncSession, data: FieldCreate, *, actor: Actor) -> M
         type=data.type.value,
         options=list(data.options),
         required=data.required,
-        personal_data=data.personal_data,
+        personal_data=data.type == FieldType.TEXT if data.personal_data is None else data.personal_data,
         created_by=actor.name,
     )
     try:
@@ -185,10 +186,8 @@ async def update_field(session: AsyncSession, key: str, data: FieldUpdate, *, ac
     before = _settings(field)
     new_type = data.type if data.type is not None else FieldType(field.type)
     type_changes = new_type != field.type
-    if data.options is not None:
-        options = list(data.options)
-    else:
-        options = list(field.options) if new_type in SELECT_TYPES else []
+    kept_options = list(field.options) if new_type in SELECT_TYPES else []
+    options = list(data.options) if data.options is not None else kept_options
     try:
         _check_options(new_type, options)
     except ValueError as exc:

@@ -32,10 +32,11 @@ def last_purchase_on(day: date) -> ColumnElement[bool]:
 async def pages_of(
     session: AsyncSession, where: ColumnElement[bool], *, page_size: int = SCAN_PAGE
 ) -> AsyncIterator[list[Member]]:
-    """Every member matching `where`, by id, `page_size` at a time (keyset: nobody is skipped or seen twice)."""
+    """Every member matching `where` (never an erased one), by id, `page_size` at a time (keyset: nobody is
+    skipped or seen twice)."""
     after: uuid.UUID | None = None
     while True:
-        stmt = select(Member).where(where)
+        stmt = select(Member).where(where, Member.erased_at.is_(None))
         if after is not None:
             stmt = stmt.where(Member.id > after)
         page = list((await session.execute(stmt.order_by(Member.id).limit(page_size))).scalars().all())

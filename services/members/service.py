@@ -183,8 +183,17 @@ async def get(session: AsyncSession, member_id: uuid.UUID, *, for_update: bool =
     return member
 
 
+async def get_active(session: AsyncSession, member_id: uuid.UUID, *, for_update: bool = False) -> Member:
+    """The member, unless erased: new events, orders, redemptions and profile changes for an erased member are
+    refused with 409 `member_erased` (services.privacy), so nothing personal is collected about them again."""
+    member = await get(session, member_id, for_update=for_update)
+    if member.erased_at is not None:
+        raise Conflict(f"member {member_id} was erased: nothing more is recorded about them", code="member_erased")
+    return member
+
+
 async def update(session: AsyncSession, member_id: uuid.UUID, data: MemberUpdate, *, source: str) -> Member:
-    member = await get(session, member_id, for_update=True)
+    member = await get_active(session, member_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude={"consent", "attributes"})
     if data.attributes is not None:
         member.attributes = await merged_attributes(session, member.attributes or {}, data.attributes, creating=False)

@@ -60,6 +60,7 @@ class Suppression(StrEnum):
     NO_EMAIL = "no_email"
     NO_PHONE = "no_phone"
     FREQUENCY_CAP = "frequency_cap"
+    ERASED = "member_erased"
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,7 @@ def quiet_hours_end(now: datetime, timezone: str, *, start: str, end: str) -> da
     zone = member_zone(timezone)
     local = now.astimezone(zone)
     moment = local.time().replace(tzinfo=None)
-    inside = opens <= moment < closes if opens < closes else (moment >= opens or moment < closes)
-    if not inside:
+    if not (opens <= moment < closes if opens < closes else (moment >= opens or moment < closes)):
         return None
     day = local.date() if moment < closes else local.date() + timedelta(days=1)
     return datetime.combine(day, closes, tzinfo=zone).astimezone(UTC)
@@ -126,7 +126,9 @@ def quiet_hours_end(now: datetime, timezone: str, *, start: str, end: str) -> da
 
 def _blocked(member: Member, channel: Channel, category: Category) -> Suppression | None:
     """Marketing needs consent on its channel. Transactional email does not (a member who unsubscribed still
-    hears about their redemption); SMS always does, because carriers treat STOP as absolute."""
+    hears about their redemption); SMS always does, because carriers treat STOP as absolute. Erased: never."""
+    if member.erased_at is not None:
+        return Suppression.ERASED
     email = channel == Channel.EMAIL
     consent = member.consent_email if email else member.consent_sms
     source = member.consent_email_source if email else member.consent_sms_source
@@ -162,8 +164,6 @@ async def _render_for(
 
 
 # The send steps
-
-
 async def _member(session: AsyncSession, member_id: uuid.UUID) -> Member | None:
     stmt = select(Member).where(Member.id == member_id).execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()

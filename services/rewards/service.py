@@ -116,7 +116,7 @@ async def request_redemption(
 ) -> Redemption:
     """At or below the approval threshold: spend the points and take the stock now, in this transaction.
     Above it: hold the points and leave the redemption pending approval (stock is taken on approval)."""
-    member = await members.get(session, data.member_id)
+    member = await members.get_active(session, data.member_id)
     reward = await get(session, data.reward_id)
     if not reward.active:
         raise Conflict(f"reward {reward.name!r} is not available", code="reward_inactive")

@@ -178,7 +178,8 @@ def member_query(definition: SegmentFilter, *, today: date | None = None) -> Sel
     if uses_rfm(definition):
         scores = rfm.scores_subquery()
         stmt = stmt.outerjoin(scores, scores.c.member_id == Member.id)
-    return stmt.where(compile_filter(definition, FilterContext(today=today, scores=scores)))
+    # Erased members are in no segment, so no campaign enrols them.
+    return stmt.where(Member.erased_at.is_(None), compile_filter(definition, FilterContext(today=today, scores=scores)))
 
 
 @dataclass(frozen=True)
