@@ -201,7 +201,10 @@ def start_profile(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
     if out is None:
         return None
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "-o", str(out), "--rate", "50", "--nonblocking"])
+    cmd = [str(spy), "record", "--pid", str(pid), "-o", str(out), "--rate", "50", "--nonblocking"]
+    if out.suffix != ".svg":  # collapsed stacks, one a line, for reading with a script
+        cmd += ["--format", "raw"]
+    return subprocess.Popen(cmd)
 
 
 def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
