@@ -6,15 +6,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, column, distinct, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Conflict, NotFound
-from models import JourneyRun, Member
+from models import Journey, JourneyRun, JourneyVersion, Member
 from services.platform import audit
 from services.platform.audit import Actor
 
@@ -42,12 +43,28 @@ def _entries(progress: Progress) -> list[dict[str, str]]:
     ]
 
 
-async def record(session: AsyncSession, progress: Progress) -> None:
-    """Upsert the run's row: its current step and status, with the steps appended to its history."""
+async def definition_for_run(
+    db: AsyncSession | AsyncConnection, kind: str, version: int | None
+) -> tuple[int, dict[str, Any]] | None:
+    """The version a new run keeps (the current one unless `version` is given) and its definition, in one
+    statement; None if the journey or that version does not exist."""
+    wanted = version if version is not None else Journey.current_version
+    stmt = (
+        select(JourneyVersion.version, JourneyVersion.definition)
+        .join(Journey, Journey.kind == JourneyVersion.kind)
+        .where(Journey.kind == kind, JourneyVersion.version == wanted)
+    )
+    row = (await db.execute(stmt)).one_or_none()
+    return None if row is None else (row.version, row.definition)
+
+
+async def record(db: AsyncSession | AsyncConnection, progress: Progress) -> None:
+    """Upsert the run's row: its current step and status, with the steps appended to its history. One
+    statement: on a connection in autocommit mode it is the activity's only round trip."""
     entry = _entries(progress)
     ended = progress.at if progress.status != "running" else None
     stmt = insert(JourneyRun)
-    await session.execute(
+    await db.execute(
         stmt.values(
             run_id=progress.run_id,
             workflow_id=progress.workflow_id,
