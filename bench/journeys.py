@@ -228,6 +228,8 @@ async def on_dev_server(
         "MEMBERFLOW_MESSAGING__FREQUENCY_CAP": "100",
         "MEMBERFLOW_MESSAGING__EMAIL_RATE_PER_SECOND": "10000",
         "MEMBERFLOW_MESSAGING__SMS_RATE_PER_SECOND": "10000",
+        # Marketing email needs a signed unsubscribe link: without the key every welcome email would fail unsent.
+        "MEMBERFLOW_SECRET_KEY": "bench-secret-key-for-unsubscribe-links",
     }
     script = Path(__file__).with_name("journey_worker.py")
     worker = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
