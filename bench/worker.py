@@ -55,6 +55,8 @@ RATE_GUESS = {"raw": 150.0, "journey": 60.0}
 # How long after the planned last start the burst comes: a raw run sleeps whole seconds, a journey whole minutes
 # (each batch's wait rounded to the nearest minute, so it wakes within 30 s of the moment).
 MARGIN = {"raw": 15.0, "journey": 45.0}
+# The SDK's sticky-cache metrics. While runs only start, each one enters the cache once and leaves it only when
+# evicted, so size + forced evictions is how many runs the worker has taken up.
 CACHE_METRICS = ("sticky_cache_size", "sticky_cache_hit", "sticky_cache_miss", "sticky_cache_total_forced_eviction")
 
 
@@ -201,6 +203,10 @@ class Meter:
         self.stack, self.pid, self.port = stack, pid, metrics_port
         self.began = time.monotonic()
         self.cpu0, self.server0 = cpu_seconds(pid), cpu_seconds(stack.server_pid)
+        self.taken0 = 0.0  # runs taken up before the phase (set by `start`)
+
+    async def start(self) -> None:
+        self.taken0 = _taken_up(await cache_metrics(self.port))
 
     async def sample(self, count: int) -> Sample:
         return Sample(
@@ -213,15 +219,18 @@ class Meter:
         )
 
 
-async def _settle(pid: int, done: Callable[[], Awaitable[bool]], *, timeout: float = 900) -> None:
-    """Until `done()` holds and the worker used under 2% of a core for a second (nothing left in flight)."""
+def _taken_up(cache: dict[str, float]) -> float:
+    return cache["sticky_cache_size"] + cache["sticky_cache_total_forced_eviction"]
+
+
+async def _caught_up(meter: Meter, runs: int, *, timeout: float = 600) -> None:
+    """Until the worker has taken up `runs` runs of this phase. (Waiting for an idle worker instead would never
+    end on a loaded machine.)"""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        await asyncio.sleep(1.0)
-        if cpu_seconds(pid) - before < 0.02 and await done():
-            return
-    raise TimeoutError("the worker did not settle")
+    while _taken_up(await cache_metrics(meter.port)) - meter.taken0 < runs:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not take up {runs} runs")
+        await asyncio.sleep(0.25)
 
 
 async def _grow(stack: Stack, phase: Phase, queue: str, n: int, meter: Meter, result: Measured) -> float:
@@ -231,26 +240,20 @@ async def _grow(stack: Stack, phase: Phase, queue: str, n: int, meter: Meter, re
         wake = began + 86_400.0
     else:
         wake = began + n / RATE_GUESS[phase.role] * 1.2 + MARGIN[phase.role]
-    started, paused = 0, 0.0
+    started = 0
     while started < n:
         count = min(BATCH, n - started)
         await _start_batch(stack, phase, queue, count, wake)
         started += count
-        # Each sample waits for the worker to take up the batch (idle for a second), so RSS and the cache are
-        # those of `started` sleeping runs; the idle seconds are not counted in the start rate.
-        waited = time.monotonic()
-        await _settle(meter.pid, lambda: asyncio.sleep(0, result=True))
-        paused += min(1.0, time.monotonic() - waited)
+        # Each sample waits for the worker to take up the batch, so RSS and the cache are those of `started`
+        # sleeping runs.
+        await _caught_up(meter, started)
         result.growth.append(await meter.sample(started))
         if started == count and phase.fire:  # the first batch shows this phase's rate: plan by it if slower
             rate = count / (time.monotonic() - began)
             wake = max(wake, time.monotonic() + (n - started) / rate * 1.2 + MARGIN[phase.role])
-    result.start_seconds = time.monotonic() - began - paused
-
-    async def asleep() -> bool:
-        return await stack.count(queue, "Running") + await stack.count(queue, "Completed") >= n
-
-    await _settle(meter.pid, asleep)
+    result.start_seconds = time.monotonic() - began
+    await asyncio.sleep(1.0)  # the last batch's task completions reach the server
     last = await meter.sample(n)
     result.growth.append(last)
     result.start_cpu, result.rss_asleep, result.cache_asleep = last.cpu, last.rss, last.cache["sticky_cache_size"]
@@ -274,10 +277,11 @@ async def _fire(stack: Stack, queue: str, n: int, wake: float, meter: Meter, res
         result.firing.append(now)
         if first_done is None and completed > result.woke_early:
             first_done = now.seconds - SAMPLE_SECONDS / 2
-    await _settle(meter.pid, lambda: asyncio.sleep(0, result=True))
+    done = result.firing[-1].seconds
+    await asyncio.sleep(1.0)  # the last completions' local activities and task replies
     last = await meter.sample(n)
     result.firing.append(last)
-    result.fire_seconds = last.seconds - 1.0 - (first_done or first.seconds)  # less settle's idle second
+    result.fire_seconds = done - SAMPLE_SECONDS / 2 - (first_done or first.seconds)
     result.fire_cpu = last.cpu - first.cpu
     result.fire_server_cpu = last.server_cpu - first.server_cpu
     result.fire_misses = last.cache["sticky_cache_miss"] - first.cache["sticky_cache_miss"]
@@ -295,6 +299,7 @@ async def measure(stack: Stack, phase: Phase, n: int, *, profile: bool) -> Measu
         result.rss_idle = rss_mib(proc.pid)
         spy = Recorder(proc.pid, stack.logs / f"profile-{queue}.txt") if profile else None
         meter = Meter(stack, proc.pid, port)
+        await meter.start()
         wake = await _grow(stack, phase, queue, n, meter, result)
         log(
             f"{phase.label}: {n:,} started in {result.start_seconds:.0f} s; RSS asleep {result.rss_asleep:.0f} MiB,"
