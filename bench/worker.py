@@ -32,6 +32,7 @@ from instances import instance_costs
 from report import cpu_model, log
 from sleeper import SLEEPER_WORKFLOW
 from spy import Recorder
+from sqlalchemy import func, select
 from temporalio.client import Client
 from worker_report import write_report
 
@@ -40,6 +41,7 @@ from core.migrate import upgrade
 from core.settings import Settings, TemporalSettings, WorkerSettings
 from core.temporal import connect
 from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from models import JourneyRun
 from services import journeys
 from services.intake import bootstrap
 from services.platform.audit import Actor
@@ -55,9 +57,16 @@ RATE_GUESS = {"raw": 150.0, "journey": 60.0}
 # How long after the planned last start the burst comes: a raw run sleeps whole seconds, a journey whole minutes
 # (each batch's wait rounded to the nearest minute, so it wakes within 30 s of the moment).
 MARGIN = {"raw": 15.0, "journey": 45.0}
-# The SDK's sticky-cache metrics. While runs only start, each one enters the cache once and leaves it only when
-# evicted, so size + forced evictions is how many runs the worker has taken up.
-CACHE_METRICS = ("sticky_cache_size", "sticky_cache_hit", "sticky_cache_miss", "sticky_cache_total_forced_eviction")
+# The SDK's metrics read: its sticky cache, and the workflow tasks it has run (a raw run takes one to fall
+# asleep: how far the worker has caught up with the starts).
+TASKS = "workflow_task_execution_latency_count"
+CACHE_METRICS = (
+    "sticky_cache_size",
+    "sticky_cache_hit",
+    "sticky_cache_miss",
+    "sticky_cache_total_forced_eviction",
+    TASKS,
+)
 
 
 @dataclass(frozen=True)
@@ -203,10 +212,10 @@ class Meter:
         self.stack, self.pid, self.port = stack, pid, metrics_port
         self.began = time.monotonic()
         self.cpu0, self.server0 = cpu_seconds(pid), cpu_seconds(stack.server_pid)
-        self.taken0 = 0.0  # runs taken up before the phase (set by `start`)
+        self.tasks0 = 0.0  # workflow tasks run before the phase (set by `start`)
 
     async def start(self) -> None:
-        self.taken0 = _taken_up(await cache_metrics(self.port))
+        self.tasks0 = (await cache_metrics(self.port))[TASKS]
 
     async def sample(self, count: int) -> Sample:
         return Sample(
@@ -219,15 +228,21 @@ class Meter:
         )
 
 
-def _taken_up(cache: dict[str, float]) -> float:
-    return cache["sticky_cache_size"] + cache["sticky_cache_total_forced_eviction"]
+async def _taken_up(stack: Stack, meter: Meter, phase: Phase) -> float:
+    """Runs of this phase the worker has taken up: a journey's row is written by its first task; a raw run's
+    first task is its only one until it wakes."""
+    if phase.role == "journey":
+        stmt = select(func.count()).select_from(JourneyRun).where(JourneyRun.kind.in_(list(stack.kinds.values())))
+        async with stack.sessions() as session:
+            return float((await session.execute(stmt)).scalar_one())
+    return (await cache_metrics(meter.port))[TASKS] - meter.tasks0
 
 
-async def _caught_up(meter: Meter, runs: int, *, timeout: float = 600) -> None:
+async def _caught_up(stack: Stack, meter: Meter, phase: Phase, runs: int, *, timeout: float = 300) -> None:
     """Until the worker has taken up `runs` runs of this phase. (Waiting for an idle worker instead would never
     end on a loaded machine.)"""
     deadline = time.monotonic() + timeout
-    while _taken_up(await cache_metrics(meter.port)) - meter.taken0 < runs:
+    while await _taken_up(stack, meter, phase) < runs:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the worker did not take up {runs} runs")
         await asyncio.sleep(0.25)
@@ -247,7 +262,7 @@ async def _grow(stack: Stack, phase: Phase, queue: str, n: int, meter: Meter, re
         started += count
         # Each sample waits for the worker to take up the batch, so RSS and the cache are those of `started`
         # sleeping runs.
-        await _caught_up(meter, started)
+        await _caught_up(stack, meter, phase, started)
         result.growth.append(await meter.sample(started))
         if started == count and phase.fire:  # the first batch shows this phase's rate: plan by it if slower
             rate = count / (time.monotonic() - began)
@@ -320,6 +335,12 @@ async def measure(stack: Stack, phase: Phase, n: int, *, profile: bool) -> Measu
     return result
 
 
+def _runs(args: argparse.Namespace, phase: Phase) -> int:
+    if phase.role == "raw":
+        return int(args.raw_runs or args.runs)
+    return int(args.runs if phase.fire else args.small_runs or args.runs)
+
+
 def phases(args: argparse.Namespace) -> list[Phase]:
     default = WorkerSettings().max_cached_workflows
     wanted = [
@@ -327,7 +348,7 @@ def phases(args: argparse.Namespace) -> list[Phase]:
         Phase(f"journey, cache {default:,} (default)", "journey", default),
         Phase(f"journey, cache {args.small_cache:,} (growth only)", "journey", args.small_cache, fire=False),
     ]
-    return [phase for index, phase in enumerate(wanted) if str(index) in args.phases]
+    return [wanted[int(index)] for index in args.phases]  # in the order given
 
 
 async def run(args: argparse.Namespace) -> tuple[list[Measured], dict[str, float]]:
@@ -348,7 +369,11 @@ async def run(args: argparse.Namespace) -> tuple[list[Measured], dict[str, float
         async with stack.sessions() as session:
             await bootstrap.seed(session)
             await session.commit()
-        results = [await measure(stack, phase, args.runs, profile=args.profile) for phase in phases(args)]
+        results: list[Measured] = []
+        for phase in phases(args):
+            results.append(await measure(stack, phase, _runs(args, phase), profile=args.profile))
+            if not args.no_write:  # each phase's figures are kept even if a later phase fails
+                write_report(results, costs, cpu=cpu_model(), runs=args.runs, out=args.out)
         return results, costs
     finally:
         temporal.stop()
@@ -358,8 +383,10 @@ async def run(args: argparse.Namespace) -> tuple[list[Measured], dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10_000, help="sleeping runs per phase")
+    parser.add_argument("--raw-runs", type=int, default=0, help="runs of the raw loop (default: --runs)")
     parser.add_argument("--small-cache", type=int, default=1000)
-    parser.add_argument("--phases", default="012", help="which phases to run, by index: raw, default cache, small")
+    parser.add_argument("--small-runs", type=int, default=0, help="runs of the small-cache phase (default: --runs)")
+    parser.add_argument("--phases", default="102", help="phases to run, in order: 0 raw, 1 default cache, 2 small")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy the worker (its share of samples)")

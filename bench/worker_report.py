@@ -45,8 +45,8 @@ def _rows(results: list[Any]) -> list[str]:
 
 
 def _at(samples: list[Any], count: int) -> Any:
-    """The first sample at or past `count` started runs."""
-    return next(s for s in samples if s.count >= count)
+    """The first sample at or past `count` started runs (None if the phase stopped short of it)."""
+    return next((s for s in samples if s.count >= count), None)
 
 
 def _growth(results: list[Any], runs: int) -> list[str]:
@@ -60,12 +60,9 @@ def _growth(results: list[Any], runs: int) -> list[str]:
         "| --- |" + " ---: |" * len(steps),
     ]
     for r in results:
-        cells = [_at(r.growth, s) for s in steps]
-        rows.append(
-            f"| {r.phase.label} | "
-            + " | ".join(f"{c.rss:.0f} ({c.cache['sticky_cache_size']:,.0f})" for c in cells)
-            + " |"
-        )
+        cells = [_at(r.growth, s) if s <= r.n else None for s in steps]
+        shown = [f"{c.rss:.0f} ({c.cache['sticky_cache_size']:,.0f})" if c else "–" for c in cells]
+        rows.append(f"| {r.phase.label} | " + " | ".join(shown) + " |")
     return rows
 
 
