@@ -263,7 +263,8 @@ async def _grow(stack: Stack, phase: Phase, queue: str, n: int, meter: Meter, re
         # Each sample waits for the worker to take up the batch, so RSS and the cache are those of `started`
         # sleeping runs.
         await _caught_up(stack, meter, phase, started)
-        result.growth.append(await meter.sample(started))
+        result.growth.append(sample := await meter.sample(started))
+        log(f"{phase.label}: {started:,} asleep, RSS {sample.rss:.0f} MiB, cache {sample.cache['sticky_cache_size']:,.0f}")
         if started == count and phase.fire:  # the first batch shows this phase's rate: plan by it if slower
             rate = count / (time.monotonic() - began)
             wake = max(wake, time.monotonic() + (n - started) / rate * 1.2 + MARGIN[phase.role])
@@ -330,8 +331,12 @@ async def measure(stack: Stack, phase: Phase, n: int, *, profile: bool) -> Measu
         if spy is not None:
             result.profile = spy.stop()
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        proc.terminate()  # a graceful stop with thousands of runs cached can take minutes: then it is killed
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
     return result
 
 
