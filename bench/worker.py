@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,13 +26,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from instances import instance_costs
 from report import cpu_model, log
 from sleeper import SLEEPER_WORKFLOW
 from spy import Recorder
 from sqlalchemy import func, select
 from temporalio.client import Client
+from worker_probe import TASKS, cache_metrics, cpu_seconds, rss_mib
 from worker_report import write_report
 
 from core.db import create_engine, create_session_factory
@@ -57,16 +56,6 @@ RATE_GUESS = {"raw": 150.0, "journey": 60.0}
 # How long after the planned last start the burst comes: a raw run sleeps whole seconds, a journey whole minutes
 # (each batch's wait rounded to the nearest minute, so it wakes within 30 s of the moment).
 MARGIN = {"raw": 15.0, "journey": 45.0}
-# The SDK's metrics read: its sticky cache, and the workflow tasks it has run (a raw run takes one to fall
-# asleep: how far the worker has caught up with the starts).
-TASKS = "workflow_task_execution_latency_count"
-CACHE_METRICS = (
-    "sticky_cache_size",
-    "sticky_cache_hit",
-    "sticky_cache_miss",
-    "sticky_cache_total_forced_eviction",
-    TASKS,
-)
 
 
 @dataclass(frozen=True)
@@ -109,31 +98,6 @@ class Measured:
     @property
     def fired(self) -> int:
         return self.n - self.woke_early
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-async def cache_metrics(port: int) -> dict[str, float]:
-    """The SDK's sticky-cache metrics, summed over their labels (0 for one not yet reported)."""
-    async with httpx.AsyncClient() as http:
-        text = (await http.get(f"http://127.0.0.1:{port}/metrics", timeout=10)).text
-    found = dict.fromkeys(CACHE_METRICS, 0.0)
-    for line in text.splitlines():
-        name, _, rest = line.partition("{")
-        name = name.split(" ")[0].removeprefix("temporal_")
-        if name in found and not line.startswith("#"):
-            found[name] += float(line.rsplit(" ", 1)[1])
-    return found
 
 
 class Stack:
@@ -264,7 +228,8 @@ async def _grow(stack: Stack, phase: Phase, queue: str, n: int, meter: Meter, re
         # sleeping runs.
         await _caught_up(stack, meter, phase, started)
         result.growth.append(sample := await meter.sample(started))
-        log(f"{phase.label}: {started:,} asleep, RSS {sample.rss:.0f} MiB, cache {sample.cache['sticky_cache_size']:,.0f}")
+        cached = sample.cache["sticky_cache_size"]
+        log(f"{phase.label}: {started:,} asleep, RSS {sample.rss:.0f} MiB, {cached:,.0f} cached")
         if started == count and phase.fire:  # the first batch shows this phase's rate: plan by it if slower
             rate = count / (time.monotonic() - began)
             wake = max(wake, time.monotonic() + (n - started) / rate * 1.2 + MARGIN[phase.role])
