@@ -122,11 +122,13 @@ bench-canvas: $(TEST_STAMP) chromium frontend
 bench-import: $(TEST_STAMP)
 	$(BENCH_LOCK) $(BIN)/python bench/import.py
 
-# Open journeys held by one worker (RSS, timer-firing CPU) against a raw one-timer loop; about 5 minutes. py-spy
-# (installed when missing) profiles the worker.
+# Open journeys held by one worker on the dev server: 10,000 sleeping runs per phase (raw one-timer loop, journeys
+# with the default cache, journeys with a cache of 1,000), RSS sampled as they grow, then 10,000 timers firing at
+# once; about 15 minutes. ARGS passes options, e.g. ARGS='--runs 30000' for a bigger run. py-spy (installed when
+# missing) profiles the worker.
 bench-worker: $(TEST_STAMP)
 	@test -x $(BIN)/py-spy || $(PIP) install py-spy
-	$(BENCH_LOCK) $(BIN)/python bench/worker.py --profile
+	$(BENCH_LOCK) $(BIN)/python bench/worker.py --profile $(ARGS)
 
 # wrk drives the member 360 benchmark: installed from Debian when missing, as for chromium above.
 wrk:

@@ -150,9 +150,17 @@ class TagInput(BaseModel):
 
 
 class JourneyActivities:
+    """The begin and record activities run once per wait of every journey, so they talk to the database on an
+    autocommit connection (no BEGIN and COMMIT round trips, no ORM session): each is one or two statements
+    that are atomic on their own."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None) -> None:
         self._sessions = sessions
-        self._engine = engine
+        self._engine = engine or sessions.kw.get("bind")
+
+    def _autocommit(self) -> AsyncEngine:
+        assert self._engine is not None, "JourneyActivities needs the engine (or sessions bound to one)"
+        return autocommit(self._engine)
 
     @activity.defn(name="journey.member_facts")
     async def member_facts(self, inp: MemberFactsInput) -> MemberFacts:
@@ -171,25 +179,25 @@ class JourneyActivities:
 
     @activity.defn(name="journey.begin")
     async def begin(self, inp: BeginInput) -> LoadedJourney:
-        """Load the definition and record the run at its first step, in one transaction: one local activity
-        where the run used to take a regular one and a record."""
-        async with self._sessions() as session:
-            try:
-                found = await journeys.get_version(session, inp.kind, inp.version)
-            except AppError as exc:
-                raise ApplicationError(exc.message, type="UnknownJourney", non_retryable=True) from exc
-            first = found.definition["steps"][0]["id"]
-            await journeys.record(session, _progress(inp, version=found.version, step=first, status="running"))
-            loaded = LoadedJourney(version=found.version, definition=found.definition)
-            await session.commit()
-        return loaded
+        """Load the definition and record the run at its first step: one local activity where the run used to
+        take a regular one and a record. Two statements (the read, then the row's upsert, which a retry repeats
+        harmlessly), so no transaction is needed."""
+        async with self._autocommit().connect() as connection:
+            found = await journeys.definition_for_run(connection, inp.kind, inp.version)
+            if found is None:
+                wanted = f"version {inp.version}" if inp.version is not None else "a current version"
+                message = f"journey {inp.kind!r} has no {wanted}"
+                raise ApplicationError(message, type="UnknownJourney", non_retryable=True)
+            version, definition = found
+            first = definition["steps"][0]["id"]
+            await journeys.record(connection, _progress(inp, version=version, step=first, status="running"))
+        return LoadedJourney(version=version, definition=definition)
 
     @activity.defn(name="journey.record")
     async def record(self, inp: ProgressInput) -> None:
-        async with self._sessions() as session:
-            progress = _progress(inp, version=inp.version, step=inp.step, status=inp.status, passed=inp.passed)
-            await journeys.record(session, progress)
-            await session.commit()
+        progress = _progress(inp, version=inp.version, step=inp.step, status=inp.status, passed=inp.passed)
+        async with self._autocommit().connect() as connection:
+            await journeys.record(connection, progress)
 
     @activity.defn(name="journey.evaluate")
     async def evaluate(self, inp: EvaluateInput) -> Verdict:
@@ -216,9 +224,7 @@ class JourneyActivities:
     @activity.defn(name="journey.grant_points")
     async def grant_points(self, inp: GrantInput) -> Granted:
         """A stand-alone posting: one autocommit statement, idempotent by the step's key."""
-        engine = self._engine
-        assert engine is not None, "JourneyActivities needs the engine to post points"
-        async with autocommit(engine).connect() as connection:
+        async with self._autocommit().connect() as connection:
             posting = await ledger.credit(
                 connection,
                 member_id=uuid.UUID(inp.member_id),

@@ -12,15 +12,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rootworker import workflow_runner
-from temporalio import converter, workflow
-from temporalio.api.common.v1 import Payloads
-from temporalio.api.failure.v1 import Failure
-from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowInstanceDetails, WorkflowRunner
-from temporalio.worker.workflow_sandbox._runner import _fake_info  # the SDK's stand-in run, for its own checks
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
 
-from workflows.journey import JourneyWorkflow
+# The instance the worker would create comes from the test suite's helper (tests/support/sandbox.py), which the
+# sandbox tests use too; the repository root is on the path after bench/, so our own modules still win.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+from tests.support.sandbox import journey_instance_details  # noqa: E402
 
 
 @contextmanager
@@ -36,26 +36,8 @@ def _bytecode(*, readable: bool) -> Iterator[None]:
             sys.pycache_prefix, sys.dont_write_bytecode = saved
 
 
-def _details() -> WorkflowInstanceDetails:
-    """What the worker hands a runner for a new run, with the SDK's stand-in run info."""
-    return WorkflowInstanceDetails(
-        payload_converter_factory=converter.DataConverter.default._new_payload_converter,
-        failure_converter_class=converter.DataConverter.default.failure_converter_class,
-        interceptor_classes=[],
-        defn=workflow._Definition.must_from_class(JourneyWorkflow),
-        info=_fake_info,
-        randomness_seed=-1,
-        extern_functions={},
-        disable_eager_activity_execution=False,
-        worker_level_failure_exception_types=[],
-        patch_activation_callback=None,
-        last_completion_result=Payloads(),
-        last_failure=Failure(),
-    )
-
-
 def _per_instance_us(runner: WorkflowRunner, count: int) -> float:
-    details = _details()
+    details = journey_instance_details()
     runner.create_instance(details)  # warm: the first one may import for the process
     began = time.perf_counter()
     for _ in range(count):

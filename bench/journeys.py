@@ -200,7 +200,10 @@ def start_profile(pid: int, out: Path | None) -> subprocess.Popen[bytes] | None:
     if out is None:
         return None
     spy = Path(sys.executable).with_name("py-spy")
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "-o", str(out), "--rate", "50", "--nonblocking"])
+    cmd = [str(spy), "record", "--pid", str(pid), "-o", str(out), "--rate", "50", "--nonblocking"]
+    if out.suffix != ".svg":  # collapsed stacks, one a line, for reading with a script
+        cmd += ["--format", "raw"]
+    return subprocess.Popen(cmd)
 
 
 def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
@@ -224,6 +227,8 @@ async def on_dev_server(
         "MEMBERFLOW_MESSAGING__FREQUENCY_CAP": "100",
         "MEMBERFLOW_MESSAGING__EMAIL_RATE_PER_SECOND": "10000",
         "MEMBERFLOW_MESSAGING__SMS_RATE_PER_SECOND": "10000",
+        # Marketing email needs a signed unsubscribe link: without the key every welcome email would fail unsent.
+        "MEMBERFLOW_SECRET_KEY": "bench-secret-key-for-unsubscribe-links",
     }
     script = Path(__file__).with_name("journey_worker.py")
     worker = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)

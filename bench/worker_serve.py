@@ -1,6 +1,8 @@
 """The worker process that bench/worker.py measures: the real worker (`worker.build_worker`, every workflow
 and activity) or the raw loop's worker (only bench/sleeper.py), built with the Worker options of
-`MEMBERFLOW_WORKER__*`. Runs until SIGTERM; prints `ready` once it polls.
+`MEMBERFLOW_WORKER__*`. Runs until SIGTERM; prints `ready` once it polls. With `--metrics-port` the SDK's own
+metrics (the sticky cache's size, hits, misses and forced evictions among them) are served for Prometheus there,
+so the benchmark reads what the worker holds instead of assuming it.
 
     .venv/bin/python bench/worker_serve.py --role journey --address HOST:PORT --task-queue Q --database-url URL
 """
@@ -13,12 +15,14 @@ import signal
 
 from rootworker import build_worker, worker_options
 from sleeper import SleeperWorkflow
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, TemporalSettings, WorkerSettings
-from core.temporal import connect
+from core.temporal import data_converter
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -31,7 +35,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    client = await connect(settings.temporal)
+    runtime = None
+    if args.metrics_port:
+        metrics = PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}")
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=metrics))
+    client = await Client.connect(args.address, data_converter=data_converter(settings.temporal), runtime=runtime)
     engine = create_engine(settings, pool_size=10)
     if args.role == "raw":
         # The ceiling gets the same treatment as ours: its module passes through the sandbox too.
@@ -61,6 +69,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--sandbox", choices=["pass_through", "strict"], default="pass_through")
     parser.add_argument("--cache", type=int, default=WorkerSettings().max_cached_workflows)
+    parser.add_argument("--metrics-port", type=int, default=0, help="serve the SDK's metrics here (0: none)")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, column, distinct, func, select, true, tuple_
+from sqlalchemy import ColumnElement, bindparam, column, distinct, func, select, true, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Conflict, NotFound
-from models import JourneyRun, Member
+from models import Journey, JourneyRun, JourneyVersion, Member
 from services.platform import audit
 from services.platform.audit import Actor
 
@@ -42,36 +43,62 @@ def _entries(progress: Progress) -> list[dict[str, str]]:
     ]
 
 
-async def record(session: AsyncSession, progress: Progress) -> None:
-    """Upsert the run's row: its current step and status, with the steps appended to its history."""
-    entry = _entries(progress)
-    ended = progress.at if progress.status != "running" else None
-    stmt = insert(JourneyRun)
-    await session.execute(
-        stmt.values(
-            run_id=progress.run_id,
-            workflow_id=progress.workflow_id,
-            member_id=progress.member_id,
-            kind=progress.kind,
-            version=progress.version,
-            campaign_id=progress.campaign_id,
-            status=progress.status,
-            current_step=progress.step,
-            steps=entry,
-            started_at=progress.at,
-            updated_at=progress.at,
-            ended_at=ended,
-        ).on_conflict_do_update(
-            index_elements=["run_id"],
-            set_={
-                "status": progress.status,
-                "current_step": progress.step,
-                "steps": JourneyRun.steps.op("||")(stmt.excluded.steps),
-                "updated_at": progress.at,
-                "ended_at": ended,
-            },
-        )
+async def definition_for_run(
+    db: AsyncSession | AsyncConnection, kind: str, version: int | None
+) -> tuple[int, dict[str, Any]] | None:
+    """The version a new run keeps (the current one unless `version` is given) and its definition, in one
+    statement; None if the journey or that version does not exist."""
+    wanted = version if version is not None else Journey.current_version
+    stmt = (
+        select(JourneyVersion.version, JourneyVersion.definition)
+        .join(Journey, Journey.kind == JourneyVersion.kind)
+        .where(Journey.kind == kind, JourneyVersion.version == wanted)
     )
+    row = (await db.execute(stmt)).one_or_none()
+    return None if row is None else (row.version, row.definition)
+
+
+def _run_upsert() -> Any:
+    """The run row's upsert, built once: it runs at every wait of every journey, and building the statement
+    (values, EXCLUDED, the `||` append) cost as much of the worker's CPU as running it (py-spy)."""
+    stmt = insert(JourneyRun)
+    columns = ("run_id", "workflow_id", "member_id", "kind", "version", "campaign_id", "status", "current_step")
+    row: dict[str, Any] = {
+        name: bindparam(name) for name in (*columns, "steps", "started_at", "updated_at", "ended_at")
+    }
+    return stmt.values(row).on_conflict_do_update(
+        index_elements=["run_id"],
+        set_={
+            "status": stmt.excluded.status,
+            "current_step": stmt.excluded.current_step,
+            "steps": JourneyRun.steps.op("||")(stmt.excluded.steps),
+            "updated_at": stmt.excluded.updated_at,
+            "ended_at": stmt.excluded.ended_at,
+        },
+    )
+
+
+_RUN_UPSERT = _run_upsert()
+
+
+async def record(db: AsyncSession | AsyncConnection, progress: Progress) -> None:
+    """Upsert the run's row: its current step and status, with the steps appended to its history. One
+    statement: on a connection in autocommit mode it is the activity's only round trip."""
+    params = {
+        "run_id": progress.run_id,
+        "workflow_id": progress.workflow_id,
+        "member_id": progress.member_id,
+        "kind": progress.kind,
+        "version": progress.version,
+        "campaign_id": progress.campaign_id,
+        "status": progress.status,
+        "current_step": progress.step,
+        "steps": _entries(progress),
+        "started_at": progress.at,
+        "updated_at": progress.at,
+        "ended_at": progress.at if progress.status != "running" else None,
+    }
+    await db.execute(_RUN_UPSERT, params)
 
 
 async def member_runs(session: AsyncSession, member_id: uuid.UUID, limit: int = 50) -> list[JourneyRun]:

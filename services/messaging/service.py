@@ -201,17 +201,18 @@ async def _transition(
     status: str,
     reason: str | None,
     **values: Any,
-) -> bool:
+) -> Outcome | None:
+    """Move the row on if `guard` holds; where it stands then (from RETURNING, no second read), or None."""
     changed = (
         await session.execute(
             update(Message)
             .where(Message.id == message_id, guard)
             .values(status=status, reason=reason, updated_at=func.now(), **values)
-            .returning(Message.id)
+            .returning(Message.status, Message.reason)
             .execution_options(synchronize_session=False)
         )
-    ).scalar_one_or_none()
-    return changed is not None
+    ).one_or_none()
+    return None if changed is None else Outcome(status=changed.status, message_id=message_id, reason=changed.reason)
 
 
 async def _record(
@@ -223,8 +224,8 @@ async def _record(
     reason: str | None = None,
     rendered: Rendered | None = None,
 ) -> Message:
-    """Write the message under its unique key, or overwrite the `queued` row of an earlier attempt. A row
-    another attempt has moved on meanwhile is returned as it is."""
+    """Write the message under its unique key, or overwrite the `queued` row of an earlier attempt (RETURNING
+    gives the row back). A row another attempt has moved on meanwhile returns nothing, and is read as it is."""
     values = {
         "status": status.value,
         "reason": reason,
@@ -244,14 +245,13 @@ async def _record(
         created_at=now,
         **values,
     )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["message_key"],
-            set_={**values, "updated_at": func.now()},
-            where=Message.status == MessageStatus.QUEUED,
-        )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["message_key"],
+        set_={**values, "updated_at": func.now()},
+        where=Message.status == MessageStatus.QUEUED,
     )
-    found = await find(session, req.message_key)
+    written = await session.execute(upsert.returning(Message).execution_options(populate_existing=True))
+    found = written.scalar_one_or_none() or await find(session, req.message_key)
     assert found is not None
     return found
 
@@ -346,7 +346,7 @@ async def mark_sent(
         Message.status == MessageStatus.SENDING,
         and_(Message.status == MessageStatus.FAILED, Message.reason == UNKNOWN_OUTCOME),
     )
-    await _transition(
+    moved = await _transition(
         session,
         message_id,
         guard,
@@ -356,7 +356,7 @@ async def mark_sent(
         provider=provider,
         provider_message_id=provider_message_id,
     )
-    return _outcome(await _get(session, message_id))
+    return moved or _outcome(await _get(session, message_id))
 
 
 async def release(session: AsyncSession, message_id: uuid.UUID, *, error: str) -> None:
@@ -366,8 +366,8 @@ async def release(session: AsyncSession, message_id: uuid.UUID, *, error: str) -
 
 async def mark_failed(session: AsyncSession, message_id: uuid.UUID, *, error: str) -> Outcome:
     guard = Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING))
-    await _transition(session, message_id, guard, MessageStatus.FAILED, error)
-    return _outcome(await _get(session, message_id))
+    moved = await _transition(session, message_id, guard, MessageStatus.FAILED, error)
+    return moved or _outcome(await _get(session, message_id))
 
 
 # Reading

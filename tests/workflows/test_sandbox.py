@@ -9,15 +9,11 @@ import pkgutil
 from typing import Any
 
 import pytest
-from temporalio import converter, workflow
-from temporalio.api.common.v1 import Payloads
-from temporalio.api.failure.v1 import Failure
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import WorkflowInstanceDetails
-from temporalio.worker.workflow_sandbox._runner import _fake_info
 
 import workflows
 from core.settings import Settings, WorkerSettings
+from tests.support.sandbox import journey_instance_details
 from worker import SHARED_WORKFLOW_MODULES, build_worker, workflow_runner
 from workflows.journey import JourneyWorkflow
 
@@ -37,21 +33,7 @@ def test_a_shared_workflow_module_holds_no_mutable_state(name: str) -> None:
 
 
 def _instance_class(mode: str) -> Any:
-    details = WorkflowInstanceDetails(
-        payload_converter_factory=converter.DataConverter.default._new_payload_converter,
-        failure_converter_class=converter.DataConverter.default.failure_converter_class,
-        interceptor_classes=[],
-        defn=workflow._Definition.must_from_class(JourneyWorkflow),
-        info=_fake_info,
-        randomness_seed=-1,
-        extern_functions={},
-        disable_eager_activity_execution=False,
-        worker_level_failure_exception_types=[],
-        patch_activation_callback=None,
-        last_completion_result=Payloads(),
-        last_failure=Failure(),
-    )
-    instance = workflow_runner(mode).create_instance(details)
+    instance = workflow_runner(mode).create_instance(journey_instance_details())
     return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
 
 
