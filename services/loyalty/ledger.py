@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import asyncpg
-from sqlalchemy import TextClause, select, text
+from sqlalchemy import TextClause, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -97,8 +97,12 @@ def member_account_code(member_id: uuid.UUID) -> str:
 
 
 async def open_member_account(session: AsyncSession, member_id: uuid.UUID) -> None:
-    session.add(LedgerAccount(code=member_account_code(member_id), kind="member", member_id=member_id))
-    await session.flush()
+    """One INSERT on every sign-up: no ORM object, nothing read back."""
+    await session.execute(
+        insert(LedgerAccount).values(
+            code=member_account_code(member_id), kind="member", member_id=member_id, posted=0, held=0, debt=0
+        )
+    )
 
 
 def _content_hash(*parts: object) -> str:
