@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import api_profile
 import httpx
 from cpu_split import ROLES, Split, api_processes
 from report import log, marks, write_section
@@ -49,6 +50,7 @@ class Phase:
     cpu: dict[str, float]  # CPU seconds per role (cpu_split.ROLES) during the phase
     elapsed: float
     requests: int
+    profile: dict[str, float]  # share of the API processes' busy samples per api_profile.PARTS (with --profile)
 
 
 async def ceiling(address: str, clients: int, seconds: float, *, with_signal: bool) -> float:
@@ -84,10 +86,10 @@ class Watch:
         slug = name.split(" (")[0].replace(" ", "-")
         return [Recorder(pid, self.profile_dir / f"{slug}-api-{pid}.txt") for pid in sorted(self.split.api_pids)]
 
-    def end(self, recorders: list[Recorder]) -> dict[str, float]:
+    def end(self, recorders: list[Recorder]) -> tuple[dict[str, float], dict[str, float]]:
         for recorder in recorders:
             recorder.stop()
-        return self.split.stop()
+        return self.split.stop(), api_profile.split([recorder.out for recorder in recorders])
 
 
 async def _phase(
@@ -117,7 +119,7 @@ async def _phase(
     began = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     elapsed = time.perf_counter() - began
-    cpu = watch.end(recorders)
+    cpu, profile = watch.end(recorders)
     latencies.sort()
     queued_starts, queued_signals, oldest_s = backlog((await http.get("/metrics")).text)
     return Phase(
@@ -132,6 +134,7 @@ async def _phase(
         cpu=cpu,
         elapsed=elapsed,
         requests=len(latencies),
+        profile=profile,
     )
 
 
@@ -229,10 +232,36 @@ def write(path: Path, result: tuple[str, float, float, list[Phase]], args: argpa
             "| phase | " + " | ".join(ROLES) + " | all | machine busy |",
             "| --- |" + " ---: |" * (len(ROLES) + 2),
             *cpu_rows,
+            *_profile_table(phases),
             END_MARK,
         ]
     )
     write_section(path, body, SECTION)
+
+
+def _profile_table(phases: list[Phase]) -> list[str]:
+    """With --profile: where the API processes' busy py-spy samples fell, and that share of their CPU per request."""
+    if not any(p.profile for p in phases):
+        return []
+    names = [p.name.split(" (")[0] for p in phases]
+    rows = [
+        f"| {part} | "
+        + " | ".join(
+            f"{p.profile.get(part, 0):.0%} ({p.profile.get(part, 0) * p.cpu['API'] * 1000 / p.requests:.1f} ms)"
+            for p in phases
+        )
+        + " |"
+        for part in api_profile.PARTS
+    ]
+    return [
+        "",
+        "py-spy in every API process during each phase (`--profile`, 100 samples/s; the SQL of the delivery runs in "
+        "the greenlet part too): share of the busy samples, and that share of the API's CPU per request:",
+        "",
+        "| part | " + " | ".join(names) + " |",
+        "| --- |" + " ---: |" * len(names),
+        *rows,
+    ]
 
 
 def main() -> None:
