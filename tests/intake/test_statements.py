@@ -64,7 +64,7 @@ async def warm_shop(shop: ApiClient) -> ApiClient:
 
 async def test_a_sign_up_costs_five_statements_and_one_delivery(warm_shop: ApiClient, engine: AsyncEngine) -> None:
     # field definitions, the member (RETURNING the row), its points account, the journeys, the welcome's start
-    with counting(engine) as sent:
+    async with counting(engine) as sent:
         await _signup(warm_shop)
     _expect(sent, request=5, outbox_inserts=1, delivered=True)
 
@@ -75,7 +75,7 @@ async def test_orders_cost_ten_statements_with_their_commands_in_one_insert(
     member_id = await _signup(warm_shop)
     # The member (locked), the tier ladder, the order (RETURNING the row, so no SELECT at the end), the member's
     # spend, the ledger credit, the event row, the journeys, which runs are live, the outbox, the rules' cache key.
-    with counting(engine) as first:
+    async with counting(engine) as first:
         order = await _order(warm_shop, member_id)
     _expect(first, request=10, outbox_inserts=1, delivered=True)
     assert order["points_earned"] == 129
@@ -94,7 +94,7 @@ async def test_orders_cost_ten_statements_with_their_commands_in_one_insert(
         ("signal", "welcome"),
         ("start_once", "first_purchase"),
     ]
-    with counting(engine) as second:
+    async with counting(engine) as second:
         await _order(warm_shop, member_id)
     _expect(second, request=10, outbox_inserts=1, delivered=True)
 
@@ -105,6 +105,6 @@ async def test_a_behaviour_event_that_no_journey_hears_costs_seven_statements_an
     member_id = await _signup(warm_shop)
     # The member (locked), the event row, the journeys, the rules' cache key, then the built-in award: its claim,
     # its credit and its result. No journey listens for a check-in: nothing for Temporal, no delivery.
-    with counting(engine) as sent:
+    async with counting(engine) as sent:
         await _check_in(warm_shop, member_id)
     _expect(sent, request=7, outbox_inserts=0, delivered=False)
