@@ -1,12 +1,14 @@
 """The API process's fast path to Temporal: the outbox rows of committed requests, delivered in shared batches.
 
 Each request used to deliver its own rows after its response, in a transaction of its own (lock, one UPDATE per
-row, commit): under load that was a third of the API's CPU per request (py-spy during bench/ingest.py), spent on
-the same event loop as the requests. Now a request hands its ids to the process's one `OutboxDelivery` and
-waits (still after its response) until they are delivered. While one batch is with Temporal, the next requests'
-ids gather, so the database cost is paid once per batch, not once per request: the busier the process, the
-larger the batches. When more ids wait than `max_waiting` (Temporal is slow and falls behind), a request leaves
-its rows to the worker's relay instead of queueing here, so the API's memory and CPU stay bounded."""
+row, commit): under load that was a fifth of the API's busy CPU (py-spy during bench/ingest.py), spent on the
+same event loop as the requests. Now a request hands its ids to the process's one `OutboxDelivery` and waits
+(still after its response) until they are delivered. Up to `max_rounds` batches are with Temporal at once, so
+one slow call holds up only its own batch; while they are, the next requests' ids gather, so the database cost
+is paid once per batch, not once per request: the busier the process, the larger the batches. When more ids
+wait than `max_waiting` (Temporal is slow and falls behind), a request leaves its rows to the worker's relay
+instead of queueing here, so the API's memory and CPU stay bounded. Rows of one workflow written by requests
+whose deliveries overlap may reach Temporal in either order, as they could when each request delivered its own."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from services.platform import outbox
 log = logging.getLogger("memberflow.api")
 
 MAX_BATCH = 100  # rows per dispatch transaction (as the relay's)
+MAX_ROUNDS = 4  # batches with Temporal at once, per process
 MAX_WAITING = 1000  # beyond this many ids waiting in the process, new ones are left to the relay
 
 
@@ -34,15 +37,17 @@ class OutboxDelivery:
         temporal: TemporalConnector,
         *,
         max_batch: int = MAX_BATCH,
+        max_rounds: int = MAX_ROUNDS,
         max_waiting: int = MAX_WAITING,
     ) -> None:
         self._sessions = sessions
         self._temporal = temporal
         self._max_batch = max_batch
+        self._max_rounds = max_rounds
         self._max_waiting = max_waiting
         self._waiting: list[int] = []
         self._waiters: list[asyncio.Future[None]] = []
-        self._drain: asyncio.Task[None] | None = None
+        self._rounds: set[asyncio.Task[None]] = set()
         self.left_to_relay = 0  # ids not queued because too many were waiting (a count for tests and logs)
 
     async def deliver(self, ids: Sequence[int]) -> None:
@@ -53,12 +58,14 @@ class OutboxDelivery:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.extend(ids)
         self._waiters.append(done)
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(self._run())
+        if len(self._rounds) < self._max_rounds:
+            task = asyncio.create_task(self._run())
+            self._rounds.add(task)
+            task.add_done_callback(self._rounds.discard)
         await asyncio.shield(done)
 
     async def _run(self) -> None:
-        """Deliver what waits, in rounds: each round takes every id waiting when it starts."""
+        """Deliver what waits, batch after batch: each takes every id waiting when it starts."""
         while self._waiting:
             ids, self._waiting = self._waiting, []
             waiters, self._waiters = self._waiters, []
@@ -78,9 +85,8 @@ class OutboxDelivery:
             log.warning("deferred %d Temporal command(s) to the outbox relay: %s", len(ids), exc)
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Let the round in progress finish (what is left is the relay's)."""
-        if self._drain is not None and not self._drain.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._drain), timeout)
-            except TimeoutError:
+        """Let the batches in progress finish (what is left is the relay's)."""
+        if self._rounds:
+            _, busy = await asyncio.wait(set(self._rounds), timeout=timeout)
+            if busy:
                 log.warning("outbox delivery still busy at shutdown; the relay delivers the rest")
