@@ -24,7 +24,10 @@ from services.platform import outbox
 log = logging.getLogger("memberflow.api")
 
 MAX_BATCH = 100  # rows per dispatch transaction (as the relay's)
-MAX_ROUNDS = 4  # batches with Temporal at once, per process
+MAX_ROUNDS = 2  # batches with Temporal at once, per process
+# Temporal calls per batch at once: 2 x 4 per process, as many as the requests in flight used to make. Batches
+# of 100 concurrent calls starved the dev server's SQLite (a fraction of its start rate was delivered).
+CONCURRENCY = 4
 MAX_WAITING = 1000  # beyond this many ids waiting in the process, new ones are left to the relay
 
 
@@ -80,7 +83,8 @@ class OutboxDelivery:
         try:
             client = await self._temporal.client()
             for start in range(0, len(ids), self._max_batch):
-                await outbox.dispatch(self._sessions, client, ids=ids[start : start + self._max_batch])
+                batch = ids[start : start + self._max_batch]
+                await outbox.dispatch(self._sessions, client, ids=batch, concurrency=CONCURRENCY)
         except Exception as exc:  # noqa: BLE001 - delivery is retried by the relay; the writes are committed
             log.warning("deferred %d Temporal command(s) to the outbox relay: %s", len(ids), exc)
 

@@ -172,7 +172,8 @@ def _line(p: Phase) -> str:
 
 def run(args: argparse.Namespace) -> tuple[str, float, float, list[Phase]]:
     folder = Path(tempfile.mkdtemp(prefix="mf-ingest-bench-"))
-    stack = Stack(folder)
+    extra = {"MEMBERFLOW_DEV__BACKGROUND_NICE": str(args.background_nice)} if args.background_nice else None
+    stack = Stack(folder, extra)
     log("starting memberflow dev")
     processes = stack.start()
     try:
@@ -214,7 +215,9 @@ def write(path: Path, result: tuple[str, float, float, list[Phase]], args: argpa
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}; 1-minute load average "
             f"{os.getloadavg()[0]:.1f} at the end (other work shared the machine: compare rows of one run).",
             "",
-            f"- `memberflow dev` as `make run` starts it (API: {processes}), {args.members} members, {args.clients} "
+            f"- `memberflow dev` as `make run` starts it (API: {processes}"
+            + (f"; worker and Temporal at nice {args.background_nice}" if args.background_nice else "")
+            + f"), {args.members} members, {args.clients} "
             "HTTP clients (asyncio tasks in one Python process, httpx, keep-alive), one request per member and phase.",
             f"- Ceiling, same dev server, same run: **{starts:,.0f} starts/s** and **{signal_starts:,.0f} "
             f"signal-with-starts/s** ({args.clients} concurrent Temporal client calls, a workflow type no worker "
@@ -270,6 +273,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--background-nice", type=int, default=0, help="MEMBERFLOW_DEV__BACKGROUND_NICE for the stack (default 0)"
+    )
     parser.add_argument("--profile", type=Path, help="record py-spy (collapsed stacks) of each API process per phase")
     args = parser.parse_args()
     write(args.out, run(args), args)
