@@ -189,8 +189,7 @@ _DELIVERED = text(
 _FAILED = text("UPDATE temporal_outbox SET attempts = attempts + 1, last_error = :error WHERE id = :id")
 
 
-# Temporal calls one dispatch has in flight at once. The dev server keeps its state in SQLite: with a hundred
-# concurrent starts it spent its time on lock waits and delivered a fraction of its measured start rate.
+# Temporal calls one dispatch (the relay's pass of up to 100 rows) has in flight at once.
 DISPATCH_CONCURRENCY = 8
 
 

@@ -1,6 +1,6 @@
-"""The API's shared outbox delivery: concurrent requests' rows go to Temporal in one batch (one lock, one
-UPDATE), each workflow's rows in order; past its bound, rows are left to the relay; with Temporal down, nothing
-is lost (the rows stay pending)."""
+"""The API's outbox delivery: a request's rows go to Temporal in one transaction (one lock, one UPDATE), each
+workflow's rows in order; past its bound, rows are left to the relay; with Temporal down, nothing is lost (the
+rows stay pending)."""
 
 from __future__ import annotations
 
@@ -43,17 +43,16 @@ async def _pending(sessions: async_sessionmaker[AsyncSession], ids: list[int]) -
         return sorted(rows.scalars())
 
 
-async def test_concurrent_requests_rows_are_delivered_in_one_batch(
+async def test_concurrent_requests_rows_are_delivered_each_in_one_transaction(
     sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine, temporal_dev: WorkflowEnvironment, task_queue: str
 ) -> None:
     ids = await _queued_starts(sessions, task_queue, 10)
-    delivery = OutboxDelivery(sessions, TemporalConnector(TemporalSettings(), temporal_dev.client), max_rounds=1)
+    delivery = OutboxDelivery(sessions, TemporalConnector(TemporalSettings(), temporal_dev.client))
     async with counting(engine) as sent:
-        # Ten requests finishing at once: the first one's batch takes every id handed in before it runs.
-        await asyncio.gather(*(delivery.deliver([row_id]) for row_id in ids))
+        await asyncio.gather(*(delivery.deliver(ids[i : i + 2]) for i in range(0, 10, 2)))  # five requests
     assert await _pending(sessions, ids) == []
-    assert len(sent.where("UPDATE temporal_outbox")) == 1, sent.describe()
-    assert sent.transactions == 1
+    assert len(sent.where("UPDATE temporal_outbox")) == 5, sent.describe()  # one per request, not one per row
+    assert sent.transactions == 5
     async with sessions() as session:
         workflow_ids = (
             await session.execute(select(TemporalOutbox.workflow_id).where(TemporalOutbox.id.in_(ids)))
@@ -66,7 +65,7 @@ async def test_concurrent_requests_rows_are_delivered_in_one_batch(
 async def test_a_start_and_its_signal_handed_in_together_reach_temporal_in_order(
     sessions: async_sessionmaker[AsyncSession], temporal_dev: WorkflowEnvironment, task_queue: str
 ) -> None:
-    """A signal delivered before its workflow's start would find no run and be dropped: within a batch, each
+    """A signal delivered before its workflow's start would find no run and be dropped: within a delivery, each
     workflow's rows go in id order while different workflows go concurrently."""
     member_id = uuid.uuid4()
     start = contracts.journey_start(
@@ -90,12 +89,15 @@ async def test_past_its_bound_a_request_leaves_its_rows_to_the_relay(
     sessions: async_sessionmaker[AsyncSession], temporal_dev: WorkflowEnvironment, task_queue: str
 ) -> None:
     ids = await _queued_starts(sessions, task_queue, 3)
-    delivery = OutboxDelivery(sessions, TemporalConnector(TemporalSettings(), temporal_dev.client), max_waiting=2)
-    await delivery.deliver(ids)  # returns at once: more than two ids would wait
-    assert delivery.left_to_relay == 3
-    assert await _pending(sessions, ids) == ids
+    delivery = OutboxDelivery(sessions, TemporalConnector(TemporalSettings(), temporal_dev.client), max_in_flight=1)
+    first = asyncio.create_task(delivery.deliver(ids[:1]))
+    await asyncio.sleep(0)  # the first delivery is now running
+    await delivery.deliver(ids[1:])  # returns at once: one delivery is already in flight
+    await first
+    assert delivery.left_to_relay == 2
+    assert await _pending(sessions, ids) == ids[1:]
     # What the relay does with them once they are due (here: at once, by id).
-    assert await outbox.dispatch(sessions, temporal_dev.client, ids=ids) == 3
+    assert await outbox.dispatch(sessions, temporal_dev.client, ids=ids) == 2
     assert await _pending(sessions, ids) == []
 
 
