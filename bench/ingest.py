@@ -230,8 +230,8 @@ def write(path: Path, result: tuple[str, float, float, list[Phase]], args: argpa
             *rows,
             "",
             "CPU milliseconds per request during each phase, by process (all API processes together; PostgreSQL is "
-            "every server process; the load generator is this script), and the share of the machine's CPUs these processes "
-            "used (the rest was idle or went to other work on the shared machine):",
+            "every server process; the load generator is this script), and the share of the machine's CPUs these "
+            "processes used (the rest was idle or went to other work on the shared machine):",
             "",
             "| phase | " + " | ".join(ROLES) + " | all | share of the machine |",
             "| --- |" + " ---: |" * (len(ROLES) + 2),
