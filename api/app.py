@@ -15,6 +15,7 @@ from temporalio.client import Client
 from api.boundary import commit
 from api.codec_cors import CodecCors
 from api.console import install as install_console
+from api.delivery import OutboxDelivery
 from api.errors import install_error_handlers
 from api.keywatch import watching_revocations
 from api.middleware import BodySizeLimit, Metrics
@@ -71,6 +72,7 @@ def create_app(
         app.state.engine = engine or create_engine(settings)
         app.state.sessions = create_session_factory(app.state.engine)
         app.state.temporal = TemporalConnector(settings.temporal, temporal_client)
+        app.state.delivery = OutboxDelivery(app.state.sessions, app.state.temporal)
         await _bootstrap_admin(app, settings)
         try:
             async with app.state.sessions() as session:
@@ -83,6 +85,7 @@ def create_app(
                 app.state.key_revocations_listening = listening
                 yield
         finally:
+            await app.state.delivery.close()
             if own_engine:
                 await app.state.engine.dispose()
 

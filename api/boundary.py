@@ -3,13 +3,13 @@ wrote to the outbox handed to Temporal right after the response.
 
 Every request session comes from `request_session` (behind `api.deps.SessionDep`), which arranges that
 whenever the session commits, the outbox rows it wrote are delivered in a background task after the
-response, for JSON answers and the console's redirects alike. So a handler cannot commit a write and leave
+response (through the process's shared `api.delivery.OutboxDelivery`, which batches concurrent requests'
+rows), for JSON answers and the console's redirects alike. So a handler cannot commit a write and leave
 its workflow starts and signals waiting for the worker's relay. Handlers and console pages commit with
 `commit(session)`, once; services never commit."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 
 from fastapi import BackgroundTasks, Request
@@ -18,18 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from starlette.datastructures import State
 
+from api.delivery import OutboxDelivery
 from services.platform import outbox
-
-log = logging.getLogger("memberflow.api")
 
 
 async def deliver_outbox(state: State, ids: list[int]) -> None:
     """Fast path after commit; anything not delivered here is picked up by the worker's relay."""
-    try:
-        client = await state.temporal.client()
-        await outbox.dispatch(state.sessions, client, ids=ids)
-    except Exception as exc:  # noqa: BLE001 - delivery is retried by the relay; the write is committed
-        log.warning("deferred %d Temporal command(s) to the outbox relay: %s", len(ids), exc)
+    delivery: OutboxDelivery = state.delivery
+    await delivery.deliver(ids)
 
 
 def _deliver_after_commit(session: AsyncSession, state: State, background: BackgroundTasks) -> None:

@@ -194,6 +194,10 @@ class DevSettings(BaseModel):
     postgres_port: int = Field(default=55432, ge=1, le=65535)
     temporal_port: int = Field(default=7233, ge=1, le=65535)
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    # How much lower the journey side (the worker and the Temporal dev server) runs in CPU priority than the API,
+    # as a nice increment. On one machine they share, a higher value serves requests first and lets the journeys
+    # catch up after a burst (docs/operating.md, "CPU priority"); 0 gives all the same priority.
+    background_nice: int = Field(default=0, ge=0, le=19)
 
 
 class Settings(BaseSettings):

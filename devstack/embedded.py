@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from workflows.contracts import SEARCH_ATTRIBUTES
@@ -242,14 +243,26 @@ class EmbeddedPostgres:
             self.proc = None
 
 
+def lower_priority(increment: int) -> Callable[[], None] | None:
+    """For `preexec_fn`: the child (every thread it will start) runs `increment` nice levels below its parent."""
+    if increment <= 0:
+        return None
+
+    def lower() -> None:
+        os.nice(increment)
+
+    return lower
+
+
 class TemporalDevServer:
     """`temporal server start-dev` over a SQLite file, with the Web UI and our search attributes."""
 
-    def __init__(self, db_file: Path, port: int, ui_port: int | None, log_path: Path) -> None:
+    def __init__(self, db_file: Path, port: int, ui_port: int | None, log_path: Path, *, nice: int = 0) -> None:
         self.db_file = db_file.resolve()
         self.port = port
         self.ui_port = ui_port
         self.log_path = log_path
+        self.nice = nice  # CPU priority below its parent's (DevSettings.background_nice)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -288,7 +301,12 @@ class TemporalDevServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child for its lifetime
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=lower_priority(self.nice),
         )
         log.close()
         try:

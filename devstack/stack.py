@@ -18,13 +18,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 from core.migrate import upgrade
 from core.settings import Settings
-from devstack.embedded import EmbeddedError, EmbeddedPostgres, TemporalDevServer, port_in_use, stop_process
+from devstack.embedded import (
+    EmbeddedError,
+    EmbeddedPostgres,
+    TemporalDevServer,
+    lower_priority,
+    port_in_use,
+    stop_process,
+)
 
 PR_SET_PDEATHSIG = 1
 
@@ -37,6 +45,18 @@ def _die_with_parent() -> None:
     """Children of ours get SIGTERM if the supervisor itself is killed, so nothing is left behind."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _child_setup(nice: int) -> Callable[[], None]:
+    """Die with the supervisor, and run `nice` levels below it (the worker: DevSettings.background_nice)."""
+    lower = lower_priority(nice)
+
+    def setup() -> None:
+        _die_with_parent()
+        if lower is not None:
+            lower()
+
+    return setup
 
 
 def _say(text: str = "") -> None:
@@ -144,7 +164,11 @@ def run_dev_stack(settings: Settings) -> int:
 
     postgres = EmbeddedPostgres(data_dir / "pg", settings.dev.postgres_port, logs / "postgres.log")
     temporal = TemporalDevServer(
-        data_dir / "temporal.db", settings.dev.temporal_port, settings.dev.temporal_ui_port, logs / "temporal.log"
+        data_dir / "temporal.db",
+        settings.dev.temporal_port,
+        settings.dev.temporal_ui_port,
+        logs / "temporal.log",
+        nice=settings.dev.background_nice,
     )
     children: dict[str, subprocess.Popen[bytes]] = {}
     code = 0
@@ -172,13 +196,13 @@ def run_dev_stack(settings: Settings) -> int:
         }
         api_processes = settings.api.worker_count()
         env["MEMBERFLOW_API__WORKERS"] = str(api_processes)
-        for name, command in (("worker", "worker"), ("API", "api")):
+        for name, command, nice in (("worker", "worker", settings.dev.background_nice), ("API", "api", 0)):
             children[name] = subprocess.Popen(
                 [sys.executable, "-m", "cli", command],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup(nice),
             )
         api_url = f"http://{ports['API'][0]}:{settings.api.port}"
         _wait_ready(f"{api_url}/readyz", children, timeout=120)

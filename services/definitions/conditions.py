@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-# The member facts every condition may test (services.journeys.service.member_facts computes them); journeys
+# The member facts every condition may test (services.journeys.triggers.member_facts computes them); journeys
 # and rules each add the facts of their own context.
 MEMBER_FACTS = (
     "tier",

@@ -68,7 +68,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     order_id = uuid7()
     points = points_for(data.amount, current.earn_multiplier)
-    inserted = (
+    # RETURNING the whole row: the answer is built from it, with no SELECT of the order at the end.
+    order = (
         await session.execute(
             insert(Order)
             .values(
@@ -84,10 +85,10 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
                 placed_at=data.placed_at,
             )
             .on_conflict_do_nothing(index_elements=["source", "external_id"])
-            .returning(Order.id)
+            .returning(Order)
         )
     ).scalar_one_or_none()
-    if inserted is None:
+    if order is None:
         existing = (
             await session.execute(
                 select(Order.id).where(Order.source == data.source, Order.external_id == data.external_id)
@@ -152,7 +153,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     tier_change = (current.code, reached.code) if upgraded else None
     await _run_rules(session, member, order_id, data, first_purchase, tier_change, task_queue)
     await session.flush()
-    return await get(session, order_id)
+    return order
 
 
 async def _run_rules(

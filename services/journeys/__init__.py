@@ -21,23 +21,25 @@ from services.journeys.runs import (
 from services.journeys.service import (
     check,
     create,
-    enqueue_start,
-    exits_at_once,
-    fact_fields,
     get_journey,
     get_version,
     known_templates,
     list_journeys,
+    parse,
+    publish,
+    seed_builtins,
+    set_enabled,
+    versions,
+)
+from services.journeys.triggers import (
+    enqueue_start,
+    exits_at_once,
+    fact_fields,
     listens,
     live_kinds,
     member_facts,
     on_event,
-    parse,
-    publish,
     scan_due,
-    seed_builtins,
-    set_enabled,
-    versions,
 )
 
 __all__ = [

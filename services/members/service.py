@@ -154,19 +154,20 @@ async def create(
     )
     if joined_at is not None:
         values["created_at"] = joined_at
-    inserted = (
+    # RETURNING the whole row (server defaults included) instead of reading it back with a SELECT.
+    member = (
         await session.execute(
-            insert(Member).values(**values).on_conflict_do_nothing(index_elements=["external_id"]).returning(Member.id)
+            insert(Member).values(**values).on_conflict_do_nothing(index_elements=["external_id"]).returning(Member)
         )
     ).scalar_one_or_none()
-    if inserted is None:
+    if member is None:
         existing = await _id_by_external_id(session, data.external_id)
         raise Conflict(
             f"a member with external_id {data.external_id!r} already exists",
             code="member_exists",
             details={"external_id": data.external_id, "member_id": str(existing)},
         )
-    return await get(session, member_id)
+    return member
 
 
 async def _id_by_external_id(session: AsyncSession, external_id: str) -> uuid.UUID | None:

@@ -172,9 +172,7 @@ async def test_a_row_that_keeps_failing_is_parked_listed_for_ops_and_can_be_retr
     assert (await ops.post("/api/v1/outbox/0/retry")).status_code == 422
 
 
-async def test_a_temporal_outage_parks_nothing_and_stops_the_pass(
-    sessions: Sessions, task_queue: str, rows: list[int]
-) -> None:
+async def test_a_temporal_outage_parks_nothing(sessions: Sessions, task_queue: str, rows: list[int]) -> None:
     first, second = await _write(sessions, rows, 2, task_queue=task_queue, bad=False)
     async with sessions() as session:
         await session.execute(
@@ -183,12 +181,29 @@ async def test_a_temporal_outage_parks_nothing_and_stops_the_pass(
         await session.commit()
     # Nothing listens here: every call fails as unavailable, at once.
     unreachable = await Client.connect("127.0.0.1:1", lazy=True, retry_config=RetryConfig(max_retries=0))
-    assert await outbox.dispatch(sessions, unreachable, ids=[first, second]) == 0
+    assert await outbox.dispatch(sessions, unreachable, ids=[first, second], concurrency=1) == 0
 
     tried = await _row(sessions, first)
     assert tried.parked_at is None  # an outage is not the row's fault
     assert tried.attempts == outbox.PARK_AFTER_ATTEMPTS + 6
     assert tried.next_attempt_at is not None
+    # One worker slot: the pass stopped at the outage, so the second row was not even tried.
     untouched = await _row(sessions, second)
     assert untouched.attempts == 0
     assert untouched.last_error is None
+
+
+async def test_after_a_failed_start_its_signal_waits_for_the_next_pass(
+    sessions: Sessions, temporal_env: WorkflowEnvironment, task_queue: str, rows: list[int]
+) -> None:
+    """A signal must not be taken as "no run to wake, delivered" because the start before it failed."""
+    (start_id,) = await _write(sessions, rows, 1, task_queue=task_queue, bad=True)
+    start = await _row(sessions, start_id)
+    async with sessions() as session:
+        signal = await outbox.enqueue_signal(session, contracts.WorkflowSignal(workflow_id=start.workflow_id, name="x"))
+        await session.commit()
+    rows.append(signal.id)
+    assert await outbox.dispatch(sessions, temporal_env.client, ids=[start_id, signal.id]) == 0
+    waiting = await _row(sessions, signal.id)
+    assert waiting.dispatched_at is None
+    assert waiting.attempts == 0
