@@ -155,3 +155,19 @@ async def test_get_order(shop: ApiClient) -> None:
     order = (await shop.post("/api/v1/orders", json=order_body(member_id))).json()
     assert (await shop.get(f"/api/v1/orders/{order['id']}")).json() == order
     assert_error(await shop.get(f"/api/v1/orders/{uuid.uuid4()}"), 404, "order_not_found")
+
+
+async def test_an_order_placed_before_the_calendar_begins_in_utc_is_422(
+    shop: ApiClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Found by the schemathesis run: 0001-01-01 at +03:00 is a moment before year 1 in UTC, and converting it
+    overflowed in the validator (a 500) instead of failing it."""
+    member_id = await _new_member(shop)
+    body = order_body(member_id, placed_at="0001-01-01T00:00:00+03:00")
+    error = assert_error(await shop.post("/api/v1/orders", json=body), 422, "validation_error")
+    assert [d["field"] for d in error["details"]] == ["body.placed_at"]
+    async with sessions() as session:
+        count = await session.execute(select(func.count()).where(Order.external_id == body["external_id"]))
+        assert count.scalar_one() == 0
+    earliest = order_body(member_id, placed_at="0001-01-01T03:00:00+03:00")  # midnight UTC, year 1: accepted
+    assert (await shop.post("/api/v1/orders", json=earliest)).status_code == 201
