@@ -23,7 +23,8 @@ import pytest_asyncio
 import requests
 import schemathesis
 from fastapi import FastAPI
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
@@ -153,3 +154,16 @@ def test_the_envelope_check_refuses_other_error_bodies(status: int, body: bytes,
     good = b'{"error": {"code": "not_found", "message": "no such member", "details": null}}'
     assert error_envelope(None, _answer(404, good), case) is True  # type: ignore[arg-type]
     assert error_envelope(None, _answer(200, b"[]"), case) is None  # type: ignore[arg-type]
+
+
+def test_property_tests_elsewhere_still_report_their_failing_case() -> None:
+    """Loading schemathesis silences Hypothesis's printer for the session; tests/conftest.py restores it."""
+
+    @settings(derandomize=True, database=None)
+    @given(st.lists(st.integers(min_value=0, max_value=1000)))
+    def sums_stay_small(values: list[int]) -> None:
+        assert sum(values) < 100
+
+    with pytest.raises(AssertionError) as failure:
+        sums_stay_small()
+    assert "values=[100]" in "\n".join(getattr(failure.value, "__notes__", [])), failure.value

@@ -89,3 +89,14 @@ def error_envelope(ctx: CheckContext, response: Response, case: Case) -> bool | 
     if not _is_error_envelope(payload):
         raise AssertionError(f"error {response.status_code} is not the error envelope: {response.text[:300]}")
     return True
+
+
+def keep_hypothesis_reports() -> None:
+    """Schemathesis's pytest plugin, which loads in every session once the package is installed, replaces
+    Hypothesis's printer with one that prints nothing (it speeds up Schemathesis's coverage phase), so a failing
+    property test anywhere in the suite would report `ops=,` instead of its failing case. This puts Hypothesis's
+    own printer back for the whole session; the schema fuzzing costs about a second more for it."""
+    import hypothesis.core
+    from hypothesis.vendor import pretty
+
+    hypothesis.core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[misc]
