@@ -25,4 +25,7 @@ def utc_past(moment: datetime, *, max_age: timedelta | None = None) -> datetime:
         raise ValueError("is in the future")
     if max_age is not None and moment < now - max_age:
         raise ValueError(f"is more than {max_age.days} days ago")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+03:00 is a day before the calendar's first in UTC
+        raise ValueError("is before the earliest date the service can store") from None

@@ -29,10 +29,12 @@ from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.support.codec import session_temporal_settings
 from tests.support.helpers import ApiClient, KeyMaker, role_client
+from tests.support.schema_fuzz import keep_hypothesis_reports
 from tests.support.temporal import started_workers
 from workflows.contracts import SEARCH_ATTRIBUTES
 
 TEST_DB = "memberflow_test"
+keep_hypothesis_reports()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from api.boundary import commit
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
 from api.pagination import MESSAGE_CURSOR, CursorQuery
-from api.schemas.common import ERROR_RESPONSES
+from api.schemas.common import ERROR_RESPONSES, json_error_responses
 from api.schemas.messages import (
     InboundSms,
     InboundSmsOut,
@@ -29,7 +29,7 @@ from services.messaging.templates import Channel, TemplatePut
 from services.platform.audit import Actor
 
 router = APIRouter(prefix="/api/v1", tags=["messages"], responses=ERROR_RESPONSES)
-unsubscribe_router = APIRouter(tags=["unsubscribe"], responses={400: ERROR_RESPONSES[400]})
+unsubscribe_router = APIRouter(tags=["unsubscribe"], responses=json_error_responses(400, 422))
 
 KeyPath = Annotated[str, Path(pattern=r"^[a-z0-9_]{2,64}$", description="template key, e.g. `welcome`")]
 LocalePath = Annotated[

@@ -24,7 +24,7 @@ from services.loyalty import tiers
 from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.support.brand import joined_member, placed_order, scratch_database
-from tests.support.helpers import assert_error
+from tests.support.helpers import ApiClient, assert_error
 
 JUNE, JULY = Period(date(2026, 6, 1), date(2026, 7, 31)), Period(date(2026, 7, 1), date(2026, 7, 31))
 TODAY = datetime.now(UTC).date()
@@ -159,3 +159,25 @@ async def test_the_api_checks_periods_and_roles(
                 403,
                 "insufficient_role",
             )
+
+
+KPI_NAMES = ("tiers", "members", "purchases", "clv", "retention", "points", "coupons", "journeys", "messages")
+# Found by the schemathesis run (tests/platform/test_schema_fuzz.py): dates at the ends of the calendar made
+# the period's own arithmetic (90 days back, the day after `to`) overflow into a 500.
+DATES_OFF_THE_CALENDAR = [
+    ({"to": "0001-01-01"}, "query.to"),
+    ({"from": "0001-01-01", "to": "0001-01-02"}, "query.from"),
+    ({"to": "9999-12-31"}, "query.to"),
+    ({"from": "9999-12-30", "to": "9999-12-31"}, "query.from"),
+]
+
+
+async def test_a_period_at_the_ends_of_the_calendar_is_422_not_500(admin: ApiClient) -> None:
+    for name in KPI_NAMES:
+        for params, field in DATES_OFF_THE_CALENDAR:
+            response = await admin.get(f"/api/v1/kpis/{name}", params=params)
+            error = assert_error(response, 422, "invalid_period")
+            assert field in {d["field"] for d in error["details"]}, (name, params, error)
+    earliest = await admin.get("/api/v1/kpis/purchases", params={"from": "1900-01-01", "to": "1900-03-01"})
+    assert earliest.status_code == 200, earliest.text
+    assert earliest.json()["orders"] == 0

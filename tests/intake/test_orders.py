@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.timeutil import utc_past
 from models import LedgerAccount, LedgerEntry, LedgerTransaction, MemberEvent, Order
 from tests.support.helpers import ApiClient, assert_error, new_member_id, order_body
 
@@ -155,3 +157,21 @@ async def test_get_order(shop: ApiClient) -> None:
     order = (await shop.post("/api/v1/orders", json=order_body(member_id))).json()
     assert (await shop.get(f"/api/v1/orders/{order['id']}")).json() == order
     assert_error(await shop.get(f"/api/v1/orders/{uuid.uuid4()}"), 404, "order_not_found")
+
+
+async def test_an_order_placed_before_the_calendar_begins_in_utc_is_422(
+    shop: ApiClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Found by the schemathesis run: 0001-01-01 at +03:00 is a moment before year 1 in UTC, and converting it
+    overflowed in the validator (a 500) instead of failing it."""
+    member_id = await _new_member(shop)
+    body = order_body(member_id, placed_at="0001-01-01T00:00:00+03:00")
+    error = assert_error(await shop.post("/api/v1/orders", json=body), 422, "validation_error")
+    assert [d["field"] for d in error["details"]] == ["body.placed_at"]
+    async with sessions() as session:
+        count = await session.execute(select(func.count()).where(Order.external_id == body["external_id"]))
+        assert count.scalar_one() == 0
+    # The first moment the calendar holds in UTC still validates (checked on the validator alone: an order of
+    # year 1 in the shared database would be the oldest purchase and the oldest lot of every scan test).
+    first = datetime(1, 1, 1, 3, 0, tzinfo=timezone(timedelta(hours=3)))
+    assert utc_past(first) == datetime(1, 1, 1, tzinfo=UTC)

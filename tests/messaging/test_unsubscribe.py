@@ -86,3 +86,18 @@ async def test_sms_stop_opts_the_number_out(
     assert len(provider.sent) == 1
     assert_error(await marketer.post("/api/v1/sms/inbound", json={"from": phone, "text": "STOP"}), 403)
     assert_error(await shop.post("/api/v1/sms/inbound", json={"sender": phone, "text": "STOP"}), 422)
+
+
+async def test_a_bad_link_answers_the_json_envelope_the_schema_declares(http: httpx.AsyncClient) -> None:
+    """The pages are HTML, their errors JSON: the schema said text/html for the 400 until the schemathesis run
+    (tests/platform/test_schema_fuzz.py) compared it with the answer."""
+    for method in ("GET", "POST"):
+        response = await http.request(method, "/u/not-a-token")
+        assert_error(response, 400, "invalid_unsubscribe_token")
+        assert response.headers["content-type"] == "application/json"
+    operations = (await http.get("/openapi.json")).json()["paths"]["/u/{token}"]
+    for operation in operations.values():
+        assert operation["responses"]["200"]["content"].keys() == {"text/html"}
+        for status in ("400", "422"):
+            content = operation["responses"][status]["content"]
+            assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}

@@ -10,6 +10,9 @@ from typing import Any
 from core.errors import InvalidInput
 
 MAX_PERIOD_DAYS = 3 * 366
+# Far from the ends of Python's calendar, so the queries' own offsets (90 days back, a day forward) always fit.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9999, 1, 1)
 MAX_COHORT_MONTHS = 24
 # Keeps only members of the period's tier, when it names one.
 TIER_FILTER = "(CAST(:tier AS text) IS NULL OR m.tier = CAST(:tier AS text))"
@@ -24,6 +27,8 @@ class Period:
     @classmethod
     def of(cls, start: date | None, end: date | None, tier: str | None, *, today: date | None = None) -> Period:
         """The last 90 days up to today unless given; a period must run forwards and stay under three years."""
+        _check_in_calendar("query.from", start)
+        _check_in_calendar("query.to", end)
         end = end or today or datetime.now(UTC).date()
         start = start or end - timedelta(days=89)
         if start > end:
@@ -51,6 +56,15 @@ class Period:
 
     def params(self, **extra: Any) -> dict[str, Any]:
         return {"since": self.since, "until": self.until, "tier": self.tier, **extra}
+
+
+def _check_in_calendar(field: str, day: date | None) -> None:
+    if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidInput(
+            "the period is outside the dates the KPIs cover",
+            code="invalid_period",
+            details=[{"field": field, "message": f"must be between {EARLIEST_DAY} and {LATEST_DAY}"}],
+        )
 
 
 def ratio(part: Decimal | int, whole: Decimal | int, places: str = "0.0001") -> Decimal | None:
