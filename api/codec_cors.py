@@ -31,12 +31,12 @@ class CodecCors:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
+        if origin is None:  # not a browser (the temporal CLI, curl): CORS does not apply, nor is OPTIONS a preflight
+            await self.app(scope, receive, send)
+            return
         if scope["method"] == "OPTIONS":
             preflight = self._preflight(origin, headers.get("access-control-request-method"))
             await preflight(scope, receive, send)
-            return
-        if origin is None:  # not a browser (the temporal CLI, curl): CORS does not apply
-            await self.app(scope, receive, send)
             return
         if origin != self.origin:
             refused = envelope(403, "origin_not_allowed", f"the codec endpoint does not serve pages of {origin}")

@@ -100,7 +100,12 @@ def _namespace_checked(request: Request, namespace: str | None) -> None:
             details=[{"field": "x-namespace", "message": "name the Temporal namespace of the payloads"}],
         )
     if namespace != served:
-        raise Forbidden(f"this codec serves the namespace {served!r}, not {namespace!r}", code="namespace_not_served")
+        # Bad input, not a missing permission: the same key may decode the served namespace.
+        raise InvalidInput(
+            f"this codec serves the namespace {served!r}, not {namespace!r}",
+            code="namespace_not_served",
+            details=[{"field": "x-namespace", "message": f"must be {served!r}"}],
+        )
 
 
 def _to_proto(body: CodecPayloads) -> list[Payload]:

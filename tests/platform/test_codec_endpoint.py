@@ -127,7 +127,7 @@ async def test_the_namespace_header_is_required_and_must_be_the_served_one(
     assert missing.status_code == 422
     assert missing.json()["error"]["details"][0]["field"] == "x-namespace"
     other = await codec_http.post("/codec/decode", json=body, headers={**_bearer(secret), "X-Namespace": "billing"})
-    assert other.status_code == 403
+    assert other.status_code == 422
     assert other.json()["error"]["code"] == "namespace_not_served"
 
 
