@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -72,6 +72,31 @@ async def engine(base_settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
+
+
+SCAN_ZONES = ("UTC", "Asia/Shanghai")
+"""PostgreSQL session time zones the date-sensitive tests run under: whatever the server is set to, a day is
+a UTC day (Asia/Shanghai is UTC+8, so 16:00-24:00 UTC falls on the next day there)."""
+
+
+@pytest_asyncio.fixture(scope="session")
+async def zoned_engines(database_url: str) -> AsyncIterator[dict[str, AsyncEngine]]:
+    engines = {
+        zone: create_async_engine(database_url, pool_size=5, connect_args={"server_settings": {"timezone": zone}})
+        for zone in SCAN_ZONES
+    }
+    yield engines
+    for engine in engines.values():
+        await engine.dispose()
+
+
+@pytest.fixture(params=SCAN_ZONES)
+def zoned_sessions(
+    request: pytest.FixtureRequest, zoned_engines: dict[str, AsyncEngine]
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test database whose `TimeZone` is each of SCAN_ZONES in turn (the test runs once per
+    zone), to prove a query's days do not depend on the server's time zone."""
+    return create_session_factory(zoned_engines[request.param])
 
 
 @pytest_asyncio.fixture(scope="session")
