@@ -29,6 +29,7 @@ from devstack.embedded import EmbeddedPostgres, find_binary, free_port
 from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.support.helpers import ApiClient, KeyMaker, role_client
+from tests.support.scratch_dir import server_dir
 from tests.support.temporal import started_workers
 from workflows.contracts import SEARCH_ATTRIBUTES
 
@@ -36,16 +37,17 @@ TEST_DB = "memberflow_test"
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    root = tmp_path_factory.mktemp("pg")
-    server = EmbeddedPostgres(root / "data", free_port(), root / "postgres.log")
-    server.start()
-    try:
-        server.ensure_database(TEST_DB)
-        upgrade(server.url(TEST_DB))
-        yield server
-    finally:
-        server.stop()
+def postgres() -> Iterator[EmbeddedPostgres]:
+    """The session's PostgreSQL, its data outside pytest's tmp_path (see tests/support/scratch_dir.py)."""
+    with server_dir("test-pg") as root:
+        server = EmbeddedPostgres(root / "data", free_port(), root / "postgres.log")
+        server.start()
+        try:
+            server.ensure_database(TEST_DB)
+            upgrade(server.url(TEST_DB))
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
