@@ -6,11 +6,13 @@ one domain's tests only live in that domain's conftest.py; helpers (not fixtures
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
@@ -34,6 +36,12 @@ from tests.support.temporal import started_workers
 from workflows.contracts import SEARCH_ATTRIBUTES
 
 TEST_DB = "memberflow_test"
+
+# Property tests draw the same examples on every run (derandomize), so a failure in `make test` fails again on
+# the next run and on another machine; HYPOTHESIS_PROFILE=explore draws fresh ones, to look for new failures.
+hypothesis.settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("explore", print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(scope="session")
