@@ -23,15 +23,16 @@ async def test_the_test_database_survives_another_pytest_session_starting(
     which runs as another user, must keep reading and writing its data, so its data is not under that folder."""
     pytest_root = tmp_path_factory.getbasetemp().parent
     assert not postgres.data_dir.is_relative_to(pytest_root)
-    os.chmod(pytest_root, stat.S_IMODE(os.stat(pytest_root).st_mode) & 0o700)
-    name = f"survive_{uuid.uuid4().hex[:8]}"
-    postgres.ensure_database(name)  # new files in the data folder
-    engine = create_async_engine(postgres.url(name))
+    mode = stat.S_IMODE(os.stat(pytest_root).st_mode)
+    os.chmod(pytest_root, mode & 0o700)
+    engine = create_async_engine(postgres.url(f"survive_{uuid.uuid4().hex[:8]}"))
     try:
+        postgres.ensure_database(engine.url.database or "")  # new files in the data folder
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await engine.dispose()
+        os.chmod(pytest_root, mode)  # as it was: other sessions' servers may still live under it
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
