@@ -6,16 +6,18 @@ one domain's tests only live in that domain's conftest.py; helpers (not fixtures
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -30,24 +32,32 @@ from services.platform.api_keys import Role
 from tests.support.codec import session_temporal_settings
 from tests.support.helpers import ApiClient, KeyMaker, role_client
 from tests.support.schema_fuzz import keep_hypothesis_reports
+from tests.support.scratch_dir import server_dir
 from tests.support.temporal import started_workers
 from workflows.contracts import SEARCH_ATTRIBUTES
 
 TEST_DB = "memberflow_test"
 keep_hypothesis_reports()
 
+# Property tests draw the same examples on every run (derandomize), so a failure in `make test` fails again on
+# the next run and on another machine; HYPOTHESIS_PROFILE=explore draws fresh ones, to look for new failures.
+hypothesis.settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("explore", print_blob=True)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    root = tmp_path_factory.mktemp("pg")
-    server = EmbeddedPostgres(root / "data", free_port(), root / "postgres.log")
-    server.start()
-    try:
-        server.ensure_database(TEST_DB)
-        upgrade(server.url(TEST_DB))
-        yield server
-    finally:
-        server.stop()
+def postgres() -> Iterator[EmbeddedPostgres]:
+    """The session's PostgreSQL, its data outside pytest's tmp_path (see tests/support/scratch_dir.py)."""
+    with server_dir("test-pg") as root:
+        server = EmbeddedPostgres(root / "data", free_port(), root / "postgres.log")
+        server.start()
+        try:
+            server.ensure_database(TEST_DB)
+            upgrade(server.url(TEST_DB))
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +91,31 @@ async def engine(base_settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
+
+
+SCAN_ZONES = ("UTC", "Asia/Shanghai")
+"""PostgreSQL session time zones the date-sensitive tests run under: whatever the server is set to, a day is
+a UTC day (Asia/Shanghai is UTC+8, so 16:00-24:00 UTC falls on the next day there)."""
+
+
+@pytest_asyncio.fixture(scope="session")
+async def zoned_engines(database_url: str) -> AsyncIterator[dict[str, AsyncEngine]]:
+    engines = {
+        zone: create_async_engine(database_url, pool_size=5, connect_args={"server_settings": {"timezone": zone}})
+        for zone in SCAN_ZONES
+    }
+    yield engines
+    for engine in engines.values():
+        await engine.dispose()
+
+
+@pytest.fixture(params=SCAN_ZONES)
+def zoned_sessions(
+    request: pytest.FixtureRequest, zoned_engines: dict[str, AsyncEngine]
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test database whose `TimeZone` is each of SCAN_ZONES in turn (the test runs once per
+    zone), to prove a query's days do not depend on the server's time zone."""
+    return create_session_factory(zoned_engines[request.param])
 
 
 @pytest_asyncio.fixture(scope="session")

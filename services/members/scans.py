@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,11 @@ def birthday_on(day: date) -> ColumnElement[bool]:
 
 
 def last_purchase_on(day: date) -> ColumnElement[bool]:
-    """Members whose last purchase was on `day` (UTC), so a silent spell of N days is due exactly once."""
-    return func.date(Member.last_purchase_at) == day
+    """Members whose last purchase was on `day` (UTC), so a silent spell of N days is due exactly once.
+    Bounds on the timestamp itself, not `date(last_purchase_at)`: that cast takes the day in the session's
+    time zone, so a server set to Asia/Shanghai would move every purchase after 16:00 UTC to the next day."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return (Member.last_purchase_at >= start) & (Member.last_purchase_at < start + timedelta(days=1))
 
 
 async def pages_of(

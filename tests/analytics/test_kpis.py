@@ -23,12 +23,21 @@ from services.intake.orders import RefundCreate
 from services.loyalty import tiers
 from services.platform import api_keys
 from services.platform.api_keys import Role
-from tests.support.brand import joined_member, placed_order, scratch_database
+from tests.support.brand import (
+    at,
+    coupon_template,
+    issued_coupon,
+    joined_member,
+    placed_order,
+    recorded_message,
+    scratch_database,
+)
 from tests.support.helpers import ApiClient, assert_error
+from tests.support.journey_runs import record_run
 
 JUNE, JULY = Period(date(2026, 6, 1), date(2026, 7, 31)), Period(date(2026, 7, 1), date(2026, 7, 31))
-TODAY = datetime.now(UTC).date()
 Sessions = async_sessionmaker[AsyncSession]
+Brand = tuple[Sessions, str, dict[str, Any]]
 
 
 async def _member(session: AsyncSession, joined: date) -> uuid.UUID:
@@ -40,11 +49,14 @@ async def _order(session: AsyncSession, member_id: uuid.UUID, day: date, amount:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, str, dict[str, uuid.UUID]]]:
+async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[Brand]:
     """Four members. A joins 3 June, buys 600 on 5 June and 600 on 10 July (silver); B joins 20 June, buys 100
-    on 21 June, 40 of it refunded; C joins 5 July, buys 6,000 on 6 July (gold); D joins 10 July, never buys."""
+    on 21 June, 40 of it refunded; C joins 5 July, buys 6,000 on 6 July (gold); D joins 10 July, never buys.
+    Their coupons, journey runs and messages are in `_programme`. `ids["seeded_on"]` is the UTC day the ledger
+    entries were written on (they carry the time of writing), read before writing, never at import."""
     db = await scratch_database(postgres, "kpi")
     sessions, url = db.sessions, db.url
+    seeded_on = datetime.now(UTC).date()
     async with sessions() as session:
         await tiers.ladder(session)  # the default ladder exists after migration
         ids = {
@@ -58,14 +70,44 @@ async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[tuple[Sessions, str
         await _order(session, ids["a"], date(2026, 7, 10), "600.00")
         await _order(session, ids["c"], date(2026, 7, 6), "6000.00")
         await orders.refund(session, refunded, RefundCreate(external_id="r-1", amount=Decimal("40.00")))
+        await _programme(session, ids)
         await session.commit()
     try:
-        yield sessions, url, ids
+        yield sessions, url, {**ids, "seeded_on": seeded_on}
     finally:
         await db.engine.dispose()
 
 
-async def test_purchases_count_net_revenue_and_repeat_buyers(brand: tuple[Sessions, str, Any]) -> None:
+async def _programme(session: AsyncSession, ids: dict[str, uuid.UUID]) -> None:
+    """Coupons: kpi_welcome to A (5 June, redeemed 6 June), B (21 June) and C (6 July, redeemed 8 July);
+    kpi_birthday to D (11 July); one more to A on 20 May, before the period. Journeys: welcome for each member
+    on the day they joined (A completed, B and D still at story_delay, C exited), win_back for B on 25 June
+    (at miss_you); A, B and C each ordered within 7 days of their welcome. Messages: welcome emails sent to A
+    and B, suppressed for C (no_consent) and D (unsubscribed), an SMS to B that failed (22 June), and an SMS to
+    A on 30 May, before the period."""
+    welcome, birthday = await coupon_template(session, "kpi_welcome"), await coupon_template(session, "kpi_birthday")
+    await issued_coupon(session, welcome, ids["a"], date(2026, 6, 5), redeemed=date(2026, 6, 6))
+    await issued_coupon(session, welcome, ids["b"], date(2026, 6, 21))
+    await issued_coupon(session, welcome, ids["c"], date(2026, 7, 6), redeemed=date(2026, 7, 8))
+    await issued_coupon(session, birthday, ids["d"], date(2026, 7, 11))
+    await issued_coupon(session, welcome, ids["a"], date(2026, 5, 20))
+    path = ["welcome_message", "story_delay"]
+    for member, joined, ending in (("a", 3, "completed"), ("b", 20, None), ("c", 35, "exited"), ("d", 40, None)):
+        start = at(date(2026, 6, 1)) + timedelta(days=joined - 1)
+        await record_run(session, "welcome", path, ending=ending, member_id=ids[member], start=start)
+    await record_run(session, "win_back", ["high_value", "miss_you"], member_id=ids["b"], start=at(date(2026, 6, 25)))
+    for member, day, channel, status, reason in (
+        ("a", date(2026, 6, 3), "email", "sent", None),
+        ("b", date(2026, 6, 20), "email", "sent", None),
+        ("c", date(2026, 7, 5), "email", "suppressed", "no_consent"),
+        ("d", date(2026, 7, 10), "email", "suppressed", "unsubscribed"),
+        ("b", date(2026, 6, 22), "sms", "failed", "provider refused"),
+        ("a", date(2026, 5, 30), "sms", "sent", None),
+    ):
+        await recorded_message(session, ids[member], day, channel, status, reason)
+
+
+async def test_purchases_count_net_revenue_and_repeat_buyers(brand: Brand) -> None:
     sessions, _, _ = brand
     async with sessions() as session:
         report = await kpis.purchases(session, JUNE)
@@ -77,7 +119,7 @@ async def test_purchases_count_net_revenue_and_repeat_buyers(brand: tuple[Sessio
     assert (july.orders, july.revenue, july.repeat_buyers) == (2, Decimal("6600.00"), 0)
 
 
-async def test_tiers_members_and_clv(brand: tuple[Sessions, str, Any]) -> None:
+async def test_tiers_members_and_clv(brand: Brand) -> None:
     sessions, _, _ = brand
     async with sessions() as session:
         tier_report = await kpis.tiers(session, JUNE)
@@ -99,7 +141,7 @@ async def test_tiers_members_and_clv(brand: tuple[Sessions, str, Any]) -> None:
     assert (gold_only.orders, gold_only.revenue) == (1, Decimal("6000.00"))
 
 
-async def test_cohort_retention_and_churn(brand: tuple[Sessions, str, Any]) -> None:
+async def test_cohort_retention_and_churn(brand: Brand) -> None:
     sessions, _, _ = brand
     async with sessions() as session:
         report = await kpis.retention(session, JUNE)
@@ -113,9 +155,9 @@ async def test_cohort_retention_and_churn(brand: tuple[Sessions, str, Any]) -> N
     ]
 
 
-async def test_points_liability_is_valued_at_the_configured_rate(brand: tuple[Sessions, str, Any]) -> None:
+async def test_points_liability_is_valued_at_the_configured_rate(brand: Brand) -> None:
     sessions, _, _ = brand
-    recent = Period(TODAY - timedelta(days=1), TODAY)  # ledger entries carry the time they were written
+    recent = _since_seeding(brand)  # ledger entries carry the time they were written
     async with sessions() as session:
         report = await kpis.points(session, recent, point_value=Decimal("0.05"), currency="CNY")
         june = await kpis.points(session, JUNE, point_value=Decimal("0.05"), currency="CNY")
@@ -126,9 +168,103 @@ async def test_points_liability_is_valued_at_the_configured_rate(brand: tuple[Se
     assert (june.issued, june.outstanding) == (0, 7260)
 
 
-async def test_the_api_checks_periods_and_roles(
-    brand: tuple[Sessions, str, Any], base_settings: Settings, temporal_dev: Any
-) -> None:
+# What the API answers for June and July, as JSON: the same figures the service-level tests check above, with
+# the points liability valued at the default 0.01 per point (7,260 outstanding) and no points moved in June.
+API_FIGURES: dict[str, Any] = {
+    "members": {"total": 4, "new": 4, "active_30d": 2, "active_90d": 3},
+    "clv": {
+        "members": 4,
+        "clv": "1815.00",
+        "by_tier": [
+            {"tier": "member", "members": 2, "clv": "30.00", "orders_per_member": "0.50"},
+            {"tier": "silver", "members": 1, "clv": "1200.00", "orders_per_member": "2.00"},
+            {"tier": "gold", "members": 1, "clv": "6000.00", "orders_per_member": "1.00"},
+        ],
+    },
+    "retention": {
+        "cohorts": [
+            {"month": "2026-06", "members": 2, "retention": ["1.0000", "0.5000"]},
+            {"month": "2026-07", "members": 2, "retention": ["0.5000"]},
+        ],
+        "churn": [{"month": "2026-07", "active_before": 2, "retained": 1, "churn_rate": "0.5000"}],
+    },
+    "points": {
+        "issued": 0,
+        "redeemed": 0,
+        "expired": 0,
+        "adjusted": 0,
+        "outstanding": 7260,
+        "held": 0,
+        "liability": "72.60",
+        "currency": "CNY",
+        "redemption_rate": None,
+    },
+    "coupons": [
+        {"template": "kpi_welcome", "issued": 3, "redeemed": 2, "redeem_rate": "0.6667"},
+        {"template": "kpi_birthday", "issued": 1, "redeemed": 0, "redeem_rate": "0.0000"},
+    ],
+    "journeys": [
+        {
+            "kind": "welcome",
+            "runs": 4,
+            "by_status": {"completed": 1, "exited": 1, "running": 2},
+            "by_step": {"story_delay": 2},
+            "converted": 3,
+            "conversion_rate": "0.7500",
+        },
+        {
+            "kind": "win_back",
+            "runs": 1,
+            "by_status": {"running": 1},
+            "by_step": {"miss_you": 1},
+            "converted": 0,
+            "conversion_rate": "0.0000",
+        },
+    ],
+    "messages": [
+        {
+            "channel": "email",
+            "by_status": {"sent": 2, "suppressed": 2},
+            "suppressed_by_reason": {"no_consent": 1, "unsubscribed": 1},
+        },
+        {"channel": "sms", "by_status": {"failed": 1}, "suppressed_by_reason": {}},
+    ],
+}
+
+
+def _since_seeding(brand: Brand) -> Period:
+    """From the day the brand's ledger entries were written to today, both read at run time: a run that
+    crosses midnight UTC still covers them."""
+    return Period(brand[2]["seeded_on"], datetime.now(UTC).date())
+
+
+async def test_coupons_journeys_and_messages_count_only_the_period(brand: Brand) -> None:
+    sessions, _, _ = brand
+    async with sessions() as session:
+        coupon_stats = await kpis.coupons(session, JUNE)
+        journey_stats = await kpis.journeys(session, JUNE, attribution_days=7)
+        message_stats = await kpis.messages(session, JUNE)
+        gold_coupons = await kpis.coupons(session, Period(JUNE.start, JUNE.end, "gold"))
+        may = await kpis.coupons(session, Period(date(2026, 5, 1), date(2026, 5, 31)))
+    assert coupon_stats == [
+        kpis.CouponStat("kpi_welcome", 3, 2, Decimal("0.6667")),
+        kpis.CouponStat("kpi_birthday", 1, 0, Decimal("0.0000")),
+    ]
+    assert gold_coupons == [kpis.CouponStat("kpi_welcome", 1, 1, Decimal("1.0000"))]
+    assert may == [kpis.CouponStat("kpi_welcome", 1, 0, Decimal("0.0000"))]
+    assert journey_stats == [
+        kpis.JourneyStat(
+            "welcome", 4, {"completed": 1, "running": 2, "exited": 1}, {"story_delay": 2}, 3, Decimal("0.7500")
+        ),
+        kpis.JourneyStat("win_back", 1, {"running": 1}, {"miss_you": 1}, 0, Decimal("0.0000")),
+    ]
+    assert message_stats == [
+        kpis.ChannelStat("email", {"sent": 2, "suppressed": 2}, {"no_consent": 1, "unsubscribed": 1}),
+        kpis.ChannelStat("sms", {"failed": 1}, {}),
+    ]
+
+
+async def test_the_api_checks_periods_and_roles(brand: Brand, base_settings: Settings, temporal_dev: Any) -> None:
     _, url, _ = brand
     settings = base_settings.model_copy(update={"database_url": url})
     app = create_app(settings, temporal_client=temporal_dev.client)
@@ -147,8 +283,15 @@ async def test_the_api_checks_periods_and_roles(
             assert response.json()["revenue"] == "7260.00"
             tiers_body = (await http.get("/api/v1/kpis/tiers", headers=as_marketer)).json()
             assert [t["members"] for t in tiers_body["distribution"]] == [2, 1, 1]
-            for name in ("members", "clv", "retention", "points", "coupons", "journeys", "messages"):
-                assert (await http.get(f"/api/v1/kpis/{name}", headers=as_marketer)).status_code == 200, name
+            june = {"from": "2026-06-01", "to": "2026-07-31"}
+            for name, expected in API_FIGURES.items():
+                response = await http.get(f"/api/v1/kpis/{name}", params=june, headers=as_marketer)
+                assert response.status_code == 200, response.text
+                assert response.json() == expected, name
+            recent = _since_seeding(brand)
+            since = {"from": recent.start.isoformat(), "to": recent.end.isoformat()}
+            points = (await http.get("/api/v1/kpis/points", params=since, headers=as_marketer)).json()
+            assert (points["issued"], points["outstanding"], points["redemption_rate"]) == (7260, 7260, "0.0000")
             backwards = await http.get(
                 "/api/v1/kpis/purchases", params={"from": "2026-07-01", "to": "2026-06-01"}, headers=as_marketer
             )

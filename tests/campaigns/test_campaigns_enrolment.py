@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -112,7 +113,10 @@ async def test_a_worker_killed_mid_page_never_enrols_anyone_twice(
         "MEMBERFLOW_DATABASE_URL": database_url,
         "MEMBERFLOW_TEMPORAL__ADDRESS": temporal_dev.client.service_client.config.target_host,
         "MEMBERFLOW_TEMPORAL__TASK_QUEUE": settings.temporal.task_queue,
-        "MEMBERFLOW_CAMPAIGNS__PAGE_SIZE": "100",
+        # Pages of 10 started two at a time (the API's `campaign_tuning`), each start 200 ms late on the doomed
+        # worker: a page takes a second there, so the kill below, which follows the page's first heartbeat by
+        # a few milliseconds, always lands inside the page instead of racing its end.
+        "CAMPAIGN_WORKER_START_DELAY": "0.2",
         **codec_env(settings.temporal),
     }
     doomed = subprocess.Popen(
@@ -133,7 +137,15 @@ async def test_a_worker_killed_mid_page_never_enrols_anyone_twice(
                 pending = (await handle.describe()).raw_description.pending_activities
             except RPCError:
                 return False
-            return any(a.activity_type.name == "campaign.enroll" for a in pending)
+            # Started and heartbeating on the doomed worker: the page's journeys are being started right now.
+            # A scheduled activity that no worker has picked up yet would not prove anything when it is killed.
+            return any(
+                a.activity_type.name == "campaign.enroll"
+                and a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+                and a.attempt == 1
+                and a.HasField("last_heartbeat_time")
+                for a in pending
+            )
 
         await eventually(page_in_flight, what="an enrolment page in flight", timeout=90)
         doomed.send_signal(signal.SIGKILL)

@@ -137,11 +137,13 @@ async def test_start_twice_is_one_run_and_a_rerun_enrols_only_newcomers(
     campaign_id, members, member_tag = await _campaign(marketer, sessions, 30, holdout_percent=10)
     client = temporal_dev.client
     async with running_workers(client, sessions, settings):
-        first, second = (
-            await marketer.post(f"/api/v1/campaigns/{campaign_id}/start"),
-            await marketer.post(f"/api/v1/campaigns/{campaign_id}/start"),
+        # Two starts in flight at once (the row lock orders them): one run, whichever came first.
+        first, second = await asyncio.gather(
+            marketer.post(f"/api/v1/campaigns/{campaign_id}/start"),
+            marketer.post(f"/api/v1/campaigns/{campaign_id}/start"),
         )
-        assert first.status_code == second.status_code == 200
+        assert first.status_code == second.status_code == 200, (first.text, second.text)
+        assert first.json()["status"] == second.json()["status"] == "running"
         async with sessions() as session:
             starts = (
                 await session.execute(
@@ -153,6 +155,9 @@ async def test_start_twice_is_one_run_and_a_rerun_enrols_only_newcomers(
         assert starts == 1
         done = await wait_status(marketer, campaign_id, "completed")
         enrolled_before = done["progress"]["enrolled"]
+        held_before = {m for m in members if enrolment.bucket_of(campaign_id, m) < 10}
+        assert (enrolled_before, done["progress"]["held_out"]) == (30 - len(held_before), len(held_before))
+        await eventually(lambda: _is(count_journeys(client, campaign_id), enrolled_before), what="one journey each")
         newcomers = await add_members(sessions, 12, tags=[member_tag])
         again = await marketer.post(f"/api/v1/campaigns/{campaign_id}/start")
         assert again.json()["status"] == "running"

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from devstack.embedded import free_port
+from tests.support.scratch_dir import server_dir
 
 pytestmark = pytest.mark.slow
 
@@ -86,12 +87,13 @@ class DevStack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, repo_root: Path) -> Iterator[DevStack]:
-    dev = DevStack(repo_root, tmp_path / "data")
-    yield dev
-    if dev.proc is not None and dev.proc.poll() is None:
-        os.killpg(dev.proc.pid, signal.SIGTERM)
-        dev.proc.wait(60)
+def stack(repo_root: Path) -> Iterator[DevStack]:
+    with server_dir("dev-stack") as root:  # not tmp_path: see tests/support/scratch_dir.py
+        dev = DevStack(repo_root, root / "data")
+        yield dev
+        if dev.proc is not None and dev.proc.poll() is None:
+            os.killpg(dev.proc.pid, signal.SIGTERM)
+            dev.proc.wait(60)
 
 
 def test_dev_stack_serves_stops_cleanly_and_keeps_data(stack: DevStack) -> None:

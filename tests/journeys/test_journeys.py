@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from models import Coupon, JourneyRun, Message, StaffTask, TemporalOutbox
+from tests.support.clock import born_on_the_day, late_utc_evening, utc_today
 from tests.support.helpers import ApiClient, member_body, midday_zone, new_member_id, order_body, zone_where_it_is
 from tests.support.temporal import HISTORIES, started_workers
 from workflows.contracts import JOURNEY_KIND, JOURNEY_STEP, MEMBER_ID, JourneyOutcome, JourneyStatus
@@ -236,20 +237,25 @@ async def test_abandoned_cart_sms_two_hours_later_unless_they_ordered(
 
 
 async def test_birthday_and_win_back_start_from_the_daily_scan(
-    shop: ApiClient, temporal_env: WorkflowEnvironment, workers: None, sessions: Sessions, task_queue: str
+    shop: ApiClient,
+    temporal_env: WorkflowEnvironment,
+    workers: None,
+    sessions: Sessions,
+    zoned_sessions: Sessions,
+    task_queue: str,
 ) -> None:
+    """The scan runs on a session in UTC and in Asia/Shanghai: the last purchase, at 20:00 UTC 30 days ago,
+    is on the next day in Shanghai, and the scan must still count it as 30 days ago."""
     from temporalio.testing import ActivityEnvironment
 
     from activities.journeys import ScanActivities, ScanInput
 
-    today = datetime.now(UTC).date()
-    birthday = await _member(shop, birthday=today.replace(year=1990).isoformat())
+    today = utc_today()
+    birthday = await _member(shop, birthday=born_on_the_day(today, 1990).isoformat())
     silent = await _member(shop)
-    await shop.post(
-        "/api/v1/orders",
-        json=order_body(silent, amount="6000.00", placed_at=(datetime.now(UTC) - timedelta(days=30)).isoformat()),
-    )
-    activities = ScanActivities(sessions)
+    placed = late_utc_evening(today - timedelta(days=30))
+    await shop.post("/api/v1/orders", json=order_body(silent, amount="6000.00", placed_at=placed.isoformat()))
+    activities = ScanActivities(zoned_sessions)
     env = ActivityEnvironment(client=temporal_env.client)
     result = await env.run(activities.daily_scan, ScanInput(today=today, task_queue=task_queue))
     assert result.started["birthday"] >= 1
@@ -301,8 +307,8 @@ async def test_birthday_for_gold_adds_a_task_and_win_back_for_small_spenders_sen
 
     from activities.journeys import ScanActivities, ScanInput
 
-    today = datetime.now(UTC).date()
-    gold = await _member(shop, birthday=today.replace(year=1985).isoformat())
+    today = utc_today()
+    gold = await _member(shop, birthday=born_on_the_day(today, 1985).isoformat())
     await shop.post("/api/v1/orders", json=order_body(gold, amount="5200.00"))
     small = await _member(shop)
     await shop.post(
@@ -336,9 +342,8 @@ async def test_a_marketing_send_in_quiet_hours_waits_for_the_window_by_the_runs_
 ) -> None:
     """The activity judges quiet hours at the workflow's time, so once the run's clock passes the opening the
     message goes out; before the fix it compared against the worker's wall clock and spun the run in a loop."""
-    response = await shop.post(
-        "/api/v1/members", json=member_body(timezone=night_zone(), consent={"email": True, "sms": True})
-    )
+    zone = night_zone()  # read the UTC hour once: a second reading an hour later would name another zone
+    response = await shop.post("/api/v1/members", json=member_body(timezone=zone, consent={"email": True, "sms": True}))
     member_id = response.json()["id"]
     handle = _handle(temporal_env, "welcome", member_id)
     await _at_step(handle, "welcome_message")
@@ -352,7 +357,7 @@ async def test_a_marketing_send_in_quiet_hours_waits_for_the_window_by_the_runs_
         sent_at = (
             await session.execute(select(Message.created_at).where(Message.member_id == uuid.UUID(member_id)))
         ).scalar_one()
-    local = sent_at.astimezone(ZoneInfo(night_zone()))
+    local = sent_at.astimezone(ZoneInfo(zone))
     assert (local.hour, local.minute) >= (9, 0), local
 
 
@@ -370,16 +375,17 @@ async def _scan_starts(sessions: Sessions, today: date, member_ids: list[str], *
 
 
 async def test_the_daily_scan_reaches_every_due_member_however_many_pages_they_fill(
-    shop: ApiClient, sessions: Sessions
+    shop: ApiClient, zoned_sessions: Sessions
 ) -> None:
-    today = datetime.now(UTC).date()
-    born = [await _member(shop, birthday=today.replace(year=1992).isoformat()) for _ in range(5)]
-    assert await _scan_starts(sessions, today, born, page_size=2) == {f"journey-birthday-{m}" for m in born}
+    today = utc_today()
+    born = [await _member(shop, birthday=born_on_the_day(today, 1992).isoformat()) for _ in range(5)]
+    assert await _scan_starts(zoned_sessions, today, born, page_size=2) == {f"journey-birthday-{m}" for m in born}
 
 
 async def test_a_29_february_birthday_journey_starts_on_28_february_in_common_years(
-    shop: ApiClient, sessions: Sessions
+    shop: ApiClient, zoned_sessions: Sessions
 ) -> None:
+    sessions = zoned_sessions
     leapling = await _member(shop, birthday="2000-02-29")
     assert await _scan_starts(sessions, date(2027, 2, 28), [leapling], page_size=100) == {
         f"journey-birthday-{leapling}"

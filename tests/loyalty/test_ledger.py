@@ -7,13 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import Conflict, NotFound
-from models import LedgerTransaction
-from services.loyalty import ledger
+from devstack.embedded import EmbeddedPostgres
+from models import LedgerAccount, LedgerTransaction
+from services.loyalty import invariants, ledger
 from services.loyalty.ledger import InsufficientPoints
+from tests.support.brand import scratch_database
 from tests.support.ledger import assert_ledger_ok, balance, earn, lots, new_member, spend
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -198,14 +200,41 @@ async def test_clawback_takes_what_is_there_and_records_debt_repaid_by_next_earn
     assert result.posted_sum == 0
 
 
-async def test_ledger_check_reports_figures(sessions: Sessions) -> None:
-    member = await new_member(sessions)
-    await earn(sessions, member, 10)
-    result = await assert_ledger_ok(sessions)
-    assert result.transactions >= 1
-    assert result.entries >= 2
-    assert result.outstanding_points >= 10
-    assert result.mismatched_accounts == []
+async def test_ledger_check_reports_exact_figures_and_finds_a_broken_balance(postgres: EmbeddedPostgres) -> None:
+    """On a ledger of its own (a fresh database), so every figure is exact: one earn of 10 and one hold of 3
+    are two transactions of two entries each; then a member account whose cached balance drifts from its
+    entries is reported by id, and the check is no longer ok."""
+    db = await scratch_database(postgres, "ledger")
+    try:
+        member = await new_member(db.sessions)
+        await earn(db.sessions, member, 10)
+        async with db.sessions() as session:
+            await ledger.hold(
+                session, member_id=member, points=3, reason="r", idempotency_key=f"h-{member}", hold_id=uuid.uuid4()
+            )
+            await session.commit()
+        result = await assert_ledger_ok(db.sessions)
+        figures = (result.transactions, result.entries, result.outstanding_points, result.held_points)
+        assert figures == (2, 4, 7, 3)
+        assert (result.posted_sum, result.pending_sum, result.debt_points) == (0, 0, 0)
+        assert (result.unbalanced_transactions, result.mismatched_accounts, result.lot_mismatches) == (0, [], 0)
+        async with db.sessions() as session:
+            drifted = (
+                await session.execute(
+                    update(LedgerAccount)
+                    .where(LedgerAccount.member_id == member)
+                    .values(posted=LedgerAccount.posted + 1)
+                    .returning(LedgerAccount.id)
+                )
+            ).scalar_one()
+            await session.commit()
+            broken = await invariants.check(session)
+        assert not broken.ok
+        assert [(row["id"], row["posted"], row["entries_posted"]) for row in broken.mismatched_accounts] == [
+            (drifted, 11, 10)
+        ]
+    finally:
+        await db.engine.dispose()
 
 
 async def test_hundred_concurrent_spends_of_ten_on_a_hundred_exactly_ten_succeed(sessions: Sessions) -> None:
@@ -253,10 +282,19 @@ async def test_concurrent_holds_and_spends_never_overdraw(sessions: Sessions) ->
         return True
 
     outcomes = await asyncio.gather(*(hold_some(n) if n % 2 else spend_some() for n in range(60)))
+    holds = sum(1 for n, ok in enumerate(outcomes) if ok and n % 2)
+    spends = sum(1 for n, ok in enumerate(outcomes) if ok and not n % 2)
     final = await balance(sessions, member)
-    assert final.available >= 0
-    assert final.held == 70 * sum(1 for n, ok in enumerate(outcomes) if ok and n % 2)
-    assert final.posted == 1000 - 30 * sum(1 for n, ok in enumerate(outcomes) if ok and not n % 2)
+    assert (final.posted, final.held) == (1000 - 30 * spends, 70 * holds)
+    # 3,000 points were asked for out of 1,000, so some were refused; available only ever goes down, so each
+    # refusal means too little was left for it at the end as well: every point that could be taken was taken.
+    assert 0 <= final.available == 1000 - 30 * spends - 70 * holds
+    refused_holds, refused_spends = 30 - holds, 30 - spends
+    assert refused_holds + refused_spends > 0
+    if refused_spends:
+        assert final.available < 30
+    if refused_holds:
+        assert final.available < 70
     await assert_ledger_ok(sessions)
 
 

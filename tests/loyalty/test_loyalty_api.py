@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -256,3 +257,25 @@ async def test_roles_that_cannot_ingest_or_redeem(http: httpx.AsyncClient, make_
         await client.post("/api/v1/redemptions", json={"member_id": str(uuid.uuid4()), "reward_id": str(uuid.uuid4())}),
         403,
     )
+
+
+async def test_concurrent_partial_refunds_beyond_the_order_total_refund_only_what_was_paid(shop: ApiClient) -> None:
+    """Three refunds of 150 at once on an order of 300: the order is locked while each is checked, so exactly
+    two go through, the third is refused as exceeding the order, and exactly the 300 points earned come back."""
+    member_id = await _member(shop)
+    order = await _order(shop, member_id, "300.00")
+    url = f"/api/v1/orders/{order['id']}/refunds"
+    responses = await asyncio.gather(
+        *(shop.post(url, json={"external_id": f"race-{n}", "amount": "150.00"}) for n in range(3))
+    )
+    outcomes = Counter(
+        str(r.status_code) if r.status_code == 201 else f"{r.status_code} {r.json()['error']['code']}"
+        for r in responses
+    )
+    assert outcomes == {"201": 2, "422 refund_exceeds_order": 1}, [r.text for r in responses]
+    accepted = [r.json()["refund"]["points_clawed_back"] for r in responses if r.status_code == 201]
+    assert accepted == [150, 150]
+    stored = (await shop.get(f"/api/v1/orders/{order['id']}")).json()
+    assert (stored["status"], stored["points_clawed_back"]) == ("refunded", 300)
+    assert (await _points(shop, member_id))["posted"] == 0
+    assert (await shop.get(f"/api/v1/members/{member_id}")).json()["lifetime_spend"] == "0.00"

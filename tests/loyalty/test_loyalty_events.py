@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.clock import days_ago
 from tests.support.helpers import ApiClient, assert_error
 from tests.support.helpers import new_member_id as _member
 from tests.support.loyalty import points_of as _points
@@ -17,8 +18,9 @@ def _event(member_id: str, kind: str, at: datetime, **extra: Any) -> dict[str, A
 
 async def test_check_in_pays_once_per_local_calendar_day(shop: ApiClient) -> None:
     member_id = await _member(shop, timezone="Asia/Shanghai")
-    # 2026-11-20 15:30 UTC is 23:30 in Shanghai; 16:30 UTC is already the 21st there.
-    late = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+    # Ten days ago (events older than 366 days are refused, so never a fixed date): 15:30 UTC is 23:30 in
+    # Shanghai, and 16:30 UTC is already the next day there.
+    late = days_ago(10, hour=15) + timedelta(minutes=30)
     statuses = []
     for at in (late, late + timedelta(minutes=20), late + timedelta(hours=1)):
         response = await shop.post("/api/v1/events", json=_event(member_id, "checked_in", at))
@@ -67,7 +69,10 @@ async def test_bad_events_are_rejected(shop: ApiClient) -> None:
         (_event(member_id, "teleported", now), "body.type"),
         (_event(member_id, "checked_in", now + timedelta(days=1)), "body.occurred_at"),
         (_event(member_id, "checked_in", now - timedelta(days=800)), "body.occurred_at"),
-        ({**_event(member_id, "checked_in", now), "occurred_at": "2026-11-20T10:00:00"}, "body.occurred_at"),
+        (
+            {**_event(member_id, "checked_in", now), "occurred_at": now.replace(tzinfo=None).isoformat()},
+            "body.occurred_at",
+        ),
         (_event(member_id, "shared", now, properties={"blob": "x" * 9000}), "body.properties"),
     ]
     for body, field in cases:

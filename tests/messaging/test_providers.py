@@ -8,10 +8,13 @@ import uuid
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.messaging import SendMessageInput
 from core.settings import MessagingSettings, Settings
 from services.messaging import UNKNOWN_OUTCOME
 from services.messaging.providers import (
@@ -24,12 +27,15 @@ from services.messaging.providers import (
     Receipt,
     build_providers,
 )
-from tests.support.helpers import ApiClient
+from tests.support.helpers import ApiClient, midday_zone
+from tests.support.http_sink import HttpSink, http_sink
 from tests.support.messaging import Sessions, SmtpSink
 from tests.support.messaging import message_row as _row
 from tests.support.messaging import messaging_activities as _activities
 from tests.support.messaging import new_member as _member
 from tests.support.messaging import send_input as _send
+from tests.support.messaging_workflows import SendOnceOutcome, SendOnceWorkflow
+from worker import build_channel_workers
 
 # Failures at the provider
 
@@ -133,3 +139,63 @@ def test_build_providers_defaults_to_the_log_provider() -> None:
     assert (providers.email.name, providers.sms.name) == ("log", "log")
     with pytest.raises(ValueError, match="sms_url"):
         build_providers(MessagingSettings(sms_provider="http"))
+
+
+async def _send_sms_through_a_workflow(
+    temporal_env: WorkflowEnvironment, sessions: Sessions, settings: Settings, sink: HttpSink, inp: SendMessageInput
+) -> tuple[SendOnceOutcome, list[int]]:
+    """One SMS as a journey sends it (a workflow, the SMS channel's worker, Temporal's retry policy), through
+    the HTTP provider to `sink`; the outcome and the attempt each activity task started with."""
+    messaging = settings.messaging.model_copy(
+        update={"sms_provider": "http", "sms_url": sink.url, "sms_token": SecretStr("tok")}
+    )
+    task_queue = f"tq-sms-{uuid.uuid4()}"  # workers of their own: one set per send, each with its sink's URL
+    temporal = settings.temporal.model_copy(update={"task_queue": task_queue})
+    configured = settings.model_copy(update={"messaging": messaging, "temporal": temporal})
+    async with (
+        Worker(temporal_env.client, task_queue=task_queue, workflows=[SendOnceWorkflow]),
+        build_channel_workers(temporal_env.client, sessions, configured)[1],
+    ):
+        handle = await temporal_env.client.start_workflow(
+            SendOnceWorkflow.run,
+            inp,
+            id=f"sms-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        outcome = await handle.result()
+        history = await handle.fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    return outcome, attempts
+
+
+@pytest.mark.time_skipping
+async def test_http_sms_provider_on_a_real_server_retries_429_and_fails_on_other_4xx(
+    shop: ApiClient, sessions: Sessions, settings: Settings, temporal_env: WorkflowEnvironment
+) -> None:
+    member = await _member(shop, timezone=midday_zone(), consent={"email": True, "sms": True})
+    inp = _send(member["id"], "cart_reminder", channel="sms")
+    async with http_sink((429, {"error": "slow down"}), (200, {"id": "p-9"}), path="/sms") as sink:
+        outcome, attempts = await _send_sms_through_a_workflow(temporal_env, sessions, settings, sink, inp)
+    assert (outcome.status, attempts) == ("sent", [2])  # the 429 was retried by Temporal, once
+    assert [(r.method, r.path, r.headers["authorization"]) for r in sink.received] == [
+        ("POST", "/sms", "Bearer tok")
+    ] * 2
+    first, second = (r.json() for r in sink.received)
+    assert first == second  # the same message_id both times, so the provider can drop a duplicate
+    row = await _row(sessions, inp.message_key)
+    assert row is not None
+    assert (row.status, row.provider, row.provider_message_id) == ("sent", "http", "p-9")
+    assert (first["to"], first["text"]) == (member["phone"], row.body)
+    assert first["message_id"] == str(row.id) == outcome.message_id
+
+    refused = await _member(shop, timezone=midday_zone(), consent={"email": True, "sms": True})
+    async with http_sink((400, {"error": "unknown number"}), (200, {"id": "never"}), path="/sms") as sink:
+        refused_inp = _send(refused["id"], "cart_reminder", channel="sms")
+        outcome, attempts = await _send_sms_through_a_workflow(temporal_env, sessions, settings, sink, refused_inp)
+    assert (outcome.status, attempts, len(sink.received)) == ("failed", [1], 1)  # refused for good: no retry
+    assert outcome.reason is not None
+    assert "400" in outcome.reason

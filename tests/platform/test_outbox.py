@@ -21,9 +21,12 @@ from api import boundary
 from api.app import create_app
 from api.deps import SessionDep
 from core.settings import Settings
+from devstack.embedded import EmbeddedPostgres
 from models import TemporalOutbox
 from services.platform import outbox
+from tests.support.brand import scratch_database
 from tests.support.helpers import ApiClient, member_body
+from tests.support.waiting import value_when
 from worker import build_worker, relay_outbox
 from workflows import contracts
 from workflows.contracts import JourneyStatus
@@ -81,36 +84,47 @@ async def test_member_created_while_temporal_is_down_gets_its_journey_from_the_r
 
 
 async def test_relay_loop_delivers_overdue_rows_and_stops_on_request(
-    sessions: async_sessionmaker[AsyncSession], temporal_env: WorkflowEnvironment, task_queue: str
+    postgres: EmbeddedPostgres, temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
+    """On an outbox of its own (a fresh database), so rows other tests left undelivered never stand ahead of
+    this one and the relay's pass is about this row alone."""
     start = contracts.journey_start(
         contracts.JourneyInput(member_id=str(uuid.uuid4()), kind="welcome"), task_queue=task_queue, once=False
     )
     workflow_id = start.id
-    async with sessions() as session:
-        await outbox.enqueue_start(session, start)
-        await session.execute(
-            TemporalOutbox.__table__.update()
-            .where(TemporalOutbox.workflow_id == workflow_id)
-            .values(created_at=TemporalOutbox.created_at - outbox.RELAY_GRACE * 2)
-        )
-        await session.commit()
-    stop = asyncio.Event()
-    relay = asyncio.create_task(relay_outbox(sessions, temporal_env.client, stop, interval=0.05))
+    db = await scratch_database(postgres, "outbox")
+    sessions = db.sessions
     try:
-        for _ in range(100):
-            async with sessions() as session:
-                row = (
-                    await session.execute(select(TemporalOutbox).where(TemporalOutbox.workflow_id == workflow_id))
-                ).scalar_one()
-            if row.dispatched_at is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert row.dispatched_at is not None
+        async with sessions() as session:
+            await outbox.enqueue_start(session, start)
+            await session.execute(
+                TemporalOutbox.__table__.update()
+                .where(TemporalOutbox.workflow_id == workflow_id)
+                .values(created_at=TemporalOutbox.created_at - outbox.RELAY_GRACE * 2)
+            )
+            await session.commit()
+        stop = asyncio.Event()
+        relay = asyncio.create_task(relay_outbox(sessions, temporal_env.client, stop, interval=0.05))
+        try:
+            row = await value_when(
+                lambda: _outbox_row(sessions, workflow_id),
+                lambda found: found.dispatched_at is not None,
+                what="the relay to deliver the row",
+            )
+        finally:
+            stop.set()
+            await asyncio.wait_for(relay, timeout=5)
+        assert (row.attempts, row.last_error) == (1, None)
     finally:
-        stop.set()
-        await asyncio.wait_for(relay, timeout=5)
+        await db.engine.dispose()
     assert (await temporal_env.client.get_workflow_handle(workflow_id).describe()).run_id
+
+
+async def _outbox_row(sessions: async_sessionmaker[AsyncSession], workflow_id: str) -> TemporalOutbox:
+    async with sessions() as session:
+        return (
+            await session.execute(select(TemporalOutbox).where(TemporalOutbox.workflow_id == workflow_id))
+        ).scalar_one()
 
 
 async def test_a_typed_start_is_stored_as_before_and_rows_from_before_it_are_still_delivered(

@@ -18,9 +18,11 @@ from temporalio.worker import Worker
 
 from core.settings import Settings
 from models import Message
+from services.platform import api_keys
 from services.platform.api_keys import Role
-from tests.support.helpers import ApiClient, KeyMaker, assert_error, member_body
+from tests.support.helpers import ApiClient, assert_error, member_body
 from tests.support.temporal import HISTORIES
+from tests.support.waiting import value_when
 from worker import build_channel_workers, build_worker
 from workflows.redemption_approval import RedemptionApproval
 
@@ -85,6 +87,24 @@ async def _templates(sessions: Sessions, member_id: str) -> list[str]:
         return list(rows.scalars().all())
 
 
+async def _redemption_templates(sessions: Sessions, member_id: str) -> list[str]:
+    """The redemption emails this member was sent, oldest first (the welcome journey's are left out)."""
+    return [t for t in await _templates(sessions, member_id) if t.startswith("redemption_")]
+
+
+async def _redemption_state(
+    shop: ApiClient, approver: ApiClient, task_id: str, member_id: str, reward_id: str, redemption_id: str
+) -> tuple[Any, ...]:
+    """Everything one decision settles: the member's points, the reward's stock, the redemption's and the
+    approval task's status."""
+    return (
+        await _points(shop, member_id),
+        (await shop.get(f"/api/v1/rewards/{reward_id}")).json()["stock"],
+        (await shop.get(f"/api/v1/redemptions/{redemption_id}")).json()["status"],
+        (await approver.get(f"/api/v1/approvals/{task_id}")).json()["status"],
+    )
+
+
 async def test_approve_posts_the_hold_and_shipping_completes_it(
     shop: ApiClient,
     admin: ApiClient,
@@ -119,8 +139,9 @@ async def test_approve_posts_the_hold_and_shipping_completes_it(
     await handle.result()
     if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):
         (HISTORIES / "redemption_approval.json").write_text((await handle.fetch_history()).to_json())
-    await asyncio.sleep(0.5)
-    sent = [t for t in await _templates(sessions, member_id) if t.startswith("redemption_")]
+    sent = await value_when(
+        lambda: _redemption_templates(sessions, member_id), lambda found: len(found) >= 3, what="the three emails"
+    )
     assert sent == ["redemption_pending", "redemption_approved", "redemption_shipped"]
 
 
@@ -181,10 +202,13 @@ async def test_two_approvers_at_once_exactly_one_wins(
     admin: ApiClient,
     approver: ApiClient,
     http: httpx.AsyncClient,
-    make_key: KeyMaker,
+    sessions: Sessions,
     workers: list[Worker],
 ) -> None:
-    second = ApiClient(http, await make_key(Role.APPROVER))
+    second_name = f"second-approver-{uuid.uuid4().hex[:6]}"
+    async with sessions() as session:
+        second = ApiClient(http, (await api_keys.create(session, name=second_name, role=Role.APPROVER)).secret)
+        await session.commit()
     member_id, reward_id = await _setup(shop, admin)
     redemption = await _request(shop, member_id, reward_id)
     task = await _pending(approver, redemption["id"])
@@ -193,11 +217,43 @@ async def test_two_approvers_at_once_exactly_one_wins(
         second.post(f"/api/v1/approvals/{task['id']}/reject", json={"reason": "not eligible"}),
     )
     assert sorted([first.status_code, other.status_code]) == [200, 409]
-    loser = first if first.status_code == 409 else other
+    winner, loser = (first, other) if first.status_code == 200 else (other, first)
     assert loser.json()["error"]["code"] == "already_decided"
-    posted, held = await _points(shop, member_id)
-    assert held == 0
-    assert posted in (4000, 10000)
+    state = await _redemption_state(shop, approver, task["id"], member_id, reward_id, redemption["id"])
+    if winner is first:  # the approval won: the points are spent, one unit of stock is gone
+        assert (winner.json()["status"], winner.json()["decided_by"]) == ("approved", approver_name(winner))
+        assert state == ((4000, 0), 2, "fulfilling", "approved")
+    else:  # the rejection won: the hold is released, the stock untouched
+        assert (winner.json()["status"], winner.json()["reason"]) == ("rejected", "not eligible")
+        assert winner.json()["decided_by"] == second_name
+        assert state == ((10000, 0), 3, "rejected", "rejected")
+
+
+async def test_an_approval_racing_the_members_cancel_settles_one_way_only(
+    shop: ApiClient, admin: ApiClient, approver: ApiClient, workers: list[Worker]
+) -> None:
+    """The approver and the member act at the same moment: exactly one of them decides, the other is told so,
+    and the points, stock and statuses are those of the one that won (never a spend on a cancelled order)."""
+    member_id, reward_id = await _setup(shop, admin)
+    redemption = await _request(shop, member_id, reward_id)
+    task = await _pending(approver, redemption["id"])
+    approved, cancelled = await asyncio.gather(
+        approver.post(f"/api/v1/approvals/{task['id']}/approve"),
+        shop.post(f"/api/v1/redemptions/{redemption['id']}/cancel", json={"reason": "changed my mind"}),
+    )
+    assert sorted([approved.status_code, cancelled.status_code]) == [200, 409], (approved.text, cancelled.text)
+    loser = approved if approved.status_code == 409 else cancelled
+    assert loser.json()["error"]["code"] == "already_decided"
+    state = await _redemption_state(shop, approver, task["id"], member_id, reward_id, redemption["id"])
+    if approved.status_code == 200:
+        assert approved.json()["status"] == "approved"
+        assert state == ((4000, 0), 2, "fulfilling", "approved")
+    else:
+        assert cancelled.json()["status"] == "cancelled"
+        assert state == ((10000, 0), 3, "cancelled", "withdrawn")
+    lines = (await shop.get(f"/api/v1/members/{member_id}/ledger")).json()["items"]
+    spends = [line for line in lines if line["kind"] == "post" and line["amount"] < 0]
+    assert len(spends) == (1 if approved.status_code == 200 else 0)
 
 
 async def test_stock_gone_before_approval_fails_cleanly(
@@ -212,8 +268,12 @@ async def test_stock_gone_before_approval_fails_cleanly(
     assert (response.json()["status"], response.json()["reason"]) == ("rejected", "out of stock")
     assert await _points(shop, member_id) == (10000, 0)
     assert (await shop.get(f"/api/v1/redemptions/{redemption['id']}")).json()["status"] == "rejected"
-    await asyncio.sleep(0.5)
-    assert "redemption_rejected" in await _templates(sessions, member_id)
+    sent = await value_when(
+        lambda: _redemption_templates(sessions, member_id),
+        lambda found: "redemption_rejected" in found,
+        what="the rejection email",
+    )
+    assert sent == ["redemption_pending", "redemption_rejected"]
 
 
 async def test_requester_cannot_approve_their_own_request(

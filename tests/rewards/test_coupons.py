@@ -277,3 +277,25 @@ async def test_ten_concurrent_issues_respect_a_limit_of_two(
             await session.execute(select(func.count()).where(Coupon.member_id == uuid.UUID(member_id)))
         ).scalar_one()
     assert count == 2
+
+
+async def test_ten_concurrent_issues_under_one_key_issue_one_coupon(
+    marketer: ApiClient, shop: ApiClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A client that retries before its first try has answered: the same Idempotency-Key (and, for a journey,
+    the same issue_key) ten times at once gives one coupon, and every try the first one's answer (a retry
+    waits on the key's unique index until the first commits, then replays it)."""
+    template = await _template(marketer)
+    member_id = await _member(shop)
+    header, issue_key = {"Idempotency-Key": f"iss-{uuid.uuid4().hex}"}, f"journey:test:{member_id}"
+    body = {"template_code": template["code"], "member_id": member_id, "issue_key": issue_key}
+    responses = await asyncio.gather(*(shop.post("/api/v1/coupons", json=body, headers=header) for _ in range(10)))
+    assert [r.status_code for r in responses] == [201] * 10, [r.text for r in responses]
+    succeeded = [r.json() for r in responses]
+    assert all(body == succeeded[0] for body in succeeded)
+    async with sessions() as session:
+        codes = (await session.execute(select(Coupon.code).where(Coupon.member_id == uuid.UUID(member_id)))).scalars()
+        assert list(codes) == [succeeded[0]["code"]]
+    # Once settled, the key replays the first answer.
+    again = await shop.post("/api/v1/coupons", json=body, headers=header)
+    assert (again.status_code, again.json()) == (201, succeeded[0])

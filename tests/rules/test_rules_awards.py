@@ -13,6 +13,7 @@ from core.timeutil import add_months
 from models import LedgerAccount, LedgerEntry, LedgerTransaction, Rule
 from services import rules
 from services.loyalty import ledger
+from tests.support.clock import days_ago
 from tests.support.helpers import ApiClient
 from tests.support.rules import Sessions, new_scope, posted, scoped_member
 from tests.support.rules import event_body as _event
@@ -41,7 +42,7 @@ async def test_builtin_award_rules_are_seeded_once_and_editable(marketer: ApiCli
 async def test_an_award_made_before_the_upgrade_is_not_made_again(shop: ApiClient, sessions: Sessions) -> None:
     """The hard-coded award of today, under its old ledger key, counts against the built-in rule's limit."""
     member_id = await scoped_member(shop, sessions, new_scope(), timezone="Asia/Shanghai")
-    at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    at = days_ago(10, hour=3)  # 11:00 in Shanghai, the same day (relative: old events are refused)
     async with sessions() as session:  # exactly what services/events.py posted before rules
         await ledger.credit(
             session,
@@ -49,7 +50,7 @@ async def test_an_award_made_before_the_upgrade_is_not_made_again(shop: ApiClien
             points=10,
             kind=ledger.TxKind.EARN,
             reason="Points for checked in",
-            idempotency_key=f"award:checked_in:{member_id}:2026-11-20",
+            idempotency_key=f"award:checked_in:{member_id}:{at.date().isoformat()}",
             reference=("event", "checked_in"),
             expires_at=add_months(at, 12),
         )

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from services import members, rules
+from tests.support.clock import utc_today
 from tests.support.helpers import ApiClient, order_body
 from tests.support.rules import Sessions, create_rule, firings, new_scope, posted, rule_body, scoped_member
 from tests.support.rules import event_body as _event
 from tests.support.rules import post_event as _post
+
+
+def _utc(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=UTC)
 
 
 async def test_limits_per_member_in_the_members_own_calendar(
@@ -21,13 +26,22 @@ async def test_limits_per_member_in_the_members_own_calendar(
     monthly = await create_rule(marketer, rule_body(scope, trigger={"event": "cart_abandoned"}, limit="once_per_month"))
     once = await create_rule(marketer, rule_body(scope, trigger={"event": "profile_completed"}, limit="once"))
     member_id = await scoped_member(shop, sessions, scope, timezone="Asia/Shanghai")
-    # Mon 2026-11-16 .. Sun 2026-11-22 is one ISO week; 2026-11-22 17:00 UTC is already Monday in Shanghai.
-    for at in ("2026-11-16T02:00:00Z", "2026-11-22T15:00:00Z", "2026-11-22T17:00:00Z"):
-        await _post(shop, _event(member_id, "shared", datetime.fromisoformat(at)))
-    assert [f.limit_key for f in await firings(sessions, weekly["id"])] == ["w:2026-W47", "w:2026-W48"]
-    for at in ("2026-10-31T15:00:00Z", "2026-10-31T17:00:00Z", "2026-11-20T00:00:00Z"):
-        await _post(shop, _event(member_id, "cart_abandoned", datetime.fromisoformat(at)))
-    assert [f.limit_key for f in await firings(sessions, monthly["id"])] == ["m:2026-10", "m:2026-11"]
+    # An ISO week two to three weeks back, Monday to Sunday (dates relative to today: events older than 366
+    # days are refused); Sunday 17:00 UTC is already Monday in Shanghai, the next week.
+    monday = utc_today() - timedelta(days=utc_today().weekday() + 14)
+    sunday = monday + timedelta(days=6)
+    for at in (_utc(monday, 2), _utc(sunday, 15), _utc(sunday, 17)):
+        await _post(shop, _event(member_id, "shared", at))
+    weeks = [f"w:{d.isocalendar().year}-W{d.isocalendar().week:02d}" for d in (monday, monday + timedelta(days=7))]
+    assert [f.limit_key for f in await firings(sessions, weekly["id"])] == weeks
+    # The last day of the month before last, 23:00 and (17:00 UTC) 01:00 in Shanghai, then the 20th of last month.
+    month_end = utc_today().replace(day=1) - timedelta(days=1)
+    month_end = month_end.replace(day=1) - timedelta(days=1)
+    next_month = month_end + timedelta(days=1)
+    for at in (_utc(month_end, 15), _utc(month_end, 17), _utc(next_month.replace(day=20), 0)):
+        await _post(shop, _event(member_id, "cart_abandoned", at))
+    months = [f"m:{d:%Y-%m}" for d in (month_end, next_month)]
+    assert [f.limit_key for f in await firings(sessions, monthly["id"])] == months
     for _ in range(2):
         await _post(shop, _event(member_id, "profile_completed"))
     assert [f.limit_key for f in await firings(sessions, once["id"])] == ["once"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from temporalio.client import ScheduleActionExecutionStartWorkflow, ScheduleActionStartWorkflow
@@ -14,6 +14,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.rules import RuleActivities, RuleScanInput, RuleScanResult
 from core.settings import Settings
 from models import Coupon, CouponTemplate, StaffTask, TemporalOutbox
+from tests.support.clock import born_on_the_day, late_utc_evening, same_birthday_next_year, utc_today
 from tests.support.helpers import ApiClient, order_body
 from tests.support.rules import Sessions, create_rule, firings, new_scope, rule_body, scoped, scoped_member, tags
 from worker import RULES_SCAN_SCHEDULE_ID, build_worker, ensure_schedules
@@ -21,6 +22,7 @@ from workflows.contracts import STATUS_QUERY, BatchStatus
 
 
 async def _scan(temporal_dev: WorkflowEnvironment, sessions: Sessions, today: date) -> RuleScanResult:
+    """The rules' daily scan as the schedule runs it; tests pass `zoned_sessions` to run it in each zone."""
     env = ActivityEnvironment(client=temporal_dev.client)
     result: RuleScanResult = await env.run(
         RuleActivities(sessions).daily_scan, RuleScanInput(today=today, task_queue="tq-rules-scan")
@@ -49,7 +51,11 @@ async def _tasks(sessions: Sessions, member_id: str) -> list[tuple[str, str]]:
 
 
 async def test_birthday_coupon_and_account_manager_task_once_a_year(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions, temporal_dev: WorkflowEnvironment
+    marketer: ApiClient,
+    shop: ApiClient,
+    sessions: Sessions,
+    zoned_sessions: Sessions,
+    temporal_dev: WorkflowEnvironment,
 ) -> None:
     """Seed 2: birthday → 20% coupon + a staff task for the account manager."""
     scope = new_scope()
@@ -70,19 +76,19 @@ async def test_birthday_coupon_and_account_manager_task_once_a_year(
             ],
         ),
     )
-    today = datetime.now(UTC).date()
-    member_id = await scoped_member(shop, sessions, scope, birthday=today.replace(year=1991).isoformat())
+    today = utc_today()
+    member_id = await scoped_member(shop, sessions, scope, birthday=born_on_the_day(today, 1991).isoformat())
     not_today = await scoped_member(
-        shop, sessions, scope, birthday=(today + timedelta(days=1)).replace(year=1991).isoformat()
+        shop, sessions, scope, birthday=born_on_the_day(today + timedelta(days=1), 1991).isoformat()
     )
-    first = await _scan(temporal_dev, sessions, today)
+    first = await _scan(temporal_dev, zoned_sessions, today)
     assert first.fired[created["name"]] == 1
-    second = await _scan(temporal_dev, sessions, today)  # the schedule ran twice: nothing new
+    second = await _scan(temporal_dev, zoned_sessions, today)  # the schedule ran twice: nothing new
     assert created["name"] not in second.fired
     assert await _coupons(sessions, member_id, "birthday_20") == 1
     assert await _tasks(sessions, member_id) == [("Birthday: call with a personal note", "account_manager")]
     assert await _coupons(sessions, not_today, "birthday_20") == 0
-    next_year = await _scan(temporal_dev, sessions, today.replace(year=today.year + 1))
+    next_year = await _scan(temporal_dev, zoned_sessions, same_birthday_next_year(today))
     assert next_year.fired[created["name"]] == 1
     assert await _coupons(sessions, member_id, "birthday_20") == 2
     assert [f.event_key.rsplit(":", 2)[1] for f in await firings(sessions, created["id"])] == [
@@ -99,11 +105,11 @@ async def test_birthday_days_before(
         marketer,
         rule_body(scope, trigger={"event": "birthday", "days_before": 3}, actions=[{"tag": {"add": ["bday_soon"]}}]),
     )
-    today = datetime.now(UTC).date()
+    today = utc_today()
     soon = await scoped_member(
-        shop, sessions, scope, birthday=(today + timedelta(days=3)).replace(year=1980).isoformat()
+        shop, sessions, scope, birthday=born_on_the_day(today + timedelta(days=3), 1980).isoformat()
     )
-    today_member = await scoped_member(shop, sessions, scope, birthday=today.replace(year=1980).isoformat())
+    today_member = await scoped_member(shop, sessions, scope, birthday=born_on_the_day(today, 1980).isoformat())
     await _scan(temporal_dev, sessions, today)
     assert "bday_soon" in await tags(sessions, soon)
     assert "bday_soon" not in await tags(sessions, today_member)
@@ -111,9 +117,14 @@ async def test_birthday_days_before(
 
 
 async def test_thirty_days_inactive_creates_a_churn_risk_callback_once_per_silent_spell(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions, temporal_dev: WorkflowEnvironment
+    marketer: ApiClient,
+    shop: ApiClient,
+    sessions: Sessions,
+    zoned_sessions: Sessions,
+    temporal_dev: WorkflowEnvironment,
 ) -> None:
-    """Seed 3: 30 days inactive → churn-risk callback task."""
+    """Seed 3: 30 days inactive → churn-risk callback task. The purchases are at 20:00 UTC, already the next
+    day in Asia/Shanghai, and the scan runs in each session zone: a silent spell is counted in UTC days."""
     scope = new_scope()
     created = await create_rule(
         marketer,
@@ -124,24 +135,28 @@ async def test_thirty_days_inactive_creates_a_churn_risk_callback_once_per_silen
             actions=[{"create_task": {"title": "Churn risk: call back", "assignee_role": "marketer", "due_days": 2}}],
         ),
     )
-    now = datetime.now(UTC)
+    today = utc_today()
     silent = await scoped_member(shop, sessions, scope)
     recent = await scoped_member(shop, sessions, scope)
-    await shop.post("/api/v1/orders", json=order_body(silent, placed_at=(now - timedelta(days=30)).isoformat()))
-    await shop.post("/api/v1/orders", json=order_body(recent, placed_at=(now - timedelta(days=29)).isoformat()))
-    today = now.date()
-    assert (await _scan(temporal_dev, sessions, today)).fired[created["name"]] == 1
-    await _scan(temporal_dev, sessions, today)
+    for member_id, days in ((silent, 30), (recent, 29)):
+        placed = late_utc_evening(today - timedelta(days=days)).isoformat()
+        assert (await shop.post("/api/v1/orders", json=order_body(member_id, placed_at=placed))).status_code == 201
+    assert (await _scan(temporal_dev, zoned_sessions, today)).fired[created["name"]] == 1
+    await _scan(temporal_dev, zoned_sessions, today)
     assert await _tasks(sessions, silent) == [("Churn risk: call back", "marketer")]
     assert await _tasks(sessions, recent) == []
     # The next day the other member's spell reaches 30 days; the first one's is past and does not repeat.
-    await _scan(temporal_dev, sessions, today + timedelta(days=1))
+    await _scan(temporal_dev, zoned_sessions, today + timedelta(days=1))
     assert await _tasks(sessions, recent) == [("Churn risk: call back", "marketer")]
     assert len(await _tasks(sessions, silent)) == 1
 
 
 async def test_high_value_member_ninety_days_silent_is_flagged_pre_churn_and_enters_win_back(
-    marketer: ApiClient, shop: ApiClient, sessions: Sessions, temporal_dev: WorkflowEnvironment
+    marketer: ApiClient,
+    shop: ApiClient,
+    sessions: Sessions,
+    zoned_sessions: Sessions,
+    temporal_dev: WorkflowEnvironment,
 ) -> None:
     """Seed 5: high-value member 90 days without purchase → flag pre_churn + win-back journey."""
     scope = new_scope()
@@ -154,12 +169,13 @@ async def test_high_value_member_ninety_days_silent_is_flagged_pre_churn_and_ent
             actions=[{"flag": {"set": "pre_churn"}}, {"start_journey": {"kind": "win_back"}}],
         ),
     )
-    placed = (datetime.now(UTC) - timedelta(days=90)).isoformat()
+    today = utc_today()
+    placed = late_utc_evening(today - timedelta(days=90)).isoformat()
     big = await scoped_member(shop, sessions, scope)
     small = await scoped_member(shop, sessions, scope)
     await shop.post("/api/v1/orders", json=order_body(big, amount="6000.00", placed_at=placed))
     await shop.post("/api/v1/orders", json=order_body(small, amount="60.00", placed_at=placed))
-    await _scan(temporal_dev, sessions, datetime.now(UTC).date())
+    await _scan(temporal_dev, zoned_sessions, today)
     assert "pre_churn" in await tags(sessions, big)
     assert "pre_churn" not in await tags(sessions, small)
     async with sessions() as session:
@@ -190,9 +206,7 @@ async def test_the_rules_daily_scan_runs_from_its_schedule(
         marketer,
         rule_body(scope, trigger={"event": "birthday"}, actions=[{"tag": {"add": ["celebrated"]}}]),
     )
-    member_id = await scoped_member(
-        shop, sessions, scope, birthday=datetime.now(UTC).date().replace(year=2000).isoformat()
-    )
+    member_id = await scoped_member(shop, sessions, scope, birthday=born_on_the_day(utc_today(), 2000).isoformat())
     client = temporal_dev.client
     await ensure_schedules(client, settings)
     await ensure_schedules(client, settings)  # a second worker start updates, never duplicates
@@ -240,8 +254,9 @@ async def test_the_rules_scan_reaches_every_due_member_however_many_pages_they_f
 
     scope = new_scope()
     created = await create_rule(marketer, rule_body(scope, trigger={"event": "birthday"}))
-    today = datetime.now(UTC).date()
-    born = [await scoped_member(shop, sessions, scope, birthday=today.replace(year=1992).isoformat()) for _ in range(5)]
+    today = utc_today()
+    birthday = born_on_the_day(today, 1992).isoformat()
+    born = [await scoped_member(shop, sessions, scope, birthday=birthday) for _ in range(5)]
     async with sessions() as session:
         fired = await rules.scan_due(session, today=today, task_queue="tq-rules-scan-pages", page_size=2)
         await session.commit()

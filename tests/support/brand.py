@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.migrate import upgrade
 from devstack.embedded import EmbeddedPostgres
+from models import Coupon, CouponTemplate, Message
 from services.intake import orders, signups
 from services.intake.orders import OrderCreate
 from services.members import MemberCreate
@@ -69,3 +70,48 @@ async def placed_order(session: AsyncSession, member_id: uuid.UUID, day: date, a
         task_queue=f"{label}-test",
     )
     return order.id
+
+
+async def coupon_template(session: AsyncSession, code: str) -> uuid.UUID:
+    template = CouponTemplate(code=code, name=code, kind="percent", value=Decimal("10"), validity_days=30)
+    session.add(template)
+    await session.flush()
+    return template.id
+
+
+async def issued_coupon(
+    session: AsyncSession, template_id: uuid.UUID, member_id: uuid.UUID, day: date, redeemed: date | None = None
+) -> None:
+    """A coupon issued at noon on `day` (and redeemed at noon on `redeemed`, if given)."""
+    session.add(
+        Coupon(
+            code=f"K{uuid.uuid4().hex[:12].upper()}",
+            template_id=template_id,
+            member_id=member_id,
+            status="redeemed" if redeemed else "issued",
+            issued_at=at(day),
+            expires_at=at(day) + timedelta(days=30),
+            redeemed_at=at(redeemed) if redeemed else None,
+        )
+    )
+    await session.flush()
+
+
+async def recorded_message(
+    session: AsyncSession, member_id: uuid.UUID, day: date, channel: str, status: str, reason: str | None = None
+) -> None:
+    """A message row recorded at noon on `day`, as the send activity leaves it."""
+    session.add(
+        Message(
+            message_key=f"kpi-{uuid.uuid4()}",
+            member_id=member_id,
+            channel=channel,
+            template="welcome",
+            category="marketing",
+            status=status,
+            reason=reason,
+            sent_at=at(day) if status == "sent" else None,
+            created_at=at(day),
+        )
+    )
+    await session.flush()

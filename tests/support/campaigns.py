@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,7 @@ from services.platform.audit import Actor
 from services.segments import SegmentCreate
 from tests.support.helpers import ApiClient
 from tests.support.temporal import started_workers
+from tests.support.waiting import eventually
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -124,15 +125,6 @@ async def _relay_campaign_rows(sessions: Sessions, client: Client, stop: asyncio
             await asyncio.wait_for(stop.wait(), timeout=0.5)
         except TimeoutError:
             pass
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 60.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def wait_status(api: ApiClient, campaign_id: str, *statuses: str, timeout: float = 60.0) -> dict[str, Any]:

@@ -17,12 +17,13 @@ async def record_run(
     *,
     ending: str | None = None,
     member_id: uuid.UUID | None = None,
+    start: datetime | None = None,
 ) -> str:
     """A run of `kind` that entered each step of `path` in turn (as the workflow records them), still running
     at the last one, or ended there with status `ending` ("completed", "exited", "failed"); its run id. The run is
-    for `member_id` if given, else for a made-up member with no row."""
+    for `member_id` if given, else for a made-up member with no row; it starts at `start` (default: now)."""
     run_id, member_id = str(uuid.uuid4()), member_id or uuid.uuid4()
-    start = datetime.now(UTC)
+    start = start or datetime.now(UTC)
     moves = [(step, "running") for step in path] + ([(path[-1], ending)] if ending else [])
     for n, (step, status) in enumerate(moves):
         progress = journeys.Progress(
