@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from core.errors import ServiceUnavailable
 from core.settings import Settings
 
 # Errors after which a driver connection cannot be used again (the server went away, was shut down, or
@@ -50,14 +50,14 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     """A pooled connection's driver (asyncpg) connection, for a hot read that is one statement and needs no
     SQLAlchemy `Connection`: checking out the pool's raw connection costs half of `engine.connect()` (28
     against 60 µs of CPU here, as little as asyncpg's own pool). Statements run outside a transaction; a
-    connection that was lost is invalidated, so the pool does not hand it out again, and answers 503."""
+    connection that was lost is invalidated, so the pool does not hand it out again, and raised as SQLAlchemy
+    raises it (`DBAPIError` with `connection_invalidated`: the API's 503 `database_unavailable`)."""
     fairy = await engine.raw_connection()
     try:
         yield fairy.driver_connection
     except _CONNECTION_LOST as exc:
         await greenlet_spawn(fairy.invalidate, exc)
-        raise ServiceUnavailable(
-            "the database connection was lost; retry the request", code="database_unavailable"
-        ) from exc
+        # The error SQLAlchemy raises for a lost connection, so the API answers as for any other statement.
+        raise DBAPIError(None, None, exc, connection_invalidated=True) from exc
     finally:
         await greenlet_spawn(fairy.close)

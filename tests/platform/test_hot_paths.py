@@ -11,10 +11,10 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import driver_connection
-from core.errors import ServiceUnavailable
 from services.platform.api_keys import Role
 from tests.support.helpers import ApiClient, KeyMaker, assert_error, new_member_id
 
@@ -98,10 +98,10 @@ async def test_metrics_count_every_360_on_its_route_template(shop: ApiClient, ht
 
 async def test_a_lost_driver_connection_leaves_the_pool_and_answers_503(engine: AsyncEngine) -> None:
     checked_out = engine.pool.checkedout()  # type: ignore[attr-defined]
-    with pytest.raises(ServiceUnavailable) as lost:
+    with pytest.raises(DBAPIError) as lost:
         async with driver_connection(engine) as driver:
             await driver.fetchval("SELECT pg_terminate_backend(pg_backend_pid())")
-    assert lost.value.code == "database_unavailable"
+    assert lost.value.connection_invalidated
     assert engine.pool.checkedout() == checked_out  # type: ignore[attr-defined]
     for _ in range(engine.pool.size() + 1):  # type: ignore[attr-defined]
         async with driver_connection(engine) as driver:
