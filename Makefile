@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest pytest-codec screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload drill-sustained
+.PHONY: run demo test lint typecheck pytest pytest-codec screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload drill-sustained bench-api-framework
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -139,6 +139,10 @@ wrk:
 
 bench-api: $(TEST_STAMP) wrk
 	$(BENCH_LOCK) $(BIN)/python bench/api.py
+
+# The 360's framework CPU alone (database stubbed, no HTTP): steady on a loaded machine; prints, writes nothing.
+bench-api-framework: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/api_framework.py
 
 bench-ingest: $(RUN_STAMP) frontend
 	$(BENCH_LOCK) $(BIN)/python bench/ingest.py

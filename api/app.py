@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import BaseRoute
 from temporalio.client import Client
 
 from api.boundary import commit
@@ -42,6 +45,7 @@ from api.routes import (
     segments,
     tiers,
 )
+from api.schemas.members import MemberLinks
 from api.temporal import TemporalConnector
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
@@ -59,6 +63,36 @@ async def _bootstrap_admin(app: FastAPI, settings: Settings) -> None:
         await commit(session)
     if added:
         log.info("admin API key from MEMBERFLOW_ADMIN_KEY is active")
+
+
+# The routers of the hot paths (the member 360 in a router of its own, member create, order and event
+# ingest), matched before every other route. Matching walks the routes in order, each included router its
+# routes one by one, and for the 360 that walk (the docs pages, health, keys, the members routes before
+# it) cost about a seventh of the framework's time per request.
+_HOT_PATHS = (members.read_router, members.router, orders.router, events.router)
+
+
+def _match_hot_paths_first(app: FastAPI, hot: list[BaseRoute]) -> None:
+    """Move `hot` to the front of the routing table; the OpenAPI document keeps the order the routers were
+    included in. A hot path that shares a path with a later route (a member's DELETE is the privacy router's)
+    only partly matches on another method, and Starlette then keeps looking, so the order changes no match."""
+    documented = list(app.router.routes)
+    app.router.routes[:] = [*hot, *(route for route in documented if route not in hot)]
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                summary=app.summary,
+                description=app.description,
+                routes=documented,
+                separate_input_output_schemas=app.separate_input_output_schemas,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -96,12 +130,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.member_links = MemberLinks(temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace)
     install_error_handlers(app)
     routers = (
         health.router,
         keys.router,
         members.router,
         privacy.router,
+        members.read_router,
         journeys.router,
         approvals.router,
         orders.router,
@@ -121,13 +157,17 @@ def create_app(
         messages.unsubscribe_router,
         codec.router,
     )
+    included: dict[int, BaseRoute] = {}
     for router in routers:
         app.include_router(router)
+        included[id(router)] = app.router.routes[-1]
     install_console(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/console")
+
+    _match_hot_paths_first(app, [included[id(router)] for router in _HOT_PATHS])
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Metrics)

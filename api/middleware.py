@@ -86,11 +86,28 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
+_SERIES_LIMIT = 4096
+
+
 class Metrics:
-    """Count and time requests by route template (not raw path, so ids do not explode the label set)."""
+    """Count and time requests by route template (not raw path, so ids do not explode the label set).
+
+    The labelled series are kept in a dict: `labels()` validates and locks on every call, which cost as
+    much as the rest of the middleware on the hot reads. Method names come from clients, so the dict is
+    bounded; past the bound a series is looked up through `labels()` as before."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def _series_for(self, method: str, template: str, status: str) -> tuple[Counter, Histogram]:
+        key = (method, template, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (REQUESTS.labels(method, template, status), LATENCY.labels(method, template))
+            if len(self._series) < _SERIES_LIMIT:
+                self._series[key] = series
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,5 +127,6 @@ class Metrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - start)
+            count, latency = self._series_for(scope["method"], template, str(status))
+            count.inc()
+            latency.observe(time.perf_counter() - start)

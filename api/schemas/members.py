@@ -128,11 +128,22 @@ class Member360Out(MemberOut):
 
 def member_links(member_id: uuid.UUID, *, temporal_ui: str, namespace: str) -> dict[str, str]:
     """The member's runs in the Temporal UI."""
-    workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
-    return {
-        "journeys": f"{workflows}?query={contracts.MEMBER_ID.name}%3D%22{member_id}%22",
-        "welcome_journey": f"{workflows}/{contracts.journey_workflow_id('welcome', member_id)}",
-    }
+    return MemberLinks(temporal_ui=temporal_ui, namespace=namespace).of(member_id)
+
+
+class MemberLinks:
+    """`member_links` with the Temporal UI prefixes built once: the API keeps one per process, since the
+    360 is its hottest read and building the prefixes took as long as a dependency resolution."""
+
+    def __init__(self, *, temporal_ui: str, namespace: str) -> None:
+        self._workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
+        self._runs_query = f"{self._workflows}?query={contracts.MEMBER_ID.name}%3D%22"
+
+    def of(self, member_id: uuid.UUID) -> dict[str, str]:
+        return {
+            "journeys": f"{self._runs_query}{member_id}%22",
+            "welcome_journey": f"{self._workflows}/{contracts.journey_workflow_id('welcome', member_id)}",
+        }
 
 
 class MemberPage(Page[MemberOut]):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from models import Member, Message, Order
@@ -127,10 +128,9 @@ VIEW_SQL = (
 )
 
 
-async def view_json(connection: AsyncConnection, member_id: uuid.UUID, *, links: dict[str, str]) -> str:
-    """The 360 document as JSON text, from one prepared statement on the driver connection."""
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
+async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> str:
+    """The 360 document as JSON text, from one prepared statement on an asyncpg connection (`driver`, as
+    `core.db.driver_connection` gives it)."""
     row = await driver.fetchrow(VIEW_SQL, member_id, links["journeys"], links["welcome_journey"])
     if row is None:
         raise NotFound(f"member {member_id} does not exist", code="member_not_found")
