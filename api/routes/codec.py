@@ -31,7 +31,9 @@ from services.platform.api_keys import Role
 
 MAX_PAYLOADS = 1000
 CODEC_ROLES = frozenset({Role.OPS.value, Role.ADMIN.value})
-_bearer = HTTPBearer(auto_error=False, description="An API key of the ops or admin role: `Bearer mf_…`")
+_bearer = HTTPBearer(
+    auto_error=False, scheme_name="CodecBearer", description="An API key of the ops or admin role: `Bearer mf_…`"
+)
 
 
 class CodecPayload(BaseModel):

@@ -52,8 +52,10 @@ async def test_a_role_check_in_the_same_dependency_names_the_roles(http: httpx.A
 async def test_openapi_keeps_the_bearer_scheme_and_the_routers_order(app: FastAPI, http: httpx.AsyncClient) -> None:
     served = (await http.get("/openapi.json")).json()
     assert served == app.openapi()
-    assert served["components"]["securitySchemes"] == {
-        "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer mf_…`"}
+    assert served["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key: `Authorization: Bearer mf_…`",
     }
     paths = list(served["paths"])
     assert paths[:3] == ["/healthz", "/readyz", "/metrics"]  # documented as included, not as matched
