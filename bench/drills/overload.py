@@ -93,21 +93,27 @@ async def _order(http: httpx.AsyncClient, drive: Drive, member_id: str) -> None:
 
 
 async def _measure_ceiling(http: httpx.AsyncClient, sink: Sink, run: str, args: argparse.Namespace) -> float:
-    """Welcome emails per second arriving in the sink over the second half of a window of unlimited sign-ups."""
+    """Welcome emails per second arriving in the sink over the second half of a window of unlimited sign-ups.
+    With `args.ceiling_mix` each sign-up is followed at once by its order, and the ceiling is members served
+    per second: the welcome and first-purchase emails that arrived, halved (the sustained drill's mix)."""
     drive = Drive()
     began = time.monotonic()
     deadline = began + args.ceiling_seconds
     counter = iter(range(10**9))
+    mix = getattr(args, "ceiling_mix", False)
 
     async def client() -> None:
         while time.monotonic() < deadline:
-            await _sign_up(http, drive, f"c{run}-{next(counter)}@example.com")
+            member_id = await _sign_up(http, drive, f"c{run}-{next(counter)}@example.com")
+            if mix and member_id is not None:
+                await _order(http, drive, member_id)
 
     await asyncio.gather(*(client() for _ in range(args.clients)))
     half = began + args.ceiling_seconds / 2
-    arrived = [r for r in sink.snapshot() if half <= r.at < deadline and r.subject.startswith(WELCOME)]
-    log(f"ceiling window: {len(drive.emails)} sign-ups accepted, {len(arrived)} welcomes in its second half")
-    return len(arrived) / (args.ceiling_seconds / 2)
+    subjects = (WELCOME, THANKS) if mix else (WELCOME,)
+    arrived = [r for r in sink.snapshot() if half <= r.at < deadline and r.subject.startswith(subjects)]
+    log(f"ceiling window: {len(drive.emails)} sign-ups accepted, {len(arrived)} of {subjects} in its second half")
+    return len(arrived) / len(subjects) / (args.ceiling_seconds / 2)
 
 
 async def _sampler(http: httpx.AsyncClient, sink: Sink, samples: list[Sample], began: float, every: float) -> None:

@@ -318,7 +318,9 @@ async def dispatch(
     async with sessions() as session:
         stmt, params = (_BY_IDS, {"ids": list(ids)}) if ids is not None else (_DUE, {"limit": limit})
         rows = list((await session.execute(stmt, params)).scalars().all())
+        # Each workflow's rows in id order, the workflows by their oldest row: the oldest work is tried first.
         by_workflow = [list(group) for _, group in groupby(sorted(rows, key=_workflow_order), key=_workflow)]
+        by_workflow.sort(key=lambda group: group[0].id)
         slots = asyncio.Semaphore(concurrency)
         outage = asyncio.Event()
         groups = await asyncio.gather(*(_deliver_in_order(client, group, slots, outage) for group in by_workflow))
