@@ -134,8 +134,7 @@ async def _drill(stack: FaultStack, args: argparse.Namespace) -> Figures:
         async with httpx.AsyncClient(base_url=stack.url(0), headers=headers, limits=limits, timeout=120) as burst:
             in_flight = await _burst(burst, posts, stack, args.kill_after)
         await _retry_all(shop.clients[1], posts)  # on the other API process, while API 0 is down
-        await asyncio.to_thread(stack.api[0].start)
-        await asyncio.to_thread(stack.wait_api, 0)
+        await asyncio.to_thread(stack.restart_api, 0)
         await _retry_all(shop.clients[0], posts)  # and on the restarted one
         ledger = (await admin.get("/api/v1/ops/ledger/check")).json()
         return _judge(posts, stack, member_ids, in_flight, bool(ledger.get("ok")))

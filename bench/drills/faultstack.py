@@ -25,7 +25,7 @@ from pathlib import Path
 from sink import Sink, start_sink
 
 from core.migrate import upgrade
-from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port
+from devstack.embedded import EmbeddedPostgres, TemporalDevServer, free_port, port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,6 +138,20 @@ class FaultStack:
                         return time.monotonic() - began
             time.sleep(0.1)
         raise SystemExit(f"{self.api[i].name} was not ready within {timeout:.0f} s; see {self.api[i].log_path}")
+
+    def restart_api(self, i: int, attempts: int = 10) -> float:
+        """Start API `i` again on its port, which a just-killed process's connections (or another program's
+        outgoing one) may hold a moment longer: retried until it binds. Returns the seconds until ready."""
+        began = time.monotonic()
+        for _ in range(attempts):
+            while port_in_use(self.api_ports[i]) and time.monotonic() - began < 60:
+                time.sleep(0.2)
+            self.api[i].start()
+            with contextlib.suppress(SystemExit):
+                self.wait_api(i)
+                return time.monotonic() - began
+            time.sleep(1.0)
+        raise SystemExit(f"{self.api[i].name} did not start again; see {self.api[i].log_path}")
 
     def start_worker(self, timeout: float = 120) -> float:
         """Start the worker and wait until it polls its task queue; returns the seconds that took."""
