@@ -196,7 +196,16 @@ class Verdict:
         return rows
 
     def problems(self) -> list[str]:
-        return (self.journeys_wrong + self.points_wrong + self.orders_wrong)[:10]
+        emails = []
+        for name, counts, expected in (
+            ("welcome", self.welcome, self.welcome_expected),
+            ("purchase_thanks", self.thanks, self.thanks_expected),
+        ):
+            missing, doubled = self.missing(counts, expected), self.duplicates(counts)
+            emails += [f"{missing} {name} email(s) missing"] if missing else []
+            emails += [f"{doubled} {name} duplicate(s)"] if doubled else []
+        ledger = [] if self.ledger.get("ok") else ["ledger check failed"]
+        return (emails + ledger + self.journeys_wrong + self.points_wrong + self.orders_wrong)[:10]
 
 
 def _journeys_wrong(stack: FaultStack, acked: Acknowledged) -> list[str]:
