@@ -7,7 +7,10 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run demo test lint typecheck pytest pytest-codec screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload drill-sustained bench-api-framework
+FAULT_DRILLS := drill-worker-killed drill-temporal-restarted drill-postgres-restarted drill-api-killed \
+	drill-duplicate-storm
+
+.PHONY: run demo test lint typecheck pytest pytest-codec screenshots chromium frontend install clean-data help bench $(BENCHES) wrk drills drill-overload drill-sustained bench-api-framework $(FAULT_DRILLS)
 
 help:
 	@echo "make run    start Postgres, Temporal, worker and API (Ctrl-C stops all)"
@@ -152,7 +155,7 @@ clean-data:
 
 # Drills: the engine past its ceiling, counting what reaches an SMTP sink (docs/reliability.md). One at a time
 # on the machine, like the benchmarks. ARGS passes options, e.g. make drill-overload ARGS='--seconds 30'.
-drills: drill-overload drill-sustained
+drills: drill-overload drill-sustained $(FAULT_DRILLS)
 
 drill-overload: $(RUN_STAMP) frontend
 	$(BENCH_LOCK) $(BIN)/python bench/drills/overload.py $(ARGS)
@@ -162,3 +165,20 @@ drill-overload: $(RUN_STAMP) frontend
 drill-sustained: $(RUN_STAMP) frontend
 	@test -x $(BIN)/py-spy || $(PIP) install py-spy
 	$(BENCH_LOCK) $(BIN)/python bench/drills/sustained.py --profile $(ARGS)
+
+# Fault drills (bench/drills/faultstack.py starts each part itself so one can be killed or restarted): each checks
+# that nothing was lost or done twice and writes its section of docs/reliability.md. ARGS=--quick: a short run.
+drill-worker-killed: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/drills/worker_killed.py $(ARGS)
+
+drill-temporal-restarted: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/drills/temporal_restarted.py $(ARGS)
+
+drill-postgres-restarted: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/drills/postgres_restarted.py $(ARGS)
+
+drill-api-killed: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/drills/api_killed.py $(ARGS)
+
+drill-duplicate-storm: $(TEST_STAMP)
+	$(BENCH_LOCK) $(BIN)/python bench/drills/duplicate_storm.py $(ARGS)

@@ -80,20 +80,50 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return envelope(exc.status_code, code, message, None, dict(exc.headers) if exc.headers else None)
 
 
+# SQLSTATEs of a server that is going away or not there yet: connection exceptions (class 08), and shutdown
+# or start-up in progress (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_DRIVER_MODULES = ("asyncpg", "sqlalchemy")
+
+
+def _database_unavailable(request: Request, cause: object) -> JSONResponse:
+    """The request changed nothing (its transaction never committed): the client retries it, with the same
+    Idempotency-Key if it sent one."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, cause)
+    return envelope(
+        503,
+        "database_unavailable",
+        "the database is unavailable; retry the request shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if isinstance(exc, DataError) or str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, DataError) or sqlstate.startswith("22"):
         # A value the database cannot hold (a number out of range, ...) that validation let through.
         log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
         return envelope(400, "invalid_value", "a value in the request is out of the range the service accepts")
-    if exc.connection_invalidated or isinstance(exc.orig, OSError | ConnectionError):
-        log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
-        return envelope(
-            503,
-            "database_unavailable",
-            "the database connection was lost; retry the request",
-            headers={"Retry-After": "1"},
-        )
+    if exc.connection_invalidated or isinstance(exc.orig, OSError) or sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return _database_unavailable(request, exc.orig)
+    return await _unexpected(request, exc)
+
+
+def _raised_by_database_driver(exc: BaseException) -> bool:
+    """Whether asyncpg or SQLAlchemy is on the traceback: a refused or reset connection
+    while opening a database connection reaches us as a bare OSError, not wrapped in a DBAPIError."""
+    frame, found = exc.__traceback__, False
+    while frame is not None:
+        found = found or str(frame.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES)
+        frame = frame.tb_next
+    return found
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OSError)
+    if _raised_by_database_driver(exc):
+        return _database_unavailable(request, exc)
     return await _unexpected(request, exc)
 
 
@@ -107,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(Exception, _unexpected)
