@@ -26,7 +26,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,17 +181,29 @@ class Result:
         return sum(n - 1 for n in counts.values() if n > 1)
 
 
-async def _drill(stack: Stack, sink: Sink, args: argparse.Namespace, processes: str) -> tuple[Result, Drive]:
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    timeout = httpx.Timeout(60, pool=None)
-    async with httpx.AsyncClient(base_url=stack.url, limits=limits, timeout=timeout) as http:
+@contextlib.asynccontextmanager
+async def shop_client(stack: Stack, clients: int) -> AsyncIterator[httpx.AsyncClient]:
+    """`clients` keep-alive connections to the stack's API under a fresh integration key (the shop's)."""
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=stack.url, limits=limits, timeout=httpx.Timeout(60, pool=None)) as http:
         http.headers["Authorization"] = f"Bearer {stack.admin_key}"
         key = (await http.post("/api/v1/keys", json={"name": "drill-shop", "role": "integration"})).json()["key"]
         http.headers["Authorization"] = f"Bearer {key}"
+        yield http
+
+
+async def ceiling_then_drain(http: httpx.AsyncClient, sink: Sink, run: str, args: argparse.Namespace) -> float:
+    """The ceiling of this run, then its backlog drained so the measured load starts from nothing queued."""
+    ceiling = await _measure_ceiling(http, sink, run, args)
+    log(f"ceiling: {ceiling:.1f} per second; draining its backlog")
+    await _drain(http, sink, 0, args.quiet, args.drain_timeout)
+    return ceiling
+
+
+async def _drill(stack: Stack, sink: Sink, args: argparse.Namespace, processes: str) -> tuple[Result, Drive]:
+    async with shop_client(stack, args.clients) as http:
         run = uuid.uuid4().hex[:8]
-        ceiling = await _measure_ceiling(http, sink, run, args)
-        log(f"ceiling: {ceiling:.1f} welcome emails/s; draining its backlog")
-        await _drain(http, sink, 0, args.quiet, args.drain_timeout)
+        ceiling = await ceiling_then_drain(http, sink, run, args)
         before = len(sink.snapshot())
         rate = args.factor * ceiling
         log(f"overload: {rate:.1f} members/s for {args.seconds:g} s")

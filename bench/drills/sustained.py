@@ -31,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from overload import THANKS, WELCOME, Drive, _drain, _measure_ceiling, _order, _sign_up, running_stack  # noqa: E402
+from overload import THANKS, WELCOME, Drive, _drain, _order, _sign_up, ceiling_then_drain, running_stack, shop_client  # noqa: E402
 from report import log, marks, write_section  # noqa: E402
 from sink import Sink  # noqa: E402
 from stack import ROOT, Stack, backlog, journeys_not_begun, task_queue_backlog  # noqa: E402
@@ -144,15 +144,9 @@ class Result:
 
 
 async def _drill(stack: Stack, sink: Sink, args: argparse.Namespace, processes: str) -> Result:
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(base_url=stack.url, limits=limits, timeout=httpx.Timeout(60, pool=None)) as http:
-        http.headers["Authorization"] = f"Bearer {stack.admin_key}"
-        key = (await http.post("/api/v1/keys", json={"name": "drill-shop", "role": "integration"})).json()["key"]
-        http.headers["Authorization"] = f"Bearer {key}"
+    async with shop_client(stack, args.clients) as http:
         run = uuid.uuid4().hex[:8]
-        ceiling = await _measure_ceiling(http, sink, run, args)
-        log(f"ceiling: {ceiling:.1f} welcome emails/s; draining its backlog")
-        await _drain(http, sink, 0, args.quiet, args.drain_timeout)
+        ceiling = await ceiling_then_drain(http, sink, run, args)
         before = len(sink.snapshot())
         rate = args.load * ceiling
         log(

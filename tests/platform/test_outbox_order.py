@@ -5,11 +5,9 @@ order's signal delivered by the API's fast path, and the welcome journey never h
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
@@ -21,15 +19,6 @@ from workflows import contracts
 pytestmark = pytest.mark.time_skipping  # dispatch talks to this test's own time-skipping server
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest_asyncio.fixture
-async def rows(sessions: Sessions) -> AsyncIterator[list[int]]:
-    ids: list[int] = []
-    yield ids
-    async with sessions() as session:
-        await session.execute(delete(TemporalOutbox).where(TemporalOutbox.id.in_(ids)))
-        await session.commit()
 
 
 async def _start_backing_off_then_signal(sessions: Sessions, rows: list[int], task_queue: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RetryConfig
@@ -31,16 +31,6 @@ Sessions = async_sessionmaker[AsyncSession]
 def _good_start(task_queue: str) -> contracts.WorkflowStart:
     journey = contracts.JourneyInput(member_id=str(uuid.uuid4()), kind="welcome")
     return contracts.journey_start(journey, task_queue=task_queue, once=False)
-
-
-@pytest_asyncio.fixture
-async def rows(sessions: Sessions) -> AsyncIterator[list[int]]:
-    """Ids of the outbox rows a test writes; they are removed afterwards so no other test's relay sees them."""
-    ids: list[int] = []
-    yield ids
-    async with sessions() as session:
-        await session.execute(delete(TemporalOutbox).where(TemporalOutbox.id.in_(ids)))
-        await session.commit()
 
 
 async def _write(sessions: Sessions, rows: list[int], count: int, *, task_queue: str, bad: bool) -> list[int]:
