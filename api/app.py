@@ -46,6 +46,7 @@ from api.routes import (
     tiers,
 )
 from api.schemas.members import MemberLinks
+from api.security_headers import SecurityHeaders
 from api.temporal import TemporalConnector
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, get_settings
@@ -172,4 +173,5 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(Metrics)
     app.add_middleware(CodecCors, origin=settings.temporal.codec_origin())
+    app.add_middleware(SecurityHeaders)
     return app
