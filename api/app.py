@@ -24,6 +24,7 @@ from api.keywatch import watching_revocations
 from api.middleware import BodySizeLimit, Metrics
 from api.routes import (
     approvals,
+    audit,
     campaigns,
     codec,
     coupons,
@@ -136,6 +137,7 @@ def create_app(
     routers = (
         health.router,
         keys.router,
+        audit.router,
         members.router,
         privacy.router,
         members.read_router,

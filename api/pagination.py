@@ -185,3 +185,4 @@ STEP_RUN_CURSOR = time_str_keyset("journey_step_runs")  # a journey's runs count
 RULE_FIRING_CURSOR = uuid_keyset("rule_firings")  # a rule's firings by id, newest first
 CAMPAIGN_CURSOR = uuid_keyset("campaigns")  # campaigns by id, newest first
 CAMPAIGN_MEMBER_CURSOR = uuid_keyset("campaign_members")  # a campaign's snapshot by member id, ascending
+AUDIT_CURSOR = uuid_keyset("audit")  # audit entries by id (time-ordered), newest first

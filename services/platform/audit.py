@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ApiKey, AuditEntry
@@ -62,3 +64,43 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What `entries` narrows the log to; every field left None matches all."""
+
+    action: str | None = None  # exact, or a prefix ending in "." (e.g. "journey.")
+    actor: str | None = None
+    actor_key_id: uuid.UUID | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+
+async def entries(
+    session: AsyncSession, where: AuditFilter, *, limit: int, after: uuid.UUID | None = None
+) -> list[AuditEntry]:
+    """Matching entries newest first (ids are time-ordered uuid7), up to `limit`, continuing after `after`."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if where.action is not None:
+        prefix = where.action.endswith(".")
+        stmt = stmt.where(
+            AuditEntry.action.startswith(where.action, autoescape=True) if prefix else AuditEntry.action == where.action
+        )
+    for column, value in (
+        (AuditEntry.actor, where.actor),
+        (AuditEntry.actor_key_id, where.actor_key_id),
+        (AuditEntry.target_type, where.target_type),
+        (AuditEntry.target_id, where.target_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if where.since is not None:
+        stmt = stmt.where(AuditEntry.created_at >= where.since)
+    if where.until is not None:
+        stmt = stmt.where(AuditEntry.created_at < where.until)
+    if after is not None:
+        stmt = stmt.where(AuditEntry.id < after)
+    return list((await session.execute(stmt)).scalars().all())
