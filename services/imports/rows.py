@@ -12,13 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from core.timeutil import utc_past
 from services.intake.events import EventType
 from services.intake.orders import Currency, OrderItem
 from services.loyalty.money import Money
-from services.members import Birthday, ExternalId, Locale, Name, Phone, Tag, Timezone
+from services.members import ExternalId, MemberProfile, Tag
 
 Past = Annotated[datetime, AfterValidator(utc_past)]
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,64}$")]
@@ -39,16 +39,9 @@ class Format(StrEnum):
     JSONL = "jsonl"
 
 
-class MemberRow(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MemberRow(MemberProfile):
+    """A member's profile as the API's sign-up checks it, plus when they joined and consent as flat columns."""
 
-    external_id: ExternalId
-    name: Name | None = None
-    email: EmailStr | None = Field(default=None, max_length=320)
-    phone: Phone | None = None
-    birthday: Birthday | None = None
-    timezone: Timezone = "UTC"
-    locale: Locale = "en"
     joined_at: Past | None = None
     tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict, max_length=100)

@@ -91,7 +91,10 @@ class ConsentUpdate(BaseModel):
     sms: bool | None = None
 
 
-class MemberCreate(BaseModel):
+class MemberProfile(BaseModel):
+    """The member's own fields as a new member brings them, checked the same way wherever members come in
+    (the API's sign-up, a history import's row)."""
+
     model_config = ConfigDict(extra="forbid")
 
     external_id: ExternalId
@@ -101,6 +104,9 @@ class MemberCreate(BaseModel):
     birthday: Birthday | None = None
     timezone: Timezone = "UTC"
     locale: Locale = "en"
+
+
+class MemberCreate(MemberProfile):
     consent: Consent = Consent()
     tags: Tags = Field(default_factory=list)
     attributes: Attributes = Field(default_factory=dict)
