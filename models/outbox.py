@@ -17,7 +17,16 @@ from models.base import Base, created_at_column
 
 class TemporalOutbox(Base):
     __tablename__ = "temporal_outbox"
-    __table_args__ = (Index("ix_temporal_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")),)
+    __table_args__ = (
+        Index("ix_temporal_outbox_pending", "id", postgresql_where=text("dispatched_at IS NULL")),
+        # A signal waits for an older undelivered start of its workflow; this finds one without scanning the backlog.
+        Index(
+            "ix_temporal_outbox_pending_workflow",
+            "workflow_id",
+            "id",
+            postgresql_where=text("dispatched_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     # "start" or "signal_with_start" or "signal"
