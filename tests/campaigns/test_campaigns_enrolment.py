@@ -113,10 +113,10 @@ async def test_a_worker_killed_mid_page_never_enrols_anyone_twice(
         "MEMBERFLOW_DATABASE_URL": database_url,
         "MEMBERFLOW_TEMPORAL__ADDRESS": temporal_dev.client.service_client.config.target_host,
         "MEMBERFLOW_TEMPORAL__TASK_QUEUE": settings.temporal.task_queue,
-        # Pages of 10 started two at a time (the API's `campaign_tuning`), each start 200 ms late on the doomed
-        # worker: a page takes a second there, so the kill below, which follows the page's first heartbeat by
+        # Pages of 10 started two at a time (the API's `campaign_tuning`), each start 500 ms late on the doomed
+        # worker: a page takes about 2.5 s there, so the kill below, which follows the page's first heartbeat by
         # a few milliseconds, always lands inside the page instead of racing its end.
-        "CAMPAIGN_WORKER_START_DELAY": "0.2",
+        "CAMPAIGN_WORKER_START_DELAY": "0.5",
         **codec_env(settings.temporal),
     }
     doomed = subprocess.Popen(
