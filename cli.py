@@ -34,6 +34,7 @@ def _cmd_api(_: argparse.Namespace) -> int:
         "log_level": settings.log_level.lower(),
         "log_config": None,
         "proxy_headers": True,
+        "forwarded_allow_ips": settings.api.trusted_proxies,
         "access_log": settings.api.access_log,
     }
     if workers == 1:

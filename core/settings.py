@@ -67,6 +67,18 @@ class ApiSettings(BaseModel):
     access_log: bool = False
     # API processes sharing the port (uvicorn workers); 0 means one per CPU this process may use.
     workers: int = Field(default=0, ge=0, le=64)
+    # Reverse proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips): comma-separated
+    # addresses or networks, "*" for any. Failed authentications are counted per client address.
+    trusted_proxies: str = "127.0.0.1"
+    # After this many failed authentications (API keys, console sign-ins) from one address within the window,
+    # every authenticated request from it gets 429 too_many_failed_logins until the window ends.
+    failed_auth_limit: int = Field(default=20, ge=1)
+    failed_auth_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    # Every failed authentication answers this long after it began, whatever the kind of failure, so its time
+    # tells nothing; it must exceed the slowest failure's own time (docs/operating.md, "Failed sign-ins").
+    failed_auth_floor_seconds: float = Field(default=0.2, ge=0, le=10)
+    # Each process writes a key's last_used_at at most this often (the uses in between are kept in memory).
+    key_use_write_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     def worker_count(self) -> int:
         if self.workers:

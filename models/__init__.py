@@ -3,6 +3,7 @@
 from models.api_keys import ApiKey
 from models.approvals import Approval
 from models.audit import AuditEntry
+from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
 from models.coupons import Coupon, CouponTemplate
@@ -25,6 +26,7 @@ __all__ = [
     "ApiKey",
     "Approval",
     "AuditEntry",
+    "AuthFailure",
     "Base",
     "Campaign",
     "CampaignMember",

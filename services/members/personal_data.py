@@ -264,7 +264,12 @@ INVENTORY: dict[str, Table] = {
     "api_keys": Table(
         member=None,
         explained={"name": _STAFF, "key_hash": "a hash of a secret"},
-        plain=_plain("id role prefix source created_at revoked_at"),
+        plain=_plain("id role prefix source created_at revoked_at expires_at last_used_at"),
+    ),
+    "auth_failures": Table(
+        member=None,
+        explained={"source": "the network address failed sign-ins came from, kept for the rate-limit window"},
+        plain=_plain("window_start failures"),
     ),
     "member_fields": Table(
         member=None,
