@@ -19,9 +19,9 @@ from services.platform import api_keys
 log = logging.getLogger("memberflow.api")
 
 
-async def write_due(sessions: async_sessionmaker[AsyncSession], interval: float) -> int:
-    """Write the uses that are due now; returns how many keys were written."""
-    due = api_keys.USES.due(interval)
+async def write_due(sessions: async_sessionmaker[AsyncSession], interval: float, *, now: float | None = None) -> int:
+    """Write the uses that are due at `now` (monotonic; default: now); returns how many keys were written."""
+    due = api_keys.USES.due(interval, now=now)
     if due:
         async with sessions() as session:
             await api_keys.write_last_used(session, due)

@@ -54,6 +54,7 @@ ALL_PAGES = (
     "tasks",
     "fields",
     "imports",
+    "keys",
 )
 NAV = (
     ("dashboard", "Dashboard", "/console"),
@@ -67,6 +68,7 @@ NAV = (
     ("tasks", "Tasks", "/console/tasks"),
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
+    ("keys", "API keys", "/console/keys"),
 )
 
 
