@@ -26,10 +26,10 @@ router = APIRouter()
 
 
 def _span(seconds: float) -> str:
-    """A duration in the largest whole unit: "3 minutes", "5 days", "1 hour"."""
+    """A duration in its largest unit, rounded: "3 minutes", "5 days" (for 4 days 23 hours), "1 hour"."""
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds >= size:
-            count = int(seconds // size)
+            count = round(seconds / size)
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return "less than a minute"
 
