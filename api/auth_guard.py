@@ -40,7 +40,7 @@ class AuthGuard:
         self.window = settings.failed_auth_window_seconds
         self.floor = settings.failed_auth_floor_seconds
         self._blocked: dict[str, float] = {}  # source -> monotonic time its block ends
-        self.counted_since_sweep = False
+        self._last_counted: float | None = None  # monotonic time of this process's last counted failure
 
     def retry_after(self, source: str) -> int | None:
         """Whole seconds until `source` may authenticate again, or None when it is not blocked."""
@@ -79,7 +79,7 @@ class AuthGuard:
         except (OSError, DBAPIError) as exc:  # the failure is still refused; only its count is lost
             log.warning("could not count a failed authentication from %s: %s", source, exc)
             return
-        self.counted_since_sweep = True
+        self._last_counted = time.monotonic()
         if count.failures >= self.limit:
             self._block(source, count.window_left)
 
@@ -91,10 +91,10 @@ class AuthGuard:
             self._blocked[source] = now + max(seconds, 1.0)
 
     async def sweep(self) -> None:
-        """Delete ended windows, if this process counted anything since the last sweep."""
-        if not self.counted_since_sweep:
+        """Delete ended windows while this process has counted a failure within the last window and a minute
+        (so the windows it started are deleted once they end), and cost nothing otherwise."""
+        if self._last_counted is None or time.monotonic() - self._last_counted > self.window + 60:
             return
-        self.counted_since_sweep = False
         async with self._sessions() as session:
             await auth_failures.forget_stale(session, window_seconds=self.window)
             await session.commit()

@@ -140,3 +140,23 @@ async def test_console_sign_ins_are_limited_with_a_clear_message(
         assert "mf_console=" not in response.headers.get("set-cookie", "")
         # The API refuses the same address too: one count for every way in.
         _assert_blocked(await browser.get(MEMBERS, params={"limit": 1}, headers=bearer(admin)))
+
+
+async def test_ended_windows_are_deleted_by_the_process_that_counted(
+    settings: Settings,
+    engine: AsyncEngine,
+    temporal_dev: WorkflowEnvironment,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    source, current = fresh_address(), fresh_address()
+    async with app_with(settings, engine, temporal_dev.client, failed_auth_window_seconds=60) as app:
+        for address in (source, current):
+            async with client_from(app, address) as client:
+                assert_error(await client.get(MEMBERS, headers=bearer("mf_nope")), 401)
+        async with sessions() as session:
+            ended = AuthFailure.window_start - timedelta(minutes=2)
+            await session.execute(update(AuthFailure).where(AuthFailure.source == source).values(window_start=ended))
+            await session.commit()
+        await app.state.auth_guard.sweep()
+    assert await _failures(sessions, source) is None
+    assert await _failures(sessions, current) == 1
