@@ -23,7 +23,8 @@ from tests.support.console import login_token
 
 FLOOR = float(os.environ.get("AUTH_TIMING_FLOOR", "0.15"))
 # Above the floor, a request may take this much longer: the framework's own time around the padded part, with
-# room for a loaded 2-core machine. A failure whose own work outlasts the floor shows up as a median above it.
+# room for a loaded 2-core machine (more when a successful request, timed in the same run, is slow too). A failure
+# whose own work outlasts the floor shows up as a median above it.
 SLACK = 0.1
 ROUNDS = 7
 MEMBERS = "/api/v1/members"
@@ -117,5 +118,6 @@ async def test_every_kind_of_failure_answers_at_the_floor(
     print(f"\nfloor {FLOOR * 1000:.0f} ms, median of {ROUNDS}; a success: {ok * 1000:.1f} ms")  # noqa: T201
     for kind, median in medians.items():
         print(f"  {kind:<18} {median * 1000:6.1f} ms")  # noqa: T201
+    slack = max(SLACK, 4 * ok)
     for kind, median in medians.items():
-        assert FLOOR <= median < FLOOR + SLACK, f"{kind}: {median * 1000:.1f} ms against a floor of {FLOOR * 1000:.0f}"
+        assert FLOOR <= median < FLOOR + slack, f"{kind}: {median * 1000:.1f} ms against a floor of {FLOOR * 1000:.0f}"
