@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound, Unauthorized
 from models import ApiKey
+from services.platform import audit
+from services.platform.audit import Actor
 
 KEY_PREFIX = "mf_"
 BOOTSTRAP_NAME = "bootstrap-admin"
@@ -51,14 +53,27 @@ def _display_prefix(secret: str) -> str:
     return secret[:10]
 
 
-async def create(session: AsyncSession, *, name: str, role: Role, source: str = "api") -> IssuedKey:
+async def create(
+    session: AsyncSession, *, name: str, role: Role, source: str = "api", actor: Actor | None = None
+) -> IssuedKey:
+    """A new key; audited as `key.create` (name and role, never the secret) when an `actor` issues it (the
+    command line and the bootstrap key pass none)."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name, role=role.value, key_hash=hash_secret(secret), prefix=_display_prefix(secret), source=source
     )
     session.add(key)
     await session.flush()
+    if actor is not None:
+        await _audit(session, actor, "create", key)
     return IssuedKey(key=key, secret=secret)
+
+
+async def _audit(session: AsyncSession, actor: Actor, action: str, key: ApiKey) -> None:
+    details = {"name": key.name, "role": key.role}
+    await audit.record(
+        session, actor, action=f"key.{action}", target_type="api_key", target_id=str(key.id), details=details
+    )
 
 
 class KeyCache:
@@ -142,7 +157,8 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
     return list((await session.execute(select(ApiKey).order_by(ApiKey.created_at))).scalars().all())
 
 
-async def revoke(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
+async def revoke(session: AsyncSession, key_id: uuid.UUID, *, actor: Actor | None = None) -> ApiKey:
+    """Revoke the key (again: nothing changes); audited as `key.revoke` when an `actor` revokes it."""
     key = await session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id} does not exist", code="api_key_not_found")
@@ -152,6 +168,8 @@ async def revoke(session: AsyncSession, key_id: uuid.UUID) -> ApiKey:
         await session.refresh(key)
         _forget_keys(session)
         await _notify_revoked(session)
+        if actor is not None:
+            await _audit(session, actor, "revoke", key)
     return key
 
 
