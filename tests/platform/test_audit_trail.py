@@ -30,7 +30,8 @@ from devstack.embedded import EmbeddedPostgres
 from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.support.audit_exempt import EXEMPT
-from tests.support.audit_trail import MUTATING, RECIPES, Person, Recipe, Stage, path_pattern
+from tests.support import audit_setup as setup
+from tests.support.audit_trail import MUTATING, RECIPES, Person, Recipe, Stage, ok, path_pattern
 from tests.support.brand import scratch_database
 from tests.support.helpers import ApiClient
 from tests.support.temporal import started_workers
@@ -129,3 +130,87 @@ async def test_a_persons_change_is_audited_exactly_once(stage: Stage, route: str
 async def test_the_shops_own_calls_to_a_shared_route_write_no_entry(stage: Stage, route: str) -> None:
     person, _ = await _acted(stage, RECIPES[route], Role.INTEGRATION)
     assert await stage.entries_by(person.key_id) == []
+
+
+# Refused changes: each reaches the service that would audit it (past the key and role checks) and is refused
+# there with a 4xx, so nothing of it, its audit entry included, may stay.
+
+
+async def _erase_quoting_the_name(stage: Stage, person: Person) -> httpx.Response:
+    member_id = await setup.member(stage, name="Li Na Refused")
+    return await person.act("DELETE", f"/api/v1/members/{member_id}", json={"reason": "Li Na Refused asked us"})
+
+
+async def _debit_beyond_the_balance(stage: Stage, person: Person) -> httpx.Response:
+    member_id = await setup.member(stage)
+    body = {"points": -500, "reason": "correction of a double credit"}
+    return await person.act("POST", f"/api/v1/members/{member_id}/points/adjustments", json=body)
+
+
+async def _delete_a_segment_a_campaign_uses(stage: Stage, person: Person) -> httpx.Response:
+    campaign_id = await setup.campaign(stage)
+    segment_id = ok(await stage.admin.get(f"/api/v1/campaigns/{campaign_id}")).json()["segment_id"]
+    return await person.act("DELETE", f"/api/v1/segments/{segment_id}")
+
+
+async def _approve_what_another_approver_decided(stage: Stage, person: Person) -> httpx.Response:
+    approval_id = await setup.approval(stage)
+    ok(await stage.admin.post(f"/api/v1/approvals/{approval_id}/reject", json={"reason": "first to decide"}))
+    return await person.act("POST", f"/api/v1/approvals/{approval_id}/approve", json={})
+
+
+async def _start_a_cancelled_campaign(stage: Stage, person: Person) -> httpx.Response:
+    campaign_id = await setup.campaign(stage)
+    ok(await stage.admin.post(f"/api/v1/campaigns/{campaign_id}/cancel", json={}))
+    return await person.act("POST", f"/api/v1/campaigns/{campaign_id}/start")
+
+
+async def _publish_an_invalid_journey(stage: Stage, person: Person) -> httpx.Response:
+    kind = await setup.journey(stage)
+    broken = {**setup.journey_body(kind), "steps": [{"id": "mark", "send": {"channel": "fax"}}]}
+    return await person.act("PUT", f"/api/v1/journeys/{kind}", json=broken)
+
+
+async def _reject_in_the_inbox_without_a_reason(stage: Stage, person: Person) -> httpx.Response:
+    approval_id = await setup.approval(stage)
+    return await person.act("POST", f"/console/inbox/{approval_id}/reject", data={"reason": ""})
+
+
+async def _erase_in_the_console_quoting_the_name(stage: Stage, person: Person) -> httpx.Response:
+    member_id = await setup.member(stage, name="Zhao Lei Refused")
+    form = {"reason": "Zhao Lei Refused wrote in", "confirm": "1"}
+    return await person.act("POST", f"/console/members/{member_id}/erase", data=form)
+
+
+REFUSALS = {
+    "erasure whose reason repeats the name": (Role.ADMIN, "api", _erase_quoting_the_name, 422),
+    "debit beyond the balance": (Role.ADMIN, "api", _debit_beyond_the_balance, 409),
+    "deleting a segment in use": (Role.MARKETER, "api", _delete_a_segment_a_campaign_uses, 409),
+    "approving what was decided": (Role.APPROVER, "api", _approve_what_another_approver_decided, 409),
+    "starting a cancelled campaign": (Role.MARKETER, "api", _start_a_cancelled_campaign, 409),
+    "publishing an invalid journey": (Role.MARKETER, "api", _publish_an_invalid_journey, 422),
+    "console rejection without a reason": (Role.APPROVER, "console", _reject_in_the_inbox_without_a_reason, 422),
+    "console erasure quoting the name": (Role.ADMIN, "console", _erase_in_the_console_quoting_the_name, 422),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+async def test_a_refused_change_writes_no_entry(stage: Stage, case: str) -> None:
+    role, via, refuse, status = REFUSALS[case]
+    person = await stage.person(role, via)
+    try:
+        refused = await refuse(stage, person)
+    finally:
+        if person.client is not stage.http:
+            await person.client.aclose()
+    assert refused.status_code == status, refused.text
+    assert await stage.entries_by(person.key_id) == []
+
+
+async def test_an_idempotency_key_reused_for_another_change_is_refused_and_writes_nothing(stage: Stage) -> None:
+    person = await stage.person(Role.MARKETER, "api")
+    headers = {"Idempotency-Key": f"audit-{uuid.uuid4()}"}
+    ok(await person.act("POST", "/api/v1/segments", json=setup.segment_body(), headers=headers))
+    other = await person.act("POST", "/api/v1/segments", json=setup.segment_body(), headers=headers)
+    assert other.status_code == 409, other.text
+    assert [e.action for e in await stage.entries_by(person.key_id)] == ["segment.create"]
