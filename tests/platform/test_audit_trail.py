@@ -29,8 +29,8 @@ from core.settings import Settings
 from devstack.embedded import EmbeddedPostgres
 from services.platform import api_keys
 from services.platform.api_keys import Role
-from tests.support.audit_exempt import EXEMPT
 from tests.support import audit_setup as setup
+from tests.support.audit_exempt import EXEMPT
 from tests.support.audit_trail import MUTATING, RECIPES, Person, Recipe, Stage, ok, path_pattern
 from tests.support.brand import scratch_database
 from tests.support.helpers import ApiClient
