@@ -119,6 +119,8 @@ async def test_a_persons_change_is_audited_exactly_once(stage: Stage, route: str
     ], f"{route} as {recipe.role.value} via {recipe.via}"
     assert entries[0].actor == person.name
     assert entries[0].details["via"] == recipe.via
+    assert person.acted_at is not None
+    assert await stage.keyless_entries_since(person.acted_at) == []
     if recipe.via == "api" and _accepts_idempotency_key(stage.app, route):
         first = person.sent[0].response
         again = await person.replay()

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -62,6 +63,7 @@ class Person:
     secret: str
     csrf: str = ""
     sent: list[Sent] = field(default_factory=list)
+    acted_at: datetime | None = None
 
     async def act(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """The change: one request, with the key (API) or the session's CSRF token (console). API calls carry
@@ -75,6 +77,7 @@ class Person:
         else:
             headers["X-CSRF-Token"] = self.csrf
         kwargs = {**kwargs, "headers": headers}
+        self.acted_at = self.acted_at or datetime.now(UTC)
         response = await self.client.request(method, url, **kwargs)
         self.sent.append(Sent(method, url, kwargs, response))
         return response
@@ -114,6 +117,17 @@ class Stage:
     async def entries_by(self, key_id: uuid.UUID) -> list[AuditEntry]:
         async with self.sessions() as session:
             stmt = select(AuditEntry).where(AuditEntry.actor_key_id == key_id).order_by(AuditEntry.id)
+            return list((await session.execute(stmt)).scalars().all())
+
+    async def keyless_entries_since(self, moment: datetime) -> list[AuditEntry]:
+        """Entries without a key since `moment`, other than the workflows' own: a change that audited itself
+        twice, once under a made-up actor, would show here."""
+        async with self.sessions() as session:
+            stmt = select(AuditEntry).where(
+                AuditEntry.actor_key_id.is_(None),
+                AuditEntry.created_at >= moment,
+                AuditEntry.details["via"].astext != "workflow",
+            )
             return list((await session.execute(stmt)).scalars().all())
 
 
