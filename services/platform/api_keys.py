@@ -73,7 +73,8 @@ async def create(
     expires_at: datetime | None = None,
     actor: Actor | None = None,
 ) -> IssuedKey:
-    """A new key (audited when a person makes it: `actor`); `expires_at` must lie in the future."""
+    """A new key; `expires_at` must lie in the future. Audited as `key.create` (name, role and expiry, never
+    the secret) when an `actor` issues it (the command line and the bootstrap key pass none)."""
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise InvalidInput(
             "expires_at must be in the future",
@@ -92,11 +93,17 @@ async def create(
     session.add(key)
     await session.flush()
     if actor is not None:
-        details = {"role": role.value, "expires_at": expires_at.isoformat() if expires_at else None}
-        await audit.record(
-            session, actor, action="api_key.create", target_type="api_key", target_id=str(key.id), details=details
-        )
+        await _audit(session, actor, "create", key)
     return IssuedKey(key=key, secret=secret)
+
+
+async def _audit(session: AsyncSession, actor: Actor, action: str, key: ApiKey) -> None:
+    details = {"name": key.name, "role": key.role}
+    if key.expires_at is not None:
+        details["expires_at"] = key.expires_at.isoformat()
+    await audit.record(
+        session, actor, action=f"key.{action}", target_type="api_key", target_id=str(key.id), details=details
+    )
 
 
 class KeyCache:
@@ -237,6 +244,7 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 
 
 async def revoke(session: AsyncSession, key_id: uuid.UUID, *, actor: Actor | None = None) -> ApiKey:
+    """Revoke the key (again: nothing changes); audited as `key.revoke` when an `actor` revokes it."""
     key = await session.get(ApiKey, key_id)
     if key is None:
         raise NotFound(f"API key {key_id} does not exist", code="api_key_not_found")
@@ -247,7 +255,7 @@ async def revoke(session: AsyncSession, key_id: uuid.UUID, *, actor: Actor | Non
         _forget_keys(session)
         await _notify_revoked(session)
         if actor is not None:
-            await audit.record(session, actor, action="api_key.revoke", target_type="api_key", target_id=str(key.id))
+            await _audit(session, actor, "revoke", key)
     return key
 
 

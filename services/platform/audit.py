@@ -43,6 +43,13 @@ class Actor:
         return cls(name=name, key_id=None, via=Via.SYSTEM)
 
 
+def person_or_none(key: ApiKey, *, via: Via = Via.API) -> Actor | None:
+    """The key as an actor when a person holds it; None for the shop's integration key, whose calls to the
+    routes it shares with people (sign-ups, profile updates, coupons) are its traffic, recorded in the rows
+    they write and not in the audit log."""
+    return None if key.role == "integration" else Actor.of_key(key, via=via)
+
+
 async def record(
     session: AsyncSession,
     actor: Actor,
