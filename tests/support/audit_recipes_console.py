@@ -198,3 +198,27 @@ async def rule_builder_publish(stage: Stage, person: Person) -> Expected:
     changed = {**body, "actions": [{"grant_points": {"points": 11}}]}
     ok(await person.act("PUT", f"/console/api/rules/{rule_id}", json=changed))
     return Expected("rule.publish", "rule", rule_id)
+
+
+# API keys page
+
+
+async def _key_named(stage: Stage, name: str) -> str:
+    keys = ok(await stage.admin.get("/api/v1/keys")).json()
+    return str(next(key["id"] for key in keys if key["name"] == name))
+
+
+@recipe("POST /console/keys", Role.ADMIN)
+async def console_key_create(stage: Stage, person: Person) -> Expected:
+    name = setup.fresh("till")
+    form = {"name": name, "role": "integration", "expires_in_days": "30"}
+    ok(await person.act("POST", "/console/keys", data=form))
+    return Expected("key.create", "api_key", await _key_named(stage, name))
+
+
+@recipe("POST /console/keys/{key_id}/revoke", Role.ADMIN)
+async def console_key_revoke(stage: Stage, person: Person) -> Expected:
+    made = ok(await stage.admin.post("/api/v1/keys", json={"name": setup.fresh("old"), "role": "marketer"}))
+    key_id = made.json()["id"]
+    ok(await person.act("POST", f"/console/keys/{key_id}/revoke", data={}))
+    return Expected("key.revoke", "api_key", key_id)
