@@ -16,6 +16,7 @@ from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
+from models.portal import PortalSession, PortalSignInCode
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
@@ -51,6 +52,8 @@ __all__ = [
     "MessageTemplate",
     "Order",
     "OrderRefund",
+    "PortalSession",
+    "PortalSignInCode",
     "Redemption",
     "Reward",
     "Rule",
