@@ -84,7 +84,7 @@ async def wallet(request: Request, session: SessionDep, who: MemberDep) -> Respo
 
 def qr_svg(text: str) -> Markup:
     """The code as an inline SVG QR code (segno), sized by CSS; our own markup, so safe to insert."""
-    svg = segno.make(text, error="m").svg_inline(scale=8, border=2, dark="#111111", light="#ffffff")
+    svg = segno.make(text, error="m").svg_inline(border=4, omitsize=True, dark="#111111", light="#ffffff")
     return Markup(svg)  # noqa: S704 - segno's output for a code we generated, not user input
 
 
