@@ -88,11 +88,22 @@ def qr_svg(text: str) -> Markup:
     return Markup(svg)  # noqa: S704 - segno's output for a code we generated, not user input
 
 
-@router.get("/wallet/{coupon_id}")
-async def coupon_page(request: Request, session: SessionDep, who: MemberDep, coupon_id: uuid.UUID) -> Response:
-    locale, zone = await _locale(request, session, who)
+def _coupon_id(raw: str) -> uuid.UUID | None:
     try:
-        view = await account.coupon(session, who.member_id, coupon_id)
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+@router.get("/wallet/{coupon_id}")
+async def coupon_page(request: Request, session: SessionDep, who: MemberDep, coupon_id: str) -> Response:
+    """A path that is no coupon id is the same 404 page as another member's coupon."""
+    locale, zone = await _locale(request, session, who)
+    wanted = _coupon_id(coupon_id)
+    try:
+        if wanted is None:
+            raise NotFound("there is no such coupon in your wallet", code="coupon_not_found")
+        view = await account.coupon(session, who.member_id, wanted)
     except NotFound:
         t = i18n.translator(locale)
         return render(

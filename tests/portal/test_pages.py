@@ -89,6 +89,7 @@ async def test_a_member_never_sees_another_members_data(
     assert stolen.status_code == 404
     assert bobs_code not in stolen.text
     assert (await http.get(f"/portal/wallet/{uuid.uuid4()}")).status_code == 404
+    assert (await http.get("/portal/wallet/not-a-coupon")).status_code == 404
     for path in ("/portal", "/portal/points", "/portal/wallet", "/portal/preferences"):
         page = await http.get(path)
         assert page.status_code == 200, path
