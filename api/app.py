@@ -24,6 +24,7 @@ from api.errors import install_error_handlers
 from api.key_usage import recording_key_use
 from api.keywatch import watching_revocations
 from api.middleware import BodySizeLimit, Metrics
+from api.portal import install as install_portal
 from api.routes import (
     approvals,
     audit,
@@ -171,6 +172,7 @@ def create_app(
         app.include_router(router)
         included[id(router)] = app.router.routes[-1]
     install_console(app)
+    install_portal(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

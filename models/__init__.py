@@ -17,6 +17,7 @@ from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
+from models.portal import PortalSession, PortalSignInCode
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
@@ -53,6 +54,8 @@ __all__ = [
     "MessageTemplate",
     "Order",
     "OrderRefund",
+    "PortalSession",
+    "PortalSignInCode",
     "Redemption",
     "Reward",
     "Rule",

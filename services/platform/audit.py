@@ -22,6 +22,7 @@ class Via(StrEnum):
     CONSOLE = "console"
     WORKFLOW = "workflow"
     SYSTEM = "system"  # the command line, demo data, seeding
+    PORTAL = "portal"  # a member, signed in to the member portal
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class Actor:
     @classmethod
     def of_key(cls, key: ApiKey, *, via: Via = Via.API) -> Actor:
         return cls(name=key.name, key_id=key.id, via=via, role=key.role)
+
+    @classmethod
+    def member(cls, member_id: uuid.UUID) -> Actor:
+        """A member acting for themselves in the portal: named by id, never by name."""
+        return cls(name=f"member:{member_id}", key_id=None, via=Via.PORTAL)
 
     @classmethod
     def system(cls, name: str) -> Actor:
