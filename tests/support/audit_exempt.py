@@ -17,6 +17,12 @@ MEMBERS_OWN = (
     "(consent source and time) and in the message log"
 )
 
+PORTAL = (
+    "the member's own action in the portal, not a staff member's: sign-in leaves its record in "
+    "portal_sign_in_codes and portal_sessions; a consent change is kept on the member with source `portal` "
+    "(and audited as member.consent, tests/portal/test_pages.py)"
+)
+
 EXEMPT: dict[str, str] = {
     "POST /api/v1/orders": SHOP,
     "POST /api/v1/orders/{order_id}/refunds": SHOP,
@@ -43,4 +49,8 @@ EXEMPT: dict[str, str] = {
     "POST /console/codec/encode": CODEC,
     "POST /console/login": "signing in changes no record: it sets the session cookie",
     "POST /console/logout": "signing out changes no record: it clears the session cookie",
+    "POST /portal/sign-in": PORTAL,
+    "POST /portal/sign-in/code": PORTAL,
+    "POST /portal/sign-out": PORTAL,
+    "POST /portal/preferences": PORTAL,
 }

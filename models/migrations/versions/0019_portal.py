@@ -1,7 +1,7 @@
 """portal: one-time sign-in codes and member sessions, and members found by phone
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
