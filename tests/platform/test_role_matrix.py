@@ -106,6 +106,7 @@ def _json(status: int, code: str) -> httpx.Response:
         ("GET /api/v1/keys", Caller("ops", Role.OPS), _json(403, "forbidden")),
         # no credentials must be a 401, a console page must redirect to the sign-in page
         ("GET /api/v1/members", Caller("no credentials", None), _json(403, "insufficient_role")),
+        ("GET /api/v1/members", Caller("revoked key", Role.MARKETER), _json(401, "invalid_api_key")),
         ("GET /console/members", Caller("no credentials", None), _answer(303, location="/console")),
         # the CSRF 403 page is not the role's 403 page; a public route never answers 401
         ("GET /console/inbox", Caller("ops", Role.OPS), _answer(403, "the form's security token is missing")),

@@ -69,8 +69,8 @@ async def make_callers(app: FastAPI, settings: Settings) -> dict[str, Caller]:
     """A key of every role and one revoked marketer key, each with a console session cookie of its own."""
     callers = {NO_CREDENTIALS: Caller(NO_CREDENTIALS, None)}
     async with app.state.sessions() as session:
-        for name in CALLERS[:-2] + (REVOKED_KEY,):
-            role = Role(name) if name != REVOKED_KEY else Role.MARKETER
+        for name in (*(role.value for role in Role), REVOKED_KEY):
+            role = Role.MARKETER if name == REVOKED_KEY else Role(name)
             issued = await api_keys.create(session, name=f"role-matrix-{name}", role=role)
             if name == REVOKED_KEY:
                 await api_keys.revoke(session, issued.key.id)
@@ -116,7 +116,10 @@ def build_request(client: httpx.AsyncClient, method: str, template: str, access:
 def _is_envelope(answer: httpx.Response) -> bool:
     if not answer.headers.get("content-type", "").startswith("application/json"):
         return False
-    body = answer.json()
+    try:
+        body = answer.json()
+    except ValueError:
+        return False
     error = body.get("error") if isinstance(body, dict) and set(body) == {"error"} else None
     return isinstance(error, dict) and bool(error.get("code")) and bool(error.get("message")) and "details" in error
 
@@ -151,6 +154,8 @@ def _unauthenticated(access: Access, answer: httpx.Response, *, role: Role | Non
     statuses = (401, 403) if access.door is Door.CONSOLE_JSON and role is not None else (401,)
     if answer.status_code not in statuses or not _is_envelope(answer):
         yield f"expected an enveloped 401, got {_shown(answer)}"
+    elif access.door is Door.API_KEY and answer.headers.get("www-authenticate") != "Bearer":
+        yield f"a 401 without `WWW-Authenticate: Bearer`: {_shown(answer)}"
 
 
 def _forbidden(access: Access, answer: httpx.Response) -> Iterator[str]:
