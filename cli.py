@@ -91,7 +91,13 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
         engine = create_engine(settings, pool_size=1)
         try:
             async with create_session_factory(engine)() as session:
-                issued = await api_keys.create(session, name=args.name, role=api_keys.Role(args.role), source="cli")
+                issued = await api_keys.create(
+                    session,
+                    name=args.name,
+                    role=api_keys.Role(args.role),
+                    source="cli",
+                    personal_data=args.personal_data,
+                )
                 await session.commit()
                 return issued
         finally:
@@ -203,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create an API key and print it once")
     create.add_argument("--role", required=True, choices=["admin", "marketer", "approver", "ops", "integration"])
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--personal-data",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="may reveal unmasked personal data (default: admin keys only)",
+    )
     create.set_defaults(func=_cmd_keys_create)
     imp = sub.add_parser(
         "import", help="import members, orders and events (CSV or JSONL) as history: no journey, no message"

@@ -29,6 +29,7 @@ from models import ApiKey
 from services.platform import api_keys
 from services.platform.api_keys import Role
 from services.platform.audit import Actor, Via
+from services.privacy.masking import View
 
 COOKIE = "mf_console"
 LOGIN_COOKIE = "mf_console_login"
@@ -126,11 +127,18 @@ class ConsoleUser:
     name: str
     role: str
     csrf: str
+    # The key may reveal unmasked personal data (services.privacy.masking); the session inherits it.
+    personal_data: bool = False
 
     @property
     def actor(self) -> Actor:
         """The signed-in key, acting through the console: what audit rows record."""
         return Actor(name=self.name, key_id=self.key_id, via=Via.CONSOLE, role=self.role)
+
+    @property
+    def masked_view(self) -> View:
+        """How this session sees personal data on pages without a Reveal: its key's role's masks."""
+        return View(Role(self.role))
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -176,7 +184,7 @@ async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
     if token is None or key is None or key.revoked_at is not None or not pages_for(key.role):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
-    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce))
+    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce), key.personal_data)
 
 
 def require(page: str) -> Any:

@@ -22,7 +22,7 @@ async def create_key(
     request: Request, body: KeyCreate, session: SessionDep, key: AdminKey, idem: IdempotencyKeyDep
 ) -> Response:
     async def make() -> KeyCreated:
-        issued = await api_keys.create(session, name=body.name, role=body.role)
+        issued = await api_keys.create(session, name=body.name, role=body.role, personal_data=body.personal_data)
         return KeyCreated(**KeyOut.model_validate(issued.key).model_dump(), key=issued.secret)
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)

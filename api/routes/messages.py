@@ -7,12 +7,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.boundary import commit
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
 from api.pagination import MESSAGE_CURSOR, CursorQuery
+from api.personal import UnmaskedQuery, audit_reveal, view_of
 from api.schemas.common import ERROR_RESPONSES, json_error_responses
 from api.schemas.messages import (
     InboundSms,
@@ -41,14 +42,17 @@ TokenPath = Annotated[str, Path(description="the token from the link")]
 
 @router.get("/messages", response_model=MessagePage, summary="The message log (newest first, cursor pagination)")
 async def list_messages(
+    request: Request,
     session: SessionDep,
-    _: CurrentKey,
+    key: CurrentKey,
     member_id: uuid.UUID | None = None,
     status: MessageStatus | None = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
+    unmasked: UnmaskedQuery = False,
 ) -> MessagePage:
+    view = view_of(key, unmasked)
     rows = await messaging.list_messages(
         session,
         member_id=member_id,
@@ -57,7 +61,9 @@ async def list_messages(
         limit=limit + 1,
         after=MESSAGE_CURSOR.decode(cursor),
     )
-    return MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=MessageOut.of)
+    page = MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=lambda m: MessageOut.of(m, view))
+    await audit_reveal(session, request, key, view, [m.member_id for m in page.items])
+    return page
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")

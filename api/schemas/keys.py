@@ -16,6 +16,8 @@ class KeyCreate(BaseModel):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Role
+    # May read unmasked personal data with `?unmasked=true` (each read audited). Default: admin keys only.
+    personal_data: bool | None = None
 
 
 class KeyOut(BaseModel):
@@ -26,6 +28,7 @@ class KeyOut(BaseModel):
     role: Role
     prefix: str
     source: str
+    personal_data: bool
     created_at: datetime
     revoked_at: datetime | None
 

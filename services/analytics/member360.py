@@ -113,9 +113,13 @@ _MEMBER_FIELDS = (
 )
 
 # $1 member id, $2 the journeys link, $3 the welcome journey link. The member's account is joined once; a
-# member without one (which the ledger never allows) is reported as `has_account = false`.
+# member without one (which the ledger never allows) is reported as `has_account = false`. `open_keys` are the
+# custom fields not marked personal, which masking (services.privacy.masking) leaves as they are; read only
+# when the member has custom field values, in the same statement.
 VIEW_SQL = (
-    "SELECT a.id IS NOT NULL AS has_account, json_build_object("
+    "SELECT a.id IS NOT NULL AS has_account, "
+    "CASE WHEN m.attributes <> '{}'::jsonb THEN ARRAY(SELECT f.key FROM member_fields f WHERE NOT f.personal_data) "
+    "END AS open_keys, json_build_object("
     f"{_MEMBER_FIELDS}, "
     "'points', json_build_object('posted', a.posted, 'held', a.held, 'available', a.posted - a.held, "
     "'debt', a.debt), "
@@ -128,7 +132,13 @@ VIEW_SQL = (
 )
 
 
-async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> str:
+@dataclass(frozen=True)
+class ViewJson:
+    body: str
+    open_keys: list[str]  # custom fields not marked personal (empty when the member has no custom values)
+
+
+async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> ViewJson:
     """The 360 document as JSON text, from one prepared statement on an asyncpg connection (`driver`, as
     `core.db.driver_connection` gives it)."""
     row = await driver.fetchrow(VIEW_SQL, member_id, links["journeys"], links["welcome_journey"])
@@ -136,5 +146,4 @@ async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str])
         raise NotFound(f"member {member_id} does not exist", code="member_not_found")
     if not row["has_account"]:
         raise NotFound(f"member {member_id} has no points account", code="member_not_found")
-    body: str = row["body"]
-    return body
+    return ViewJson(body=row["body"], open_keys=list(row["open_keys"] or ()))

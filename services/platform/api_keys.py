@@ -51,10 +51,18 @@ def _display_prefix(secret: str) -> str:
     return secret[:10]
 
 
-async def create(session: AsyncSession, *, name: str, role: Role, source: str = "api") -> IssuedKey:
+async def create(
+    session: AsyncSession, *, name: str, role: Role, source: str = "api", personal_data: bool | None = None
+) -> IssuedKey:
+    """A new key. `personal_data` (may read unmasked personal data) defaults to true for admin keys only."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
-        name=name, role=role.value, key_hash=hash_secret(secret), prefix=_display_prefix(secret), source=source
+        name=name,
+        role=role.value,
+        key_hash=hash_secret(secret),
+        prefix=_display_prefix(secret),
+        source=source,
+        personal_data=role is Role.ADMIN if personal_data is None else personal_data,
     )
     session.add(key)
     await session.flush()
@@ -178,6 +186,7 @@ async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
     if existing is not None:
         existing.revoked_at = None
         existing.role = Role.ADMIN.value
+        existing.personal_data = True
         await session.flush()
         return False
     session.add(
@@ -187,6 +196,7 @@ async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
             key_hash=digest,
             prefix=_display_prefix(secret),
             source="bootstrap",
+            personal_data=True,
         )
     )
     await session.flush()
