@@ -126,7 +126,12 @@ class Member360Out(MemberOut):
             points=PointsOut.of(v.points),
             recent_orders=[OrderOut.model_validate(o) for o in v.recent_orders],
             recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
-            recent_messages=[MessageSummaryOut.model_validate(m) for m in v.recent_messages],
+            recent_messages=[
+                MessageSummaryOut.model_validate(m).model_copy(
+                    update={"reason": view.apply("messages", "reason", m.reason)}
+                )
+                for m in v.recent_messages
+            ],
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 
