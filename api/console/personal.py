@@ -38,6 +38,8 @@ async def audit_reveal(
         return
     route = request.scope.get("route")
     path = str(getattr(route, "path", request.url.path))
+    # Console routers are mounted under /console, which their route templates leave out.
+    path = path if path.startswith("/console") else f"/console{path}"
     await masking.record_read(session, user.actor, member_ids=member_ids, route=path)
     await session.commit()
 

@@ -74,7 +74,7 @@ FIELDS: dict[tuple[str, str], Decision] = {
     ("members", "consent_sms_at"): _roles(F, F, F, F, F, _CONSENT),
     ("messages", "subject"): _roles(F, F, H, F, H, "a template's subject with at most the name in it"),
     ("messages", "body"): _roles(H, H, H, H, H, "the rendered text repeats the profile and holds the member's links"),
-    ("messages", "reason"): _roles(F, F, H, F, H, "why a send failed: ops and marketers act on it"),
+    ("messages", "reason"): _roles(M, M, H, M, H, "why a send failed, with any address in it masked"),
     ("staff_tasks", "title"): _roles(F, F, H, F, H, "the note is the task staff carry out"),
     ("approvals", "reason"): _roles(F, H, F, F, H, "approvers' own notes, read by approvers and auditors"),
     ("ledger_transactions", "reason"): _roles(F, F, F, F, F, "why points moved; staff notes are for staff"),
@@ -151,6 +151,15 @@ def mask_birthday(birthday: date | str) -> str:
     """`1990-05-17` -> `--05` (ISO 8601's month without year and day)."""
     text = birthday.isoformat() if isinstance(birthday, date) else str(birthday)
     return f"--{text[5:7]}"
+
+
+_EMAILS = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
+_PHONES = re.compile(r"\+?\d[\d ()-]{5,}\d")
+
+
+def mask_contacts(text: str) -> str:
+    """Free text (a provider's refusal) with every email address and phone number in it masked."""
+    return _PHONES.sub(lambda m: mask_phone(m.group()), _EMAILS.sub(lambda m: mask_email(m.group()), text))
 
 
 def mask_text(value: Any) -> Any:
