@@ -28,6 +28,7 @@ from services import messaging
 from services.messaging import MessageStatus, consent, templates
 from services.messaging.templates import Channel, TemplatePut
 from services.platform.audit import Actor
+from services.privacy import masking
 
 router = APIRouter(prefix="/api/v1", tags=["messages"], responses=ERROR_RESPONSES)
 unsubscribe_router = APIRouter(tags=["unsubscribe"], responses=json_error_responses(400, 422))
@@ -94,8 +95,11 @@ async def put_template(
     "/templates/preview", response_model=TemplatePreviewOut, summary="Render a template for a member, without sending"
 )
 async def preview_template(
-    body: TemplatePreview, session: SessionDep, settings: SettingsDep, _: MarketerKey
+    body: TemplatePreview, session: SessionDep, settings: SettingsDep, key: MarketerKey
 ) -> TemplatePreviewOut:
+    # Rendered with the caller's view of the member: a template cannot print what the role may not read.
+    view = view_of(key)
+    open_keys = await masking.open_keys(session, view, [{"any": True}])
     rendered = await templates.preview(
         session,
         template=body.template,
@@ -107,6 +111,7 @@ async def preview_template(
         marketing=body.category == messaging.Category.MARKETING,
         brand=settings.messaging.brand_name,
         public_url=settings.messaging.public_url,
+        shown=lambda variables: masking.template_variables(view, variables, open_keys),
     )
     return TemplatePreviewOut.of(body.template, body.channel, rendered)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -203,6 +204,18 @@ def attributes(view: View, values: Mapping[str, Any], open_keys: Iterable[str]) 
 
 
 PROFILE = ("name", "email", "phone", "birthday")
+
+
+def template_variables(view: View, variables: dict[str, Any], open_keys: Iterable[str]) -> dict[str, Any]:
+    """What a template preview renders with, as `view` shows the member: templates see the name and the custom
+    fields (services.messaging.templates.template_variables), so those are masked; "" stands for a hidden value."""
+    if view.unmasked:
+        return variables
+    member = {**variables["member"], "name": view.apply("members", "name", variables["member"].get("name"))}
+    held = vars(variables["attributes"])  # a namespace, so a field called `items` stays a field
+    shown = attributes(view, held, open_keys)
+    values = {key: "" if shown.get(key) is None else shown[key] for key in held}
+    return {**variables, "member": member, "attributes": SimpleNamespace(**values)}
 
 
 def member_document(view: View, doc: dict[str, Any], open_keys: Iterable[str]) -> dict[str, Any]:

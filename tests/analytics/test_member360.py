@@ -18,7 +18,6 @@ from services.platform.api_keys import Role
 from services.privacy.masking import View
 from tests.support.helpers import ApiClient, assert_error, new_member_id, order_body
 
-
 SHOP = View(Role.INTEGRATION)  # the `shop` fixture's key: its role's masks
 
 
@@ -67,8 +66,7 @@ async def _add_messages(sessions: async_sessionmaker[AsyncSession], member_id: s
 
 
 async def test_the_one_statement_document_equals_the_orm_view(
-    shop: ApiClient,
-    admin: ApiClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+    shop: ApiClient, admin: ApiClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     member_id = await new_member_id(shop, tags=["vip", "tea"], consent={"email": True, "sms": True})
     placed = ["2026-01-15T10:30:00Z", "2026-01-16T08:00:00.250000Z"] + [

@@ -355,3 +355,17 @@ async def test_the_console_reveal_of_a_holder_is_audited_once(
             .all()
         )
     assert [(r.details["via"], r.details["route"]) for r in rows] == [("console", "/console/members/{member_id}")]
+
+
+async def test_a_template_preview_renders_the_marketers_view_of_the_member(
+    marketer: ApiClient, shop: ApiClient, admin: ApiClient, sessions: Sessions
+) -> None:
+    person = await _member(shop, admin, sessions)
+    key = f"mask_{uuid.uuid4().hex[:8]}"
+    text = f"{{{{ member.name }}}} | {{{{ attributes.{person.note_key} }}}} | {{{{ attributes.{person.plain_key} }}}}"
+    put = await marketer.put(f"/api/v1/templates/{key}/sms/en", json={"body": text})
+    assert put.status_code == 200, put.text
+    body = {"template": key, "channel": "sms", "member_id": person.id, "category": "transactional"}
+    preview = await marketer.post("/api/v1/templates/preview", json=body)
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["body"].startswith(f"{NAME} | J*** | tea")
