@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
@@ -78,14 +77,17 @@ async def get_member(
     # state (built once from the settings) rather than through a settings dependency.
     view = view_of(key, unmasked)
     links = request.app.state.member_links.of(member_id)
-    async with driver_connection(request.app.state.engine) as driver:
-        found = await member360.view_json(driver, member_id, links=links)
     if view.unmasked:
+        async with driver_connection(request.app.state.engine) as driver:
+            body = await member360.view_json(driver, member_id, links=links)
         async with request.app.state.sessions() as session:
             await audit_reveal(session, request, key, view, [member_id])
-        return Response(found.body, media_type="application/json")
-    doc = masking.member_document(view, json.loads(found.body), found.open_keys)
-    return Response(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), media_type="application/json")
+        return Response(body, media_type="application/json")
+    async with driver_connection(request.app.state.engine) as driver:
+        found = await member360.view_maskable(driver, member_id, links=links)
+    return Response(
+        found.document(masking.member_document(view, found.personal, found.open_keys)), media_type="application/json"
+    )
 
 
 # The 360 once more, alone in a router that the app matches before every other route (api/app.py): in
