@@ -175,6 +175,7 @@ _MASKS: dict[str, Callable[[Any], Any]] = {
     "email": mask_email,
     "phone": mask_phone,
     "birthday": mask_birthday,
+    "reason": mask_contacts,
 }
 
 

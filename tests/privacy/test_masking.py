@@ -233,18 +233,18 @@ async def test_each_role_reads_the_same_member_through_every_endpoint_as_declare
     listed = (await client.get("/api/v1/members", params={"query": person.external_id})).json()["items"]
     assert [person.profile(m) for m in listed] == [EXPECTED[role]]
 
-    view = masking.View(role)
+    staff = role in (Role.ADMIN, Role.MARKETER, Role.OPS)
     messages = (await client.get("/api/v1/messages", params={"member_id": member_id})).json()["items"]
     assert [(m["subject"], m["body"], m["reason"]) for m in messages] == [
         (
-            view.apply("messages", "subject", f"Welcome, {NAME}"),
+            f"Welcome, {NAME}" if role is not Role.APPROVER and role is not Role.INTEGRATION else None,
             None,  # rendered bodies are hidden from every role's everyday view
-            view.apply("messages", "reason", f"550 mailbox {EMAIL} unavailable"),
+            "550 mailbox l***@example.com unavailable" if staff else None,
         )
     ]
     assert one["recent_messages"][0]["reason"] == messages[0]["reason"]
     tasks = (await client.get("/api/v1/tasks", params={"member_id": member_id})).json()
-    assert [t["title"] for t in tasks] == [view.apply("staff_tasks", "title", f"Call {NAME}")]
+    assert [t["title"] for t in tasks] == [f"Call {NAME}" if staff else None]
     assert await _audit_count(sessions) == before, "a masked read writes nothing"
 
 
