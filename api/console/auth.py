@@ -31,6 +31,7 @@ from models import ApiKey
 from services.platform import api_keys
 from services.platform.api_keys import Role, is_expired
 from services.platform.audit import Actor, Via
+from services.privacy.masking import View
 
 COOKIE = "mf_console"
 LOGIN_COOKIE = "mf_console_login"
@@ -130,11 +131,18 @@ class ConsoleUser:
     name: str
     role: str
     csrf: str
+    # The key may reveal unmasked personal data (services.privacy.masking); the session inherits it.
+    personal_data: bool = False
 
     @property
     def actor(self) -> Actor:
         """The signed-in key, acting through the console: what audit rows record."""
         return Actor(name=self.name, key_id=self.key_id, via=Via.CONSOLE, role=self.role)
+
+    @property
+    def masked_view(self) -> View:
+        """How this session sees personal data on pages without a Reveal: its key's role's masks."""
+        return View(Role(self.role))
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -181,7 +189,7 @@ async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     api_keys.USES.note(key.id, datetime.now(UTC))
-    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce))
+    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce), key.personal_data)
 
 
 def require(page: str) -> Any:

@@ -264,7 +264,7 @@ INVENTORY: dict[str, Table] = {
     "api_keys": Table(
         member=None,
         explained={"name": _STAFF, "key_hash": "a hash of a secret"},
-        plain=_plain("id role prefix source created_at revoked_at expires_at last_used_at"),
+        plain=_plain("id role prefix source personal_data created_at revoked_at expires_at last_used_at"),
     ),
     "auth_failures": Table(
         member=None,
