@@ -5,6 +5,7 @@ from models.approvals import Approval
 from models.audit import AuditEntry
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
+from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -28,6 +29,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignMember",
+    "CareQueue",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
@@ -58,6 +60,9 @@ __all__ = [
     "RuleVersion",
     "Segment",
     "StaffTask",
+    "Ticket",
+    "TicketEvent",
+    "TicketSurveyDue",
     "TemporalOutbox",
     "Tier",
 ]

@@ -7,6 +7,7 @@ from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
+from workflows.service_ticket import ServiceTicket
 
 WORKFLOWS = (
     JourneyWorkflow,
@@ -17,4 +18,5 @@ WORKFLOWS = (
     RuleMessageWorkflow,
     RuleScanWorkflow,
     BulkImportWorkflow,
+    ServiceTicket,
 )
