@@ -21,6 +21,7 @@ from api.console import (
     rules,
     segment_builder,
     segments,
+    tickets,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -43,6 +44,7 @@ MODULES = (
     messages,
     fields,
     imports,
+    tickets,
 )
 for module in MODULES:
     router.include_router(module.router, prefix="/console")

@@ -4,7 +4,18 @@ ServiceTicket workflow, and the steps its activities take), and the surveys due 
 from services.care.commands import command, send_update
 from services.care.queues import QueueCreate
 from services.care.sla import Clock, clock
-from services.care.tickets import Channel, Priority, Status, TicketCreate, create, get, history, listing, queue_board
+from services.care.tickets import (
+    Channel,
+    Priority,
+    Status,
+    TicketCreate,
+    create,
+    get,
+    history,
+    listing,
+    queue_board,
+    queue_counts,
+)
 
 __all__ = [
     "Channel",
@@ -20,5 +31,6 @@ __all__ = [
     "history",
     "listing",
     "queue_board",
+    "queue_counts",
     "send_update",
 ]

@@ -21,7 +21,7 @@ from core.ids import uuid7
 from models import TicketEvent
 from services import members
 from services.care import tickets
-from services.care.tickets import DRAFT_REPLY
+from services.care.tickets import DRAFT_REPLY, MAX_DESCRIPTION
 from services.platform import audit
 from services.platform.audit import Actor
 from workflows import contracts
@@ -107,8 +107,8 @@ async def command(
     by_type = "member" if by_member else "staff"
     cmd = contracts.TicketCommand(by=actor.name[:100], by_type=by_type, status=status, assignee=assignee)
     if update == contracts.TICKET_REPLY_UPDATE:
-        if not (body or "").strip():
-            message = "a reply needs text"
+        if not (body or "").strip() or len(body or "") > MAX_DESCRIPTION:
+            message = f"a reply needs text, at most {MAX_DESCRIPTION} characters"
             raise InvalidInput(message, details=[{"field": "body", "message": message}])
         await members.get_active(session, member_id)  # nothing more is written about an erased member
         cmd.reply_id = str(await _draft_reply(session, ticket_id, (body or "").strip(), cmd.by, by_type))

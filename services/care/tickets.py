@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
@@ -180,3 +180,13 @@ async def history(session: AsyncSession, ticket_id: uuid.UUID) -> list[TicketEve
         .order_by(TicketEvent.created_at, TicketEvent.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def queue_counts(session: AsyncSession) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per queue: tickets still being worked, and how many of them missed an SLA."""
+    stmt = (
+        select(Ticket.queue_id, func.count(), func.count(Ticket.breached_at))
+        .where(Ticket.status != Status.CLOSED.value)
+        .group_by(Ticket.queue_id)
+    )
+    return {queue_id: (int(open_), int(breached)) for queue_id, open_, breached in await session.execute(stmt)}
