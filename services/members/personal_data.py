@@ -378,7 +378,7 @@ INVENTORY: dict[str, Table] = {
         member=None,
         explained={
             "payload": "workflow inputs, which carry ids only (tests/platform/test_history_privacy.py)",
-            "search_attributes": "member id, journey kind, campaign id, step",
+            "search_attributes": "member id, ticket id, journey kind, campaign id, step",
             "last_error": _ERROR,
         },
         plain=_plain(
