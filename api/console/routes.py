@@ -15,6 +15,7 @@ from api.console import (
     inbox,
     journey_editor,
     journeys,
+    keys,
     members,
     messages,
     rule_builder,
@@ -45,6 +46,7 @@ MODULES = (
     fields,
     imports,
     tickets,
+    keys,
 )
 for module in MODULES:
     router.include_router(module.router, prefix="/console")

@@ -62,6 +62,7 @@ from workflows.contracts.names import (
     MEMBER_EVENT_SIGNAL,
     MEMBER_ID,
     PAUSE_SIGNAL,
+    PORTAL_SIGN_IN_CODE_WORKFLOW,
     REDEMPTION_APPROVAL_WORKFLOW,
     RESUME_SIGNAL,
     RULE_MESSAGE_WORKFLOW,
@@ -87,6 +88,13 @@ from workflows.contracts.names import (
     redemption_workflow_id,
     rule_message_workflow_id,
     ticket_workflow_id,
+)
+from workflows.contracts.portal import (
+    PortalCodeInput,
+    PortalCodeOutcome,
+    PortalCodeStatus,
+    portal_code_start,
+    portal_code_workflow_id,
 )
 from workflows.contracts.signals import (
     CampaignCancelSignal,
@@ -116,6 +124,12 @@ from workflows.contracts.tickets import (
 
 __all__ = [
     "BULK_IMPORT_WORKFLOW",
+    "PORTAL_SIGN_IN_CODE_WORKFLOW",
+    "PortalCodeInput",
+    "PortalCodeOutcome",
+    "PortalCodeStatus",
+    "portal_code_start",
+    "portal_code_workflow_id",
     "ChunkList",
     "ChunkOutcome",
     "ChunkRef",

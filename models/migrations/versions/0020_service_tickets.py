@@ -1,7 +1,7 @@
 """care: service tickets with SLAs, their history, queues with a lead, surveys due; a named assignee on staff tasks
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0015"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
