@@ -131,6 +131,7 @@ async def ticket_command(
             temporal,
             parsed,
             ACTIONS[action],
+            by=user.name,
             actor=user.actor,
             body=form.get("body", "")[: MAX_DESCRIPTION + 1] if action == "reply" else None,
             status=form.get("status") or None if action == "status" else None,

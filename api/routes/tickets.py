@@ -29,12 +29,14 @@ from api.schemas.tickets import (
 from models import ApiKey
 from services import care
 from services.care import queues
+from services.platform import audit
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
 from workflows import contracts
 
 router = APIRouter(tags=["tickets"], responses=ERROR_RESPONSES)
-# The helpdesk (integration) and every staff role work tickets.
+# The helpdesk (integration) and every staff role work tickets. A person's changes are audited; the helpdesk
+# integration's are its traffic, kept in the ticket and its history (audit.person_or_none).
 TicketKey = Annotated[ApiKey, Depends(require_roles(Role.INTEGRATION, Role.MARKETER, Role.APPROVER, Role.OPS))]
 
 
@@ -49,7 +51,12 @@ async def open_ticket(
 ) -> Response:
     async def make() -> TicketOut:
         ticket = await care.create(
-            session, body, care=settings.care, task_queue=settings.temporal.task_queue, actor=Actor.of_key(key)
+            session,
+            body,
+            care=settings.care,
+            task_queue=settings.temporal.task_queue,
+            opened_by=key.name,
+            actor=audit.person_or_none(key),
         )
         return TicketOut.model_validate(ticket)
 
@@ -108,7 +115,8 @@ async def _command(
         temporal,
         ticket_id,
         update,
-        actor=Actor.of_key(key),
+        by=key.name,
+        actor=audit.person_or_none(key),
         body=body,
         by_member=by_member,
         status=status,

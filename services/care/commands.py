@@ -94,18 +94,21 @@ async def command(
     ticket_id: uuid.UUID,
     update: str,
     *,
-    actor: Actor,
+    by: str,
+    actor: Actor | None,
     by_member: bool = False,
     body: str | None = None,
     status: str | None = None,
     assignee: str | None = None,
 ) -> contracts.TicketStatus:
-    """Send one command and write its audit row; returns the ticket's status as the workflow left it. The
-    caller commits (the audit row). 404 for an unknown ticket; 409/422 from the workflow's validators."""
+    """Send one command and, when a person sent it (`actor`), write its audit row; returns the ticket's status
+    as the workflow left it. `by` names the sender in the ticket's history (a helpdesk integration's commands
+    are its traffic: the history is their record). The caller commits (the audit row). 404 for an unknown
+    ticket; 409/422 from the workflow's validators."""
     ticket = await tickets.get(session, ticket_id)
     closed, member_id = ticket.status == tickets.Status.CLOSED.value, ticket.member_id
     by_type = "member" if by_member else "staff"
-    cmd = contracts.TicketCommand(by=actor.name[:100], by_type=by_type, status=status, assignee=assignee)
+    cmd = contracts.TicketCommand(by=by[:100], by_type=by_type, status=status, assignee=assignee)
     if update == contracts.TICKET_REPLY_UPDATE:
         if not (body or "").strip() or len(body or "") > MAX_DESCRIPTION:
             message = f"a reply needs text, at most {MAX_DESCRIPTION} characters"
@@ -121,12 +124,26 @@ async def command(
             await session.execute(delete(TicketEvent).where(TicketEvent.id == uuid.UUID(cmd.reply_id)))
             await session.commit()
         raise
+    if actor is not None:
+        await _audit(session, actor, ticket_id, update, result, assignee=assignee, reply_id=cmd.reply_id)
+    return result
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    ticket_id: uuid.UUID,
+    update: str,
+    result: contracts.TicketStatus,
+    *,
+    assignee: str | None,
+    reply_id: str | None,
+) -> None:
     details: dict[str, str | None] = {"status": result.status}
     if assignee is not None:
         details["assignee"] = assignee
-    if cmd.reply_id is not None:
-        details["reply_id"] = cmd.reply_id
+    if reply_id is not None:
+        details["reply_id"] = reply_id
     await audit.record(
         session, actor, action=_ACTIONS[update], target_type="ticket", target_id=str(ticket_id), details=details
     )
-    return result

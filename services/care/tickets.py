@@ -72,10 +72,18 @@ class TicketCreate(BaseModel):
 
 
 async def create(
-    session: AsyncSession, data: TicketCreate, *, care: CareSettings, task_queue: str, actor: Actor
+    session: AsyncSession,
+    data: TicketCreate,
+    *,
+    care: CareSettings,
+    task_queue: str,
+    opened_by: str,
+    actor: Actor | None,
 ) -> Ticket:
     """Open a ticket for an active member (404 unknown, 409 erased; 422 for an unknown queue). The caller
-    commits; the outbox then starts the ticket's workflow, which confirms, assigns and watches the SLA."""
+    commits; the outbox then starts the ticket's workflow, which confirms, assigns and watches the SLA.
+    `opened_by` names the opener on the ticket; audited as `ticket.open` when a person opens it (`actor`): a
+    helpdesk integration's tickets are its traffic, recorded in the ticket and its first history line."""
     member = await members.get_active(session, data.member_id)
     queue = await queues.by_code(session, data.queue or care.default_queue)
     now = datetime.now(UTC)
@@ -95,7 +103,7 @@ async def create(
         resolution_due_at=due.resolution_due_at,
         opened_at=now,
         closings=0,
-        opened_by=actor.name[:100],
+        opened_by=opened_by[:100],
         updated_at=now,
     )
     session.add(ticket)
@@ -105,7 +113,7 @@ async def create(
             ticket_id=ticket.id,
             kind="opened",
             author_type="staff",
-            author=actor.name[:100],
+            author=opened_by[:100],
             to_status=Status.OPEN.value,
             event_key=f"{ticket.id}:opened",
             created_at=now,
@@ -115,14 +123,15 @@ async def create(
         contracts.TicketInput(ticket_id=str(ticket.id)), member_id=member.id, task_queue=task_queue
     )
     await outbox.enqueue_start(session, start)
-    await audit.record(
-        session,
-        actor,
-        action="ticket.open",
-        target_type="ticket",
-        target_id=str(ticket.id),
-        details={"member_id": str(member.id), "queue": queue.code, "priority": ticket.priority},
-    )
+    if actor is not None:
+        await audit.record(
+            session,
+            actor,
+            action="ticket.open",
+            target_type="ticket",
+            target_id=str(ticket.id),
+            details={"member_id": str(member.id), "queue": queue.code, "priority": ticket.priority},
+        )
     return ticket
 
 
