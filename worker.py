@@ -132,7 +132,7 @@ def build_worker(
             *CampaignActivities(sessions, client).all(),
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
-            *CareActivities(sessions, settings.care).all(),
+            *CareActivities(sessions, settings.care, task_queue).all(),
         ],
         **(worker_options(settings.worker) | options),
     )

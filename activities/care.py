@@ -16,6 +16,7 @@ from temporalio import activity
 from core.settings import CareSettings
 from models import Ticket
 from services.care import sla, steps, tickets
+from services.platform import outbox
 from workflows import contracts
 
 
@@ -63,9 +64,10 @@ class RouteInput(BaseModel):
 
 
 class CareActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], care: CareSettings) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], care: CareSettings, task_queue: str) -> None:
         self._sessions = sessions
         self._care = care
+        self._task_queue = task_queue  # where the journeys and rule messages a ticket event triggers run
 
     def _state(self, ticket: Ticket) -> TicketState:
         target = sla.target(self._care, ticket.priority)
@@ -86,6 +88,14 @@ class CareActivities:
             survey_delay_hours=self._care.survey_delay_hours,
         )
 
+    async def _commit(self, session: AsyncSession) -> None:
+        """Commit, then deliver the journey starts and signals a ticket event queued (services.care.triggers) at
+        once; the worker's relay would retry them, and delivery is idempotent by workflow id."""
+        pending = outbox.take_pending_ids(session)
+        await session.commit()
+        if pending:
+            await outbox.dispatch(self._sessions, activity.client(), ids=pending)
+
     @activity.defn(name="care.load")
     async def load(self, ticket_id: str) -> TicketState:
         async with self._sessions() as session:
@@ -94,19 +104,26 @@ class CareActivities:
     @activity.defn(name="care.route")
     async def route(self, inp: RouteInput) -> TicketState:
         async with self._sessions() as session:
-            ticket = await steps.route(session, uuid.UUID(inp.ticket_id), inp.at)
+            ticket = await steps.route(session, uuid.UUID(inp.ticket_id), inp.at, task_queue=self._task_queue)
             state = self._state(ticket)
-            await session.commit()
+            await self._commit(session)
         return state
 
     @activity.defn(name="care.apply")
     async def apply(self, inp: ApplyInput) -> TicketState:
         async with self._sessions() as session:
             ticket = await steps.apply(
-                session, uuid.UUID(inp.ticket_id), inp.update, inp.command, seq=inp.seq, at=inp.at, care=self._care
+                session,
+                uuid.UUID(inp.ticket_id),
+                inp.update,
+                inp.command,
+                seq=inp.seq,
+                at=inp.at,
+                care=self._care,
+                task_queue=self._task_queue,
             )
             state = self._state(ticket)
-            await session.commit()
+            await self._commit(session)
         return state
 
     @activity.defn(name="care.breach")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from core.settings import CareSettings
 from models import Ticket, TicketEvent, TicketSurveyDue
-from services.care import queues, sla, tickets
+from services.care import queues, sla, tickets, triggers
 from services.care.tickets import DRAFT_REPLY, Status
 from services.journeys import tasks
 from workflows import contracts
@@ -63,14 +63,18 @@ async def _task_for(session: AsyncSession, ticket: Ticket, *, assignee: str | No
     )
 
 
-async def route(session: AsyncSession, ticket_id: uuid.UUID, at: datetime) -> Ticket:
-    """The ticket's first assignment: a staff task for its person, or for its queue's role."""
+async def route(session: AsyncSession, ticket_id: uuid.UUID, at: datetime, *, task_queue: str) -> Ticket:
+    """The ticket's first assignment: a staff task for its person, or for its queue's role; then its
+    `ticket_opened` for rules and journeys (after the confirmation, which the workflow sent before)."""
     ticket = await tickets.get(session, ticket_id, for_update=True)
     key = f"{ticket.id}:routed"
     if not await _seen(session, key):
         await _task_for(session, ticket, assignee=ticket.assignee, key=f"ticket:{ticket.id}:assign:0")
         queue = await queues.get(session, ticket.queue_id)
         await _line(session, ticket, "assigned", key, at, assignee=ticket.assignee or f"queue:{queue.code}")
+        await triggers.emit(
+            session, ticket, triggers.TICKET_OPENED, triggers.opened_key(ticket), at, task_queue=task_queue
+        )
     return ticket
 
 
@@ -83,8 +87,10 @@ async def apply(
     seq: int,
     at: datetime,
     care: CareSettings,
+    task_queue: str,
 ) -> Ticket:
-    """One accepted command. The workflow validated it against its own state, which these rows mirror."""
+    """One accepted command. The workflow validated it against its own state, which these rows mirror. A close
+    is a `ticket_closed` for rules and journeys, once per closing."""
     ticket = await tickets.get(session, ticket_id, for_update=True)
     key = f"{ticket.id}:{seq}:{update}"
     if update == contracts.TICKET_REPLY_UPDATE:
@@ -103,6 +109,9 @@ async def apply(
     elif update == contracts.TICKET_CLOSE_UPDATE:
         ticket.status, ticket.closed_at, ticket.closings = Status.CLOSED.value, at, ticket.closings + 1
         await _line(session, ticket, "closed", key, at, to_status=ticket.status, **who)
+        await triggers.emit(
+            session, ticket, triggers.TICKET_CLOSED, triggers.closed_key(ticket), at, task_queue=task_queue
+        )
     elif update == contracts.TICKET_REOPEN_UPDATE:
         ticket.status, ticket.reopened_at = Status.OPEN.value, at
         ticket.resolution_due_at = at + timedelta(hours=sla.target(care, ticket.priority).resolution_hours)
