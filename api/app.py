@@ -47,6 +47,7 @@ from api.routes import (
     rewards,
     rules,
     segments,
+    tickets,
     tiers,
 )
 from api.schemas.members import MemberLinks
@@ -165,6 +166,7 @@ def create_app(
         kpis.router,
         messages.router,
         messages.unsubscribe_router,
+        tickets.router,
         codec.router,
     )
     included: dict[int, BaseRoute] = {}

@@ -6,6 +6,7 @@ from models.audit import AuditEntry
 from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
+from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -31,6 +32,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignMember",
+    "CareQueue",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
@@ -63,6 +65,9 @@ __all__ = [
     "RuleVersion",
     "Segment",
     "StaffTask",
+    "Ticket",
+    "TicketEvent",
+    "TicketSurveyDue",
     "TemporalOutbox",
     "Tier",
 ]

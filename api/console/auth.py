@@ -41,7 +41,7 @@ SESSION_SECONDS = 12 * 3600
 PAGES: dict[str, tuple[str, ...]] = {
     Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages", "imports"),
     Role.APPROVER.value: ("inbox", "members"),
-    Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
+    Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
 }
 ALL_PAGES = (
     "dashboard",
@@ -53,6 +53,7 @@ ALL_PAGES = (
     "rules",
     "messages",
     "tasks",
+    "tickets",
     "fields",
     "imports",
     "keys",
@@ -67,6 +68,7 @@ NAV = (
     ("rules", "Rules", "/console/rules"),
     ("messages", "Messages", "/console/messages"),
     ("tasks", "Tasks", "/console/tasks"),
+    ("tickets", "Tickets", "/console/tickets"),
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
     ("keys", "API keys", "/console/keys"),

@@ -56,6 +56,8 @@ EVENTS = (
     "review_posted",
     "birthday",
     "inactive",
+    "ticket_opened",
+    "ticket_closed",
 )
 CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the previous wait_for ended
 # A custom member field (services.members.fields), by its key; journeys.check refuses undefined and personal ones.

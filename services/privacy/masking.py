@@ -56,6 +56,7 @@ def _roles(admin: Shown, marketer: Shown, approver: Shown, ops: Shown, integrati
 
 
 _CONTACT = "memberflow sends every message itself, so no role needs the address to do its work"
+_TICKET = "what the member asked for help with: whoever works the ticket (any staff role, the helpdesk) needs it"
 _CONSENT = "whether a message may be sent, and since when; tells nothing about who the person is"
 
 # (table, column) of the inventory -> how each role sees it:  admin, marketer, approver, ops, integration.
@@ -80,6 +81,9 @@ FIELDS: dict[tuple[str, str], Decision] = {
     ("approvals", "reason"): _roles(F, H, F, F, H, "approvers' own notes, read by approvers and auditors"),
     ("ledger_transactions", "reason"): _roles(F, F, F, F, F, "why points moved; staff notes are for staff"),
     ("audit_log", "details"): _roles(F, H, H, F, H, "the audit log is for admins and ops, who account for it"),
+    ("tickets", "subject"): _roles(F, F, F, F, F, _TICKET),
+    ("tickets", "description"): _roles(F, F, F, F, F, _TICKET),
+    ("ticket_events", "body"): _roles(F, F, F, F, F, _TICKET),
 }
 
 # Personal columns that no response or page carries, with where that is kept true.

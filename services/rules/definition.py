@@ -43,6 +43,8 @@ TRIGGERS = (
     "cart_abandoned",
     "shared",
     "tier_changed",
+    "ticket_opened",
+    "ticket_closed",
     "birthday",
     "inactive_days",
 )
@@ -57,7 +59,9 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "birthday": ("event.days_before",),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
-PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in ("order_completed", "tier_changed", *TIME_TRIGGERS))
+# The service tickets' triggers (services.care.triggers) carry the ticket's id only: no event fields to test.
+_SYSTEM_TRIGGERS = ("order_completed", "tier_changed", "ticket_opened", "ticket_closed", *TIME_TRIGGERS)
+PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in _SYSTEM_TRIGGERS)
 _ATTRIBUTE = re.compile(r"^attributes\.[A-Za-z0-9_]{1,64}$")
 _PROPERTY = re.compile(r"^event\.properties\.[A-Za-z0-9_]{1,64}$")
 MAX_CONDITION_DEPTH = 10

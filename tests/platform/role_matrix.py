@@ -78,6 +78,7 @@ def console_json(*roles: Role) -> Access:
 ANY_KEY = key(*Role)
 WRITER = key(INTEGRATION, MARKETER)
 INSIGHT = key(MARKETER, APPROVER, OPS)
+TICKETS = key(INTEGRATION, MARKETER, APPROVER, OPS)  # api.routes.tickets.TicketKey
 SIGNED_IN = page(*CONSOLE_ROLES)
 
 # fmt: off
@@ -148,6 +149,17 @@ RULES: dict[str, Access] = {
     "GET /api/v1/tasks": ANY_KEY,
     "POST /api/v1/tasks/{task_id}/done": ANY_KEY,
     "POST /api/v1/tasks/{task_id}/reopen": ANY_KEY,
+    # Service tickets: the helpdesk (integration) and every staff role work them; an admin adds queues
+    "POST /api/v1/tickets": TICKETS,
+    "GET /api/v1/tickets": TICKETS,
+    "GET /api/v1/tickets/{ticket_id}": TICKETS,
+    "POST /api/v1/tickets/{ticket_id}/replies": TICKETS,
+    "POST /api/v1/tickets/{ticket_id}/status": TICKETS,
+    "POST /api/v1/tickets/{ticket_id}/assign": TICKETS,
+    "POST /api/v1/tickets/{ticket_id}/close": TICKETS,
+    "POST /api/v1/tickets/{ticket_id}/reopen": TICKETS,
+    "GET /api/v1/ticket-queues": TICKETS,
+    "POST /api/v1/ticket-queues": key(),
     # Approvals, rewards, redemptions, coupons, tiers
     "GET /api/v1/approvals": key(APPROVER),
     "GET /api/v1/approvals/{approval_id}": key(APPROVER),
@@ -284,6 +296,10 @@ RULES: dict[str, Access] = {
     "GET /console/messages": page(MARKETER, OPS),
     "GET /console/tasks": page(OPS),
     "POST /console/tasks/{task_id}": page(OPS),
+    "GET /console/tickets": page(OPS),
+    "GET /console/tickets/queues/{code}": page(OPS),
+    "GET /console/tickets/{ticket_id}": page(OPS),
+    "POST /console/tickets/{ticket_id}/{action}": page(OPS),
     "GET /console/fields": page(),
     "POST /console/fields": page(),
     "GET /console/fields/{key}": page(),

@@ -66,6 +66,8 @@ CARRIES = {
     ("MessageOut", "reason"): ("messages", "reason"),
     ("MessageSummaryOut", "reason"): ("messages", "reason"),
     ("TaskOut", "title"): ("staff_tasks", "title"),
+    **{(s, c): ("tickets", c) for s in ("TicketOut", "TicketDetailOut") for c in ("subject", "description")},
+    ("TicketEventOut", "body"): ("ticket_events", "body"),
 }
 NOT_PERSONAL = {
     "name": {
@@ -77,6 +79,7 @@ NOT_PERSONAL = {
         "KeyOut",
         "KeyCreated",
         "OrderItem",
+        "QueueOut",
         "RewardOut",
         "RuleOut",
         "RuleDetailOut",
@@ -90,6 +93,7 @@ NOT_PERSONAL = {
     "subject": {"api__schemas__messages__TemplateOut"},  # a template before rendering
     "body": {"api__schemas__messages__TemplateOut"},
     "details": {"ErrorBody"},  # which fields of a request were wrong
+    "description": {"RewardOut", "SegmentOut"},  # what a reward or a segment is, written by staff
 }
 # A marketer's preview renders the template with the marketer's view of the member (name, custom fields).
 RENDERED_WITH_VIEW = {("TemplatePreviewOut", "subject"), ("TemplatePreviewOut", "body")}
