@@ -33,10 +33,13 @@ NOON_SHANGHAI = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 
 @dataclass
 class SmtpSink:
-    """aiosmtpd handler: refuses `refuse-…` recipients for good and `busy-…` ones for now; keeps the rest."""
+    """aiosmtpd handler: refuses `refuse-…` recipients for good and `busy-…` ones for now; keeps the rest. The
+    first message to a `drop-…` recipient is kept but the connection is cut before the reply to DATA, as when
+    the sending worker dies there: the server has the message, the client cannot know."""
 
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
+    dropped: set[str] = field(default_factory=set)
 
     async def handle_RCPT(  # aiosmtpd's hook names
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
@@ -53,6 +56,11 @@ class SmtpSink:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(message)
+        drop = [a for a in envelope.rcpt_tos if a.startswith("drop-") and a not in self.dropped]
+        if drop:
+            self.dropped.update(drop)
+            assert _server.transport is not None
+            _server.transport.close()
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:
