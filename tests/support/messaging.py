@@ -40,6 +40,7 @@ class SmtpSink:
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
     dropped: set[str] = field(default_factory=set)
+    recipients: list[str] = field(default_factory=list)  # every RCPT accepted, in order
 
     async def handle_RCPT(  # aiosmtpd's hook names
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
@@ -49,6 +50,7 @@ class SmtpSink:
         if address.startswith("busy-"):
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
+        self.recipients.append(address)
         return "250 OK"
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
