@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.logging import configure_logging
@@ -34,6 +35,7 @@ def _cmd_api(_: argparse.Namespace) -> int:
         "log_level": settings.log_level.lower(),
         "log_config": None,
         "proxy_headers": True,
+        "forwarded_allow_ips": settings.api.trusted_proxies,
         "access_log": settings.api.access_log,
     }
     if workers == 1:
@@ -81,17 +83,27 @@ def _database_url_for_tools(settings: Settings) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:{settings.dev.postgres_port}/memberflow"
 
 
+def _days(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise argparse.ArgumentTypeError("a whole number of days from 1 to 3650")
+    return int(value)
+
+
 def _cmd_keys_create(args: argparse.Namespace) -> int:
     from core.db import create_engine, create_session_factory
     from services.platform import api_keys
 
     settings = get_settings().model_copy(update={"database_url": _database_url_for_tools(get_settings())})
 
+    expires_at = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+
     async def create() -> api_keys.IssuedKey:
         engine = create_engine(settings, pool_size=1)
         try:
             async with create_session_factory(engine)() as session:
-                issued = await api_keys.create(session, name=args.name, role=api_keys.Role(args.role), source="cli")
+                issued = await api_keys.create(
+                    session, name=args.name, role=api_keys.Role(args.role), source="cli", expires_at=expires_at
+                )
                 await session.commit()
                 return issued
         finally:
@@ -103,6 +115,8 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
         print(f"error: cannot reach the database: {exc}", file=sys.stderr)
         return 1
     print(f"created {issued.key.role} key {issued.key.name!r} (id {issued.key.id})")
+    if expires_at is not None:
+        print(f"expires: {expires_at:%Y-%m-%d %H:%M} UTC")
     print(f"key: {issued.secret}")
     print("Store it now: it is not shown again.")
     return 0
@@ -203,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create an API key and print it once")
     create.add_argument("--role", required=True, choices=["admin", "marketer", "approver", "ops", "integration"])
     create.add_argument("--name", required=True)
+    create.add_argument("--expires-days", type=_days, metavar="DAYS", help="expire after DAYS (1-3650)")
     create.set_defaults(func=_cmd_keys_create)
     imp = sub.add_parser(
         "import", help="import members, orders and events (CSV or JSONL) as history: no journey, no message"

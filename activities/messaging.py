@@ -77,6 +77,8 @@ class SendMessageInput(BaseModel):
     # this moment, so a run whose clock is not the worker's (time skipping in tests, a skewed worker) gets a
     # retry_at in its own time instead of one that has already passed for it.
     as_of: datetime | None = None
+    # A portal sign-in request id (an id, not the code): the activity derives the code it sends from it.
+    sign_in_request_id: str | None = None
 
 
 class SendMessageResult(BaseModel):
@@ -97,13 +99,15 @@ def _result(outcome: Outcome) -> SendMessageResult:
     )
 
 
-def _request(inp: SendMessageInput) -> messaging.SendRequest:
+def _uuid(name: str, value: str) -> uuid.UUID:
     try:
-        member_id = uuid.UUID(inp.member_id)
+        return uuid.UUID(value)
     except ValueError as exc:
-        raise ApplicationError(
-            f"member_id {inp.member_id!r} is not a UUID", type="InvalidInput", non_retryable=True
-        ) from exc
+        raise ApplicationError(f"{name} {value!r} is not a UUID", type="InvalidInput", non_retryable=True) from exc
+
+
+def _request(inp: SendMessageInput) -> messaging.SendRequest:
+    member_id = _uuid("member_id", inp.member_id)
     return messaging.SendRequest(
         message_key=inp.message_key,
         member_id=member_id,
@@ -114,6 +118,7 @@ def _request(inp: SendMessageInput) -> messaging.SendRequest:
         campaign_id=inp.campaign_id,
         coupon_code=inp.coupon_code,
         context=dict(inp.context),
+        sign_in_request=_uuid("sign_in_request_id", inp.sign_in_request_id) if inp.sign_in_request_id else None,
     )
 
 
@@ -154,6 +159,7 @@ class MessagingActivities:
                 now=inp.as_of or self._now(),
                 settings=self._settings.messaging,
                 secret_key=secret,
+                portal=self._settings.portal,
             )
             await session.commit()
         if isinstance(prepared, Outcome):

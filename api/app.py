@@ -15,13 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 from temporalio.client import Client
 
+from api.auth_guard import AuthGuard
 from api.boundary import commit
 from api.codec_cors import CodecCors
 from api.console import install as install_console
 from api.delivery import OutboxDelivery
 from api.errors import install_error_handlers
+from api.key_usage import recording_key_use
 from api.keywatch import watching_revocations
 from api.middleware import BodySizeLimit, Metrics
+from api.portal import install as install_portal
 from api.routes import (
     approvals,
     audit,
@@ -116,8 +119,12 @@ def create_app(
                 await commit(session)
         except (OSError, DBAPIError) as exc:  # the API still starts and reports the database on /readyz
             log.warning("could not seed built-in journeys and templates yet (the worker seeds too): %s", exc)
+        app.state.auth_guard = AuthGuard(app.state.sessions, settings.api)
         try:
-            async with watching_revocations(app.state.engine) as listening:
+            async with (
+                watching_revocations(app.state.engine) as listening,
+                recording_key_use(app.state.sessions, app.state.auth_guard, settings.api.key_use_write_seconds),
+            ):
                 app.state.key_revocations_listening = listening
                 yield
         finally:
@@ -165,6 +172,7 @@ def create_app(
         app.include_router(router)
         included[id(router)] = app.router.routes[-1]
     install_console(app)
+    install_portal(app)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

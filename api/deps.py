@@ -10,12 +10,12 @@ from fastapi.security import HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.auth_guard import api_key_for
 from api.boundary import request_session
 from api.temporal import TemporalConnector
-from core.errors import Forbidden, InvalidInput, Unauthorized
+from core.errors import Forbidden, InvalidInput
 from core.settings import Settings
 from models import ApiKey
-from services.platform import api_keys
 from services.platform.api_keys import Role
 
 _BEARER_DESCRIPTION = "An API key: `Authorization: Bearer mf_…`"
@@ -49,14 +49,15 @@ class ApiKeyAuth(HTTPBearer):
     It is an `HTTPBearer` so the OpenAPI document (and the lock in /docs) shows the bearer scheme as before,
     but it reads the header itself and returns the key: on the hot reads a bearer sub-dependency plus a
     role-check dependency were three dependency resolutions per request where one does. The key comes from
-    the process's key cache (no query per request; see services.platform.api_keys)."""
+    the process's key cache (no query per request; see services.platform.api_keys), within the limit on failed
+    authentications (api.auth_guard)."""
 
     def __init__(self, *roles: Role) -> None:
         super().__init__(auto_error=False, scheme_name="HTTPBearer", description=_BEARER_DESCRIPTION)
         self.allowed = sorted({role.value for role in roles} | {Role.ADMIN.value}) if roles else None
 
     async def __call__(self, request: Request) -> ApiKey:  # type: ignore[override]
-        key = await api_keys.authenticate_cached(request.app.state.sessions, _bearer_secret(request))
+        key = await api_key_for(request, _bearer_secret(request))
         if self.allowed is not None and key.role not in self.allowed:
             raise Forbidden(
                 f"this action needs one of the roles: {', '.join(self.allowed)}; your key has {key.role!r}",
@@ -66,12 +67,13 @@ class ApiKeyAuth(HTTPBearer):
         return key
 
 
-def _bearer_secret(request: Request) -> str:
-    """The secret of `Authorization: Bearer <secret>`, read as HTTPBearer reads it (case-insensitive scheme)."""
+def _bearer_secret(request: Request) -> str | None:
+    """The secret of `Authorization: Bearer <secret>`, read as HTTPBearer reads it (case-insensitive scheme);
+    None when the header is missing or malformed."""
     scheme, _, secret = (request.headers.get("authorization") or "").partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
-        raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`", code="missing_api_key")
+        return None
     return secret
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import AppError
+from core.errors import AppError, TooManyRequests
 
 log = logging.getLogger("memberflow.api")
 
@@ -48,6 +48,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return envelope(exc.status_code, exc.code, exc.message, exc.details, headers)
 
 

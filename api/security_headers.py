@@ -1,4 +1,4 @@
-"""Security headers on every answer, and a Content-Security-Policy on the HTML pages (console, unsubscribe):
+"""Security headers on every answer, and a Content-Security-Policy on the HTML pages (console, portal, unsubscribe):
 pages load only what the app serves itself, and no page can be framed (clickjacking).
 
 Pure ASGI: the headers are added to the response start, so no response is read or copied. The console's

@@ -50,3 +50,14 @@ class PayloadTooLarge(AppError):
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
+
+
+class TooManyRequests(AppError):
+    """Refused for a while; `retry_after` (whole seconds) becomes the Retry-After header."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retry_after = retry_after

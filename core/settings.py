@@ -67,6 +67,18 @@ class ApiSettings(BaseModel):
     access_log: bool = False
     # API processes sharing the port (uvicorn workers); 0 means one per CPU this process may use.
     workers: int = Field(default=0, ge=0, le=64)
+    # Reverse proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips): comma-separated
+    # addresses or networks, "*" for any. Failed authentications are counted per client address.
+    trusted_proxies: str = "127.0.0.1"
+    # After this many failed authentications (API keys, console sign-ins) from one address within the window,
+    # every authenticated request from it gets 429 too_many_failed_logins until the window ends.
+    failed_auth_limit: int = Field(default=20, ge=1)
+    failed_auth_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    # Every failed authentication answers this long after it began, whatever the kind of failure, so its time
+    # tells nothing; it must exceed the slowest failure's own time (docs/operating.md, "Failed sign-ins").
+    failed_auth_floor_seconds: float = Field(default=0.2, ge=0, le=10)
+    # Each process writes a key's last_used_at at most this often (the uses in between are kept in memory).
+    key_use_write_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     def worker_count(self) -> int:
         if self.workers:
@@ -132,6 +144,40 @@ class MessagingSettings(BaseModel):
     public_url: str = "http://127.0.0.1:8000"
     # Tests only: fail right after a sent message is recorded, to prove that a retry does not send again.
     fail_after_send: bool = False
+
+
+_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class PortalSettings(BaseModel):
+    """The member portal under /portal (docs/portal.md): its brand, sign-in by one-time code or signed link,
+    and how long what it hands out lives."""
+
+    # Shown in the portal's header and title; unset: messaging.brand_name.
+    brand_name: str | None = Field(default=None, max_length=100)
+    # The logo: a path on this app's own origin or a data: URL, since the pages' Content-Security-Policy loads
+    # images from nowhere else (an app's web view applies it too). Unset: the brand name alone.
+    logo_url: str | None = Field(default=None, max_length=100_000)
+    primary_color: str = Field(default="#0f766e", pattern=_COLOUR)
+    accent_color: str = Field(default="#f59e0b", pattern=_COLOUR)
+    # One-time sign-in codes: valid this long, and this many wrong tries spend one.
+    code_minutes: int = Field(default=10, ge=1, le=60)
+    code_attempts: int = Field(default=5, ge=1, le=20)
+    # Code requests per address, and per requesting address (IP), in any rolling window of this many minutes.
+    requests_per_address: int = Field(default=5, ge=1, le=100)
+    requests_per_source: int = Field(default=20, ge=1, le=10_000)
+    request_window_minutes: int = Field(default=15, ge=1, le=1440)
+    # Signed links (`{{ portal_link }}` in messages) sign the member in for this long after they were sent.
+    link_minutes: int = Field(default=24 * 60, ge=5, le=30 * 24 * 60)
+    # A portal session ends after this many days (or at sign-out, or when the member is erased).
+    session_days: int = Field(default=30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _own_origin_logo(self) -> PortalSettings:
+        logo = self.logo_url
+        if logo and not (logo.startswith("data:image/") or (logo.startswith("/") and not logo.startswith("//"))):
+            raise ValueError("portal logo_url must be a path on this origin (/static/logo.svg) or a data:image/ URL")
+        return self
 
 
 class ApprovalSettings(BaseModel):
@@ -223,11 +269,13 @@ class Settings(BaseSettings):
     points: PointsSettings = PointsSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     messaging: MessagingSettings = MessagingSettings()
+    portal: PortalSettings = PortalSettings()
     campaigns: CampaignSettings = CampaignSettings()
     kpis: KpiSettings = KpiSettings()
     # When set, an admin API key with exactly this value exists after the API starts.
     admin_key: SecretStr | None = None
-    # Signs unsubscribe links; required to send marketing email (`memberflow dev` generates one).
+    # Signs unsubscribe links and the portal's links and codes; required to send marketing email and for portal
+    # sign-in (`memberflow dev` generates one).
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
     log_json: bool = False

@@ -3,6 +3,7 @@
 from models.api_keys import ApiKey
 from models.approvals import Approval
 from models.audit import AuditEntry
+from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
 from models.coupons import Coupon, CouponTemplate
@@ -16,6 +17,7 @@ from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
+from models.portal import PortalSession, PortalSignInCode
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
@@ -25,6 +27,7 @@ __all__ = [
     "ApiKey",
     "Approval",
     "AuditEntry",
+    "AuthFailure",
     "Base",
     "Campaign",
     "CampaignMember",
@@ -51,6 +54,8 @@ __all__ = [
     "MessageTemplate",
     "Order",
     "OrderRefund",
+    "PortalSession",
+    "PortalSignInCode",
     "Redemption",
     "Reward",
     "Rule",

@@ -25,3 +25,7 @@ class ApiKey(Base):
     source: Mapped[str] = mapped_column(String(20), default="api")
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # From this time on the key is refused (401 api_key_expired); NULL: it never expires.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the key last authenticated, to the minute: each API process writes it at most once a minute per key.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

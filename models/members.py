@@ -22,7 +22,8 @@ class Member(Base):
     external_id: Mapped[str] = mapped_column(String(128), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # Indexed: the portal (and SMS STOP replies) find members by phone.
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
     birthday: Mapped[date | None] = mapped_column(Date)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(35), default="en")

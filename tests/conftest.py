@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 from api.app import create_app
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade
-from core.settings import Settings, TemporalSettings
+from core.settings import ApiSettings, Settings, TemporalSettings
 from core.temporal import data_converter, ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, find_binary, free_port
 from services.platform import api_keys
@@ -78,7 +78,14 @@ def base_settings(database_url: str, temporal_settings: TemporalSettings) -> Set
         database_url=database_url,
         temporal=temporal_settings,
         secret_key=SecretStr("test-secret-key-for-unsubscribe-links"),
+        api=TEST_API,
     )
+
+
+TEST_API = ApiSettings(failed_auth_limit=10**9, failed_auth_floor_seconds=0.001, key_use_write_seconds=3600)
+"""Every test's client is 127.0.0.1 on one shared database, and hundreds of tests fail authentication on
+purpose: no limit, a 1 ms floor, and no last-use writes while a test counts statements. The tests of those
+features (tests/platform/test_auth_limits.py, test_key_expiry.py) make apps with their own settings."""
 
 
 @pytest_asyncio.fixture(scope="session")

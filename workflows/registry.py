@@ -5,6 +5,7 @@ from workflows.campaign import CampaignWorkflow
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
+from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
 
@@ -17,4 +18,5 @@ WORKFLOWS = (
     RuleMessageWorkflow,
     RuleScanWorkflow,
     BulkImportWorkflow,
+    PortalSignInCodeWorkflow,
 )

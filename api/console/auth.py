@@ -13,12 +13,14 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.auth_guard import client_source, guard_of
 from api.console import signing
 from api.console.render import FormError, flash_to, read_form, render
 from api.deps import SessionDep
@@ -27,7 +29,7 @@ from core.errors import Unauthorized
 from core.settings import Settings
 from models import ApiKey
 from services.platform import api_keys
-from services.platform.api_keys import Role
+from services.platform.api_keys import Role, is_expired
 from services.platform.audit import Actor, Via
 
 COOKIE = "mf_console"
@@ -52,6 +54,7 @@ ALL_PAGES = (
     "tasks",
     "fields",
     "imports",
+    "keys",
 )
 NAV = (
     ("dashboard", "Dashboard", "/console"),
@@ -65,6 +68,7 @@ NAV = (
     ("tasks", "Tasks", "/console/tasks"),
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
+    ("keys", "API keys", "/console/keys"),
 )
 
 
@@ -173,9 +177,10 @@ async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
     key = None
     if token is not None:
         key = await session.get(ApiKey, token.key_id)
-    if token is None or key is None or key.revoked_at is not None or not pages_for(key.role):
+    if token is None or key is None or key.revoked_at is not None or not pages_for(key.role) or is_expired(key):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
+    api_keys.USES.note(key.id, datetime.now(UTC))
     return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce))
 
 
@@ -230,6 +235,23 @@ def _login_page(request: Request, *, error: str | None, next_url: str | None, st
     return response
 
 
+_LOGIN_ERRORS = {
+    "invalid_api_key": "That API key is not valid or was revoked.",
+    "api_key_expired": "That API key has expired; ask an admin for a new one.",
+}
+
+
+def _too_many_failures(request: Request, retry: int, next_url: str | None) -> Response:
+    minutes = max(1, -(-retry // 60))
+    error = (
+        "Too many failed sign-ins from your network address. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    response = _login_page(request, error=error, next_url=next_url, status_code=429)
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
     return _login_page(request, error=None, next_url=_safe_next(request.query_params.get("next")))
@@ -247,15 +269,20 @@ async def login(request: Request, session: SessionDep) -> Response:
         return _login_page(
             request, error="The sign-in form expired; please try again.", next_url=next_url, status_code=403
         )
+    guard, source = guard_of(request), client_source(request)
+    if (retry := guard.retry_after(source)) is not None:
+        return _too_many_failures(request, retry, next_url)
+    started = time.monotonic()
     secret = form.get("api_key", "").strip()
     if not secret:
+        await guard.failed(source, started, counted=False)
         return _login_page(request, error="Enter your API key.", next_url=next_url, status_code=422)
     try:
         key = await api_keys.authenticate(session, secret)
-    except Unauthorized:
-        return _login_page(
-            request, error="That API key is not valid or was revoked.", next_url=next_url, status_code=401
-        )
+    except Unauthorized as exc:
+        await guard.failed(source, started)
+        error = _LOGIN_ERRORS.get(exc.code, _LOGIN_ERRORS["invalid_api_key"])
+        return _login_page(request, error=error, next_url=next_url, status_code=401)
     if not pages_for(key.role):
         return _login_page(
             request,

@@ -15,6 +15,7 @@ from api.console import (
     inbox,
     journey_editor,
     journeys,
+    keys,
     members,
     messages,
     rule_builder,
@@ -43,6 +44,7 @@ MODULES = (
     messages,
     fields,
     imports,
+    keys,
 )
 for module in MODULES:
     router.include_router(module.router, prefix="/console")

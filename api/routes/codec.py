@@ -21,12 +21,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import Payload
 
+from api.auth_guard import api_key_for
 from api.console.auth import COOKIE, read_cookie
 from core.codec import CodecError, EncryptionCodec
 from core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from core.settings import Settings
 from models import ApiKey
-from services.platform import api_keys
 from services.platform.api_keys import Role
 
 MAX_PAYLOADS = 1000
@@ -80,9 +80,10 @@ def _authorize(key: ApiKey | None) -> ApiKey:
 async def _by_api_key(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> ApiKey:
-    if credentials is None or not credentials.credentials.strip():
+    secret = credentials.credentials.strip() if credentials is not None else None
+    if not secret:
         return _authorize(None)
-    return _authorize(await api_keys.authenticate_cached(request.app.state.sessions, credentials.credentials.strip()))
+    return _authorize(await api_key_for(request, secret))
 
 
 async def _by_console_session(request: Request) -> ApiKey:

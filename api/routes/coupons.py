@@ -12,6 +12,8 @@ from api.deps import CurrentKey, IdempotencyKeyDep, IntegrationKey, MarketerKey,
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.coupons import CouponOut, RedemptionOut, TemplateOut
+from services.platform import audit
+from services.platform.audit import Actor
 from services.rewards import coupons
 from services.rewards.coupons import CouponIssue, CouponRedeem, TemplateCreate
 
@@ -23,7 +25,7 @@ async def create_template(
     request: Request, body: TemplateCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
 ) -> Response:
     async def make() -> TemplateOut:
-        return TemplateOut.model_validate(await coupons.create_template(session, body))
+        return TemplateOut.model_validate(await coupons.create_template(session, body, actor=Actor.of_key(key)))
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 
@@ -38,7 +40,7 @@ async def issue_coupon(
     request: Request, body: CouponIssue, session: SessionDep, key: WriterKey, idem: IdempotencyKeyDep
 ) -> Response:
     async def make() -> CouponOut:
-        return CouponOut.of(await coupons.issue(session, body))
+        return CouponOut.of(await coupons.issue(session, body, actor=audit.person_or_none(key)))
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 

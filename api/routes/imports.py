@@ -54,14 +54,20 @@ async def upload_file(
     request: Request,
     import_id: uuid.UUID,
     session: SessionDep,
-    _: WriterKey,
+    key: WriterKey,
     kind: Kind,
     format: Format | None = None,  # noqa: A002 - the query parameter's name
     name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> ImportFileOut:
     fmt = _format(request, format)
     stored = await imports.add_file(
-        session, import_id, kind=kind, fmt=fmt, name=name or f"{kind.value}.{fmt.value}", data=await request.body()
+        session,
+        import_id,
+        kind=kind,
+        fmt=fmt,
+        name=name or f"{kind.value}.{fmt.value}",
+        data=await request.body(),
+        actor=Actor.of_key(key),
     )
     out = ImportFileOut.model_validate(stored)
     await commit(session)

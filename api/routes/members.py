@@ -19,6 +19,7 @@ from services import members
 from services.analytics import member360
 from services.intake import signups
 from services.members import MemberCreate, MemberUpdate
+from services.platform import audit
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
 
@@ -34,7 +35,11 @@ async def create_member(
 ) -> Response:
     async def make() -> MemberOut:
         member = await signups.register(
-            session, body, source=f"api:{key.name}", task_queue=settings.temporal.task_queue
+            session,
+            body,
+            source=f"api:{key.name}",
+            task_queue=settings.temporal.task_queue,
+            actor=audit.person_or_none(key),
         )
         return MemberOut.of(member)
 
@@ -79,7 +84,7 @@ read_router.add_api_route(
     "/{member_id}", response_model=MemberOut, summary="Update profile fields, consent, tags and custom field values"
 )
 async def update_member(member_id: uuid.UUID, body: MemberUpdate, session: SessionDep, key: WriterKey) -> MemberOut:
-    member = await members.update(session, member_id, body, source=f"api:{key.name}")
+    member = await members.update(session, member_id, body, source=f"api:{key.name}", actor=audit.person_or_none(key))
     out = MemberOut.of(member)
     await commit(session)
     return out

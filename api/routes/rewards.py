@@ -16,6 +16,7 @@ from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RedemptionOut, RewardOut
 from models import Reward
 from services import rewards
+from services.platform.audit import Actor
 from services.rewards import RedemptionCreate, RewardCreate, RewardUpdate
 
 router = APIRouter(tags=["rewards"], responses=ERROR_RESPONSES)
@@ -32,7 +33,7 @@ async def create_reward(
     request: Request, body: RewardCreate, session: SessionDep, key: MarketerKey, idem: IdempotencyKeyDep
 ) -> Response:
     async def make() -> RewardOut:
-        return _reward_out(await rewards.create(session, body))
+        return _reward_out(await rewards.create(session, body, actor=Actor.of_key(key)))
 
     return await commit_write(request, session, key=key, body=body, idempotency_key=idem, make=make)
 
@@ -50,8 +51,8 @@ async def get_reward(reward_id: uuid.UUID, session: SessionDep, _: CurrentKey) -
 
 
 @router.patch("/api/v1/rewards/{reward_id}", response_model=RewardOut, summary="Change a reward (stock, cost, ...)")
-async def update_reward(reward_id: uuid.UUID, body: RewardUpdate, session: SessionDep, _: MarketerKey) -> RewardOut:
-    out = _reward_out(await rewards.update_reward(session, reward_id, body))
+async def update_reward(reward_id: uuid.UUID, body: RewardUpdate, session: SessionDep, key: MarketerKey) -> RewardOut:
+    out = _reward_out(await rewards.update_reward(session, reward_id, body, actor=Actor.of_key(key)))
     await commit(session)
     return out
 

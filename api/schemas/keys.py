@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.platform.api_keys import Role
 
@@ -16,6 +16,21 @@ class KeyCreate(BaseModel):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Role
+    # Optional expiry: a future time with its zone, or a number of days from now (not both). Neither: never.
+    expires_at: AwareDatetime | None = None
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> KeyCreate:
+        if self.expires_at is not None and self.expires_in_days is not None:
+            raise ValueError("give expires_at or expires_in_days, not both")
+        return self
+
+    def expiry(self, now: datetime | None = None) -> datetime | None:
+        """When the key expires, in UTC (None: never)."""
+        if self.expires_in_days is not None:
+            return (now or datetime.now(UTC)) + timedelta(days=self.expires_in_days)
+        return self.expires_at.astimezone(UTC) if self.expires_at is not None else None
 
 
 class KeyOut(BaseModel):
@@ -28,6 +43,9 @@ class KeyOut(BaseModel):
     source: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
+    # To the minute: each API process writes it at most once a minute per key.
+    last_used_at: datetime | None
 
 
 class KeyCreated(KeyOut):

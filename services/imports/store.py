@@ -97,9 +97,17 @@ def _jsonl_records(text: str) -> list[tuple[int, Any]]:
 
 
 async def add_file(
-    session: AsyncSession, import_id: uuid.UUID, *, kind: Kind, fmt: Format, name: str, data: bytes
+    session: AsyncSession,
+    import_id: uuid.UUID,
+    *,
+    kind: Kind,
+    fmt: Format,
+    name: str,
+    data: bytes,
+    actor: Actor | None = None,
 ) -> ImportFile:
-    """Store a file's records in chunks of the import's `chunk_rows`; only while the import is open."""
+    """Store a file's records in chunks of the import's `chunk_rows`; only while the import is open. Audited
+    as `import.file` when an `actor` uploads it (the command line and the demo pass none)."""
     imp = await get(session, import_id, for_update=True)
     if imp.state != "open":
         raise Conflict(f"import {import_id} was already started", code="import_started")
@@ -127,6 +135,11 @@ async def add_file(
         for start in range(0, len(records), size)
     ]
     await session.execute(insert(ImportChunk), chunks)
+    if actor is not None:
+        details = {"file_id": str(stored.id), "kind": kind.value, "rows": stored.rows}
+        await audit.record(
+            session, actor, action="import.file", target_type="import", target_id=str(import_id), details=details
+        )
     return stored
 
 

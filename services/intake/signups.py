@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Member
 from services import journeys, members
 from services.loyalty import ledger
+from services.platform import audit
+from services.platform.audit import Actor
 
 
 async def register(
@@ -18,12 +20,17 @@ async def register(
     source: str,
     task_queue: str,
     joined_at: datetime | None = None,
+    actor: Actor | None = None,
 ) -> Member:
     """Create a member with a points account, and queue the welcome journey in the same transaction.
 
     `joined_at` (not exposed over HTTP) backdates the sign-up by hours or days, for the demo's members of
-    the last week; members of long ago come in through the history import (services.imports) instead."""
+    the last week; members of long ago come in through the history import (services.imports) instead.
+
+    Audited as `member.create` when a person signs the member up (`actor`); the shop's sign-ups pass none."""
     member = await members.create(session, data, source=source, joined_at=joined_at)
     await ledger.open_member_account(session, member.id)
     await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
+    if actor is not None:
+        await audit.record(session, actor, action="member.create", target_type="member", target_id=str(member.id))
     return member

@@ -265,7 +265,12 @@ INVENTORY: dict[str, Table] = {
     "api_keys": Table(
         member=None,
         explained={"name": _STAFF, "key_hash": "a hash of a secret"},
-        plain=_plain("id role prefix source created_at revoked_at"),
+        plain=_plain("id role prefix source created_at revoked_at expires_at last_used_at"),
+    ),
+    "auth_failures": Table(
+        member=None,
+        explained={"source": "the network address failed sign-ins came from, kept for the rate-limit window"},
+        plain=_plain("window_start failures"),
     ),
     "member_fields": Table(
         member=None,
@@ -337,6 +342,21 @@ INVENTORY: dict[str, Table] = {
         member=None,
         explained={"name": "the uploaded file's name", "header": "the CSV's column names"},
         plain=_plain("id import_id kind format rows created_at"),
+    ),
+    # The portal's sign-in: erasure deletes the member's code requests and sessions, which signs them out.
+    "portal_sign_in_codes": Table(
+        member=_MEMBER,
+        personal={
+            "address_hash": Personal(Treatment.DELETE, "a keyed hash of the member's email address or phone"),
+            "source_hash": Personal(Treatment.DELETE, "a keyed hash of the IP address the request came from"),
+        },
+        explained={"code_hash": "a keyed hash of a one-time code, bound to its request"},
+        plain=_plain("id member_id channel attempts expires_at used_at created_at"),
+    ),
+    "portal_sessions": Table(
+        member=_MEMBER,
+        personal={"token_hash": Personal(Treatment.DELETE, "the hash of the member's sign-in cookie")},
+        plain=_plain("id member_id method expires_at revoked_at created_at"),
     ),
     "temporal_outbox": Table(
         member=None,

@@ -19,6 +19,8 @@ from core.ids import uuid7
 from models import Member
 from services.definitions import Name as DefinitionName
 from services.members.fields import merged_attributes
+from services.platform import audit
+from services.platform.audit import Actor
 
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -199,7 +201,11 @@ async def get_active(session: AsyncSession, member_id: uuid.UUID, *, for_update:
     return member
 
 
-async def update(session: AsyncSession, member_id: uuid.UUID, data: MemberUpdate, *, source: str) -> Member:
+async def update(
+    session: AsyncSession, member_id: uuid.UUID, data: MemberUpdate, *, source: str, actor: Actor | None = None
+) -> Member:
+    """Change the fields present. Audited as `member.update` when a person changes them (`actor`), with the
+    names of the fields changed and never their values (personal data stays out of the log)."""
     member = await get_active(session, member_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude={"consent", "attributes"})
     if data.attributes is not None:
@@ -216,6 +222,12 @@ async def update(session: AsyncSession, member_id: uuid.UUID, data: MemberUpdate
             member.consent_sms, member.consent_sms_at, member.consent_sms_source = data.consent.sms, now, source
     await session.flush()
     await session.refresh(member)
+    if actor is not None:
+        fields = sorted(data.model_dump(exclude_unset=True))
+        details = {"fields": fields}
+        await audit.record(
+            session, actor, action="member.update", target_type="member", target_id=str(member.id), details=details
+        )
     return member
 
 

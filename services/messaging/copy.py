@@ -274,6 +274,30 @@ ask again.</p>""",
 <p>感谢您对{{ brand }}的支持，祝您使用愉快！</p>""",
         ),
     },
+    # Transactional: a portal sign-in code (`sign_in_code`, derived by the send activity; masked in the log).
+    ("portal_sign_in_code", "email"): {
+        "en": Copy(
+            "Your {{ brand }} sign-in code: {{ sign_in_code }}",
+            """<h1>Your sign-in code</h1>
+<p>Enter this code on the {{ brand }} member page to sign in:</p>
+<p style="font-size:28px;letter-spacing:6px;"><strong>{{ sign_in_code }}</strong></p>
+<p>It works once, for a few minutes. If you did not ask for it, you can ignore this email: nobody can sign in
+without the code.</p>""",
+        ),
+        "zh-CN": Copy(
+            "您的{{ brand }}登录验证码：{{ sign_in_code }}",
+            """<h1>登录验证码</h1>
+<p>请在{{ brand }}会员页面输入以下验证码登录：</p>
+<p style="font-size:28px;letter-spacing:6px;"><strong>{{ sign_in_code }}</strong></p>
+<p>验证码仅可使用一次，几分钟内有效。如果这不是您本人的操作，请忽略此邮件：没有验证码，任何人都无法登录。</p>""",
+        ),
+    },
+    ("portal_sign_in_code", "sms"): {
+        "en": Copy(
+            None, "{{ brand }}: your sign-in code is {{ sign_in_code }}. It expires in a few minutes; never share it."
+        ),
+        "zh-CN": Copy(None, "【{{ brand }}】您的登录验证码为{{ sign_in_code }}，几分钟内有效，请勿告诉他人。"),
+    },
     # Transactional, to approvers (staff): a redemption waits for a decision.
     ("approval_request", "email"): {
         "en": Copy(

@@ -24,6 +24,7 @@ from services.messaging import templates
 from services.messaging.consent import unsubscribe_url
 from services.messaging.providers import HandOver, OutgoingEmail, OutgoingSms, Providers, Receipt
 from services.messaging.service import (
+    MASKED_CODE,
     UNKNOWN_OUTCOME,
     Category,
     MessageStatus,
@@ -155,6 +156,12 @@ def _rebuilt(message: Message, member: Member, settings: MessagingSettings, secr
         link = unsubscribe_url(settings.public_url, secret_key, member.id, Channel.EMAIL)
     if message.body is None or message.locale is None or (email and message.subject is None):
         raise Conflict("the message log no longer holds this message's text", code="message_not_resendable")
+    if MASKED_CODE in message.body or MASKED_CODE in (message.subject or ""):
+        # The log keeps a portal sign-in code blanked, so a resend would carry no code: the member asks again.
+        raise Conflict(
+            "a sign-in code is not kept in the message log; the member can ask for a new one",
+            code="message_not_resendable",
+        )
     rendered = (
         templates.email_document(
             message.locale,

@@ -69,6 +69,7 @@ async def step_preview(
         "coupon": await _sample_coupon(session, coupon_template, zone) if coupon_template else None,
         "brand": brand,
         "data": {},
+        "portal_link": public_url.rstrip("/") + templates.PREVIEW_PORTAL_PATH,
     }
     link = public_url.rstrip("/") + templates.PREVIEW_UNSUBSCRIBE_PATH
     try:

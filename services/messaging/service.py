@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from core.ids import uuid7
-from core.settings import MessagingSettings
+from core.settings import MessagingSettings, PortalSettings
 from models import Member, Message
 from services.messaging import templates
 from services.messaging.consent import OptOutSource, unsubscribe_url
 from services.messaging.templates import Channel, Rendered, RenderError, member_zone, seed_builtin_templates
+from services.platform import signed
 
 __all__ = ["seed_builtin_templates"]  # re-exported: start-up seeding calls messaging.seed_builtin_templates
 
@@ -74,6 +75,9 @@ class SendRequest:
     campaign_id: str | None = None
     coupon_code: str | None = None
     context: dict[str, str] = field(default_factory=dict)
+    # A portal sign-in request: the message carries its one-time code as {{ sign_in_code }}, derived here from
+    # the request id, so the code is never in a workflow's input; the message log keeps it masked.
+    sign_in_request: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,42 @@ class Outgoing:
 
 class _Undeliverable(Exception):
     """The message cannot be built (no template, a render error, no signing key): it fails for good."""
+
+
+PORTAL_LINK_PURPOSE = "sign_in"
+MASKED_CODE = "••••••"
+
+
+def portal_link(public_url: str, secret_key: str, member_id: uuid.UUID, *, expires_at: datetime) -> str:
+    """A link that signs the member in to the portal until `expires_at` ({{ portal_link }} in templates)."""
+    token = signed.sign_link(secret_key, member_id, PORTAL_LINK_PURPOSE, expires_at)
+    return f"{public_url.rstrip('/')}/portal/l/{token}"
+
+
+def _link_variables(
+    req: SendRequest, member: Member, *, now: datetime, public_url: str, portal: PortalSettings, secret_key: str | None
+) -> dict[str, str]:
+    """`portal_link` (empty without a signing key) and, for a sign-in message, `sign_in_code`."""
+    extra = {"portal_link": ""}
+    if secret_key:
+        expires = now + timedelta(minutes=portal.link_minutes)
+        extra["portal_link"] = portal_link(public_url, secret_key, member.id, expires_at=expires)
+    if req.sign_in_request is not None:
+        if not secret_key:
+            raise _Undeliverable("secret_key is not set: portal sign-in codes are derived from it")
+        extra["sign_in_code"] = signed.sign_in_code(secret_key, req.sign_in_request)
+    return extra
+
+
+def _masked(rendered: Rendered, code: str | None) -> Rendered:
+    """What the message log keeps: the rendering with a sign-in code blanked (staff read the log)."""
+    if not code:
+        return rendered
+    return Rendered(
+        locale=rendered.locale,
+        subject=rendered.subject.replace(code, MASKED_CODE) if rendered.subject else rendered.subject,
+        body=rendered.body.replace(code, MASKED_CODE),
+    )
 
 
 def _clock(value: str) -> time:
@@ -142,8 +182,15 @@ def suppression_for(member: Member, channel: Channel, category: Category) -> Sup
 
 
 async def _render_for(
-    session: AsyncSession, req: SendRequest, member: Member, *, settings: MessagingSettings, secret_key: str | None
-) -> tuple[Rendered, str | None]:
+    session: AsyncSession,
+    req: SendRequest,
+    member: Member,
+    *,
+    now: datetime,
+    settings: MessagingSettings,
+    portal: PortalSettings,
+    secret_key: str | None,
+) -> tuple[Rendered, str | None, dict[str, str]]:
     template = await templates.resolve(session, req.template, req.channel, member.locale)
     if template is None:
         raise _Undeliverable(f"no {req.channel} template {req.template!r} for locale {member.locale} or English")
@@ -153,16 +200,17 @@ async def _render_for(
         if not secret_key:
             raise _Undeliverable("secret_key is not set: marketing email needs a signed unsubscribe link")
         link = unsubscribe_url(settings.public_url, secret_key, member.id, Channel.EMAIL)
+    extra = _link_variables(req, member, now=now, public_url=settings.public_url, portal=portal, secret_key=secret_key)
     try:
         variables = await templates.template_variables(
-            session, member, coupon_code=req.coupon_code, data=req.context, brand=settings.brand_name
+            session, member, coupon_code=req.coupon_code, data=req.context, brand=settings.brand_name, extra=extra
         )
         rendered = templates.render(
             template, variables, marketing=marketing, unsubscribe_url=link, brand=settings.brand_name
         )
     except (NotFound, RenderError) as exc:
         raise _Undeliverable(str(exc)) from exc
-    return rendered, link
+    return rendered, link, extra
 
 
 # The send steps
@@ -280,7 +328,13 @@ async def _marketing_count(session: AsyncSession, member_id: uuid.UUID, *, since
 
 
 async def prepare(
-    session: AsyncSession, req: SendRequest, *, now: datetime, settings: MessagingSettings, secret_key: str | None
+    session: AsyncSession,
+    req: SendRequest,
+    *,
+    now: datetime,
+    settings: MessagingSettings,
+    secret_key: str | None,
+    portal: PortalSettings | None = None,
 ) -> Outcome | Outgoing:
     """Decide what happens to a message now and record it: an Outgoing (`queued`, to be claimed and sent),
     or an Outcome (already settled, suppressed, failed, or deferred by quiet hours, which writes nothing)."""
@@ -305,10 +359,13 @@ async def prepare(
             )
             return outcome_of(suppressed)
     try:
-        rendered, link = await _render_for(session, req, member, settings=settings, secret_key=secret_key)
+        rendered, link, extra = await _render_for(
+            session, req, member, now=now, settings=settings, portal=portal or PortalSettings(), secret_key=secret_key
+        )
     except _Undeliverable as exc:
         return outcome_of(await _record(session, req, now=now, status=MessageStatus.FAILED, reason=str(exc)))
-    message = await _record(session, req, now=now, status=MessageStatus.QUEUED, rendered=rendered)
+    logged = _masked(rendered, extra.get("sign_in_code"))
+    message = await _record(session, req, now=now, status=MessageStatus.QUEUED, rendered=logged)
     if message.status != MessageStatus.QUEUED:
         return await settle(session, message)
     address = member.email if req.channel == Channel.EMAIL else member.phone

@@ -36,6 +36,7 @@ from services.platform.audit import Actor
 FALLBACK_LOCALE = "en"
 SEED_AUTHOR = "builtin"
 PREVIEW_UNSUBSCRIBE_PATH = "/u/preview-unsubscribe-link"
+PREVIEW_PORTAL_PATH = "/portal/l/preview-link"
 
 
 class Channel(StrEnum):
@@ -249,11 +250,18 @@ async def _coupon(session: AsyncSession, member: Member, code: str) -> dict[str,
 
 
 async def template_variables(
-    session: AsyncSession, member: Member, *, coupon_code: str | None, data: dict[str, str], brand: str
+    session: AsyncSession,
+    member: Member,
+    *,
+    coupon_code: str | None,
+    data: dict[str, str],
+    brand: str,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a template sees: member fields, the member's custom fields (`attributes.<key>`, "" when they hold
-    no value), the coupon (or None), the brand, and the caller's `data`. services.messaging.variables lists
-    them for the editors. Raises NotFound when the coupon is not this member's."""
+    no value), the coupon (or None), the brand, the caller's `data`, and `extra` (the portal link, a sign-in
+    code) at the top level. services.messaging.variables lists them for the editors. Raises NotFound when the
+    coupon is not this member's."""
     tier_name = (await session.execute(select(Tier.name).where(Tier.code == member.tier))).scalar_one_or_none()
     points = (await ledger.balance(session, member.id)).available
     fields = await member_fields.list_fields(session)
@@ -269,6 +277,7 @@ async def template_variables(
         "coupon": await _coupon(session, member, coupon_code) if coupon_code else None,
         "brand": brand,
         "data": dict(data),
+        **(extra or {}),
     }
 
 
@@ -293,7 +302,11 @@ async def preview(
     found = await resolve(session, template, channel, locale or member.locale)
     if found is None:
         raise NotFound(f"there is no {channel} template {template!r}", code="template_not_found")
-    variables = await template_variables(session, member, coupon_code=coupon_code, data=data, brand=brand)
+    # Placeholders for what only a real send can sign: a link that signs nobody in, a code that opens nothing.
+    placeholders = {"portal_link": public_url.rstrip("/") + PREVIEW_PORTAL_PATH, "sign_in_code": "000000"}
+    variables = await template_variables(
+        session, member, coupon_code=coupon_code, data=data, brand=brand, extra=placeholders
+    )
     link = public_url.rstrip("/") + PREVIEW_UNSUBSCRIBE_PATH
     try:
         return render(found, variables, marketing=marketing, unsubscribe_url=link, brand=brand)

@@ -23,6 +23,7 @@ BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
     ("coupon.discount_zh", "Coupon discount, the Chinese way (9折, 立减5.00元)"),
     ("coupon.expires_on", "Coupon expiry date"),
     ("brand", "Brand name"),
+    ("portal_link", "Link that signs the member in to the portal (short-lived)"),
 )
 
 

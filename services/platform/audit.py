@@ -22,6 +22,7 @@ class Via(StrEnum):
     CONSOLE = "console"
     WORKFLOW = "workflow"
     SYSTEM = "system"  # the command line, demo data, seeding
+    PORTAL = "portal"  # a member, signed in to the member portal
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,20 @@ class Actor:
         return cls(name=key.name, key_id=key.id, via=via, role=key.role)
 
     @classmethod
+    def member(cls, member_id: uuid.UUID) -> Actor:
+        """A member acting for themselves in the portal: named by id, never by name."""
+        return cls(name=f"member:{member_id}", key_id=None, via=Via.PORTAL)
+
+    @classmethod
     def system(cls, name: str) -> Actor:
         return cls(name=name, key_id=None, via=Via.SYSTEM)
+
+
+def person_or_none(key: ApiKey, *, via: Via = Via.API) -> Actor | None:
+    """The key as an actor when a person holds it; None for the shop's integration key, whose calls to the
+    routes it shares with people (sign-ups, profile updates, coupons) are its traffic, recorded in the rows
+    they write and not in the audit log."""
+    return None if key.role == "integration" else Actor.of_key(key, via=via)
 
 
 async def record(

@@ -27,6 +27,8 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.ids import uuid7
 from models import Coupon, CouponTemplate, Member
 from services.loyalty.money import CENT, Money
+from services.platform import audit
+from services.platform.audit import Actor
 
 # 32 symbols without 0/O and 1/I, so a code read aloud or typed from paper is unambiguous (5 bits each).
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -138,7 +140,8 @@ def discount_for(template: CouponTemplate, order_amount: Decimal | None) -> Deci
 # Templates
 
 
-async def create_template(session: AsyncSession, data: TemplateCreate) -> CouponTemplate:
+async def create_template(session: AsyncSession, data: TemplateCreate, *, actor: Actor | None = None) -> CouponTemplate:
+    """A new template; audited as `coupon_template.create` when an `actor` creates it (seeding passes none)."""
     template_id = (
         await session.execute(
             insert(CouponTemplate)
@@ -162,6 +165,10 @@ async def create_template(session: AsyncSession, data: TemplateCreate) -> Coupon
             f"a coupon template with code {data.code!r} already exists",
             code="template_exists",
             details={"code": data.code},
+        )
+    if actor is not None:
+        await audit.record(
+            session, actor, action="coupon_template.create", target_type="coupon_template", target_id=data.code
         )
     return (await session.execute(select(CouponTemplate).where(CouponTemplate.id == template_id))).scalar_one()
 
@@ -237,8 +244,9 @@ async def _existing_for_key(session: AsyncSession, data: CouponIssue) -> CouponV
     return view
 
 
-async def issue(session: AsyncSession, data: CouponIssue) -> CouponView:
-    """Issue a coupon from a template. With an issue_key, a repeat returns the coupon first issued."""
+async def issue(session: AsyncSession, data: CouponIssue, *, actor: Actor | None = None) -> CouponView:
+    """Issue a coupon from a template. With an issue_key, a repeat returns the coupon first issued. Audited as
+    `coupon.issue` when a person issues it (`actor`); journeys, rules and the shop pass none."""
     await _lock_member(session, data.member_id)
     replay = await _existing_for_key(session, data)
     if replay is not None:
@@ -276,6 +284,16 @@ async def issue(session: AsyncSession, data: CouponIssue) -> CouponView:
             )
         ).scalar_one_or_none()
         if coupon_id is not None:
+            if actor is not None:
+                details = {"template": template.code, "member_id": str(data.member_id)}
+                await audit.record(
+                    session,
+                    actor,
+                    action="coupon.issue",
+                    target_type="coupon",
+                    target_id=str(coupon_id),
+                    details=details,
+                )
             return await _view(session, coupon_id)
         replay = await _existing_for_key(session, data)
         if replay is not None:

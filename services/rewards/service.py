@@ -16,7 +16,8 @@ from core.settings import get_settings
 from models import Redemption, Reward
 from services import members
 from services.loyalty import ledger
-from services.platform import outbox
+from services.platform import audit, outbox
+from services.platform.audit import Actor
 from workflows import contracts
 
 MAX_POINTS = 1_000_000_000
@@ -51,12 +52,21 @@ class RedemptionCreate(BaseModel):
     reward_id: uuid.UUID
 
 
-async def create(session: AsyncSession, data: RewardCreate) -> Reward:
+async def create(session: AsyncSession, data: RewardCreate, *, actor: Actor | None = None) -> Reward:
+    """A catalog entry; audited as `reward.create` when an `actor` adds it (the demo passes none)."""
     reward = Reward(**data.model_dump())
     session.add(reward)
     await session.flush()
     await session.refresh(reward)
+    if actor is not None:
+        await _audit(session, actor, "create", reward, data.model_dump(mode="json"))
     return reward
+
+
+async def _audit(session: AsyncSession, actor: Actor, action: str, reward: Reward, details: dict[str, object]) -> None:
+    await audit.record(
+        session, actor, action=f"reward.{action}", target_type="reward", target_id=str(reward.id), details=details
+    )
 
 
 async def get(session: AsyncSession, reward_id: uuid.UUID) -> Reward:
@@ -73,7 +83,10 @@ async def catalog(session: AsyncSession, *, active_only: bool) -> list[Reward]:
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def update_reward(session: AsyncSession, reward_id: uuid.UUID, data: RewardUpdate) -> Reward:
+async def update_reward(
+    session: AsyncSession, reward_id: uuid.UUID, data: RewardUpdate, *, actor: Actor | None = None
+) -> Reward:
+    """Change the settings present; audited as `reward.update` with them when an `actor` changes it."""
     reward = await get(session, reward_id)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is None and field in {"name", "points_cost", "active"}:
@@ -81,6 +94,8 @@ async def update_reward(session: AsyncSession, reward_id: uuid.UUID, data: Rewar
         setattr(reward, field, value)
     reward.updated_at = datetime.now(UTC)
     await session.flush()
+    if actor is not None:
+        await _audit(session, actor, "update", reward, data.model_dump(mode="json", exclude_unset=True))
     return reward
 
 

@@ -62,6 +62,7 @@ from workflows.contracts.names import (
     MEMBER_EVENT_SIGNAL,
     MEMBER_ID,
     PAUSE_SIGNAL,
+    PORTAL_SIGN_IN_CODE_WORKFLOW,
     REDEMPTION_APPROVAL_WORKFLOW,
     RESUME_SIGNAL,
     RULE_MESSAGE_WORKFLOW,
@@ -79,6 +80,13 @@ from workflows.contracts.names import (
     journey_workflow_id,
     redemption_workflow_id,
     rule_message_workflow_id,
+)
+from workflows.contracts.portal import (
+    PortalCodeInput,
+    PortalCodeOutcome,
+    PortalCodeStatus,
+    portal_code_start,
+    portal_code_workflow_id,
 )
 from workflows.contracts.signals import (
     CampaignCancelSignal,
@@ -100,6 +108,12 @@ from workflows.contracts.starts import (
 
 __all__ = [
     "BULK_IMPORT_WORKFLOW",
+    "PORTAL_SIGN_IN_CODE_WORKFLOW",
+    "PortalCodeInput",
+    "PortalCodeOutcome",
+    "PortalCodeStatus",
+    "portal_code_start",
+    "portal_code_workflow_id",
     "ChunkList",
     "ChunkOutcome",
     "ChunkRef",

@@ -19,6 +19,7 @@ JOURNEY_SCAN_WORKFLOW = "DailyScanWorkflow"
 RULE_SCAN_WORKFLOW = "RuleScanWorkflow"
 LEDGER_MAINTENANCE_WORKFLOW = "LedgerMaintenanceWorkflow"
 BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
+PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -29,6 +30,7 @@ WORKFLOW_NAMES = frozenset(
         RULE_SCAN_WORKFLOW,
         LEDGER_MAINTENANCE_WORKFLOW,
         BULK_IMPORT_WORKFLOW,
+        PORTAL_SIGN_IN_CODE_WORKFLOW,
     }
 )
 

@@ -5,7 +5,7 @@ A send attempt claims the row before it connects and moves it to `sending` only 
 send, instead of a `sending` row whose outcome is unknown.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-05 12:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0015"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

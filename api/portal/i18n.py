@@ -1,0 +1,149 @@
+"""The portal's words in English and Simplified Chinese, and which of the two a request gets: the language the
+member switched to (a cookie), else the member's locale, else the browser's Accept-Language, else English."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANG_COOKIE = "mf_portal_lang"
+LOCALES = ("en", "zh-CN")
+
+# ruff: noqa: E501
+STRINGS: dict[str, tuple[str, str]] = {
+    "home": ("Home", "首页"),
+    "points": ("Points", "积分"),
+    "wallet": ("Wallet", "卡券"),
+    "preferences": ("Preferences", "偏好设置"),
+    "sign_in": ("Sign in", "登录"),
+    "sign_out": ("Sign out", "退出登录"),
+    "sign_in_title": ("Sign in to your membership", "登录会员中心"),
+    "sign_in_intro": (
+        "Enter the email address or mobile number you gave us. We will send you a 6-digit code.",
+        "请输入您注册时使用的邮箱或手机号，我们会向您发送6位验证码。",
+    ),
+    "address_label": ("Email or mobile number", "邮箱或手机号"),
+    "send_code": ("Send code", "发送验证码"),
+    "code_title": ("Enter your code", "输入验证码"),
+    "code_sent": (
+        "If this address belongs to a member, we have sent a 6-digit code to it. It is valid for {minutes} minutes.",
+        "如果该地址属于会员，我们已向其发送6位验证码，{minutes}分钟内有效。",
+    ),
+    "code_label": ("6-digit code", "6位验证码"),
+    "verify": ("Sign in", "登录"),
+    "new_code": ("Ask for a new code", "重新获取验证码"),
+    "invalid_address": ("Enter your email address or your mobile number.", "请输入邮箱或手机号。"),
+    "invalid_code": ("Enter the 6-digit code from the message.", "请输入消息中的6位验证码。"),
+    "code_wrong": ("That code is not right. {left} tries left.", "验证码不正确，还可尝试{left}次。"),
+    "code_expired": ("This code has expired. Ask for a new one.", "验证码已过期，请重新获取。"),
+    "code_used": ("This code was already used. Ask for a new one.", "验证码已使用，请重新获取。"),
+    "code_attempts_exhausted": ("Too many wrong codes. Ask for a new one.", "错误次数过多，请重新获取验证码。"),
+    "too_many_code_requests": (
+        "Too many codes were asked for. Wait {minutes} minutes and try again.",
+        "获取验证码过于频繁，请{minutes}分钟后再试。",
+    ),
+    "not_configured": (
+        "Sign-in is not available yet: the service has no signing key.",
+        "暂时无法登录：服务尚未配置签名密钥。",
+    ),
+    "invalid_link": (
+        "This link is not valid. Open the whole link from the message, or sign in with a code.",
+        "链接无效。请打开消息中的完整链接，或使用验证码登录。",
+    ),
+    "link_expired": ("This link has expired. Sign in with a code instead.", "链接已过期，请使用验证码登录。"),
+    "link_title": ("This link does not work", "链接无法使用"),
+    "not_found": ("There is nothing here.", "页面不存在。"),
+    "signed_out": ("You are signed out.", "您已退出登录。"),
+    "hello": ("Hello, {name}", "{name}，您好"),
+    "hello_anon": ("Hello", "您好"),
+    "tier": ("Tier", "会员等级"),
+    "to_next": ("Spend more than {amount} to reach {tier}", "再消费超过{amount}即可升级为{tier}"),
+    "top_tier": ("You are at the top tier. Thank you!", "您已是最高等级会员，感谢支持！"),
+    "available_points": ("Available points", "可用积分"),
+    "expires_next": ("{points} points expire on {date}", "{points}积分将于{date}过期"),
+    "no_expiry": ("No points are due to expire.", "暂无即将过期的积分。"),
+    "recent_activity": ("Recent activity", "最近动态"),
+    "no_activity": ("Nothing yet: your points will show here.", "暂无记录，积分变动会显示在这里。"),
+    "all_points": ("All points history", "查看全部积分记录"),
+    "history_title": ("Points history", "积分记录"),
+    "older": ("Older", "更早"),
+    "newest": ("Newest", "最新"),
+    "pending": ("pending", "处理中"),
+    "kind_earn": ("Points earned", "获得积分"),
+    "kind_spend": ("Points spent", "使用积分"),
+    "kind_refund": ("Returned with a refund", "退款扣回"),
+    "kind_expire": ("Points expired", "积分过期"),
+    "kind_adjust": ("Adjustment", "积分调整"),
+    "kind_hold": ("Reserved for a redemption", "兑换冻结"),
+    "kind_post": ("Redeemed", "兑换完成"),
+    "kind_void": ("Reservation released", "冻结释放"),
+    "wallet_title": ("Coupon wallet", "我的卡券"),
+    "no_coupons": ("No coupons yet.", "暂无卡券。"),
+    "off": ("{discount} off", "{discount}优惠"),
+    "valid_until": ("Valid until {date}", "有效期至{date}"),
+    "status_issued": ("Ready to use", "可使用"),
+    "status_redeemed": ("Used", "已使用"),
+    "status_expired": ("Expired", "已过期"),
+    "show_at_till": ("Show this code at the till", "结账时出示此码"),
+    "back_to_wallet": ("Back to the wallet", "返回卡券"),
+    "preferences_title": ("Messages we may send you", "消息偏好"),
+    "consent_email": ("Offers and news by email", "通过邮件接收优惠和资讯"),
+    "consent_sms": ("Offers and news by text message", "通过短信接收优惠和资讯"),
+    "service_note": (
+        "Service messages about your account (sign-in codes, redemptions) are sent whatever you choose here.",
+        "账户服务消息（如登录验证码、兑换通知）不受此设置影响。",
+    ),
+    "save": ("Save", "保存"),
+    "saved": ("Your preferences are saved.", "偏好已保存。"),
+    "unsubscribe_centre": ("Unsubscribe from all marketing email", "退订所有营销邮件"),
+    "form_expired": (
+        "This form expired: go back, reload the page and try again.",
+        "表单已过期，请返回并刷新页面后重试。",
+    ),
+    "language": ("中文", "English"),
+}
+
+
+def language_of(locale: str | None) -> str | None:
+    """Our locale for a member's or a browser's tag: any Chinese reads zh-CN, any English en."""
+    if not locale:
+        return None
+    lang = locale.strip().split("-", 1)[0].split("_", 1)[0].lower()
+    return {"zh": "zh-CN", "en": "en"}.get(lang)
+
+
+def _accepted(header: str) -> str | None:
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        found = language_of(tag)
+        if found and quality > 0:
+            weighted.append((-quality, index, found))
+    return sorted(weighted)[0][2] if weighted else None
+
+
+def choose(request: Request, member_locale: str | None = None) -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    return language_of(member_locale) or _accepted(request.headers.get("accept-language", "")) or "en"
+
+
+def translator(locale: str) -> Translate:
+    return Translate(1 if locale == "zh-CN" else 0)
+
+
+class Translate:
+    """`t("key", name=...)` in templates: the locale's text, formatted."""
+
+    def __init__(self, index: int) -> None:
+        self._index = index
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = STRINGS[key][self._index]
+        return text.format(**values) if values else text

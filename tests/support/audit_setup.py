@@ -1,0 +1,144 @@
+"""What the audit recipes prepare before their one change, made with the stage's own keys or services (whose
+entries are not the person's): members, journeys, segments, campaigns, tasks, runs, parked outbox rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from models import StaffTask, TemporalOutbox
+from services import journeys
+from tests.support.audit_trail import Stage, ok
+from tests.support.console import pending_redemption
+from tests.support.helpers import member_body
+
+
+def fresh(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+async def member(stage: Stage, **overrides: Any) -> str:
+    """A member signed up by the shop (its traffic writes no entry)."""
+    return str(ok(await stage.shop.post("/api/v1/members", json=member_body(**overrides))).json()["id"])
+
+
+def journey_body(kind: str, *, name: str = "Audit journey") -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "name": name,
+        "steps": [{"id": "mark", "tag": {"add": ["audited"]}}, {"id": "done", "exit": {}}],
+    }
+
+
+async def journey(stage: Stage) -> str:
+    kind = fresh("aj")
+    ok(await stage.admin.post("/api/v1/journeys", json=journey_body(kind)))
+    return kind
+
+
+def rule_body(name: str | None = None) -> dict[str, Any]:
+    return {
+        "name": name or fresh("audit_rule"),
+        "trigger": {"event": "checked_in"},
+        "conditions": {"all": [{"field": "tags", "op": "contains", "value": fresh("nobody")}]},
+        "actions": [{"grant_points": {"points": 7}}],
+    }
+
+
+async def rule(stage: Stage) -> str:
+    return str(ok(await stage.admin.post("/api/v1/rules", json=rule_body())).json()["id"])
+
+
+def segment_body() -> dict[str, Any]:
+    return {"name": fresh("Audit segment"), "definition": {"tags": {"any": [fresh("seg")]}}}
+
+
+async def segment(stage: Stage) -> str:
+    return str(ok(await stage.admin.post("/api/v1/segments", json=segment_body())).json()["id"])
+
+
+async def campaign_body(stage: Stage) -> dict[str, Any]:
+    """A campaign that waits a day for its start, so it stays scheduled (pausable) for the whole module."""
+    start_at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    return {
+        "name": fresh("Audit campaign"),
+        "segment_id": await segment(stage),
+        "journey_kind": await journey(stage),
+        "start_at": start_at,
+    }
+
+
+async def campaign(stage: Stage, *, start: bool = False, paused: bool = False) -> str:
+    body = {**await campaign_body(stage), "start": start or paused}
+    campaign_id = str(ok(await stage.admin.post("/api/v1/campaigns", json=body)).json()["id"])
+    if paused:
+        ok(await stage.admin.post(f"/api/v1/campaigns/{campaign_id}/pause"))
+    return campaign_id
+
+
+def field_body(**overrides: Any) -> dict[str, Any]:
+    return {"key": fresh("af"), "labels": {"en": "Favourite store", "zh-CN": "常去门店"}, "type": "text", **overrides}
+
+
+async def member_field(stage: Stage) -> dict[str, Any]:
+    field: dict[str, Any] = ok(await stage.admin.post("/api/v1/member-fields", json=field_body())).json()
+    return field
+
+
+async def staff_task(stage: Stage, *, done: bool = False) -> str:
+    member_id = uuid.UUID(await member(stage))
+    async with stage.sessions() as session:
+        task = StaffTask(
+            member_id=member_id, title="Call the member", assignee_role="ops", status="done" if done else "open"
+        )
+        session.add(task)
+        await session.commit()
+        return str(task.id)
+
+
+async def running_journey_run(stage: Stage) -> str:
+    """A journey run that Temporal knows as running: a workflow on a queue no worker polls, recorded as the
+    journey workflow's activity records its runs."""
+    kind, member_id = await journey(stage), uuid.uuid4()
+    workflow_id = f"journey-{kind}-{member_id}"
+    handle = await stage.temporal.start_workflow("AuditIdle", id=workflow_id, task_queue=fresh("idle"))
+    run_id = handle.result_run_id
+    assert run_id is not None
+    progress = journeys.Progress(
+        run_id=run_id,
+        workflow_id=workflow_id,
+        member_id=member_id,
+        kind=kind,
+        version=1,
+        campaign_id=None,
+        step="mark",
+        status="running",
+        at=datetime.now(UTC),
+    )
+    async with stage.sessions() as session:
+        await journeys.record(session, progress)
+        await session.commit()
+    return run_id
+
+
+async def parked_row(stage: Stage) -> int:
+    async with stage.sessions() as session:
+        row = TemporalOutbox(
+            action="signal",
+            workflow_id=fresh("nowhere"),
+            signal_name="nothing",
+            payload={},
+            attempts=8,
+            last_error="the audit test parked it",
+            parked_at=datetime.now(UTC),
+        )
+        session.add(row)
+        await session.commit()
+        return row.id
+
+
+async def approval(stage: Stage) -> str:
+    """An approval task waiting in the inbox (the RedemptionApproval workflow runs on the module's workers)."""
+    task = await pending_redemption(stage.shop, stage.admin, stage.sessions)
+    return str(task.id)
