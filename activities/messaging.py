@@ -14,9 +14,10 @@ Exactly-once toward the provider, as far as a provider allows:
    and commits, before connecting to the provider. A claim left by an earlier attempt is taken over: that
    attempt died (or timed out) before its hand-over, so it sent nothing.
 5. The provider connects and gets as far as it can without handing the message over (SMTP: EHLO, AUTH, MAIL,
-   RCPT accepted); then, right before DATA (the HTTP SMS provider: before the POST), the row moves to `sending`
-   and is committed, on the condition that this attempt still holds the claim. An attempt that lost its claim
-   (a zombie a retry has overtaken) hands nothing over: it ends the SMTP session with QUIT and no DATA.
+   RCPT, DATA and its 354, the whole body); then, right before the line with the lone `.` that ends DATA (the
+   HTTP SMS provider: before the POST), the row moves to `sending` and is committed, on the condition that
+   this attempt still holds the claim. An attempt that lost its claim (a zombie a retry has overtaken) hands
+   nothing over: it drops the connection without that line, and the server discards the unterminated body.
 6. The provider takes the message: the row becomes `sent` (or `delivered`) and is committed.
    Refused or unreachable (nothing went out): the row goes back to `queued`, unclaimed, with the error, and the
    activity raises a retryable `ProviderUnavailable` so Temporal retries; on the retry policy's last attempt,
@@ -28,10 +29,10 @@ Exactly-once toward the provider, as far as a provider allows:
    (`POST /api/v1/messages/{id}/resend`). If that earlier attempt was only slow and does get an acceptance, its
    `sent` still overwrites the `failed`.
 
-So a crash before step 5's commit loses nothing (the retry sends), and only a crash in the few milliseconds
-between DATA and the server's reply leaves the outcome unknown. The claim and the row's moves live in
-services.messaging.delivery. `messaging.fail_after_send` (tests only) raises right after step 6 commits, to
-prove a retry does not resend.
+So a crash before step 5's commit loses nothing (the retry sends), and only a crash between the terminating
+line and the commit of `sent` (one line, the server's reply, QUIT) leaves the outcome unknown. The claim and
+the row's moves live in services.messaging.delivery. `messaging.fail_after_send` (tests only) raises right
+after step 6 commits, to prove a retry does not resend.
 """
 
 from __future__ import annotations

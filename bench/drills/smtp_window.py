@@ -1,6 +1,7 @@
-"""How long the two parts of one SMTP send last against a local aiosmtpd sink: connect to RCPT accepted (a crash
-there loses nothing: the retry sends) and DATA to the server's reply (a crash there leaves the outcome unknown).
-It sends through the product's SmtpEmailProvider and times its hand-over point.
+"""How long the two parts of one SMTP send last against a local aiosmtpd sink: connect to the end of the body
+inside DATA (a crash there loses nothing: the server discards an unterminated DATA and the retry sends) and the
+terminating line to the server's reply and QUIT (a crash there leaves the outcome unknown). It sends through the
+product's SmtpEmailProvider and times its hand-over point.
 
     .venv/bin/python bench/drills/smtp_window.py [--sends 500]
 """
@@ -65,8 +66,8 @@ def main() -> None:
     finally:
         controller.stop()
     share = sum(after) / (sum(before) + sum(after))
-    print(_line("connect to RCPT accepted (retry sends)", before))
-    print(_line("DATA, its reply and QUIT (outcome unknown)", after))
+    print(_line("connect to the body written inside DATA (retry sends)", before))
+    print(_line("the terminating line, its reply and QUIT (outcome unknown)", after))
     print(f"share of the exchange where a crash leaves the outcome unknown: {share:.0%}")
 
 

@@ -58,7 +58,7 @@ async def _drill(stack: FaultStack, sink: Sink, args: argparse.Namespace) -> tup
 
 
 def _takeovers(stack: FaultStack) -> int:
-    """Kills that landed between a send's claim and its hand-over (SMTP DATA): the retry took the claim over
+    """Kills that landed between a send's claim and its hand-over (the end of SMTP DATA): the retry took the claim over
     and sent the message (the worker logs each takeover)."""
     log_path = stack.worker.log_path
     return log_path.read_bytes().count(b"claim taken over") if log_path.exists() else 0
@@ -85,8 +85,8 @@ def report(verdict: Verdict, figures: dict[str, object], args: argparse.Namespac
         f"- Answers the shop saw: {outcomes(figures['seen'])}; retries {figures['retries']}.",  # type: ignore[arg-type]
         f"- Settled (every email in, outbox empty, journeys at their steps) **{verdict.drain_s:.0f} s** after the "
         f"load; then 10 s more to catch a late duplicate.",
-        f"- Sends a kill interrupted after the claim and before SMTP DATA, then sent by the retry (claim taken "
-        f"over): {figures['takeovers']}.",
+        f"- Sends a kill interrupted after the claim and before the end of SMTP DATA, then sent by the retry "
+        f"(claim taken over): {figures['takeovers']}.",
         f"- Messages recorded `failed`: {len(failed)}"
         + (f" ({'; '.join(sorted({f'{t}: {r}' for t, r in failed}))})" if failed else "")
         + ".",

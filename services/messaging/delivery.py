@@ -2,7 +2,7 @@
 resend, on purpose, of a message whose outcome a crash left unknown.
 
 Why a claim and then `sending`, not `sending` at once: a provider only has a message once it is handed over
-(the end of SMTP DATA, an HTTP POST), so an attempt that dies while connecting has sent nothing and a retry may
+(the end of SMTP DATA, an HTTP POST), so an attempt that dies before that has sent nothing and a retry may
 send. The attempt therefore claims the `queued` row (`claimed_by`, committed before it connects) and moves it
 to `sending` only at the hand-over point, on the condition that it still holds the claim. A retry takes over a
 claim left by a dead attempt; should that attempt be alive after all (a zombie past its timeout), its move to

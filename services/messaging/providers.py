@@ -5,8 +5,8 @@ ProviderError only when it did not (nothing went out), with `permanent` when ret
 else raised leaves the outcome unknown, and the message is then never retried (at most once).
 
 Each send also awaits `before_hand_over` at the last moment nothing has reached the provider yet: for SMTP after
-the recipient is accepted and right before DATA (a server takes a message only at the end of DATA), for the HTTP
-SMS provider right before the POST. The caller records there that the outcome may become unknown from now on;
+the message body and right before the line that ends DATA (a server takes a message only at that line), for the
+HTTP SMS provider right before the POST. The caller records there that the outcome may become unknown from now on;
 if it raises (another attempt has taken the message over), the provider hands nothing over and lets it through."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import aiosmtplib
 import httpx
 
 from core.settings import MessagingSettings
+from services.messaging.smtp_data import data_handed_over
 
 log = logging.getLogger("memberflow.messaging")
 
@@ -153,10 +154,11 @@ class SmtpEmailProvider:
         return message
 
     async def send_email(self, email: OutgoingEmail, before_hand_over: HandOver = no_record) -> Receipt:
-        """Step by step, so that a failure before DATA (nothing sent) is told apart from a connection lost
-        after it (the server may have the message: the outcome is unknown, so no ProviderError). Only the
-        stretch from DATA to the server's reply is unknown (RFC 1047); `before_hand_over` runs right before it,
-        and if it raises the connection is closed with QUIT and no DATA."""
+        """Step by step, so that a failure before the end of DATA (nothing taken) is told apart from a
+        connection lost after it (the server may have the message: the outcome is unknown, so no ProviderError).
+        Only the stretch from the terminating `.` to the server's reply is unknown (RFC 1047);
+        `before_hand_over` runs right before that line, after the body is written (services.messaging.smtp_data),
+        and if it raises the connection is closed without the line, so the server discards the message."""
         settings = self._settings
         message = self.build(email)
         client = aiosmtplib.SMTP(
@@ -178,9 +180,9 @@ class SmtpEmailProvider:
                 raise ProviderError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise ProviderError(f"SMTP server {self._host}:{settings.smtp_port} unavailable: {exc}") from exc
-            await before_hand_over()
             try:
-                await client.data(message.as_bytes(policy=SMTP_POLICY))
+                body = message.as_bytes(policy=SMTP_POLICY)
+                await data_handed_over(client, body, before_hand_over, timeout=settings.smtp_timeout)
             except aiosmtplib.SMTPResponseException as exc:  # the server answered: it did not take the message
                 raise ProviderError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
         finally:

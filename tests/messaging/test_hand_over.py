@@ -1,5 +1,6 @@
-"""The send window a crash can hit: before the hand-over (the retry sends, once), a zombie that lost its claim
-(sends nothing), after DATA (outcome unknown, not resent), and the resend ops may then ask for."""
+"""The send window a crash can hit: before the hand-over, which is after the body and before the line that ends
+DATA (the retry sends, once), a zombie that lost its claim (sends nothing), after DATA (outcome unknown, not
+resent), and the resend ops may then ask for."""
 
 from __future__ import annotations
 
@@ -38,13 +39,15 @@ from tests.support.messaging import messaging_activities as _activities
 from tests.support.messaging import new_member as _member
 from tests.support.messaging import send_input as _send
 from tests.support.messaging_workflows import SendOnceWorkflow
+from tests.support.waiting import eventually
 
 _RETRY = RetryPolicy(maximum_attempts=5)
 
 
-class DiesBeforeData(SmtpEmailProvider):
-    """Real SMTP, but the first `deaths` sends die at the hand-over point, after RCPT was accepted and before
-    DATA, the way a worker SIGKILLed there does: the server never gets the message."""
+class DiesBeforeTerminator(SmtpEmailProvider):
+    """Real SMTP, but the first `deaths` sends die at the hand-over point, after DATA's 354 and the whole body
+    and before the line that ends it, the way a worker SIGKILLed there does: the connection drops, so the
+    server discards the unterminated message."""
 
     def __init__(self, settings: Settings, deaths: int = 1) -> None:
         super().__init__(settings.messaging)
@@ -52,15 +55,16 @@ class DiesBeforeData(SmtpEmailProvider):
 
     async def send_email(self, email: OutgoingEmail, before_hand_over: HandOver = no_record) -> Receipt:
         async def die() -> None:
-            raise RuntimeError("worker killed before DATA")
+            raise RuntimeError("worker killed before the end of DATA")
 
         dying = self.deaths > 0
         self.deaths -= 1
         return await super().send_email(email, die if dying else before_hand_over)
 
 
-class StallsBeforeData(SmtpEmailProvider):
-    """Real SMTP that stops at the hand-over point until `go` is set: an attempt that outlived its timeout."""
+class StallsBeforeTerminator(SmtpEmailProvider):
+    """Real SMTP that stops at the hand-over point (body written, no terminator) until `go` is set: an attempt
+    that outlived its timeout."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings.messaging)
@@ -75,6 +79,15 @@ class StallsBeforeData(SmtpEmailProvider):
         return await super().send_email(email, stall)
 
 
+async def _cut_after(sink: SmtpSink, before: int) -> None:
+    """Until the sink has seen one more DATA cut off before its terminating line."""
+
+    async def cut() -> bool:
+        return sink.cut_during_data > before
+
+    await eventually(cut, timeout=10, what="the sink to see the DATA connection drop")
+
+
 def _attempt(number: int) -> ActivityEnvironment:
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, attempt=number, retry_policy=_RETRY)
@@ -85,13 +98,15 @@ def _with(sessions: Sessions, settings: Settings, email: SmtpEmailProvider) -> M
     return _activities(sessions, settings, providers=Providers(email=email, sms=LogProvider()))
 
 
-async def test_a_crash_after_the_claim_and_before_data_is_sent_once_by_the_retry(
+async def test_a_crash_after_the_body_and_before_its_terminator_is_sent_once_by_the_retry(
     shop: ApiClient, sessions: Sessions, settings: Settings, smtp_sink: SmtpSink
 ) -> None:
     member = await _member(shop, locale="en")
     inp = _send(member["id"])
-    with pytest.raises(RuntimeError, match="before DATA"):
-        await _attempt(1).run(_with(sessions, settings, DiesBeforeData(settings)).send, inp)
+    cuts = smtp_sink.cut_during_data
+    with pytest.raises(RuntimeError, match="before the end of DATA"):
+        await _attempt(1).run(_with(sessions, settings, DiesBeforeTerminator(settings)).send, inp)
+    await _cut_after(smtp_sink, cuts)  # the server was reading the body when the connection went
     row = await _row(sessions, inp.message_key)
     assert row is not None
     assert (row.status, row.claimed_by) == ("queued", "test-run/test#1")  # claimed, never handed over
@@ -99,12 +114,13 @@ async def test_a_crash_after_the_claim_and_before_data_is_sent_once_by_the_retry
     result = await _attempt(2).run(_activities(sessions, settings).send, inp)
     assert result.status == "sent"
     assert len(smtp_sink.to(member["email"])) == 1
+    assert smtp_sink.cut_during_data == cuts + 1
     row = await _row(sessions, inp.message_key)
     assert row is not None
     assert (row.status, row.claimed_by, str(row.id)) == ("sent", "test-run/test#2", result.message_id)
 
 
-async def test_through_temporals_retry_a_send_that_died_before_data_arrives_once(
+async def test_through_temporals_retry_a_send_that_died_before_the_end_of_data_arrives_once(
     shop: ApiClient,
     sessions: Sessions,
     settings: Settings,
@@ -113,7 +129,7 @@ async def test_through_temporals_retry_a_send_that_died_before_data_arrives_once
     task_queue: str,
 ) -> None:
     member = await _member(shop, locale="en")  # Shanghai, at noon on the activities' clock
-    activities = _with(sessions, settings, DiesBeforeData(settings, deaths=2))
+    activities = _with(sessions, settings, DiesBeforeTerminator(settings, deaths=2))
     inp = _send(member["id"])
     async with (
         Worker(temporal_env.client, task_queue=task_queue, workflows=[SendOnceWorkflow]),
@@ -136,10 +152,11 @@ async def test_a_zombie_attempt_that_lost_its_claim_hands_nothing_over(
 ) -> None:
     member = await _member(shop, locale="en")
     inp = _send(member["id"])
-    stalled = StallsBeforeData(settings)
+    stalled = StallsBeforeTerminator(settings)
+    cuts = smtp_sink.cut_during_data
     zombie = asyncio.create_task(_attempt(1).run(_with(sessions, settings, stalled).send, inp))
     await asyncio.wait_for(stalled.reached.wait(), timeout=10)
-    assert smtp_sink.recipients.count(member["email"]) == 1  # the hand-over point: RCPT accepted, no DATA yet
+    assert smtp_sink.recipients.count(member["email"]) == 1  # the hand-over point: the body is in, no terminator
     assert smtp_sink.to(member["email"]) == []
     row = await _row(sessions, inp.message_key)
     assert row is not None
@@ -150,6 +167,7 @@ async def test_a_zombie_attempt_that_lost_its_claim_hands_nothing_over(
     with pytest.raises(ApplicationError) as lost:
         await zombie
     assert lost.value.type == "ClaimLost"
+    await _cut_after(smtp_sink, cuts)  # the zombie dropped its DATA unterminated
     assert len(smtp_sink.to(member["email"])) == 1
     row = await _row(sessions, inp.message_key)
     assert row is not None
