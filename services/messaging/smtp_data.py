@@ -1,9 +1,9 @@
 """SMTP DATA in two steps, so that the hand-over can be recorded between the message body and its terminator.
 
-Why: a server takes a message only when it reads the line with the lone `.` (RFC 5321 4.1.1.4) and throws
-away a DATA whose connection drops before it (aiosmtpd does; so do Postfix and Exim). Recording `sending` after
-the body is written and before that line leaves the window in which a crash leaves the outcome unknown at
-one line and its reply, instead of the whole body.
+Why: a server takes a message only when it reads the line with the lone `.` (RFC 5321 4.1.1.4), so a DATA
+whose connection drops before it is thrown away (aiosmtpd does; tests/messaging/test_smtp_data.py checks it).
+Recording `sending` after the body is written and before that line narrows the window in which a crash
+leaves the outcome unknown to one line and its reply, instead of the whole body.
 
 aiosmtplib's `SMTP.data()` writes the body and the terminator in one go, so this module sends `DATA` with the
 public `SMTP.execute_command`, then writes through `SMTP.protocol` (an exported `SMTPProtocol`) with its public
