@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities.messaging import MessagingActivities
 from core.settings import Settings
-from models import AuditEntry
+from models import AuditEntry, Message
 from services.messaging import UNKNOWN_OUTCOME
 from services.messaging.providers import (
     HandOver,
@@ -31,6 +31,7 @@ from services.messaging.providers import (
     message_id_header,
     no_record,
 )
+from services.messaging.service import MASKED_CODE
 from services.platform.api_keys import Role
 from tests.support.helpers import ApiClient, KeyMaker, assert_error
 from tests.support.messaging import Sessions, SmtpSink
@@ -249,3 +250,30 @@ async def test_a_resend_the_provider_does_not_take_changes_nothing(
     assert row is not None
     assert (row.status, row.reason) == ("failed", UNKNOWN_OUTCOME)  # as it was: it can be resent later
     assert smtp_sink.to(member["email"]) == []
+
+
+async def test_a_sign_in_code_the_log_blanked_is_not_resent(
+    shop: ApiClient, sessions: Sessions, make_key: KeyMaker, http: httpx.AsyncClient
+) -> None:
+    """The message log keeps a portal sign-in code masked, so a resend would carry no code: 409, nothing changes."""
+    member = await _member(shop, locale="en")
+    async with sessions() as session:
+        message = Message(
+            message_key=f"test-{uuid.uuid4()}:portal_sign_in",
+            member_id=uuid.UUID(member["id"]),
+            channel="email",
+            template="portal_sign_in",
+            locale="en",
+            category="transactional",
+            status="failed",
+            reason=UNKNOWN_OUTCOME,
+            subject="Your sign-in code",
+            body=f"Your code is {MASKED_CODE}.",
+        )
+        session.add(message)
+        await session.commit()
+    ops = ApiClient(http, await make_key(Role.OPS))
+    assert_error(await ops.post(f"/api/v1/messages/{message.id}/resend"), 409, "message_not_resendable")
+    row = await _row(sessions, message.message_key)
+    assert row is not None
+    assert (row.status, row.reason) == ("failed", UNKNOWN_OUTCOME)
