@@ -1,4 +1,5 @@
-"""The `messaging.send` activity: one message to one member, sent at most once, whatever Temporal retries.
+"""The `messaging.send` activity: one message to one member, sent once whatever Temporal retries, and never
+twice even when a worker is killed at the worst moment.
 
 Exactly-once toward the provider, as far as a provider allows:
 
@@ -9,18 +10,29 @@ Exactly-once toward the provider, as far as a provider allows:
    `deferred` with `retry_at`, the next opening in the member's time zone, and nothing is written), the
    frequency cap (marketing), rendering. A suppression or a message that cannot be built (no template, a
    coupon that is not the member's) is recorded as `suppressed`/`failed` with the reason, and never retried.
-4. The row is inserted as `queued` and committed; then moved to `sending` and committed, before the provider
-   is called. Only one attempt can move it from `queued` to `sending`.
-5. The provider is called. Accepted: the row becomes `sent` (or `delivered`) and is committed.
-   Refused or unreachable (nothing went out): the row goes back to `queued` with the error, and the activity
-   raises a retryable `ProviderUnavailable` so Temporal retries; on the retry policy's last attempt, or for a
-   permanent refusal, it is recorded `failed` instead.
-6. A retry that finds the row `sending` knows an attempt died between the provider call and step 5, with the
-   outcome unknown: it marks the row `failed` ("outcome unknown after a crash; not resent to avoid a
-   duplicate") and does not send. At most once beats a duplicate. (If that earlier attempt was only slow and
-   does get an acceptance, its `sent` still overwrites the `failed`.)
+4. The row is inserted as `queued`, and this attempt claims it (`claimed_by` = "{run id}/{activity id}#{attempt}")
+   and commits, before connecting to the provider. A claim left by an earlier attempt is taken over: that
+   attempt died (or timed out) before its hand-over, so it sent nothing.
+5. The provider connects and gets as far as it can without handing the message over (SMTP: EHLO, AUTH, MAIL,
+   RCPT, DATA and its 354, the whole body); then, right before the line with the lone `.` that ends DATA (the
+   HTTP SMS provider: before the POST), the row moves to `sending` and is committed, on the condition that
+   this attempt still holds the claim. An attempt that lost its claim (a zombie a retry has overtaken) hands
+   nothing over: it drops the connection without that line, and the server discards the unterminated body.
+6. The provider takes the message: the row becomes `sent` (or `delivered`) and is committed.
+   Refused or unreachable (nothing went out): the row goes back to `queued`, unclaimed, with the error, and the
+   activity raises a retryable `ProviderUnavailable` so Temporal retries; on the retry policy's last attempt,
+   or for a permanent refusal, it is recorded `failed` instead.
+7. A retry that finds the row `sending` knows an attempt died between the hand-over and step 6, with the
+   outcome unknown (the server may have the message but its reply was not read; RFC 1047): it marks the row
+   `failed` ("outcome unknown after a crash; not resent to avoid a duplicate") and does not send. At most once
+   beats a duplicate; ops list these messages and may resend one on purpose with the same Message-ID
+   (`POST /api/v1/messages/{id}/resend`). If that earlier attempt was only slow and does get an acceptance, its
+   `sent` still overwrites the `failed`.
 
-`messaging.fail_after_send` (tests only) raises right after step 5 commits, to prove a retry does not resend.
+So a crash before step 5's commit loses nothing (the retry sends), and only a crash between the terminating
+line and the commit of `sent` (one line, the server's reply, QUIT) leaves the outcome unknown. The claim and
+the row's moves live in services.messaging.delivery. `messaging.fail_after_send` (tests only) raises right
+after step 6 commits, to prove a retry does not resend.
 """
 
 from __future__ import annotations
@@ -38,8 +50,8 @@ from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
 from services import messaging
-from services.messaging import Category, Outcome, Outgoing
-from services.messaging.providers import OutgoingEmail, OutgoingSms, ProviderError, Providers, Receipt
+from services.messaging import Category, ClaimLost, Outcome, Outgoing
+from services.messaging.providers import ProviderError, Providers
 from services.messaging.templates import Channel
 
 log = logging.getLogger("memberflow.messaging")
@@ -111,6 +123,12 @@ def _request(inp: SendMessageInput) -> messaging.SendRequest:
     )
 
 
+def _claim_token() -> str:
+    """Names this attempt: the run, the activity and the attempt number, unique per attempt of a message."""
+    info = activity.info()
+    return f"{info.workflow_run_id}/{info.activity_id}#{info.attempt}"[:255]
+
+
 def _last_attempt() -> bool:
     info = activity.info()
     policy = info.retry_policy
@@ -147,15 +165,28 @@ class MessagingActivities:
             await session.commit()
         if isinstance(prepared, Outcome):
             return _result(prepared)
+        token = _claim_token()
         async with self._sessions() as session:
-            taken = await messaging.claim(session, prepared.message_id)
+            taken = await messaging.claim(session, prepared.message_id, token)
             await session.commit()
         if taken is not None:
             return _result(taken)
+        if prepared.claimed_by is not None:
+            log.warning(
+                "message %s: claim taken over from %s by %s (that attempt died before the hand-over)",
+                prepared.message_id,
+                prepared.claimed_by,
+                token,
+            )
         try:
-            receipt = await self._deliver(prepared)
+            receipt = await messaging.deliver(
+                self._providers, prepared, lambda: self._start_sending(prepared.message_id, token)
+            )
         except ProviderError as exc:
-            return await self._not_sent(prepared, exc)
+            return await self._not_sent(prepared, token, exc)
+        except ClaimLost as exc:
+            # Only a zombie gets here (a retry has taken its claim): Temporal no longer waits for its answer.
+            raise ApplicationError(str(exc), type="ClaimLost") from exc
         async with self._sessions() as session:
             outcome = await messaging.mark_sent(
                 session,
@@ -170,37 +201,21 @@ class MessagingActivities:
             raise RuntimeError("messaging.fail_after_send: failing after the sent status was committed")
         return _result(outcome)
 
-    async def _deliver(self, message: Outgoing) -> Receipt:
-        rendered = message.rendered
-        if message.channel == Channel.SMS:
-            sms = OutgoingSms(
-                message_id=str(message.message_id), message_key=message.message_key, to=message.to, text=rendered.body
-            )
-            return await self._providers.sms.send_sms(sms)
-        # An email rendering always has a subject, the whole document and its plain-text part.
-        assert rendered.subject is not None
-        assert rendered.html is not None
-        assert rendered.text is not None
-        email = OutgoingEmail(
-            message_id=str(message.message_id),
-            message_key=message.message_key,
-            to=message.to,
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-            unsubscribe_url=message.unsubscribe_url,
-        )
-        return await self._providers.email.send_email(email)
+    async def _start_sending(self, message_id: uuid.UUID, token: str) -> None:
+        """The hand-over point (step 5): committed before the provider gets the message."""
+        async with self._sessions() as session:
+            await messaging.start_sending(session, message_id, token)
+            await session.commit()
 
-    async def _not_sent(self, message: Outgoing, exc: ProviderError) -> SendMessageResult:
+    async def _not_sent(self, message: Outgoing, token: str, exc: ProviderError) -> SendMessageResult:
         """Nothing went out: retry through Temporal, unless retrying cannot help or this was the last try."""
         error = str(exc)[:1000]
         final = exc.permanent or _last_attempt()
         async with self._sessions() as session:
             if final:
-                outcome = await messaging.mark_failed(session, message.message_id, error=error)
+                outcome = await messaging.mark_failed(session, message.message_id, token, error=error)
             else:
-                await messaging.release(session, message.message_id, error=error)
+                await messaging.release(session, message.message_id, token, error=error)
             await session.commit()
         if final:
             log.warning("message %s failed: %s", message.message_id, error)

@@ -16,7 +16,9 @@ class Message(Base):
     """One message a journey or a flow asked for, under a deterministic key so a retry finds this row.
 
     The status moves queued → sending → sent (→ delivered when the provider reports it), or ends as
-    suppressed (consent, frequency cap, no address) or failed; `reason` says why."""
+    suppressed (consent, frequency cap, no address) or failed; `reason` says why. A `queued` row is claimed
+    by the send attempt working on it (`claimed_by`), and becomes `sending` only right before that attempt
+    hands it to the provider (see activities/messaging.py)."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -49,6 +51,9 @@ class Message(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     # The rendered body, for the message log.
     body: Mapped[str | None] = mapped_column(Text)
+    # The send attempt that holds the row ("{workflow run}/{activity}#{attempt}", or "resend:…"): only it may
+    # move it to `sending`; a retry takes the claim over from an attempt that died before the hand-over.
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
     provider: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = created_at_column()

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.boundary import commit
-from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
+from api.deps import CurrentKey, IntegrationKey, MarketerKey, OpsKey, SessionDep, SettingsDep
 from api.pagination import MESSAGE_CURSOR, CursorQuery
 from api.personal import UnmaskedQuery, audit_reveal, view_of
 from api.schemas.common import ERROR_RESPONSES, json_error_responses
@@ -24,8 +24,10 @@ from api.schemas.messages import (
     TemplatePreview,
     TemplatePreviewOut,
 )
+from core.errors import Conflict, ServiceUnavailable
 from services import messaging
 from services.messaging import MessageStatus, consent, templates
+from services.messaging.providers import ProviderError, build_providers
 from services.messaging.templates import Channel, TemplatePut
 from services.platform.audit import Actor
 from services.privacy import masking
@@ -49,6 +51,9 @@ async def list_messages(
     member_id: uuid.UUID | None = None,
     status: MessageStatus | None = None,
     channel: Channel | None = None,
+    unknown_outcome: Annotated[
+        bool, Query(description="only messages a crash left failed with the outcome unknown (resendable)")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
     unmasked: UnmaskedQuery = False,
@@ -59,12 +64,53 @@ async def list_messages(
         member_id=member_id,
         status=status,
         channel=channel,
+        unknown_outcome=unknown_outcome,
         limit=limit + 1,
         after=MESSAGE_CURSOR.decode(cursor),
     )
     page = MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=lambda m: MessageOut.of(m, view))
     await audit_reveal(session, request, key, view, [m.member_id for m in page.items])
     return page
+
+
+@router.post(
+    "/messages/{message_id}/resend",
+    response_model=MessageOut,
+    summary="Send again a message whose outcome a crash left unknown (ops, audited; the same Message-ID)",
+)
+async def resend_message(message_id: uuid.UUID, session: SessionDep, settings: SettingsDep, key: OpsKey) -> MessageOut:
+    """The claim and the audit row are committed before connecting, `sending` right before the hand-over, as a
+    send activity does; a provider that does not take it leaves the message as it was (503)."""
+    token = f"{messaging.RESEND_CLAIM}{uuid.uuid4()}"
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    outgoing = await messaging.begin_resend(
+        session, message_id, token=token, actor=Actor.of_key(key), settings=settings.messaging, secret_key=secret
+    )
+    await commit(session)
+
+    async def hand_over() -> None:
+        await messaging.start_sending(session, message_id, token)
+        await session.commit()
+
+    try:
+        receipt = await messaging.deliver(build_providers(settings.messaging), outgoing, hand_over)
+    except ProviderError as exc:
+        await session.rollback()
+        await messaging.abandon_resend(session, message_id, token)
+        await session.commit()
+        raise ServiceUnavailable(f"the provider did not take the message: {exc}", code="provider_unavailable") from exc
+    except messaging.ClaimLost as exc:
+        raise Conflict("another resend of this message took it over", code="resend_taken_over") from exc
+    await messaging.mark_sent(
+        session,
+        message_id,
+        provider=receipt.provider,
+        provider_message_id=receipt.provider_message_id,
+        delivered=receipt.delivered,
+        now=datetime.now(UTC),
+    )
+    await session.commit()
+    return MessageOut.of(await messaging.get_message(session, message_id), view_of(key))
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")

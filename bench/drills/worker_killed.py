@@ -52,8 +52,16 @@ async def _drill(stack: FaultStack, sink: Sink, args: argparse.Namespace) -> tup
         "seen": shop.seen,
         "retries": shop.retries,
         "failed_messages": stack.psql("SELECT template, reason FROM messages WHERE status = 'failed'"),
+        "takeovers": _takeovers(stack),
     }
     return verdict, figures
+
+
+def _takeovers(stack: FaultStack) -> int:
+    """Kills that landed between a send's claim and its hand-over (the end of SMTP DATA): the retry took the claim over
+    and sent the message (the worker logs each takeover)."""
+    log_path = stack.worker.log_path
+    return log_path.read_bytes().count(b"claim taken over") if log_path.exists() else 0
 
 
 def report(verdict: Verdict, figures: dict[str, object], args: argparse.Namespace) -> list[str]:
@@ -77,6 +85,8 @@ def report(verdict: Verdict, figures: dict[str, object], args: argparse.Namespac
         f"- Answers the shop saw: {outcomes(figures['seen'])}; retries {figures['retries']}.",  # type: ignore[arg-type]
         f"- Settled (every email in, outbox empty, journeys at their steps) **{verdict.drain_s:.0f} s** after the "
         f"load; then 10 s more to catch a late duplicate.",
+        f"- Sends a kill interrupted after the claim and before the end of SMTP DATA, then sent by the retry "
+        f"(claim taken over): {figures['takeovers']}.",
         f"- Messages recorded `failed`: {len(failed)}"
         + (f" ({'; '.join(sorted({f'{t}: {r}' for t, r in failed}))})" if failed else "")
         + ".",

@@ -118,6 +118,7 @@ INVENTORY: dict[str, Table] = {
         explained={
             "message_key": "workflow id, run id and step id",
             "provider_message_id": "the provider's opaque id",
+            "claimed_by": "the send attempt's workflow run, activity id and attempt",
         },
         plain=_plain(
             "id member_id channel template locale category journey_kind campaign_id status provider "

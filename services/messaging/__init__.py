@@ -1,5 +1,17 @@
 """Messaging: templates, consent and opt-out, providers, and the exactly-once send."""
 
+from services.messaging.delivery import (
+    RESEND_CLAIM,
+    ClaimLost,
+    abandon_resend,
+    begin_resend,
+    claim,
+    deliver,
+    mark_failed,
+    mark_sent,
+    release,
+    start_sending,
+)
 from services.messaging.service import (
     FREQUENCY_WINDOW,
     UNKNOWN_OUTCOME,
@@ -9,15 +21,12 @@ from services.messaging.service import (
     Outgoing,
     SendRequest,
     Suppression,
-    claim,
     find,
+    get_message,
     list_messages,
-    mark_failed,
-    mark_sent,
     prepare,
     quiet_hours_end,
     recent_messages,
-    release,
 )
 from services.messaging.templates import (
     seed_builtin_templates,
@@ -25,7 +34,9 @@ from services.messaging.templates import (
 from services.messaging.variables import available_variables
 
 __all__ = [
+    "RESEND_CLAIM",
     "Category",
+    "ClaimLost",
     "FREQUENCY_WINDOW",
     "MessageStatus",
     "Outcome",
@@ -33,9 +44,13 @@ __all__ = [
     "SendRequest",
     "Suppression",
     "UNKNOWN_OUTCOME",
+    "abandon_resend",
     "available_variables",
+    "begin_resend",
     "claim",
+    "deliver",
     "find",
+    "get_message",
     "list_messages",
     "mark_failed",
     "mark_sent",
@@ -44,4 +59,5 @@ __all__ = [
     "recent_messages",
     "release",
     "seed_builtin_templates",
+    "start_sending",
 ]

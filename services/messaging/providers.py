@@ -2,7 +2,12 @@
 
 The contract every provider keeps: return a Receipt only when the provider accepted the message; raise
 ProviderError only when it did not (nothing went out), with `permanent` when retrying cannot help. Anything
-else raised leaves the outcome unknown, and the message is then never retried (at most once)."""
+else raised leaves the outcome unknown, and the message is then never retried (at most once).
+
+Each send also awaits `before_hand_over` at the last moment nothing has reached the provider yet: for SMTP after
+the message body and right before the line that ends DATA (a server takes a message only at that line), for the
+HTTP SMS provider right before the POST. The caller records there that the outcome may become unknown from now on;
+if it raises (another attempt has taken the message over), the provider hands nothing over and lets it through."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import contextlib
 import hashlib
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -20,6 +26,7 @@ import aiosmtplib
 import httpx
 
 from core.settings import MessagingSettings
+from services.messaging.smtp_data import data_handed_over
 
 log = logging.getLogger("memberflow.messaging")
 
@@ -60,16 +67,23 @@ class ProviderError(Exception):
         self.permanent = permanent
 
 
+HandOver = Callable[[], Awaitable[None]]
+
+
+async def no_record() -> None:
+    """The hand-over point of a send no message row tracks (staff notifications): nothing to record."""
+
+
 class EmailProvider(Protocol):
     name: str
 
-    async def send_email(self, email: OutgoingEmail) -> Receipt: ...
+    async def send_email(self, email: OutgoingEmail, before_hand_over: HandOver = no_record) -> Receipt: ...
 
 
 class SmsProvider(Protocol):
     name: str
 
-    async def send_sms(self, sms: OutgoingSms) -> Receipt: ...
+    async def send_sms(self, sms: OutgoingSms, before_hand_over: HandOver = no_record) -> Receipt: ...
 
 
 @dataclass(frozen=True)
@@ -102,11 +116,13 @@ class LogProvider:
         self.sent.append(message)
         return Receipt(provider=self.name, provider_message_id=f"log-{message.message_id}")
 
-    async def send_email(self, email: OutgoingEmail) -> Receipt:
+    async def send_email(self, email: OutgoingEmail, before_hand_over: HandOver = no_record) -> Receipt:
+        await before_hand_over()
         log.info("email %s (%s) recorded by the log provider: %s", email.message_id, email.message_key, email.subject)
         return self._receipt(email)
 
-    async def send_sms(self, sms: OutgoingSms) -> Receipt:
+    async def send_sms(self, sms: OutgoingSms, before_hand_over: HandOver = no_record) -> Receipt:
+        await before_hand_over()
         log.info("sms %s (%s) recorded by the log provider", sms.message_id, sms.message_key)
         return self._receipt(sms)
 
@@ -137,9 +153,12 @@ class SmtpEmailProvider:
         message.add_alternative(email.html, subtype="html", cte=_transfer_encoding(email.html))
         return message
 
-    async def send_email(self, email: OutgoingEmail) -> Receipt:
-        """Step by step, so that a failure before DATA (nothing sent) is told apart from a connection lost
-        after it (the server may have the message: the outcome is unknown, so no ProviderError)."""
+    async def send_email(self, email: OutgoingEmail, before_hand_over: HandOver = no_record) -> Receipt:
+        """Step by step, so that a failure before the end of DATA (nothing taken) is told apart from a
+        connection lost after it (the server may have the message: the outcome is unknown, so no ProviderError).
+        Only the stretch from the terminating `.` to the server's reply is unknown (RFC 1047);
+        `before_hand_over` runs right before that line, after the body is written (services.messaging.smtp_data),
+        and if it raises the connection is closed without the line, so the server discards the message."""
         settings = self._settings
         message = self.build(email)
         client = aiosmtplib.SMTP(
@@ -162,7 +181,8 @@ class SmtpEmailProvider:
             except (aiosmtplib.SMTPException, OSError) as exc:
                 raise ProviderError(f"SMTP server {self._host}:{settings.smtp_port} unavailable: {exc}") from exc
             try:
-                await client.data(message.as_bytes(policy=SMTP_POLICY))
+                body = message.as_bytes(policy=SMTP_POLICY)
+                await data_handed_over(client, body, before_hand_over, timeout=settings.smtp_timeout)
             except aiosmtplib.SMTPResponseException as exc:  # the server answered: it did not take the message
                 raise ProviderError(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
         finally:
@@ -186,8 +206,9 @@ class HttpSmsProvider:
         self._timeout = timeout
         self._transport = transport
 
-    async def send_sms(self, sms: OutgoingSms) -> Receipt:
+    async def send_sms(self, sms: OutgoingSms, before_hand_over: HandOver = no_record) -> Receipt:
         body = {"to": sms.to, "text": sms.text, "message_id": sms.message_id}
+        await before_hand_over()
         try:
             async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as client:
                 response = await client.post(self._url, json=body, headers=self._headers)

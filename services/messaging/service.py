@@ -1,13 +1,13 @@
 """Messaging: whether, when and what to send a member, and the message log.
 
-The send sequence is driven by activities/messaging.py (its docstring explains why it sends at most once);
-this module holds its steps. `prepare` decides (consent, address, quiet hours, frequency cap, rendering) and
-writes the row under its unique key as `queued`, or as `suppressed`/`failed`; `claim` moves `queued` to
-`sending`; after the provider call, `mark_sent`, `release` (back to `queued`, for a retry) or `mark_failed`
-record the result. A row a later attempt finds `sending` belonged to an attempt that died with the provider's
-answer unknown: it is marked failed, never sent again. Services do not commit; the activity commits between
-the steps. Templates live in services.messaging.templates, unsubscribe links and opt-outs in
-services.messaging.consent."""
+The send sequence is driven by activities/messaging.py (its docstring explains why it sends exactly once where
+the provider allows it, and at most once otherwise); this module holds its first step and the row's moves.
+`prepare` decides (consent, address, quiet hours, frequency cap, rendering) and writes the row under its unique
+key as `queued`, or as `suppressed`/`failed`; services.messaging.delivery then claims it, hands it to the
+provider (it becomes `sending` right before the hand-over) and records the answer. A row a later attempt finds
+`sending` belonged to an attempt that died with the provider's answer unknown: it is marked failed, never sent
+again by itself (ops may resend it on purpose). Services do not commit; the activity commits between the steps.
+Templates live in services.messaging.templates, unsubscribe links and opt-outs in services.messaging.consent."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +102,8 @@ class Outgoing:
     to: str
     rendered: Rendered
     unsubscribe_url: str | None
+    # The attempt that held the row when this one found it (it died before the hand-over), if any.
+    claimed_by: str | None = None
 
 
 class _Undeliverable(Exception):
@@ -164,7 +166,7 @@ def quiet_hours_end(now: datetime, timezone: str, *, start: str, end: str) -> da
     return datetime.combine(day, closes, tzinfo=zone).astimezone(UTC)
 
 
-def _blocked(member: Member, channel: Channel, category: Category) -> Suppression | None:
+def suppression_for(member: Member, channel: Channel, category: Category) -> Suppression | None:
     """Marketing needs consent on its channel. Transactional email does not (a member who unsubscribed still
     hears about their redemption); SMS always does, because carriers treat STOP as absolute. Erased: never."""
     if member.erased_at is not None:
@@ -222,27 +224,27 @@ async def find(session: AsyncSession, message_key: str) -> Message | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def _get(session: AsyncSession, message_id: uuid.UUID) -> Message:
+async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message:
     stmt = select(Message).where(Message.id == message_id).execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one()
 
 
-def _outcome(message: Message) -> Outcome:
+def outcome_of(message: Message) -> Outcome:
     return Outcome(status=message.status, message_id=message.id, reason=message.reason)
 
 
-async def _settle(session: AsyncSession, message: Message) -> Outcome:
+async def settle(session: AsyncSession, message: Message) -> Outcome:
     """A row a previous attempt left. Final: report it. `sending`: that attempt died after (perhaps) handing
     the message to the provider, so at-most-once wins over a possible duplicate."""
     if message.status == MessageStatus.SENDING:
-        await _transition(
+        await transition(
             session, message.id, Message.status == MessageStatus.SENDING, MessageStatus.FAILED, UNKNOWN_OUTCOME
         )
-        message = await _get(session, message.id)
-    return _outcome(message)
+        message = await get_message(session, message.id)
+    return outcome_of(message)
 
 
-async def _transition(
+async def transition(
     session: AsyncSession,
     message_id: uuid.UUID,
     guard: ColumnElement[bool],
@@ -338,13 +340,13 @@ async def prepare(
     or an Outcome (already settled, suppressed, failed, or deferred by quiet hours, which writes nothing)."""
     existing = await find(session, req.message_key)
     if existing is not None and existing.status != MessageStatus.QUEUED:
-        return await _settle(session, existing)
+        return await settle(session, existing)
     member = await _member(session, req.member_id)
     if member is None:  # nothing to record it against: members are never deleted, so this id never existed
         return Outcome(status=MessageStatus.SUPPRESSED, message_id=None, reason=Suppression.MEMBER_MISSING)
-    blocked = _blocked(member, req.channel, req.category)
+    blocked = suppression_for(member, req.channel, req.category)
     if blocked is not None:
-        return _outcome(await _record(session, req, now=now, status=MessageStatus.SUPPRESSED, reason=blocked))
+        return outcome_of(await _record(session, req, now=now, status=MessageStatus.SUPPRESSED, reason=blocked))
     if req.category == Category.MARKETING:
         opens = quiet_hours_end(now, member.timezone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
         if opens is not None:
@@ -355,17 +357,17 @@ async def prepare(
             suppressed = await _record(
                 session, req, now=now, status=MessageStatus.SUPPRESSED, reason=Suppression.FREQUENCY_CAP
             )
-            return _outcome(suppressed)
+            return outcome_of(suppressed)
     try:
         rendered, link, extra = await _render_for(
             session, req, member, now=now, settings=settings, portal=portal or PortalSettings(), secret_key=secret_key
         )
     except _Undeliverable as exc:
-        return _outcome(await _record(session, req, now=now, status=MessageStatus.FAILED, reason=str(exc)))
+        return outcome_of(await _record(session, req, now=now, status=MessageStatus.FAILED, reason=str(exc)))
     logged = _masked(rendered, extra.get("sign_in_code"))
     message = await _record(session, req, now=now, status=MessageStatus.QUEUED, rendered=logged)
     if message.status != MessageStatus.QUEUED:
-        return await _settle(session, message)
+        return await settle(session, message)
     address = member.email if req.channel == Channel.EMAIL else member.phone
     assert address is not None
     return Outgoing(
@@ -376,55 +378,8 @@ async def prepare(
         to=address,
         rendered=rendered,
         unsubscribe_url=link,
+        claimed_by=existing.claimed_by if existing is not None else None,
     )
-
-
-async def claim(session: AsyncSession, message_id: uuid.UUID) -> Outcome | None:
-    """`queued` → `sending`, committed by the caller before the provider is called. None when claimed;
-    otherwise another attempt got there first and this is what it left."""
-    if await _transition(session, message_id, Message.status == MessageStatus.QUEUED, MessageStatus.SENDING, None):
-        return None
-    return await _settle(session, await _get(session, message_id))
-
-
-async def mark_sent(
-    session: AsyncSession,
-    message_id: uuid.UUID,
-    *,
-    provider: str,
-    provider_message_id: str | None,
-    delivered: bool,
-    now: datetime,
-) -> Outcome:
-    """Record the provider's acceptance. It also corrects a row a later attempt marked failed with an unknown
-    outcome while this one was still waiting for the provider: what happened beats what was feared."""
-    status = MessageStatus.DELIVERED if delivered else MessageStatus.SENT
-    guard = or_(
-        Message.status == MessageStatus.SENDING,
-        and_(Message.status == MessageStatus.FAILED, Message.reason == UNKNOWN_OUTCOME),
-    )
-    moved = await _transition(
-        session,
-        message_id,
-        guard,
-        status,
-        None,
-        sent_at=now,
-        provider=provider,
-        provider_message_id=provider_message_id,
-    )
-    return moved or _outcome(await _get(session, message_id))
-
-
-async def release(session: AsyncSession, message_id: uuid.UUID, *, error: str) -> None:
-    """The provider refused or could not be reached, so nothing went out: back to `queued` for a retry."""
-    await _transition(session, message_id, Message.status == MessageStatus.SENDING, MessageStatus.QUEUED, error)
-
-
-async def mark_failed(session: AsyncSession, message_id: uuid.UUID, *, error: str) -> Outcome:
-    guard = Message.status.in_((MessageStatus.QUEUED, MessageStatus.SENDING))
-    moved = await _transition(session, message_id, guard, MessageStatus.FAILED, error)
-    return moved or _outcome(await _get(session, message_id))
 
 
 # Reading
@@ -436,15 +391,19 @@ async def list_messages(
     member_id: uuid.UUID | None = None,
     status: MessageStatus | None = None,
     channel: Channel | None = None,
+    unknown_outcome: bool = False,
     limit: int = 50,
     after: uuid.UUID | None = None,
 ) -> list[Message]:
-    """Newest first; `after` is the last id of the previous page (ids are time-ordered)."""
+    """Newest first; `after` is the last id of the previous page (ids are time-ordered). `unknown_outcome`:
+    only the messages a crash left failed with the outcome unknown, the ones ops may resend."""
     stmt = select(Message)
     if member_id is not None:
         stmt = stmt.where(Message.member_id == member_id)
     if status is not None:
         stmt = stmt.where(Message.status == status)
+    if unknown_outcome:
+        stmt = stmt.where(Message.status == MessageStatus.FAILED, Message.reason == UNKNOWN_OUTCOME)
     if channel is not None:
         stmt = stmt.where(Message.channel == channel)
     if after is not None:

@@ -178,20 +178,31 @@ def render(
     assert template.subject is not None
     subject = " ".join(_render(template.subject, variables, autoescape=False).split())
     content = _render(template.body, variables, autoescape=True)
+    return email_document(
+        template.locale, subject, content, marketing=marketing, unsubscribe_url=unsubscribe_url, brand=brand
+    )
+
+
+def email_document(
+    locale: str, subject: str, content: str, *, marketing: bool, unsubscribe_url: str | None, brand: str
+) -> Rendered:
+    """An email's rendered template (`content`, already escaped) in the layout, with its plain-text part. A
+    resend rebuilds the email from the content the message log kept, so it says what the first send said."""
+    lang = "zh" if language(locale) == "zh" else "en"
     footers = _FOOTERS[lang]
     document = _render(
         _LAYOUT,
         {
-            "lang": template.locale,
+            "lang": locale,
             "subject": subject,
-            "content": Markup(content),  # already escaped: rendered above with autoescape
+            "content": Markup(content),  # already escaped: rendered with autoescape
             "footer": footers["marketing" if marketing else "transactional"].format(brand=brand),
             "unsubscribe_url": unsubscribe_url if marketing else None,
             "unsubscribe_label": footers["unsubscribe"],
         },
         autoescape=True,
     )
-    return Rendered(locale=template.locale, subject=subject, body=content, html=document, text=_html_to_text(document))
+    return Rendered(locale=locale, subject=subject, body=content, html=document, text=_html_to_text(document))
 
 
 # Variables

@@ -6,13 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from core.settings import MessagingSettings, Settings
 from devstack.embedded import free_port
 from services.messaging import templates
-from tests.support.messaging import Sessions, SmtpSink
+from tests.support.messaging import Sessions, SmtpSink, sink_controller
 
 SECRET = "test-secret-key-for-unsubscribe-links"
 
@@ -20,7 +19,7 @@ SECRET = "test-secret-key-for-unsubscribe-links"
 @pytest.fixture(scope="module")
 def smtp_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller = sink_controller(sink)
     controller.start()
     try:
         yield sink

@@ -18,6 +18,7 @@ from activities.messaging import SendMessageInput
 from core.settings import MessagingSettings, Settings
 from services.messaging import UNKNOWN_OUTCOME
 from services.messaging.providers import (
+    HandOver,
     HttpSmsProvider,
     LogProvider,
     OutgoingEmail,
@@ -26,6 +27,7 @@ from services.messaging.providers import (
     Providers,
     Receipt,
     build_providers,
+    no_record,
 )
 from tests.support.helpers import ApiClient, midday_zone
 from tests.support.http_sink import HttpSink, http_sink
@@ -47,13 +49,14 @@ class FlakyProvider(LogProvider):
         super().__init__()
         self.failures, self.permanent, self.crash, self.calls = failures, permanent, crash, 0
 
-    async def send_email(self, email: OutgoingEmail) -> Receipt:
+    async def send_email(self, email: OutgoingEmail, before_hand_over: HandOver = no_record) -> Receipt:
         self.calls += 1
         if self.calls <= self.failures:
             if self.crash:
+                await before_hand_over()
                 raise ConnectionResetError("connection lost after the message was handed over")
             raise ProviderError("connection refused", permanent=self.permanent)
-        return await super().send_email(email)
+        return await super().send_email(email, before_hand_over)
 
 
 async def test_a_provider_error_leaves_the_message_queued_and_the_retry_sends_it(

@@ -218,6 +218,7 @@ RULES: dict[str, Access] = {
     "GET /api/v1/kpis/journeys": INSIGHT,
     "GET /api/v1/kpis/messages": INSIGHT,
     "GET /api/v1/messages": ANY_KEY,
+    "POST /api/v1/messages/{message_id}/resend": key(OPS),
     "GET /api/v1/templates": ANY_KEY,
     "PUT /api/v1/templates/{key}/{channel}/{locale}": key(MARKETER),
     "POST /api/v1/templates/preview": key(MARKETER),

@@ -1,6 +1,6 @@
 """What the audit recipes prepare before their one change, made with the stage's own keys or services (whose
 entries are not the person's): members, journeys, segments, campaigns, tasks, runs, parked outbox rows,
-ticket queues and tickets."""
+ticket queues and tickets, and a message whose outcome a crash left unknown."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from models import StaffTask, TemporalOutbox
+from models import Message, StaffTask, TemporalOutbox
 from services import journeys
+from services.messaging import UNKNOWN_OUTCOME
 from tests.support.audit_trail import Stage, ok
 from tests.support.console import pending_redemption
 from tests.support.helpers import member_body
@@ -163,3 +164,26 @@ async def ticket(stage: Stage, *, closed: bool = False) -> str:
     if closed:
         ok(await stage.admin.post(f"/api/v1/tickets/{ticket_id}/close"))
     return ticket_id
+
+
+async def unknown_outcome_message(stage: Stage) -> str:
+    """A welcome email left `failed` with the outcome unknown, as a worker killed after the hand-over leaves it
+    (written directly: the crash is not what the recipe is about)."""
+    member_id = uuid.UUID(await member(stage))
+    async with stage.sessions() as session:
+        message = Message(
+            message_key=fresh("audit-crashed-send"),
+            member_id=member_id,
+            channel="email",
+            template="welcome",
+            locale="en",
+            category="transactional",
+            status="failed",
+            reason=UNKNOWN_OUTCOME,
+            subject="Welcome",
+            body="Welcome to the club.",
+            claimed_by=fresh("dead-attempt"),
+        )
+        session.add(message)
+        await session.commit()
+        return str(message.id)

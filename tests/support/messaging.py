@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import uuid
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,10 +35,17 @@ NOON_SHANGHAI = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)
 
 @dataclass
 class SmtpSink:
-    """aiosmtpd handler: refuses `refuse-…` recipients for good and `busy-…` ones for now; keeps the rest."""
+    """aiosmtpd handler: refuses `refuse-…` recipients for good and `busy-…` ones for now; keeps the rest. The
+    first message to a `drop-…` recipient is kept but the connection is cut before the reply to DATA, as when
+    the sending worker dies there: the server has the message, the client cannot know. A message to a
+    `reject-…` recipient is refused at the end of DATA (554)."""
 
     port: int = 0
     received: list[EmailMessage] = field(default_factory=list)
+    dropped: set[str] = field(default_factory=set)
+    recipients: list[str] = field(default_factory=list)  # every RCPT accepted, in order
+    # DATA that began (354 sent) and whose connection dropped before the terminating line (sink_controller)
+    cut_during_data: int = 0
 
     async def handle_RCPT(  # aiosmtpd's hook names
         self, _server: SMTP, _session: Session, envelope: Envelope, address: str, _options: list[str]
@@ -46,17 +55,52 @@ class SmtpSink:
         if address.startswith("busy-"):
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
+        self.recipients.append(address)
         return "250 OK"
 
     async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)
+        if any(a.startswith("reject-") for a in envelope.rcpt_tos):
+            return "554 5.6.0 message content refused"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(message)
+        drop = [a for a in envelope.rcpt_tos if a.startswith("drop-") and a not in self.dropped]
+        if drop:
+            self.dropped.update(drop)
+            assert _server.transport is not None
+            _server.transport.close()
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.received if m["To"] == address]
+
+
+class _SinkServer(SMTP):
+    """aiosmtpd's server, counting the DATA it abandons because the connection went away before the lone `.`
+    (aiosmtpd then cancels the session: handle_DATA is never called and the message is gone)."""
+
+    def __init__(self, sink: SmtpSink, **kwargs: Any) -> None:
+        super().__init__(sink, **kwargs)
+        self._sink = sink
+
+    async def smtp_DATA(self, arg: str) -> None:  # aiosmtpd's command method name
+        try:
+            await super().smtp_DATA(arg)
+        except asyncio.CancelledError:
+            self._sink.cut_during_data += 1
+            raise
+
+
+class _SinkController(Controller):
+    def factory(self) -> SMTP:
+        assert isinstance(self.handler, SmtpSink)
+        return _SinkServer(self.handler, **self.SMTP_kwargs)
+
+
+def sink_controller(sink: SmtpSink) -> Controller:
+    """An aiosmtpd server (start and stop it) on 127.0.0.1:`sink.port` that keeps its mail in `sink`."""
+    return _SinkController(sink, hostname="127.0.0.1", port=sink.port)
 
 
 def messaging_activities(
