@@ -38,7 +38,17 @@ SESSION_SECONDS = 12 * 3600
 
 # Which console pages each role sees (admin sees everything).
 PAGES: dict[str, tuple[str, ...]] = {
-    Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages", "imports"),
+    Role.MARKETER.value: (
+        "dashboard",
+        "members",
+        "campaigns",
+        "segments",
+        "journeys",
+        "rules",
+        "messages",
+        "imports",
+        "sources",
+    ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
 }
@@ -54,6 +64,7 @@ ALL_PAGES = (
     "tasks",
     "fields",
     "imports",
+    "sources",
     "keys",
 )
 NAV = (
@@ -68,6 +79,7 @@ NAV = (
     ("tasks", "Tasks", "/console/tasks"),
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
+    ("sources", "Sources", "/console/sources"),
     ("keys", "API keys", "/console/keys"),
 )
 

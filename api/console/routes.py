@@ -22,6 +22,7 @@ from api.console import (
     rules,
     segment_builder,
     segments,
+    sources,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -44,6 +45,7 @@ MODULES = (
     messages,
     fields,
     imports,
+    sources,
     keys,
 )
 for module in MODULES:

@@ -9,7 +9,6 @@ The sign-up and the code request are one transaction: past the code request limi
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +24,8 @@ from core.settings import PortalSettings
 from models import Member
 from services import members
 from services.intake import signups
-from services.portal import profile, signin
+from services.portal import profile, signin, sources
 
-SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DIRECT = "direct"
 CONSENT_SOURCE = "portal"
 
@@ -35,7 +33,7 @@ CONSENT_SOURCE = "portal"
 def source_code(raw: str | None) -> str:
     """The link's `src` when it is a safe code, else `direct`."""
     text = (raw or "").strip().lower()
-    return text if SOURCE.match(text) else DIRECT
+    return text if sources.SOURCE_CODE.match(text) else DIRECT
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ here still counts (services.portal.join keeps any safe code), so the list shows 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
@@ -20,7 +21,8 @@ from services.analytics import kpis
 from services.platform import audit
 from services.platform.audit import Actor
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+SOURCE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as services.portal.join keeps a link's `src`
+Code = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=SOURCE_CODE.pattern)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 

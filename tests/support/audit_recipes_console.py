@@ -222,3 +222,13 @@ async def console_key_revoke(stage: Stage, person: Person) -> Expected:
     key_id = made.json()["id"]
     ok(await person.act("POST", f"/console/keys/{key_id}/revoke", data={}))
     return Expected("key.revoke", "api_key", key_id)
+
+
+# Sign-up sources page
+
+
+@recipe("POST /console/sources", Role.MARKETER)
+async def console_source_create(stage: Stage, person: Person) -> Expected:  # noqa: ARG001 - the recipe's shape
+    code = setup.fresh("store").replace("_", "-")
+    ok(await person.act("POST", "/console/sources", data={"code": code, "label": "Shanghai 1", "kind": "store"}))
+    return Expected("portal_source.create", "portal_source", code)
