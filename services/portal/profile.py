@@ -105,10 +105,14 @@ async def attributes_from(
     session: AsyncSession, posted: dict[str, list[str]], current: dict[str, Any]
 ) -> dict[str, Any]:
     """The custom field values a form changes: a filled input sets its field, an emptied one removes a value
-    the member had (which the model refuses for a required field); inputs left empty change nothing."""
+    the member had (which the model refuses for a required field); a field the form does not post at all (an
+    unanswered yes/no, a field defined after the page was shown) changes nothing. A multi select posts an empty
+    value before its checkboxes, so unticking every option removes its value."""
     changes: dict[str, Any] = {}
     for field in await member_fields.list_fields(session):
-        value = _typed(field, posted.get(PREFIX + field.key, []))
+        if PREFIX + field.key not in posted:
+            continue
+        value = _typed(field, posted[PREFIX + field.key])
         if value is not None:
             changes[field.key] = value
         elif field.key in current:
@@ -159,11 +163,22 @@ async def save(
             update = members.MemberUpdate.model_validate(body)
             actor = Actor.member(member_id)
             member = await members.update(session, member_id, update, source=CONSENT_SOURCE, actor=actor)
-        except (ValidationError, InvalidInput) as exc:
+        except ValidationError as exc:
+            # The model stops before the custom fields are checked: check them too, to report all at once.
+            raise FormInvalid(problems_of(exc) | await _attribute_problems(session, member, body)) from exc
+        except InvalidInput as exc:
             raise FormInvalid(problems_of(exc)) from exc
     complete = await is_complete(session, member)
     points = await _award(session, member_id, now=now, task_queue=task_queue) if complete else 0
     return Saved(member, complete, points)
+
+
+async def _attribute_problems(session: AsyncSession, member: Member, body: dict[str, Any]) -> dict[str, str]:
+    try:
+        await member_fields.merged_attributes(session, member.attributes or {}, body["attributes"], creating=False)
+    except InvalidInput as exc:
+        return problems_of(exc)
+    return {}
 
 
 async def is_complete(session: AsyncSession, member: Member) -> bool:

@@ -115,9 +115,7 @@ async def _approval_task(sessions: Sessions, redemption_id: str) -> None:
 
     async def read() -> int:
         async with sessions() as session:
-            found = await session.scalar(
-                select(func.count()).where(Approval.redemption_id == uuid.UUID(redemption_id))
-            )
+            found = await session.scalar(select(func.count()).where(Approval.redemption_id == uuid.UUID(redemption_id)))
             return int(found or 0)
 
     await value_when(read, lambda n: n == 1, what="the approval task")
