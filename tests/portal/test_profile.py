@@ -131,7 +131,7 @@ async def test_completing_the_profile_pays_its_points_once(
         assert await available_points(shop, member["id"]) == _award()
         row = await _member(sessions, member["id"])
         assert row.name == "Lin Mei"
-        assert row.birthday is not None and row.birthday.isoformat() == "1990-05-17"
+        assert str(row.birthday) == "1990-05-17"
         assert row.attributes == {
             tea["key"]: "red",
             cups["key"]: 3,
