@@ -69,7 +69,7 @@ async def source_create(
     form = await checked_form(request, user)
     try:
         body = sources.SourceCreate.model_validate(
-            {"code": form.get("code", ""), "label": form.get("label", ""), "kind": form.get("kind", "")}
+            {"code": form.get("code", ""), "label": form.get("label", ""), "kind": form.get("kind") or "store"}
         )
     except ValidationError as exc:
         problems = [f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()]
