@@ -161,7 +161,7 @@ async def sign_up(request: Request, session: SessionDep) -> Response:
         return await _join_page(request, session, src, posted=posted, problems=exc.problems, status_code=422)
     except InvalidInput:
         await session.rollback()
-        problems = {"email": t("invalid_address")}
+        problems = {"email": profile.INVALID}
         return await _join_page(request, session, src, posted=posted, problems=problems, status_code=422)
     except signin.RateLimited:
         await session.rollback()

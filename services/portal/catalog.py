@@ -9,6 +9,7 @@ API key's id): a second tap with the same token gets the first redemption back a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.errors import Conflict, InvalidInput, NotFound
 from models import Redemption, Reward
@@ -31,6 +33,7 @@ REDEEM_SCOPE = "/portal/rewards/redeem"
 WITHDRAW_REASON = "withdrawn by the member in the portal"
 FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 RECENT_REDEMPTIONS = 10
+OPENING_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,27 @@ async def withdraw(session: AsyncSession, temporal: Client, member_id: uuid.UUID
     if redemption.status != "pending_approval":
         raise Conflict(f"this redemption is {redemption.status}", code="already_decided")
     await session.rollback()
+    await _opened(temporal, redemption_id)
     await approvals.send_update(
         temporal, redemption_id, contracts.CANCEL_UPDATE, contracts.CancelRequest(reason=WITHDRAW_REASON)
     )
     return (await own_redemption(session, member_id, redemption_id)).status
+
+
+async def _opened(temporal: Client, redemption_id: uuid.UUID) -> None:
+    """Wait (at most OPENING_WAIT seconds) until the redemption's approval workflow, started from the outbox
+    right after the redemption committed, has opened its task: a member who taps withdraw at once is then
+    answered by the workflow, not refused because it was still starting."""
+    handle = temporal.get_workflow_handle(contracts.redemption_workflow_id(redemption_id))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + OPENING_WAIT
+    while loop.time() < deadline:
+        try:
+            status = await handle.query(contracts.STATUS_QUERY, result_type=contracts.ApprovalStatus)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        else:
+            if status.status != "opening":
+                return
+        await asyncio.sleep(0.05)

@@ -85,7 +85,7 @@ async def register(
     body = _body(posted, locale=locale, timezone=settings.signup_timezone)
     problems: dict[str, str] = {}
     if "email" not in body:
-        problems["email"] = "enter your email address"
+        problems["email"] = profile.REQUIRED
     try:
         body["attributes"] = await profile.attributes_from(session, posted, {})
         data = members.MemberCreate.model_validate(body)

@@ -120,20 +120,26 @@ async def attributes_from(
     return changes
 
 
+REQUIRED = "required"
+INVALID = "invalid"
+
+
 def problems_of(exc: ValidationError | InvalidInput) -> dict[str, str]:
-    """The model's and the service's complaints by form name (`body.attributes.x` and `attributes.x` → `a.x`)."""
+    """What is wrong, by form name (`body.attributes.x` and `attributes.x` are `a.x`): REQUIRED for a missing
+    value, INVALID for one the model refuses. The page words it for the field's type, in the member's language
+    (the model's own messages are written for API clients)."""
     found: dict[str, str] = {}
     if isinstance(exc, ValidationError):
         for error in exc.errors():
             loc = [str(part) for part in error["loc"]]
             name = PREFIX + loc[1] if loc[:1] == ["attributes"] and len(loc) > 1 else (loc[0] if loc else "form")
-            found.setdefault(name, str(error["msg"]).removeprefix("Value error, "))
+            found.setdefault(name, REQUIRED if error["type"] == "missing" else INVALID)
         return found
     for detail in exc.details if isinstance(exc.details, list) else []:
         where = str(detail.get("field", "form"))
         name = PREFIX + where.removeprefix(ATTRIBUTES_FIELD + ".") if where.startswith(ATTRIBUTES_FIELD) else where
-        found.setdefault(name, str(detail.get("message", "")))
-    return found or {"form": exc.message}
+        found.setdefault(name, REQUIRED if detail.get("type") == "missing" else INVALID)
+    return found or {"form": INVALID}
 
 
 @dataclass(frozen=True)

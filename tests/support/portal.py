@@ -59,15 +59,16 @@ async def enter_code(http: httpx.AsyncClient, request_id: uuid.UUID, code: str) 
 
 
 async def code_from_sink(sink: SmtpSink, address: str) -> str:
-    """The code of the newest sign-in email to `address`, waiting until it arrives."""
-    messages = await value_when(lambda: _received(sink, address), bool, what=f"a sign-in email to {address}")
+    """The code of the newest sign-in email to `address`, waiting until it arrives (other emails, such as the
+    welcome a sign-up sends, are passed over)."""
+    messages = await value_when(lambda: _codes(sink, address), bool, what=f"a sign-in email to {address}")
     found = CODE_IN_SUBJECT.search(str(messages[-1]["Subject"]))
     assert found, messages[-1]["Subject"]
     return found.group(1)
 
 
-async def _received(sink: SmtpSink, address: str) -> list[Any]:
-    return sink.to(address)
+async def _codes(sink: SmtpSink, address: str) -> list[Any]:
+    return [message for message in sink.to(address) if CODE_IN_SUBJECT.search(str(message["Subject"]))]
 
 
 async def sign_in_row(sessions: async_sessionmaker[AsyncSession], request_id: uuid.UUID) -> PortalSignInCode:
