@@ -50,9 +50,15 @@ def _expired_form(request: Request, locale: str) -> Response:
 def _not_found(request: Request, who: PortalMember, locale: str, title_key: str) -> Response:
     t = i18n.translator(locale)
     return render(
-        request, "message.html", locale=locale, status_code=404, signed_in=True, csrf=who.csrf,
-        title=t(title_key), text=t("not_found"),
-    )  # fmt: skip
+        request,
+        "message.html",
+        locale=locale,
+        status_code=404,
+        signed_in=True,
+        csrf=who.csrf,
+        title=t(title_key),
+        text=t("not_found"),
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:
