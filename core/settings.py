@@ -171,6 +171,12 @@ class PortalSettings(BaseModel):
     link_minutes: int = Field(default=24 * 60, ge=5, le=30 * 24 * 60)
     # A portal session ends after this many days (or at sign-out, or when the member is erased).
     session_days: int = Field(default=30, ge=1, le=365)
+    # Daily check-in: each check-in earns the `checked_in` award (points.awards, the award_checked_in rule);
+    # every `check_in_streak_days`-th day in a row also earns `check_in_streak_bonus` points (0: no bonus).
+    check_in_streak_days: int = Field(default=7, ge=2, le=365)
+    check_in_streak_bonus: int = Field(default=50, ge=0, le=1_000_000)
+    # The time zone of members who sign up on the registration page (their local day for check-ins).
+    signup_timezone: str = Field(default="UTC", max_length=64)
 
     @model_validator(mode="after")
     def _own_origin_logo(self) -> PortalSettings:

@@ -18,7 +18,7 @@ from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
-from models.portal import PortalSession, PortalSignInCode
+from models.portal import PortalSession, PortalSignInCode, PortalSource
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
@@ -58,6 +58,7 @@ __all__ = [
     "OrderRefund",
     "PortalSession",
     "PortalSignInCode",
+    "PortalSource",
     "Redemption",
     "Reward",
     "Rule",

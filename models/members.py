@@ -39,6 +39,9 @@ class Member(Base):
     lifetime_spend: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
     order_count: Mapped[int] = mapped_column(Integer, default=0)
     last_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Where the member signed up: a registration link's `src` (a channel or store code such as store-sh-01) or
+    # `direct`; NULL for members from the API or an import (services.portal.join).
+    source: Mapped[str | None] = mapped_column(String(64), index=True)
     # Set once by erasure (services.privacy): the personal fields are gone, nothing is sent to the member any
     # more and new events and orders for them are refused. Orders and the ledger stay, under this id.
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

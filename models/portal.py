@@ -59,3 +59,19 @@ class PortalSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class PortalSource(Base):
+    """A registration link staff publish for a channel or a store (`/portal/join?src={code}`, with its QR
+    code). Sign-ups record the code in `members.source`; a code nobody defined is still recorded when it is
+    safe, so this table names and lists sources, it does not limit them."""
+
+    __tablename__ = "portal_sources"
+    __table_args__ = (CheckConstraint("kind IN ('channel', 'store')", name="kind_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = created_at_column()

@@ -39,7 +39,17 @@ SESSION_SECONDS = 12 * 3600
 
 # Which console pages each role sees (admin sees everything).
 PAGES: dict[str, tuple[str, ...]] = {
-    Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages", "imports"),
+    Role.MARKETER.value: (
+        "dashboard",
+        "members",
+        "campaigns",
+        "segments",
+        "journeys",
+        "rules",
+        "messages",
+        "imports",
+        "sources",
+    ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
 }
@@ -56,6 +66,7 @@ ALL_PAGES = (
     "tickets",
     "fields",
     "imports",
+    "sources",
     "keys",
 )
 NAV = (
@@ -71,6 +82,7 @@ NAV = (
     ("tickets", "Tickets", "/console/tickets"),
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
+    ("sources", "Sources", "/console/sources"),
     ("keys", "API keys", "/console/keys"),
 )
 

@@ -22,6 +22,7 @@ from api.console import (
     rules,
     segment_builder,
     segments,
+    sources,
     tickets,
 )
 
@@ -46,6 +47,7 @@ MODULES = (
     fields,
     imports,
     tickets,
+    sources,
     keys,
 )
 for module in MODULES:

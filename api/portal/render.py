@@ -96,6 +96,11 @@ class FormError(Exception):
 
 async def read_form(request: Request) -> dict[str, str]:
     """An urlencoded form as a dict of first values."""
+    return {name: values[0] for name, values in (await read_form_lists(request, max_fields=20)).items()}
+
+
+async def read_form_lists(request: Request, *, max_fields: int = 400) -> dict[str, list[str]]:
+    """An urlencoded form with every value of each name (a multi select posts one per checked option)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise FormError("form posts only")
@@ -103,7 +108,6 @@ async def read_form(request: Request) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         raise FormError("the form is too large")
     try:
-        fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=20)
+        return parse_qs(body.decode(), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormError("the form could not be read") from exc
-    return {name: values[0] for name, values in fields.items()}

@@ -90,3 +90,12 @@ async def journey_report(
 )
 async def message_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> list[kpis.ChannelStat]:
     return await kpis.messages(session, period)
+
+
+@router.get(
+    "/sources",
+    response_model=list[kpis.SourceCount],
+    summary="New members per sign-up source (the registration link's channel or store; `api` for API sign-ups)",
+)
+async def source_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> list[kpis.SourceCount]:
+    return await kpis.signups_by_source(session, period)

@@ -92,6 +92,8 @@ INVENTORY: dict[str, Table] = {
             "timezone": "a coarse zone shared by millions, kept for time-of-day KPIs",
             "locale": "a language tag, kept for KPIs",
             "erased_at": "the erasure marker itself",
+            "source": "the channel or store code of the registration link the member signed up from (shared by "
+            "everyone who used it), kept for KPIs and segments",
         },
         plain=_plain("id tier lifetime_spend order_count last_purchase_at created_at updated_at"),
     ),
@@ -394,6 +396,15 @@ INVENTORY: dict[str, Table] = {
         member=_MEMBER,
         personal={"token_hash": Personal(Treatment.DELETE, "the hash of the member's sign-in cookie")},
         plain=_plain("id member_id method expires_at revoked_at created_at"),
+    ),
+    "portal_sources": Table(
+        member=None,
+        explained={
+            "code": "a channel or store code staff chose for a registration link",
+            "label": "the staff-written name of the channel or store",
+            "created_by": _STAFF,
+        },
+        plain=_plain("id kind created_at"),
     ),
     "temporal_outbox": Table(
         member=None,

@@ -136,9 +136,15 @@ _NOT_NULLABLE = {"timezone", "locale", "tags"}
 
 
 async def create(
-    session: AsyncSession, data: MemberCreate, *, source: str, joined_at: datetime | None = None
+    session: AsyncSession,
+    data: MemberCreate,
+    *,
+    source: str,
+    joined_at: datetime | None = None,
+    signed_up_from: str | None = None,
 ) -> Member:
-    """Insert the member row; `joined_at` backdates the sign-up (and the consent it recorded) for a bulk import.
+    """Insert the member row; `joined_at` backdates the sign-up (and the consent it recorded) for a bulk import;
+    `signed_up_from` is the registration link's channel or store code (members.source), for portal sign-ups.
     Opening the points account and starting journeys is the sign-up's job (services.intake.signups)."""
     if joined_at is not None and (joined_at.tzinfo is None or joined_at > datetime.now(UTC)):
         raise ValueError("joined_at must be a time zone-aware moment in the past")
@@ -159,6 +165,7 @@ async def create(
         consent_email_source=source,
         consent_sms_at=now,
         consent_sms_source=source,
+        source=signed_up_from,
     )
     if joined_at is not None:
         values["created_at"] = joined_at

@@ -1,6 +1,6 @@
 """The segment filter language: a validated JSON tree of member conditions (services.segments.sql compiles it).
 
-A filter is one condition object with exactly one key: a test on the member (`tier`, `tags`, `consent`,
+A filter is one condition object with exactly one key: a test on the member (`tier`, `source`, `tags`, `consent`,
 `lifetime_spend`, `order_count`, `has_purchased`, `days_since_last_purchase`, `signed_up`,
 `days_since_signup`, `birthday_month`, `attribute` (a custom member field), `rfm`, `rfm_segment`) or a
 combination (`all`, `any`, `not`). docs/segments.md is the reference. Every condition compiles to a
@@ -25,6 +25,8 @@ MAX_DAYS = 36_500
 MAX_MONEY = Decimal("1000000000000")
 
 TierCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+# A sign-up source as services.portal.join stores it (members.source): a channel or store code, or `direct`.
+SourceCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 Tag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_:.-]{0,63}$")]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
 
@@ -231,6 +233,7 @@ _CONDITION_KEYS = (
     "any",
     "not",
     "tier",
+    "source",
     "tags",
     "consent",
     "lifetime_spend",
@@ -253,6 +256,7 @@ class SegmentFilter(Strict):
     any: list[SegmentFilter] | None = Field(default=None, min_length=1, max_length=50)
     not_: SegmentFilter | None = Field(default=None, alias="not")
     tier: list[TierCode] | None = Field(default=None, min_length=1, max_length=20)
+    source: list[SourceCode] | None = Field(default=None, min_length=1, max_length=50)
     tags: TagsCondition | None = None
     consent: ConsentCondition | None = None
     lifetime_spend: MoneyRange | None = None

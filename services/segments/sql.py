@@ -148,6 +148,8 @@ def compile_filter(node: SegmentFilter, ctx: FilterContext) -> ColumnElement[boo
         return not_(compile_filter(node.not_, ctx))
     if node.tier is not None:
         return Member.tier.in_(node.tier)
+    if node.source is not None:  # members from the API or an import have no source and never match
+        return and_(Member.source.is_not(None), Member.source.in_(node.source))
     if node.tags is not None:
         return _tags(node.tags)
     if node.consent is not None:

@@ -23,6 +23,11 @@ PORTAL = (
     "(and audited as member.consent, tests/portal/test_pages.py)"
 )
 
+PORTAL_POINTS = (
+    "the member's own action in the portal, not a staff member's: the record of it is the redemption, the "
+    "ledger transaction, the member event (check-in, profile completed) or the rule firing it writes"
+)
+
 EXEMPT: dict[str, str] = {
     "POST /api/v1/orders": SHOP,
     "POST /api/v1/orders/{order_id}/refunds": SHOP,
@@ -53,4 +58,13 @@ EXEMPT: dict[str, str] = {
     "POST /portal/sign-in/code": PORTAL,
     "POST /portal/sign-out": PORTAL,
     "POST /portal/preferences": PORTAL,
+    "POST /portal/rewards/{reward_id}/redeem": PORTAL_POINTS + " (requested_by `portal`)",
+    "POST /portal/redemptions/{redemption_id}/withdraw": PORTAL_POINTS + "; the workflow audits the cancellation",
+    "POST /portal/check-in": PORTAL_POINTS,
+    "POST /portal/profile": PORTAL
+    + "; a profile change is audited as member.update via portal with the names of the fields, never values",
+    "POST /portal/join": (
+        "a visitor's own sign-up, not a staff member's: the record of it is the member (with its source and "
+        "consent source `portal`) and the sign-in code request"
+    ),
 }

@@ -232,3 +232,13 @@ async def console_ticket_command(stage: Stage, person: Person) -> Expected:
     ticket_id = await setup.ticket(stage)
     ok(await person.act("POST", f"/console/tickets/{ticket_id}/assign", data={"assignee": "Chen Jie"}))
     return Expected("ticket.assign", "ticket", ticket_id)
+
+
+# Sign-up sources page
+
+
+@recipe("POST /console/sources", Role.MARKETER)
+async def console_source_create(stage: Stage, person: Person) -> Expected:  # noqa: ARG001 - the recipe's shape
+    code = setup.fresh("store").replace("_", "-")
+    ok(await person.act("POST", "/console/sources", data={"code": code, "label": "Shanghai 1", "kind": "store"}))
+    return Expected("portal_source.create", "portal_source", code)

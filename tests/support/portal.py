@@ -59,18 +59,58 @@ async def enter_code(http: httpx.AsyncClient, request_id: uuid.UUID, code: str) 
 
 
 async def code_from_sink(sink: SmtpSink, address: str) -> str:
-    """The code of the newest sign-in email to `address`, waiting until it arrives."""
-    messages = await value_when(lambda: _received(sink, address), bool, what=f"a sign-in email to {address}")
+    """The code of the newest sign-in email to `address`, waiting until it arrives (other emails, such as the
+    welcome a sign-up sends, are passed over)."""
+    messages = await value_when(lambda: _codes(sink, address), bool, what=f"a sign-in email to {address}")
     found = CODE_IN_SUBJECT.search(str(messages[-1]["Subject"]))
     assert found, messages[-1]["Subject"]
     return found.group(1)
 
 
-async def _received(sink: SmtpSink, address: str) -> list[Any]:
-    return sink.to(address)
+async def _codes(sink: SmtpSink, address: str) -> list[Any]:
+    return [message for message in sink.to(address) if CODE_IN_SUBJECT.search(str(message["Subject"]))]
 
 
 async def sign_in_row(sessions: async_sessionmaker[AsyncSession], request_id: uuid.UUID) -> PortalSignInCode:
     async with sessions() as session:
         row = (await session.execute(select(PortalSignInCode).where(PortalSignInCode.id == request_id))).scalar_one()
         return row
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def redeem_form(html: str, reward_id: str) -> dict[str, str]:
+    """The fields of the catalog's redeem form for `reward_id` (its CSRF token and its own form token)."""
+    action = f'action="/portal/rewards/{reward_id}/redeem"'
+    assert action in html, f"no redeem button for reward {reward_id}"
+    form = html.split(action, 1)[1].split("</form>", 1)[0]
+    token = re.search(r'name="form_token" value="([^"]+)"', form)
+    assert token
+    return {"csrf_token": csrf_of(form), "form_token": token.group(1)}
+
+
+async def give_points(admin: ApiClient, member_id: str, points: int) -> None:
+    response = await admin.post(
+        f"/api/v1/members/{member_id}/points/adjustments", json={"points": points, "reason": "opening balance"}
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+async def available_points(shop: ApiClient, member_id: str) -> int:
+    return int((await shop.get(f"/api/v1/members/{member_id}/points")).json()["available"])
+
+
+async def reward(admin: ApiClient, cost: int, **extra: Any) -> dict[str, Any]:
+    """A reward only this test knows by name (the catalog is global)."""
+    body = {"name": f"Reward {uuid.uuid4().hex[:8]}", "points_cost": cost, **extra}
+    response = await admin.post("/api/v1/rewards", json=body)
+    assert response.status_code == 201, response.text
+    made: dict[str, Any] = response.json()
+    return made

@@ -43,6 +43,7 @@ from services.analytics.kpis.series import (
     journey_funnels,
     liability_by_month,
 )
+from services.analytics.kpis.sources import SourceCount, signups_by_source
 
 __all__ = [
     "ChannelStat",
@@ -61,6 +62,7 @@ __all__ = [
     "PointsReport",
     "PurchaseReport",
     "RetentionReport",
+    "SourceCount",
     "StepReach",
     "TierCount",
     "TierMove",
@@ -77,5 +79,6 @@ __all__ = [
     "points",
     "purchases",
     "retention",
+    "signups_by_source",
     "tiers",
 ]
