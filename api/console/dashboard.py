@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.console import charts
+from api.console import charts, voice
 from api.console.auth import ConsoleUser, require
 from api.console.render import render
 from api.deps import SessionDep, SettingsDep
@@ -64,6 +64,7 @@ async def dashboard(
     backlog = await outbox.backlog(session)
     not_begun = await pending.not_begun(session)
     queues: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
+    care = await voice.care_section(session, period)
     figures = [
         (
             "tiers",
@@ -135,4 +136,6 @@ async def dashboard(
         not_begun=not_begun,
         queues=queues,
         task_kinds=list(taskqueues.TaskKind),
+        care=care,
+        duration=voice.duration,
     )

@@ -24,11 +24,13 @@ from api.console import (
     segments,
     sources,
     tickets,
+    voice,
 )
 
 router = APIRouter(include_in_schema=False)
 # The builders before their pages: /journeys/new and /rules/new must win over /journeys/{kind} and
-# /rules/{rule_id}; segments declares its own /segments/new before /segments/{segment_id}.
+# /rules/{rule_id}, and voice's /tickets/follow-up over /tickets/{ticket_id}; segments declares its own
+# /segments/new before /segments/{segment_id}.
 MODULES = (
     auth,
     builder,
@@ -46,6 +48,7 @@ MODULES = (
     messages,
     fields,
     imports,
+    voice,
     tickets,
     sources,
     keys,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import SessionDep, SettingsDep, require_roles
 from api.schemas.common import ERROR_RESPONSES
 from models import ApiKey
-from services.analytics import kpis
+from services.analytics import kpis, voice
 from services.platform.api_keys import Role
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=ERROR_RESPONSES)
@@ -99,3 +99,28 @@ async def message_report(period: PeriodDep, session: SessionDep, _: InsightKey) 
 )
 async def source_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> list[kpis.SourceCount]:
     return await kpis.signups_by_source(session, period)
+
+
+@router.get(
+    "/care",
+    response_model=kpis.CareReport,
+    summary="Service tickets opened in the period: SLA attainment, first-response and resolution times "
+    "(median, p90), per category, per priority and per week",
+)
+async def care_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.CareReport:
+    return await kpis.care(session, period)
+
+
+@router.get(
+    "/care/terms",
+    response_model=voice.TermsReport,
+    summary="The most frequent terms in ticket texts and member replies per category, in English and Chinese "
+    f"(the period's last {voice.WINDOW_DAYS} days, at most {voice.MAX_TEXTS:,} texts)",
+)
+async def care_terms(
+    period: PeriodDep,
+    session: SessionDep,
+    _: InsightKey,
+    limit: Annotated[int, Query(ge=1, le=50, description="Terms per category and language")] = 10,
+) -> voice.TermsReport:
+    return (await voice.voice(session, period, term_limit=limit)).terms

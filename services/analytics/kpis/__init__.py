@@ -1,7 +1,8 @@
 """Programme insight computed in SQL: members and tiers, purchases, CLV, cohort retention, points, coupons,
-journeys and messages. Each function answers for a period (dates inclusive, UTC) and optionally one tier
-(the member's current tier)."""
+journeys, messages and service tickets. Each function answers for a period (dates inclusive, UTC) and optionally
+one tier (the member's current tier)."""
 
+from services.analytics.kpis.care import CareReport, Durations, SlaGroup, care
 from services.analytics.kpis.customers import (
     ClvReport,
     Cohort,
@@ -46,6 +47,10 @@ from services.analytics.kpis.series import (
 from services.analytics.kpis.sources import SourceCount, signups_by_source
 
 __all__ = [
+    "CareReport",
+    "Durations",
+    "SlaGroup",
+    "care",
     "ChannelStat",
     "ClvReport",
     "Cohort",

@@ -1,0 +1,107 @@
+"""Voice of the customer in the console: the dashboard's service section (SLA attainment, response and resolution
+times, tickets per week, category and priority, the most frequent terms) and the follow-up list of texts with
+negative words, for the staff who work tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from api.console import charts
+from api.console.auth import ConsoleUser, require
+from api.console.render import render
+from api.deps import SessionDep
+from services.analytics import kpis, voice
+
+router = APIRouter()
+_SOURCE_COLUMN = {"ticket": ("tickets", "description"), "reply": ("ticket_events", "body")}
+
+
+def duration(seconds: int | None) -> str:
+    """A median or p90 as people read it: 45m, 3h 20m, 2d 4h."""
+    if seconds is None:
+        return "–"
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+@dataclass(frozen=True)
+class CareSection:
+    report: kpis.CareReport
+    voice: voice.VoiceReport
+    figures: list[tuple[str, str, Markup]]
+    terms: list[tuple[str, str, Markup]]
+
+
+def _percent(share: Any) -> int:
+    return round(float(share) * 100)
+
+
+def _figures(report: kpis.CareReport) -> list[tuple[str, str, Markup]]:
+    weeks = report.by_week
+    attained = [(w.key, _percent(w.resolution_attainment)) for w in weeks if w.resolution_attainment is not None]
+    return [
+        (
+            "care-weekly",
+            "Tickets opened per week",
+            charts.line([(w.key, w.tickets) for w in weeks], label="Tickets opened per week"),
+        ),
+        (
+            "care-sla-weekly",
+            "Resolved within SLA per week (% of decided tickets)",
+            charts.line(attained, label="Resolution SLA attainment per week", unit="%"),
+        ),
+        (
+            "care-categories",
+            "Tickets per category",
+            charts.bars([(g.key, g.tickets) for g in report.by_category], label="Tickets per category"),
+        ),
+        (
+            "care-priorities",
+            "Tickets per priority",
+            charts.bars([(g.key, g.tickets) for g in report.by_priority], label="Tickets per priority"),
+        ),
+    ]
+
+
+def _term_charts(terms: voice.TermsReport) -> list[tuple[str, str, Markup]]:
+    language = {"en": "English", "zh": "Chinese"}
+    return [
+        (
+            f"terms-{c.category}-{c.language}",
+            f"{c.category} · {language[c.language]} · {c.texts:,} texts",
+            charts.bars(
+                [(t.term, t.count) for t in c.terms], label=f"Most frequent terms in {c.category} ({c.language})"
+            ),
+        )
+        for c in terms.categories
+    ]
+
+
+async def care_section(session: SessionDep, period: kpis.Period) -> CareSection:
+    """Everything the dashboard's service section draws, read once for the request."""
+    report = await kpis.care(session, period)
+    heard = await voice.voice(session, period)
+    return CareSection(report, heard, _figures(report), _term_charts(heard.terms))
+
+
+def _shown(user: ConsoleUser, item: voice.Flagged) -> str:
+    table, column = _SOURCE_COLUMN[item.source]
+    return str(user.masked_view.apply(table, column, item.excerpt) or "–")
+
+
+@router.get("/tickets/follow-up", response_class=HTMLResponse)
+async def follow_up(
+    request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("tickets")]
+) -> HTMLResponse:
+    """Texts of the last days with negative words, newest first, each with a link to its ticket."""
+    heard = await voice.voice(session, kpis.Period.of(None, None, None))
+    rows = [(item, _shown(user, item)) for item in heard.flagged]
+    return render(request, "follow_up.html", user=user, rows=rows, total=heard.flagged_total, window=heard.terms)
