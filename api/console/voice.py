@@ -5,6 +5,7 @@ negative words, for the staff who work tickets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from api.console import charts
 from api.console.auth import ConsoleUser, require
 from api.console.render import render
 from api.deps import SessionDep
+from core.errors import InvalidInput
 from services.analytics import kpis, voice
 
 router = APIRouter()
@@ -97,11 +99,31 @@ def _shown(user: ConsoleUser, item: voice.Flagged) -> str:
     return str(user.masked_view.apply(table, column, item.excerpt) or "–")
 
 
+def _follow_up_period(request: Request) -> tuple[kpis.Period, str | None]:
+    """Up to `to` (default today): the window is its last days. A date that does not parse shows the default."""
+    raw = request.query_params.get("to") or ""
+    try:
+        return kpis.Period.of(None, date.fromisoformat(raw) if raw else None, None), None
+    except (ValueError, InvalidInput) as exc:
+        message = exc.message if isinstance(exc, InvalidInput) else f"the date is not valid ({exc})"
+        return kpis.Period.of(None, None, None), message
+
+
 @router.get("/tickets/follow-up", response_class=HTMLResponse)
 async def follow_up(
     request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("tickets")]
 ) -> HTMLResponse:
-    """Texts of the last days with negative words, newest first, each with a link to its ticket."""
-    heard = await voice.voice(session, kpis.Period.of(None, None, None))
+    """Texts of the window with negative words, newest first, each with a link to its ticket."""
+    period, problem = _follow_up_period(request)
+    heard = await voice.voice(session, period)
     rows = [(item, _shown(user, item)) for item in heard.flagged]
-    return render(request, "follow_up.html", user=user, rows=rows, total=heard.flagged_total, window=heard.terms)
+    return render(
+        request,
+        "follow_up.html",
+        user=user,
+        rows=rows,
+        total=heard.flagged_total,
+        window=heard.terms,
+        period=period,
+        problem=problem,
+    )
