@@ -78,7 +78,7 @@ def _term_charts(terms: voice.TermsReport) -> list[tuple[str, str, Markup]]:
     return [
         (
             f"terms-{c.category}-{c.language}",
-            f"{c.category} · {language[c.language]} · {c.texts:,} texts",
+            f"{c.category} · {language[c.language]} · {c.texts:,} text{'' if c.texts == 1 else 's'}",
             charts.bars(
                 [(t.term, t.count) for t in c.terms], label=f"Most frequent terms in {c.category} ({c.language})"
             ),

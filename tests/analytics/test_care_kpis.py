@@ -304,7 +304,7 @@ async def test_the_dashboard_draws_the_section_and_ops_follow_up_the_flags(app: 
 
         follow = await client.get("/console/tickets/follow-up", params={"to": "2026-03-15"})
         assert follow.status_code == 200, follow.text
-        rows = re.findall(r'<tr data-ticket="([^"]+)" data-source="([a-z]+)">', follow.text)
+        rows = re.findall(r'<li class="card" data-ticket="([^"]+)" data-source="([a-z]+)">', follow.text)
         ids = brand.tickets
         assert rows == [
             (str(ids["t3"]), "reply"),
