@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
@@ -55,7 +56,8 @@ async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[Brand]:
     t3 delivery/urgent: answered after 2 h (met), still open past its resolution deadline (missed);
     t4 delivery/normal: never answered, open: both deadlines passed (both missed);
     t5 delivery/low: SLAs of 10 and 20 days, not yet due (pending);
-    and t6 opened the day after the period. t3 has a member reply and a staff reply."""
+    and t6 opened the day after the period, beside an erased member's ticket. t3 has a member reply and a staff
+    reply."""
     db = await scratch_database(postgres, "vc")
     async with db.sessions() as session:
         member = await joined_member(session, date(2026, 1, 5), label="vc")
@@ -115,6 +117,19 @@ async def brand(postgres: EmbeddedPostgres) -> AsyncIterator[Brand]:
         }
         await seeded_reply(
             session, ids["t3"], "Still waiting for a replacement parcel, this is the worst service.", _at(11, 9)
+        )
+        # An erased member's ticket the day after the period: erasure wrote "[erased]" over its texts.
+        erased = await joined_member(session, date(2026, 1, 6), label="vc")
+        await session.execute(text("UPDATE members SET erased_at = :at WHERE id = :id"), {"at": NOW, "id": erased})
+        await seeded_ticket(
+            session,
+            member_id=erased,
+            queue_id=queue,
+            opened_at=_at(16, 11),
+            category="delivery",
+            priority="normal",
+            subject="[erased]",
+            description="[erased]",
         )
         staff_reply = "Sorry, a terrible mistake on our side."
         await seeded_reply(session, ids["t3"], staff_reply, _at(11, 10), author_type="staff")
@@ -218,6 +233,19 @@ async def test_the_window_is_bounded_in_days_and_texts(brand: Brand) -> None:
     assert (recent.since, recent.texts) == (datetime(2026, 3, 11, tzinfo=UTC), 2)
     assert (two.terms.texts, two.terms.truncated) == (2, True)
     assert [(f.source, f.ticket_id) for f in two.flagged] == [("reply", str(brand.tickets["t3"]))]
+
+
+async def test_an_erased_members_texts_are_not_read_but_their_ticket_counts(brand: Brand) -> None:
+    day = Period(date(2026, 3, 16), date(2026, 3, 16))
+    async with brand.sessions() as session:
+        heard = await voice.voice(session, day)
+        counted = await kpis.care(session, day, now=NOW)
+    assert heard.terms.texts == 1
+    assert [[t.term for t in c.terms] for c in heard.terms.categories] == [
+        ["counted", "never", "outside", "period", "terrible", "wait"]
+    ]
+    assert [(f.ticket_id, f.words) for f in heard.flagged] == [(str(brand.tickets["t6"]), ["terrible"])]
+    assert counted.tickets == 2
 
 
 async def test_texts_with_negative_words_are_flagged_newest_first(brand: Brand) -> None:

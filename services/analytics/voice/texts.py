@@ -1,6 +1,7 @@
 """The texts the voice of the customer reads: each ticket's subject and description, and the members' replies on
 tickets, from a bounded window (the last `WINDOW_DAYS` of the period, at most `MAX_TEXTS`, newest first), so the
-dashboard stays fast however many tickets a brand has."""
+dashboard stays fast however many tickets a brand has. An erased member's texts are left out: erasure wrote
+"[erased]" over them, which is no one's voice."""
 
 from __future__ import annotations
 
@@ -51,13 +52,13 @@ async def ticket_texts(session: AsyncSession, period: Period, window: Window) ->
                 SELECT 'ticket' AS source, t.id AS ticket_id, t.category, t.status,
                        t.subject || E'\\n' || t.description AS body, t.opened_at AS at
                 FROM tickets t JOIN members m ON m.id = t.member_id
-                WHERE t.opened_at >= :since AND t.opened_at < :until AND {TIER_FILTER}
+                WHERE t.opened_at >= :since AND t.opened_at < :until AND m.erased_at IS NULL AND {TIER_FILTER}
                 UNION ALL
                 SELECT 'reply', t.id, t.category, t.status, e.body, e.created_at
                 FROM ticket_events e
                 JOIN tickets t ON t.id = e.ticket_id JOIN members m ON m.id = t.member_id
                 WHERE e.kind = 'reply' AND e.author_type = 'member' AND e.body IS NOT NULL
-                  AND e.created_at >= :since AND e.created_at < :until AND {TIER_FILTER}
+                  AND e.created_at >= :since AND e.created_at < :until AND m.erased_at IS NULL AND {TIER_FILTER}
             ) texts
             ORDER BY at DESC, ticket_id, source LIMIT :limit
             """
