@@ -171,6 +171,8 @@ class PortalSettings(BaseModel):
     link_minutes: int = Field(default=24 * 60, ge=5, le=30 * 24 * 60)
     # A portal session ends after this many days (or at sign-out, or when the member is erased).
     session_days: int = Field(default=30, ge=1, le=365)
+    # A survey's answer link (`{{ survey_link }}` in a survey invitation) works this many days after it was sent.
+    survey_link_days: int = Field(default=14, ge=1, le=90)
 
     @model_validator(mode="after")
     def _own_origin_logo(self) -> PortalSettings:

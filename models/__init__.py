@@ -21,6 +21,7 @@ from models.portal import PortalSession, PortalSignInCode
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
+from models.surveys import Survey, SurveyAnswer, SurveySend
 from models.tiers import Tier
 
 __all__ = [
@@ -63,6 +64,9 @@ __all__ = [
     "RuleVersion",
     "Segment",
     "StaffTask",
+    "Survey",
+    "SurveyAnswer",
+    "SurveySend",
     "TemporalOutbox",
     "Tier",
 ]

@@ -8,6 +8,7 @@ from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
+from workflows.survey_invite import SurveyInviteWorkflow
 
 WORKFLOWS = (
     JourneyWorkflow,
@@ -19,4 +20,5 @@ WORKFLOWS = (
     RuleScanWorkflow,
     BulkImportWorkflow,
     PortalSignInCodeWorkflow,
+    SurveyInviteWorkflow,
 )

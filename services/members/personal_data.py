@@ -357,6 +357,34 @@ INVENTORY: dict[str, Table] = {
         personal={"token_hash": Personal(Treatment.DELETE, "the hash of the member's sign-in cookie")},
         plain=_plain("id member_id method expires_at revoked_at created_at"),
     ),
+    # Surveys: the definitions are staff's text; a send says which survey went to whom; an answer's comment and
+    # answers are the member's own words (erasure blanks them, keeping the score for the NPS figures).
+    "surveys": Table(
+        member=None,
+        explained={
+            "title_en": "a survey's title, written by staff",
+            "title_zh_cn": "a survey's title, written by staff",
+            "prompt_en": "a survey's question, written by staff",
+            "prompt_zh_cn": "a survey's question, written by staff",
+            "questions": "the custom questions' definitions, written by staff",
+            "created_by": _STAFF,
+        },
+        plain=_plain("id key kind comment_required active created_at updated_at"),
+    ),
+    "survey_sends": Table(
+        member=_MEMBER,
+        explained={"source_id": "a journey step key, a campaign id or a ticket id"},
+        plain=_plain("id survey_id member_id source channel sent_at answered_at"),
+    ),
+    "survey_answers": Table(
+        member=_MEMBER,
+        personal={
+            "comment": Personal(Treatment.REDACT, "the member's own words about their experience"),
+            "answers": Personal(Treatment.REDACT, "the member's answers to custom questions", "'{}'::jsonb"),
+        },
+        explained={"score": "a number on the survey's scale (0-10, 1-5), kept for the NPS and CSAT figures"},
+        plain=_plain("send_id survey_id member_id answered_at"),
+    ),
     "temporal_outbox": Table(
         member=None,
         explained={

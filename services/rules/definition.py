@@ -45,6 +45,10 @@ TRIGGERS = (
     "tier_changed",
     "birthday",
     "inactive_days",
+    # Care (services.care): a survey answered; a service ticket opened or closed.
+    "survey_answered",
+    "ticket_opened",
+    "ticket_closed",
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
@@ -55,6 +59,10 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "tier_changed": ("event.old_tier", "event.new_tier", "event.direction"),
     "inactive_days": ("event.days",),
     "birthday": ("event.days_before",),
+    # score: 0-10 (NPS), 1-5 (CSAT), none for a custom survey; survey: its key; kind: nps, csat or custom.
+    "survey_answered": ("event.score", "event.survey", "event.kind"),
+    "ticket_opened": ("event.category", "event.priority", "event.channel"),
+    "ticket_closed": ("event.category", "event.priority", "event.channel"),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
 PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in ("order_completed", "tier_changed", *TIME_TRIGGERS))

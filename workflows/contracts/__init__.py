@@ -72,6 +72,7 @@ from workflows.contracts.names import (
     SHIPPED_UPDATE,
     START_STEP,
     STATUS_QUERY,
+    SURVEY_INVITE_WORKFLOW,
     WORKFLOW_NAMES,
     Id,
     campaign_member_workflow_id,
@@ -105,8 +106,23 @@ from workflows.contracts.starts import (
     rule_scan_start,
     search_attributes,
 )
+from workflows.contracts.surveys import (
+    SURVEY_SEND_CONTEXT,
+    SurveyInviteInput,
+    SurveyInviteOutcome,
+    SurveyInviteStatus,
+    survey_invite_start,
+    survey_invite_workflow_id,
+)
 
 __all__ = [
+    "SURVEY_INVITE_WORKFLOW",
+    "SURVEY_SEND_CONTEXT",
+    "SurveyInviteInput",
+    "SurveyInviteOutcome",
+    "SurveyInviteStatus",
+    "survey_invite_start",
+    "survey_invite_workflow_id",
     "BULK_IMPORT_WORKFLOW",
     "PORTAL_SIGN_IN_CODE_WORKFLOW",
     "PortalCodeInput",

@@ -20,6 +20,7 @@ RULE_SCAN_WORKFLOW = "RuleScanWorkflow"
 LEDGER_MAINTENANCE_WORKFLOW = "LedgerMaintenanceWorkflow"
 BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
+SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -31,6 +32,7 @@ WORKFLOW_NAMES = frozenset(
         LEDGER_MAINTENANCE_WORKFLOW,
         BULK_IMPORT_WORKFLOW,
         PORTAL_SIGN_IN_CODE_WORKFLOW,
+        SURVEY_INVITE_WORKFLOW,
     }
 )
 
