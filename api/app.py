@@ -47,6 +47,7 @@ from api.routes import (
     rewards,
     rules,
     segments,
+    surveys,
     tiers,
 )
 from api.schemas.members import MemberLinks
@@ -162,6 +163,7 @@ def create_app(
         segments.router,
         campaigns.router,
         rules.router,
+        surveys.router,
         kpis.router,
         messages.router,
         messages.unsubscribe_router,

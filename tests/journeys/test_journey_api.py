@@ -26,6 +26,7 @@ from services.journeys.definition import (
     GrantPointsStep,
     IssueCouponStep,
     SendStep,
+    SendSurveyStep,
     TagStep,
     WaitForStep,
     WaitStep,
@@ -58,6 +59,7 @@ EVERY_KIND: dict[str, Any] = {
         {"id": "coupon", "issue_coupon": {"template": "cart_5"}},
         {"id": "mark", "tag": {"add": ["engaged"], "remove": []}},
         {"id": "churn", "flag": {"set": "pre_churn"}},
+        {"id": "ask", "send_survey": {"survey": "after_visit", "channel": "email"}},
         {"id": "done", "exit": {}},
     ],
 }
@@ -71,6 +73,7 @@ STEP_CLASSES = [
     IssueCouponStep,
     TagStep,
     FlagStep,
+    SendSurveyStep,
     ExitStep,
 ]
 

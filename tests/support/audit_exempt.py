@@ -53,4 +53,8 @@ EXEMPT: dict[str, str] = {
     "POST /portal/sign-in/code": PORTAL,
     "POST /portal/sign-out": PORTAL,
     "POST /portal/preferences": PORTAL,
+    "POST /portal/s/{token}": (
+        "the member's own answer to a survey, through the signed link of its invitation: the record is the "
+        "survey_answers row (once per send) and the survey_answered member event"
+    ),
 }
