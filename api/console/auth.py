@@ -38,7 +38,17 @@ SESSION_SECONDS = 12 * 3600
 
 # Which console pages each role sees (admin sees everything).
 PAGES: dict[str, tuple[str, ...]] = {
-    Role.MARKETER.value: ("dashboard", "members", "campaigns", "segments", "journeys", "rules", "messages", "imports"),
+    Role.MARKETER.value: (
+        "dashboard",
+        "members",
+        "campaigns",
+        "segments",
+        "journeys",
+        "rules",
+        "surveys",
+        "messages",
+        "imports",
+    ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
 }
@@ -50,6 +60,7 @@ ALL_PAGES = (
     "segments",
     "journeys",
     "rules",
+    "surveys",
     "messages",
     "tasks",
     "fields",
@@ -64,6 +75,7 @@ NAV = (
     ("segments", "Segments", "/console/segments"),
     ("journeys", "Journeys", "/console/journeys"),
     ("rules", "Rules", "/console/rules"),
+    ("surveys", "Surveys", "/console/surveys"),
     ("messages", "Messages", "/console/messages"),
     ("tasks", "Tasks", "/console/tasks"),
     ("fields", "Fields", "/console/fields"),

@@ -22,6 +22,7 @@ from api.console import (
     rules,
     segment_builder,
     segments,
+    surveys,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -43,6 +44,7 @@ MODULES = (
     rules,
     messages,
     fields,
+    surveys,
     imports,
     keys,
 )
