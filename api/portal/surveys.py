@@ -146,4 +146,3 @@ async def answer_survey(request: Request, session: SessionDep, token: str) -> Re
         return _page(request, view, values=raw, problems=_words(locale, list(exc.details or [])), status_code=422)
     await commit(session)
     return RedirectResponse(f"{request.url.path}?done=1", status_code=303)
-

@@ -47,7 +47,9 @@ async def get_survey(survey_key: SurveyKeyPath, session: SessionDep, _: CurrentK
     response_model=SurveyOut,
     summary="Change a survey's texts, questions or whether it is active (marketer; the key and kind stay)",
 )
-async def update_survey(survey_key: SurveyKeyPath, body: SurveyUpdate, session: SessionDep, key: MarketerKey) -> SurveyOut:
+async def update_survey(
+    survey_key: SurveyKeyPath, body: SurveyUpdate, session: SessionDep, key: MarketerKey
+) -> SurveyOut:
     out = SurveyOut.of(await care.update_survey(session, survey_key, body, actor=Actor.of_key(key)))
     await commit(session)
     return out

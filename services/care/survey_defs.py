@@ -204,7 +204,7 @@ async def update(session: AsyncSession, key: str, data: SurveyUpdate, *, actor: 
         survey.prompt_en, survey.prompt_zh_cn = data.prompt.en, data.prompt.zh_cn
     if data.active is not None:
         survey.active = data.active
-    survey.updated_at = func.now()  # type: ignore[assignment]
+    survey.updated_at = func.now()
     await session.flush()
     await session.refresh(survey)
     after = settings(survey)

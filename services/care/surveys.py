@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Conflict, NotFound
 from core.ids import uuid7
 from core.settings import get_settings
-from models import MemberEvent, Survey, SurveyAnswer, SurveySend
+from models import Member, MemberEvent, Survey, SurveyAnswer, SurveySend
 from services import journeys, members, rules
 from services.care.answers import Answer, validate_answer
-from services.care.survey_defs import Question, SurveyKind, get, questions_of
+from services.care.survey_defs import Question, get, questions_of
 from services.platform import outbox
 from workflows import contracts
 
@@ -154,12 +154,12 @@ async def answer(
 
 
 async def _fire(
-    session: AsyncSession, view: SendView, checked: Answer, member: Any, *, at: datetime, task_queue: str
+    session: AsyncSession, view: SendView, checked: Answer, member: Member, *, at: datetime, task_queue: str
 ) -> None:
     """The `survey_answered` event: recorded, then seen by journeys (triggers and waits) and by rules. It carries
     the survey's key and kind and the score, never the comment or the answers."""
     facts = {"event.score": checked.score, "event.survey": view.survey.key, "event.kind": view.survey.kind}
-    properties = {"send_id": str(view.send.id), "survey": view.survey.key, "kind": view.survey.kind}
+    properties: dict[str, Any] = {"send_id": str(view.send.id), "survey": view.survey.key, "kind": view.survey.kind}
     if checked.score is not None:
         properties["score"] = checked.score
     event_id = uuid7()
@@ -196,6 +196,3 @@ async def _fire(
         task_queue=task_queue,
     )
 
-
-def is_scored(survey: Survey) -> bool:
-    return survey.kind in (SurveyKind.NPS, SurveyKind.CSAT)

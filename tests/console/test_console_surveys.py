@@ -56,8 +56,8 @@ async def test_a_marketer_defines_edits_and_deactivates_surveys_in_forms(
 
         custom = f"cs_{uuid.uuid4().hex[:8]}"
         rows = {
-            "q0_key": "store", "q0_type": "single_select", "q0_label_en": "Which store?", "q0_label_zh_cn": "哪家门店？",
-            "q0_required": "1", "q0_options": "shanghai\nbeijing\n",
+            "q0_key": "store", "q0_type": "single_select", "q0_label_en": "Which store?",
+            "q0_label_zh_cn": "哪家门店？", "q0_required": "1", "q0_options": "shanghai\nbeijing\n",
             "q1_key": "note", "q1_type": "text", "q1_label_en": "Anything else?", "q1_label_zh_cn": "其他建议？",
         }  # fmt: skip
         assert (await client.post("/console/surveys", data=_form(token, custom, "custom", **rows))).status_code == 303
