@@ -195,4 +195,3 @@ async def _fire(
         ),
         task_queue=task_queue,
     )
-
