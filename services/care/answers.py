@@ -69,7 +69,10 @@ def _comment(survey: Survey, value: Any, problems: list[dict[str, Any]]) -> str 
         problems.append(_problem("comment", "text", "the comment is text"))
         return None
     text = value.strip()
-    if len(text) > MAX_COMMENT or "\x00" in text:
+    if "\x00" in text:
+        problems.append(_problem("comment", "text", "the comment may not contain NUL characters"))
+        return None
+    if len(text) > MAX_COMMENT:
         problems.append(_problem("comment", "too_long", f"at most {MAX_COMMENT} characters", max=MAX_COMMENT))
         return None
     return text

@@ -82,9 +82,30 @@ def _check_questions(kind: SurveyKind, questions: list[Question]) -> None:
         raise ValueError("question keys must be distinct")
 
 
-class SurveyCreate(BaseModel):
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text and JSON hold no NUL character: refuse one anywhere in a definition (a console form can
+    carry one where the API's JSON bodies are refused before they get here)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text may not contain NUL characters")
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_nul(item)
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+class _Definition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _text_fits(cls, data: Any) -> Any:
+        return _no_nul(data)
+
+
+class SurveyCreate(_Definition):
     key: Name = Field(description="How journeys, tickets and the API name the survey: lower case, digits, _")
     kind: SurveyKind
     title: Texts
@@ -101,10 +122,8 @@ class SurveyCreate(BaseModel):
         return self
 
 
-class SurveyUpdate(BaseModel):
+class SurveyUpdate(_Definition):
     """Only what is present changes; `questions` replaces the whole list. The key and the kind never change."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: Texts | None = None
     prompt: PromptTexts | None = None

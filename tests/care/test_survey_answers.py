@@ -48,6 +48,7 @@ async def test_an_nps_answer_needs_a_score_on_the_scale(
         ({"score": "7.5", "comment": "ok"}, "The score is a whole number from 0 to 10."),
         ({"score": "9", "comment": "  "}, "Please answer this question."),
         ({"score": "9", "comment": "x" * 2001}, "Please keep it under 2000 characters."),
+        ({"score": "9", "comment": "nul \x00 here"}, "Please write your answer as text."),
     ):
         refused = await http.post(f"/portal/s/{token}", data=form)
         assert refused.status_code == 422, form

@@ -78,6 +78,9 @@ async def test_a_marketer_defines_edits_and_deactivates_surveys_in_forms(
         assert 'id="err-title_zh_cn"' in refused.text
         assert "needs at least one option" in refused.text
         assert await _stored(sessions, bad) is None
+        nul = await client.post("/console/surveys", data=_form(token, bad, "nps", title_en="Hi\x00"))
+        assert nul.status_code == 422
+        assert "NUL" in nul.text
         taken = await client.post("/console/surveys", data=_form(token, nps, "nps"))
         assert taken.status_code == 409
         assert "already exists" in taken.text

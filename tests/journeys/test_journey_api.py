@@ -226,7 +226,7 @@ async def test_stored_journey_definitions_load_unchanged(
             {"id": "both", "exit": {}, "wait": {"hours": 1}},
             "body.steps.1",
             "step 'both' needs exactly one of send, wait, wait_for, branch, grant_points, issue_coupon, "
-            "create_task, tag, flag, exit; it has wait, exit",
+            "create_task, tag, flag, exit, send_survey; it has wait, exit",
         ),
         ({"id": "odd", "exit": {}, "colour": "red"}, "body.steps.1.colour", "Extra inputs are not permitted"),
         (
