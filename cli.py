@@ -102,7 +102,12 @@ def _cmd_keys_create(args: argparse.Namespace) -> int:
         try:
             async with create_session_factory(engine)() as session:
                 issued = await api_keys.create(
-                    session, name=args.name, role=api_keys.Role(args.role), source="cli", expires_at=expires_at
+                    session,
+                    name=args.name,
+                    role=api_keys.Role(args.role),
+                    source="cli",
+                    expires_at=expires_at,
+                    personal_data=args.personal_data,
                 )
                 await session.commit()
                 return issued
@@ -218,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=["admin", "marketer", "approver", "ops", "integration"])
     create.add_argument("--name", required=True)
     create.add_argument("--expires-days", type=_days, metavar="DAYS", help="expire after DAYS (1-3650)")
+    create.add_argument(
+        "--personal-data",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="may reveal unmasked personal data (default: admin keys only)",
+    )
     create.set_defaults(func=_cmd_keys_create)
     imp = sub.add_parser(
         "import", help="import members, orders and events (CSV or JSONL) as history: no journey, no message"

@@ -28,6 +28,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.approvals import ApprovalActivities
 from activities.campaigns import CampaignActivities
+from activities.care import CareActivities
 from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
@@ -133,6 +134,7 @@ def build_worker(
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
             *SurveyActivities(sessions).all(),
+            *CareActivities(sessions, settings.care, task_queue).all(),
         ],
         **(worker_options(settings.worker) | options),
     )

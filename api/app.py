@@ -48,6 +48,7 @@ from api.routes import (
     rules,
     segments,
     surveys,
+    tickets,
     tiers,
 )
 from api.schemas.members import MemberLinks
@@ -167,6 +168,7 @@ def create_app(
         kpis.router,
         messages.router,
         messages.unsubscribe_router,
+        tickets.router,
         codec.router,
     )
     included: dict[int, BaseRoute] = {}

@@ -186,3 +186,4 @@ RULE_FIRING_CURSOR = uuid_keyset("rule_firings")  # a rule's firings by id, newe
 CAMPAIGN_CURSOR = uuid_keyset("campaigns")  # campaigns by id, newest first
 CAMPAIGN_MEMBER_CURSOR = uuid_keyset("campaign_members")  # a campaign's snapshot by member id, ascending
 AUDIT_CURSOR = uuid_keyset("audit")  # audit entries by id (time-ordered), newest first
+TICKET_CURSOR = uuid_keyset("tickets")  # tickets by id (time-ordered), newest first

@@ -196,6 +196,39 @@ class ApprovalSettings(BaseModel):
     fulfilment_url: str | None = None
 
 
+class SlaTarget(BaseModel):
+    """A priority's service level: hours to the first staff reply and to the ticket's close."""
+
+    first_response_hours: float = Field(gt=0, le=24 * 365)
+    resolution_hours: float = Field(gt=0, le=24 * 365)
+
+
+def _default_sla() -> dict[str, SlaTarget]:
+    return {
+        "urgent": SlaTarget(first_response_hours=1, resolution_hours=4),
+        "high": SlaTarget(first_response_hours=4, resolution_hours=24),
+        "normal": SlaTarget(first_response_hours=24, resolution_hours=72),
+        "low": SlaTarget(first_response_hours=48, resolution_hours=120),
+    }
+
+
+class CareSettings(BaseModel):
+    """Service tickets: the SLA per priority, how long a closed ticket may be reopened, when the survey is due
+    after a close, and the queue a ticket goes to when its caller names none."""
+
+    sla: dict[str, SlaTarget] = Field(default_factory=_default_sla)
+    reopen_days: float = Field(default=7, ge=0, le=365)
+    survey_delay_hours: float = Field(default=24, ge=0, le=24 * 90)
+    default_queue: str = "general"
+
+    @model_validator(mode="after")
+    def _every_priority(self) -> CareSettings:
+        missing = {"urgent", "high", "normal", "low"} - set(self.sla)
+        if missing:
+            raise ValueError(f"care.sla needs a target for every priority; missing: {', '.join(sorted(missing))}")
+        return self
+
+
 class CampaignSettings(BaseModel):
     """How the campaign workflow enrols: members per page, journey starts at once, pages per workflow run
     (it continues as new after that many, or sooner when Temporal suggests it)."""
@@ -273,6 +306,7 @@ class Settings(BaseSettings):
     messaging: MessagingSettings = MessagingSettings()
     portal: PortalSettings = PortalSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    care: CareSettings = CareSettings()
     kpis: KpiSettings = KpiSettings()
     # When set, an admin API key with exactly this value exists after the API starts.
     admin_key: SecretStr | None = None

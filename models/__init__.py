@@ -6,6 +6,7 @@ from models.audit import AuditEntry
 from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
+from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignMember",
+    "CareQueue",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
@@ -67,6 +69,9 @@ __all__ = [
     "Survey",
     "SurveyAnswer",
     "SurveySend",
+    "Ticket",
+    "TicketEvent",
+    "TicketSurveyDue",
     "TemporalOutbox",
     "Tier",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, String, Uuid
+from sqlalchemy import Boolean, DateTime, String, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.ids import uuid7
@@ -23,6 +23,8 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     # "bootstrap" for the key made from MEMBERFLOW_ADMIN_KEY, "api"/"cli" otherwise.
     source: Mapped[str] = mapped_column(String(20), default="api")
+    # May read unmasked personal data (services.privacy.masking), each read audited; admins by default.
+    personal_data: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # From this time on the key is refused (401 api_key_expired); NULL: it never expires.

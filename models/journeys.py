@@ -92,6 +92,8 @@ class StaffTask(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     assignee_role: Mapped[str] = mapped_column(String(20))
+    # A named person within that role (a ticket's assignee, a queue's lead), when the task is for one.
+    assignee: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(10), default="open")
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Unique where given: a retried step creates its task once.

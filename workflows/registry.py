@@ -8,6 +8,7 @@ from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
+from workflows.service_ticket import ServiceTicket
 from workflows.survey_invite import SurveyInviteWorkflow
 
 WORKFLOWS = (
@@ -19,6 +20,7 @@ WORKFLOWS = (
     RuleMessageWorkflow,
     RuleScanWorkflow,
     BulkImportWorkflow,
+    ServiceTicket,
     PortalSignInCodeWorkflow,
     SurveyInviteWorkflow,
 )

@@ -31,6 +31,7 @@ from models import ApiKey
 from services.platform import api_keys
 from services.platform.api_keys import Role, is_expired
 from services.platform.audit import Actor, Via
+from services.privacy.masking import View
 
 COOKIE = "mf_console"
 LOGIN_COOKIE = "mf_console_login"
@@ -50,7 +51,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "imports",
     ),
     Role.APPROVER.value: ("inbox", "members"),
-    Role.OPS.value: ("dashboard", "members", "messages", "tasks"),
+    Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
 }
 ALL_PAGES = (
     "dashboard",
@@ -63,6 +64,7 @@ ALL_PAGES = (
     "surveys",
     "messages",
     "tasks",
+    "tickets",
     "fields",
     "imports",
     "keys",
@@ -78,6 +80,7 @@ NAV = (
     ("surveys", "Surveys", "/console/surveys"),
     ("messages", "Messages", "/console/messages"),
     ("tasks", "Tasks", "/console/tasks"),
+    ("tickets", "Tickets", "/console/tickets"),
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
     ("keys", "API keys", "/console/keys"),
@@ -142,11 +145,18 @@ class ConsoleUser:
     name: str
     role: str
     csrf: str
+    # The key may reveal unmasked personal data (services.privacy.masking); the session inherits it.
+    personal_data: bool = False
 
     @property
     def actor(self) -> Actor:
         """The signed-in key, acting through the console: what audit rows record."""
         return Actor(name=self.name, key_id=self.key_id, via=Via.CONSOLE, role=self.role)
+
+    @property
+    def masked_view(self) -> View:
+        """How this session sees personal data on pages without a Reveal: its key's role's masks."""
+        return View(Role(self.role))
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -193,7 +203,7 @@ async def current_user(request: Request, session: SessionDep) -> ConsoleUser:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
     api_keys.USES.note(key.id, datetime.now(UTC))
-    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce))
+    return ConsoleUser(key.id, key.name, key.role, csrf_for(settings, token.nonce), key.personal_data)
 
 
 def require(page: str) -> Any:

@@ -72,9 +72,6 @@ EVENT_SPECS = {
     "event.score": ("Survey score", "number"),
     "event.survey": ("Survey (key)", "text"),
     "event.kind": ("Survey kind", "select"),
-    "event.category": ("Ticket category", "text"),
-    "event.priority": ("Ticket priority", "text"),
-    "event.channel": ("Ticket channel", "text"),
 }
 EVENT_OPTIONS = {"event.direction": ["up", "down"], "event.kind": ["nps", "csat", "custom"]}
 # How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).

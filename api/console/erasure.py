@@ -45,10 +45,11 @@ def _page(request: Request, user: ConsoleUser, member: Member, *, error: str | N
 async def erase_form(
     request: Request, member_id: str, session: SessionDep, user: Annotated[ConsoleUser, require("members")]
 ) -> Response:
+    _admin(user)  # before the lookup: another role must not learn which member ids exist
     member = await _member(session, member_id)
     if member is None:
         return render(request, "not_found.html", status_code=404, user=user, what="member")
-    return _page(request, _admin(user), member, error=None, reason="")
+    return _page(request, user, member, error=None, reason="")
 
 
 @router.post("/members/{member_id}/erase")

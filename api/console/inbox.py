@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
+from api.console.personal import shown_member
 from api.console.render import flash_to, render
 from api.deps import SessionDep, TemporalDep
-from core.errors import AppError, NotFound
-from services import members
+from core.errors import AppError
 from services.rewards import approvals
 
 router = APIRouter()
@@ -31,20 +31,17 @@ async def _page(
     status_code: int = 200,
 ) -> HTMLResponse:
     items = await approvals.inbox(session, status="pending", limit=100)
-    names = {}
-    for item in items:
-        try:
-            member = await members.get(session, item.approval.member_id)
-            names[item.approval.member_id] = member.name or member.external_id
-        except NotFound:
-            names[item.approval.member_id] = str(item.approval.member_id)
+    # The inbox's member summary, masked for the signed-in role (services.privacy.masking): an approver
+    # recognises the person (W*, 138****0000) without reading their contact data.
+    view = user.masked_view
+    people = {item.approval.member_id: shown_member(item.member, view) for item in items}
     return render(
         request,
         "inbox.html",
         status_code=status_code,
         user=user,
         items=items,
-        names=names,
+        people=people,
         history=await approvals.history(session, limit=30),
         error=error,
         # An error about an approval no longer pending is shown at the top, not on its (gone) card.

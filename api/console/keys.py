@@ -94,6 +94,14 @@ def _expiry_days(form: dict[str, str]) -> int | None:
     return int(raw)
 
 
+def _personal_data(form: dict[str, str]) -> bool | None:
+    """The form's choice: empty for the role's default (admin keys may reveal), else yes or no."""
+    choice = form.get("personal_data", "")
+    if choice not in ("", "yes", "no"):
+        raise ValueError("personal data: choose the default, yes or no")
+    return None if choice == "" else choice == "yes"
+
+
 @router.get("/keys", response_class=HTMLResponse)
 async def key_list(request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("keys")]) -> Response:
     return await _page(request, session, user)
@@ -104,7 +112,12 @@ async def key_create(request: Request, session: SessionDep, user: Annotated[Cons
     form = await checked_form(request, user)
     try:
         body = KeyCreate.model_validate(
-            {"name": form.get("name", ""), "role": form.get("role", ""), "expires_in_days": _expiry_days(form)}
+            {
+                "name": form.get("name", ""),
+                "role": form.get("role", ""),
+                "expires_in_days": _expiry_days(form),
+                "personal_data": _personal_data(form),
+            }
         )
     except (ValueError, ValidationError) as exc:
         problems = (
@@ -115,7 +128,13 @@ async def key_create(request: Request, session: SessionDep, user: Annotated[Cons
         return await _page(request, session, user, problems=problems, values=form, status_code=422)
     try:
         issued = await api_keys.create(
-            session, name=body.name, role=body.role, expires_at=body.expiry(), source="console", actor=user.actor
+            session,
+            name=body.name,
+            role=body.role,
+            expires_at=body.expiry(),
+            personal_data=body.personal_data,
+            source="console",
+            actor=user.actor,
         )
     except AppError as exc:
         await session.rollback()

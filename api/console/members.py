@@ -12,17 +12,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.console.auth import ConsoleUser, require
+from api.console.personal import REVEAL_REFUSED, ShownRow, audit_reveal, shown_member, view_for
 from api.console.render import render
 from api.deps import SessionDep, SettingsDep
 from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
 from models import MemberField
-from services import journeys, members, messaging
+from services import care, journeys, members, messaging
 from services.analytics import member360
 from services.journeys import tasks
 from services.loyalty import ledger
 from services.members import fields
+from services.privacy import masking
 from services.rewards import coupons
 from services.segments import rfm
 
@@ -92,10 +94,15 @@ async def member_search(
     query = (request.query_params.get("q") or "").strip()[:200] or None
     tier = (request.query_params.get("tier") or "").strip()[:32] or None
     after = MEMBER_CURSOR.decode_or_none(request.query_params.get("cursor"))
+    view = view_for(user, request)
+    if view is None:
+        return render(request, "forbidden.html", status_code=403, user=user, page=None, reason=REVEAL_REFUSED)
     rows = await members.search(session, query=query, tier=tier, limit=PAGE + 1, after=after)
     page, next_cursor = MEMBER_CURSOR.take(rows, PAGE, key=lambda m: m.id)
+    await audit_reveal(session, request, user, view, [m.id for m in page])
+    shown = [shown_member(m, view) for m in page]
     return render(
-        request, "members.html", user=user, rows=page, query=query or "", tier=tier or "", next_cursor=next_cursor
+        request, "members.html", user=user, rows=shown, query=query or "", tier=tier or "", next_cursor=next_cursor
     )
 
 
@@ -108,31 +115,43 @@ async def member_360(
     user: Annotated[ConsoleUser, require("members")],
 ) -> HTMLResponse:
     parsed = _uuid(member_id)
+    view = view_for(user, request)
+    if view is None:
+        return render(request, "forbidden.html", status_code=403, user=user, page=None, reason=REVEAL_REFUSED)
     try:
         if parsed is None:
             raise NotFound(f"member {member_id} does not exist", code="member_not_found")
-        view = await member360.view(session, parsed)
+        view_360 = await member360.view(session, parsed)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="member")
     after = LEDGER_CURSOR.decode_or_none(request.query_params.get("cursor"))
     rows = await ledger.statement(session, parsed, limit=LEDGER_PAGE + 1, after=after)
     lines, older = LEDGER_CURSOR.take(rows, LEDGER_PAGE, key=lambda line: line.entry_id)
     runs = await journeys.member_runs(session, parsed, limit=20)
+    definitions = await fields.list_fields(session)
+    open_keys = [d.key for d in definitions if not d.personal_data]
+    attributes = masking.attributes(view, view_360.member.attributes or {}, open_keys)
+    page_messages = await messaging.list_messages(session, member_id=parsed, limit=20)
+    page_tasks = await tasks.listing(session, status=None, role=None, member_id=parsed, limit=20)
+    await audit_reveal(session, request, user, view, [parsed])
     return render(
         request,
         "member.html",
         user=user,
-        m=view.member,
-        points=view.points,
+        m=shown_member(view_360.member, view),
+        revealed=view.unmasked,
+        points=view_360.points,
         expiring=await ledger.expiring(session, parsed),
-        orders=view.recent_orders,
+        orders=view_360.recent_orders,
         lines=lines,
         older=older,
         coupons=await coupons.list_member_coupons(session, parsed, limit=20),
         runs=[(run, run_url(settings, run.workflow_id, run.run_id)) for run in runs],
-        messages=await messaging.list_messages(session, member_id=parsed, limit=20),
-        tasks=await tasks.listing(session, status=None, role=None, member_id=parsed, limit=20),
+        messages=[ShownRow(g, view, "messages", ("reason",)) for g in page_messages],
+        tasks=[ShownRow(t, view, "staff_tasks", ("title",)) for t in page_tasks],
+        tickets=await care.listing(session, member_id=parsed, limit=20),
+        can_tickets="tickets" in user.pages,
         scores=await rfm.rfm_scores(session, parsed),
-        custom_fields=custom_field_rows(await fields.list_fields(session), view.member.attributes or {}),
+        custom_fields=custom_field_rows(definitions, attributes),
         can_tasks="tasks" in user.pages,
     )

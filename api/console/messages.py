@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
+from api.console.personal import ShownRow
 from api.console.render import flash_to, render
 from api.deps import SessionDep
 from api.pagination import MESSAGE_CURSOR
@@ -50,7 +51,7 @@ async def message_log(
         request,
         "messages.html",
         user=user,
-        rows=page,
+        rows=[ShownRow(g, user.masked_view, "messages", ("reason",)) for g in page],
         status=status or "",
         channel=channel or "",
         statuses=[s.value for s in MessageStatus],
@@ -68,7 +69,8 @@ async def task_list(
     rows = await tasks.listing(
         session, status=None if status == "all" else status, role=None, member_id=None, limit=200
     )
-    return render(request, "tasks.html", user=user, rows=rows, status=status)
+    shown = [ShownRow(t, user.masked_view, "staff_tasks", ("title",)) for t in rows]
+    return render(request, "tasks.html", user=user, rows=shown, status=status)
 
 
 @router.post("/tasks/{task_id}", response_class=HTMLResponse)
@@ -84,7 +86,7 @@ async def task_toggle(
         task = await tasks.set_done(session, parsed, done=done, actor=user.actor)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="task")
-    title = task.title
+    title = user.masked_view.apply("staff_tasks", "title", task.title) or "Task"
     await commit(session)
     back = form.get("back", "")
     target = back if back.startswith("/console/") and not back.startswith("//") else "/console/tasks"

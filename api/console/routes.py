@@ -23,6 +23,7 @@ from api.console import (
     segment_builder,
     segments,
     surveys,
+    tickets,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -46,6 +47,7 @@ MODULES = (
     fields,
     surveys,
     imports,
+    tickets,
     keys,
 )
 for module in MODULES:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.boundary import commit
 from api.deps import ApproverKey, IntegrationKey, SessionDep, TemporalDep
+from api.personal import UnmaskedQuery, audit_reveal, view_of
 from api.schemas.approvals import ApprovalOut, ApproveBody, CancelBody, InboxItemOut, RejectBody, ShippedBody
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.loyalty import RedemptionOut
@@ -27,17 +28,24 @@ router = APIRouter(tags=["approvals"], responses=ERROR_RESPONSES)
 
 @router.get("/api/v1/approvals", response_model=list[InboxItemOut], summary="The approver inbox, oldest first")
 async def inbox(
+    request: Request,
     session: SessionDep,
-    _: ApproverKey,
+    key: ApproverKey,
     status: Annotated[str | None, Query(pattern="^(pending|approved|rejected|expired|withdrawn)$")] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    unmasked: UnmaskedQuery = False,
 ) -> list[InboxItemOut]:
+    view = view_of(key, unmasked)
     items = await approvals.inbox(session, status=status, limit=limit)
-    return [
+    out = [
         InboxItemOut(
-            **ApprovalOut.model_validate(item.approval).model_dump(),
+            **ApprovalOut.of(item.approval, view).model_dump(),
             reward_name=item.reward_name,
             member={
+                # To recognise the person (and call them back if needed), as the role's view shows it.
+                "name": view.apply("members", "name", item.member.name),
+                "email": view.apply("members", "email", item.member.email),
+                "phone": view.apply("members", "phone", item.member.phone),
                 "tier": item.tier,
                 "lifetime_spend": item.lifetime_spend,
                 "points_available": item.points_available,
@@ -48,11 +56,13 @@ async def inbox(
         )
         for item in items
     ]
+    await audit_reveal(session, request, key, view, [item.member.id for item in items])
+    return out
 
 
 @router.get("/api/v1/approvals/{approval_id}", response_model=ApprovalOut, summary="One approval")
-async def get_approval(approval_id: uuid.UUID, session: SessionDep, _: ApproverKey) -> ApprovalOut:
-    return ApprovalOut.model_validate(await approvals.get(session, approval_id))
+async def get_approval(approval_id: uuid.UUID, session: SessionDep, key: ApproverKey) -> ApprovalOut:
+    return ApprovalOut.of(await approvals.get(session, approval_id), view_of(key))
 
 
 @router.post(
@@ -70,7 +80,7 @@ async def approve(
     reason = body.note if body else None
     approval = await approvals.decide(session, temporal, approval_id, "approve", reason=reason, actor=Actor.of_key(key))
     await commit(session)
-    return ApprovalOut.model_validate(approval)
+    return ApprovalOut.of(approval, view_of(key))
 
 
 @router.post(
@@ -85,7 +95,7 @@ async def reject(
         session, temporal, approval_id, "reject", reason=body.reason, actor=Actor.of_key(key)
     )
     await commit(session)
-    return ApprovalOut.model_validate(approval)
+    return ApprovalOut.of(approval, view_of(key))
 
 
 async def _redemption_out(session: SessionDep, redemption_id: uuid.UUID) -> RedemptionOut:

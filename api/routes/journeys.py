@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 
 from api.boundary import commit
 from api.deps import CurrentKey, MarketerKey, SessionDep, SettingsDep, TemporalDep
 from api.pagination import JOURNEY_RUN_CURSOR, CursorQuery
+from api.personal import UnmaskedQuery, audit_reveal, view_of
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.journeys import (
     JourneyDetailOut,
@@ -155,26 +156,31 @@ async def cancel_run(
 
 @router.get("/api/v1/tasks", response_model=list[TaskOut], summary="Staff tasks (callbacks, notes)")
 async def list_tasks(
+    request: Request,
     session: SessionDep,
-    _: CurrentKey,
+    key: CurrentKey,
     status: Annotated[str | None, Query(pattern="^(open|done)$")] = "open",
     role: Annotated[str | None, Query(max_length=20)] = None,
     member_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    unmasked: UnmaskedQuery = False,
 ) -> list[TaskOut]:
+    view = view_of(key, unmasked)
     rows = await tasks.listing(session, status=status, role=role, member_id=member_id, limit=limit)
-    return [TaskOut.model_validate(t) for t in rows]
+    out = [TaskOut.of(t, view) for t in rows]
+    await audit_reveal(session, request, key, view, [t.member_id for t in out])
+    return out
 
 
 @router.post("/api/v1/tasks/{task_id}/done", response_model=TaskOut, summary="Mark a task done")
 async def task_done(task_id: uuid.UUID, session: SessionDep, key: CurrentKey) -> TaskOut:
-    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=True, actor=Actor.of_key(key)))
+    out = TaskOut.of(await tasks.set_done(session, task_id, done=True, actor=Actor.of_key(key)), view_of(key))
     await commit(session)
     return out
 
 
 @router.post("/api/v1/tasks/{task_id}/reopen", response_model=TaskOut, summary="Mark a task not done")
 async def task_reopen(task_id: uuid.UUID, session: SessionDep, key: CurrentKey) -> TaskOut:
-    out = TaskOut.model_validate(await tasks.set_done(session, task_id, done=False, actor=Actor.of_key(key)))
+    out = TaskOut.of(await tasks.set_done(session, task_id, done=False, actor=Actor.of_key(key)), view_of(key))
     await commit(session)
     return out

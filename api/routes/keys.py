@@ -24,7 +24,12 @@ async def create_key(
 ) -> Response:
     async def make() -> KeyCreated:
         issued = await api_keys.create(
-            session, name=body.name, role=body.role, expires_at=body.expiry(), actor=Actor.of_key(key)
+            session,
+            name=body.name,
+            role=body.role,
+            expires_at=body.expiry(),
+            personal_data=body.personal_data,
+            actor=Actor.of_key(key),
         )
         return KeyCreated(**KeyOut.model_validate(issued.key).model_dump(), key=issued.secret)
 

@@ -7,12 +7,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.boundary import commit
 from api.deps import CurrentKey, IntegrationKey, MarketerKey, SessionDep, SettingsDep
 from api.pagination import MESSAGE_CURSOR, CursorQuery
+from api.personal import UnmaskedQuery, audit_reveal, view_of
 from api.schemas.common import ERROR_RESPONSES, json_error_responses
 from api.schemas.messages import (
     InboundSms,
@@ -27,6 +28,7 @@ from services import messaging
 from services.messaging import MessageStatus, consent, templates
 from services.messaging.templates import Channel, TemplatePut
 from services.platform.audit import Actor
+from services.privacy import masking
 
 router = APIRouter(prefix="/api/v1", tags=["messages"], responses=ERROR_RESPONSES)
 unsubscribe_router = APIRouter(tags=["unsubscribe"], responses=json_error_responses(400, 422))
@@ -41,14 +43,17 @@ TokenPath = Annotated[str, Path(description="the token from the link")]
 
 @router.get("/messages", response_model=MessagePage, summary="The message log (newest first, cursor pagination)")
 async def list_messages(
+    request: Request,
     session: SessionDep,
-    _: CurrentKey,
+    key: CurrentKey,
     member_id: uuid.UUID | None = None,
     status: MessageStatus | None = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: CursorQuery = None,
+    unmasked: UnmaskedQuery = False,
 ) -> MessagePage:
+    view = view_of(key, unmasked)
     rows = await messaging.list_messages(
         session,
         member_id=member_id,
@@ -57,7 +62,9 @@ async def list_messages(
         limit=limit + 1,
         after=MESSAGE_CURSOR.decode(cursor),
     )
-    return MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=MessageOut.of)
+    page = MessagePage.of(rows, limit, MESSAGE_CURSOR, key=lambda m: m.id, item=lambda m: MessageOut.of(m, view))
+    await audit_reveal(session, request, key, view, [m.member_id for m in page.items])
+    return page
 
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Message templates, by key, channel and locale")
@@ -88,8 +95,11 @@ async def put_template(
     "/templates/preview", response_model=TemplatePreviewOut, summary="Render a template for a member, without sending"
 )
 async def preview_template(
-    body: TemplatePreview, session: SessionDep, settings: SettingsDep, _: MarketerKey
+    body: TemplatePreview, session: SessionDep, settings: SettingsDep, key: MarketerKey
 ) -> TemplatePreviewOut:
+    # Rendered with the caller's view of the member: a template cannot print what the role may not read.
+    view = view_of(key)
+    open_keys = await masking.open_keys(session, view, [{"any": True}])
     rendered = await templates.preview(
         session,
         template=body.template,
@@ -101,6 +111,7 @@ async def preview_template(
         marketing=body.category == messaging.Category.MARKETING,
         brand=settings.messaging.brand_name,
         public_url=settings.messaging.public_url,
+        shown=lambda variables: masking.template_variables(view, variables, open_keys),
     )
     return TemplatePreviewOut.of(body.template, body.channel, rendered)
 

@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from models import Approval
+from services.privacy.masking import View
+
 
 class ApprovalOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -25,6 +28,12 @@ class ApprovalOut(BaseModel):
     escalate_at: datetime
     expires_at: datetime
     created_at: datetime
+
+    @classmethod
+    def of(cls, approval: Approval, view: View) -> ApprovalOut:
+        out = cls.model_validate(approval)
+        out.reason = view.apply("approvals", "reason", out.reason)
+        return out
 
 
 class InboxItemOut(ApprovalOut):

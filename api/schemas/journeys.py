@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from api.pagination import Page
+from services.privacy.masking import View
 
 
 class JourneyOut(BaseModel):
@@ -69,10 +70,18 @@ class TaskOut(BaseModel):
 
     id: uuid.UUID
     member_id: uuid.UUID
-    title: str
+    # Null where the caller's view hides staff notes (services.privacy.masking).
+    title: str | None
     assignee_role: str
     status: str
     due_at: datetime | None
     created_at: datetime
     done_at: datetime | None
     done_by: str | None
+
+    @classmethod
+    def of(cls, task: Any, view: View) -> TaskOut:
+        """The task with its note as `view` shows it."""
+        out = cls.model_validate(task)
+        out.title = view.apply("staff_tasks", "title", out.title)
+        return out

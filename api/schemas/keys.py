@@ -16,6 +16,8 @@ class KeyCreate(BaseModel):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Role
+    # May read unmasked personal data with `?unmasked=true` (each read audited). Default: admin keys only.
+    personal_data: bool | None = None
     # Optional expiry: a future time with its zone, or a number of days from now (not both). Neither: never.
     expires_at: AwareDatetime | None = None
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
@@ -41,6 +43,7 @@ class KeyOut(BaseModel):
     role: Role
     prefix: str
     source: str
+    personal_data: bool
     created_at: datetime
     revoked_at: datetime | None
     expires_at: datetime | None

@@ -15,6 +15,8 @@ from api.schemas.orders import OrderOut
 from models import Member
 from services.analytics.member360 import MemberView
 from services.loyalty.ledger import Balance, LedgerLine
+from services.privacy import masking
+from services.privacy.masking import View
 from workflows import contracts
 
 
@@ -33,7 +35,8 @@ class MemberOut(BaseModel):
     name: str | None
     email: str | None
     phone: str | None
-    birthday: date | None
+    # A date, or `--MM` (the month only) where the caller's view masks it (services.privacy.masking).
+    birthday: date | str | None
     timezone: str
     locale: str
     tier: str
@@ -47,19 +50,21 @@ class MemberOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, m: Member) -> MemberOut:
+    def of(cls, m: Member, view: View, open_keys: list[str] | None = None) -> MemberOut:
+        """The member as `view` shows it; `open_keys` are the custom fields not marked personal."""
+        shown = view
         return cls(
             id=m.id,
             external_id=m.external_id,
-            name=m.name,
-            email=m.email,
-            phone=m.phone,
-            birthday=m.birthday,
+            name=shown.apply("members", "name", m.name),
+            email=shown.apply("members", "email", m.email),
+            phone=shown.apply("members", "phone", m.phone),
+            birthday=shown.apply("members", "birthday", m.birthday),
             timezone=m.timezone,
             locale=m.locale,
             tier=m.tier,
             tags=list(m.tags),
-            attributes=dict(m.attributes),
+            attributes=masking.attributes(shown, m.attributes, open_keys or ()),
             consent=ConsentOut(
                 email=m.consent_email,
                 sms=m.consent_sms,
@@ -114,14 +119,19 @@ class Member360Out(MemberOut):
     links: dict[str, str]
 
     @classmethod
-    def of_view(cls, v: MemberView, *, temporal_ui: str, namespace: str) -> Member360Out:
-        base = MemberOut.of(v.member).model_dump()
+    def of_view(cls, v: MemberView, *, temporal_ui: str, namespace: str, view: View) -> Member360Out:
+        base = MemberOut.of(v.member, view).model_dump()
         return cls(
             **base,
             points=PointsOut.of(v.points),
             recent_orders=[OrderOut.model_validate(o) for o in v.recent_orders],
             recent_ledger=[LedgerLineOut.of(line) for line in v.recent_ledger],
-            recent_messages=[MessageSummaryOut.model_validate(m) for m in v.recent_messages],
+            recent_messages=[
+                MessageSummaryOut.model_validate(m).model_copy(
+                    update={"reason": view.apply("messages", "reason", m.reason)}
+                )
+                for m in v.recent_messages
+            ],
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

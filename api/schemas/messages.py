@@ -12,6 +12,7 @@ from api.pagination import Page
 from models import Message, MessageTemplate
 from services.messaging import Category
 from services.messaging.templates import Channel, LocaleTag, Rendered, TemplateKey
+from services.privacy.masking import View
 
 
 class MessageSummaryOut(BaseModel):
@@ -43,8 +44,13 @@ class MessageOut(MessageSummaryOut):
     updated_at: datetime
 
     @classmethod
-    def of(cls, message: Message) -> MessageOut:
-        return cls.model_validate(message)
+    def of(cls, message: Message, view: View) -> MessageOut:
+        """The message as `view` shows its rendered texts and provider refusal."""
+        out = cls.model_validate(message)
+        out.subject = view.apply("messages", "subject", out.subject)
+        out.body = view.apply("messages", "body", out.body)
+        out.reason = view.apply("messages", "reason", out.reason)
+        return out
 
 
 class MessagePage(Page[MessageOut]):

@@ -8,6 +8,7 @@ The JSON is the same document `api.schemas.members.Member360Out` describes, valu
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -100,10 +101,13 @@ _LEDGER_SOURCE = (
     "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id WHERE e.account_id = a.id"
 )
 _ORDER_SOURCE = "SELECT * FROM orders o WHERE o.member_id = m.id"
+_PROFILE_FIELDS = (
+    "'name', m.name, 'email', m.email, 'phone', m.phone, 'birthday', m.birthday, 'attributes', m.attributes, "
+)
 _MEMBER_FIELDS = (
-    "'id', m.id, 'external_id', m.external_id, 'name', m.name, 'email', m.email, 'phone', m.phone, "
-    "'birthday', m.birthday, 'timezone', m.timezone, 'locale', m.locale, 'tier', m.tier, "
-    "'tags', to_json(m.tags), 'attributes', m.attributes, "
+    "'id', m.id, 'external_id', m.external_id, "
+    "'timezone', m.timezone, 'locale', m.locale, 'tier', m.tier, "
+    "'tags', to_json(m.tags), "
     "'consent', json_build_object('email', m.consent_email, 'sms', m.consent_sms, "
     f"'email_updated_at', {_ts('m.consent_email_at')}, 'email_source', m.consent_email_source, "
     f"'sms_updated_at', {_ts('m.consent_sms_at')}, 'sms_source', m.consent_sms_source), "
@@ -111,30 +115,84 @@ _MEMBER_FIELDS = (
     f"'last_purchase_at', {_ts('m.last_purchase_at')}, 'created_at', {_ts('m.created_at')}, "
     f"'updated_at', {_ts('m.updated_at')}"
 )
+_MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
+
+
+def _view_sql(*, masked: bool) -> str:
+    """The 360 statement. Unmasked, the document is whole. Masked, the personal parts (profile fields, custom
+    fields, recent messages) come as columns of their own and the rest as `body`, so masking works on a few small
+    values and splices them in (`MaskableView.document`) instead of parsing the whole document."""
+    profile = "" if masked else _PROFILE_FIELDS
+    messages = "" if masked else f"'recent_messages', {_MESSAGES}, "
+    columns = (
+        "CASE WHEN m.attributes <> '{}'::jsonb THEN ARRAY(SELECT f.key FROM member_fields f WHERE NOT "
+        "f.personal_data) END AS open_keys, "
+        "m.name, m.email, m.phone, m.birthday::text AS birthday, m.attributes::text AS attributes, "
+        f"({_MESSAGES})::text AS recent_messages, "
+        if masked
+        else ""
+    )
+    return (
+        f"SELECT a.id IS NOT NULL AS has_account, {columns}json_build_object("
+        f"{profile}{_MEMBER_FIELDS}, "
+        "'points', json_build_object('posted', a.posted, 'held', a.held, 'available', a.posted - a.held, "
+        "'debt', a.debt), "
+        f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
+        f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
+        f"{messages}"
+        "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
+        ")::text AS body "
+        "FROM members m LEFT JOIN ledger_accounts a ON a.member_id = m.id WHERE m.id = $1"
+    )
+
 
 # $1 member id, $2 the journeys link, $3 the welcome journey link. The member's account is joined once; a
-# member without one (which the ledger never allows) is reported as `has_account = false`.
-VIEW_SQL = (
-    "SELECT a.id IS NOT NULL AS has_account, json_build_object("
-    f"{_MEMBER_FIELDS}, "
-    "'points', json_build_object('posted', a.posted, 'held', a.held, 'available', a.posted - a.held, "
-    "'debt', a.debt), "
-    f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
-    f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
-    f"'recent_messages', {_recent(_MESSAGE, 'SELECT * FROM messages g WHERE g.member_id = m.id', 'id DESC')}, "
-    "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
-    ")::text AS body "
-    "FROM members m LEFT JOIN ledger_accounts a ON a.member_id = m.id WHERE m.id = $1"
-)
+# member without one (which the ledger never allows) is reported as `has_account = false`. The masked form's
+# `open_keys` are the custom fields not marked personal, which masking (services.privacy.masking) leaves as they
+# are; read only when the member has custom field values, in the same statement.
+VIEW_SQL = _view_sql(masked=False)
+MASKABLE_VIEW_SQL = _view_sql(masked=True)
+
+
+@dataclass(frozen=True)
+class MaskableView:
+    """The 360 with its personal parts apart: `personal` (name, email, phone, birthday, attributes,
+    recent_messages as JSON values) to mask, and `rest`, the document's other keys as JSON text."""
+
+    personal: dict[str, Any]
+    rest: str
+    open_keys: list[str]
+
+    def document(self, personal: dict[str, Any]) -> str:
+        """The whole 360 document with `personal` (masked) spliced into the rest."""
+        return "{" + json.dumps(personal, ensure_ascii=False)[1:-1] + ", " + self.rest[1:]
+
+
+async def _row(driver: Any, sql: str, member_id: uuid.UUID, links: dict[str, str]) -> Any:
+    row = await driver.fetchrow(sql, member_id, links["journeys"], links["welcome_journey"])
+    if row is None:
+        raise NotFound(f"member {member_id} does not exist", code="member_not_found")
+    if not row["has_account"]:
+        raise NotFound(f"member {member_id} has no points account", code="member_not_found")
+    return row
+
+
+async def view_maskable(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> MaskableView:
+    """The 360 for a masked answer, from the same one statement with the personal parts as columns."""
+    row = await _row(driver, MASKABLE_VIEW_SQL, member_id, links)
+    personal = {
+        "name": row["name"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "birthday": row["birthday"],
+        "attributes": json.loads(row["attributes"]),
+        "recent_messages": json.loads(row["recent_messages"]),
+    }
+    return MaskableView(personal=personal, rest=row["body"], open_keys=list(row["open_keys"] or ()))
 
 
 async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> str:
     """The 360 document as JSON text, from one prepared statement on an asyncpg connection (`driver`, as
     `core.db.driver_connection` gives it)."""
-    row = await driver.fetchrow(VIEW_SQL, member_id, links["journeys"], links["welcome_journey"])
-    if row is None:
-        raise NotFound(f"member {member_id} does not exist", code="member_not_found")
-    if not row["has_account"]:
-        raise NotFound(f"member {member_id} has no points account", code="member_not_found")
-    body: str = row["body"]
+    body: str = (await _row(driver, VIEW_SQL, member_id, links))["body"]
     return body

@@ -66,8 +66,6 @@ CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the
 # out of branches and other triggers' conditions): ids, keys, kinds and numbers, never personal data.
 TRIGGER_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "survey_answered": ("event.score", "event.survey", "event.kind"),
-    "ticket_opened": ("event.category", "event.priority", "event.channel"),
-    "ticket_closed": ("event.category", "event.priority", "event.channel"),
 }
 _EVENT_FIELDS = frozenset(name for names in TRIGGER_EVENT_FIELDS.values() for name in names)
 # A custom member field (services.members.fields), by its key; journeys.check refuses undefined and personal ones.

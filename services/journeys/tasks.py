@@ -17,9 +17,18 @@ from services.platform.audit import Actor
 
 
 async def create(
-    session: AsyncSession, *, member_id: uuid.UUID, title: str, assignee_role: str, due_days: int, source_key: str
+    session: AsyncSession,
+    *,
+    member_id: uuid.UUID,
+    title: str,
+    assignee_role: str,
+    due_days: int = 0,
+    source_key: str,
+    due_at: datetime | None = None,
+    assignee: str | None = None,
 ) -> uuid.UUID:
-    """Create a task once per source key (a retried journey step finds the task it made)."""
+    """Create a task once per source key (a retried journey step finds the task it made). Due `due_days` from
+    now, or at `due_at`; for one person of the role when `assignee` names them (a ticket's, a queue's lead)."""
     task_id = uuid7()
     await session.execute(
         insert(StaffTask)
@@ -28,8 +37,9 @@ async def create(
             member_id=member_id,
             title=title,
             assignee_role=assignee_role,
+            assignee=assignee,
             status="open",
-            due_at=datetime.now(UTC) + timedelta(days=due_days),
+            due_at=due_at or datetime.now(UTC) + timedelta(days=due_days),
             source_key=source_key,
         )
         .on_conflict_do_nothing(index_elements=["source_key"])

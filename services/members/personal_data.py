@@ -57,6 +57,7 @@ _ACCOUNT = "account_id IN (SELECT id FROM ledger_accounts WHERE member_id = :mem
 _TRANSACTION = "transaction_id IN (SELECT id FROM ledger_transactions WHERE member_id = :member_id)"
 _DEFINITION = "a definition written by staff for many members; conditions name values, not a person"
 _STAFF = "names a staff API key, not a member"
+_STAFF_PERSON = "names a member of staff (an assignee, a queue's lead), not a member"
 _ERROR = "a system error message; workflow and provider errors carry ids only"
 # Behaviour events whose properties the shop fills freely (services.intake.events.EventType); the events the
 # system records itself (orders, tiers) hold ids and amounts only.
@@ -126,7 +127,7 @@ INVENTORY: dict[str, Table] = {
     "staff_tasks": Table(
         member=_MEMBER,
         personal={"title": Personal(Treatment.REDACT, "a note for staff about the person")},
-        explained={"done_by": _STAFF, "source_key": "the journey step that created it"},
+        explained={"done_by": _STAFF, "assignee": _STAFF_PERSON, "source_key": "the step or ticket that made it"},
         plain=_plain("id member_id assignee_role status due_at created_at done_at"),
     ),
     "approvals": Table(
@@ -149,6 +150,37 @@ INVENTORY: dict[str, Table] = {
             "id member_id reward_id points status hold_id ledger_transaction_id requested_by_key "
             "created_at updated_at completed_at"
         ),
+    ),
+    # Service tickets: what the member wrote and what staff replied is free text about the person.
+    "tickets": Table(
+        member=_MEMBER,
+        personal={
+            "subject": Personal(Treatment.REDACT, "free text about the person's request"),
+            "description": Personal(Treatment.REDACT, "free text about the person's request"),
+        },
+        explained={
+            "category": "a category code from the helpdesk",
+            "breach": "which SLA was missed",
+            "assignee": _STAFF_PERSON,
+            "opened_by": _STAFF,
+        },
+        plain=_plain(
+            "id member_id channel priority status queue_id first_response_due_at resolution_due_at "
+            "first_response_at breached_at opened_at closed_at reopened_at closings updated_at"
+        ),
+    ),
+    "ticket_events": Table(
+        member="ticket_id IN (SELECT id FROM tickets WHERE member_id = :member_id)",
+        personal={"body": Personal(Treatment.REDACT, "a reply from or to the person: free text about them")},
+        explained={
+            "author": "a staff key's name (also when it relays the member's reply) or memberflow",
+            "assignee": _STAFF_PERSON,
+            "event_key": "built from ids",
+        },
+        plain=_plain("id ticket_id kind author_type from_status to_status created_at"),
+    ),
+    "ticket_surveys_due": Table(
+        member=_MEMBER, plain=_plain("ticket_id closing member_id due_at picked_up_at created_at")
     ),
     "idempotency_records": Table(
         # The stored answer to creating this member repeats the profile; other answers hold ids and amounts.
@@ -264,12 +296,17 @@ INVENTORY: dict[str, Table] = {
     "api_keys": Table(
         member=None,
         explained={"name": _STAFF, "key_hash": "a hash of a secret"},
-        plain=_plain("id role prefix source created_at revoked_at expires_at last_used_at"),
+        plain=_plain("id role prefix source personal_data created_at revoked_at expires_at last_used_at"),
     ),
     "auth_failures": Table(
         member=None,
         explained={"source": "the network address failed sign-ins came from, kept for the rate-limit window"},
         plain=_plain("window_start failures"),
+    ),
+    "care_queues": Table(
+        member=None,
+        explained={"name": "a team's name", "lead": _STAFF_PERSON},
+        plain=_plain("id code role created_at"),
     ),
     "member_fields": Table(
         member=None,
@@ -389,7 +426,7 @@ INVENTORY: dict[str, Table] = {
         member=None,
         explained={
             "payload": "workflow inputs, which carry ids only (tests/platform/test_history_privacy.py)",
-            "search_attributes": "member id, journey kind, campaign id, step",
+            "search_attributes": "member id, ticket id, journey kind, campaign id, step",
             "last_error": _ERROR,
         },
         plain=_plain(

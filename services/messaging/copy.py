@@ -274,6 +274,25 @@ ask again.</p>""",
 <p>感谢您对{{ brand }}的支持，祝您使用愉快！</p>""",
         ),
     },
+    # Transactional: a service ticket opened. `data` carries ticket_ref, priority, first_response_hours and
+    # resolution_hours (from the SLA of its priority); never the ticket's own text.
+    ("ticket_confirmation", "email"): {
+        "en": Copy(
+            "We received your request (ref. {{ data.ticket_ref | default('') }})",
+            """<h1>Thank you, we are on it</h1>
+<p>We received your request{% if data.ticket_ref is defined %} and gave it the reference
+<strong>{{ data.ticket_ref }}</strong>{% endif %}.{% if data.first_response_hours is defined %} A member of our
+team will reply within {{ data.first_response_hours }} hours{% if data.resolution_hours is defined %}, and we
+aim to resolve it within {{ data.resolution_hours }} hours{% endif %}.{% endif %}</p>
+<p>Reply to this email if there is anything you would like to add.</p>""",
+        ),
+        "zh-CN": Copy(
+            "我们已收到您的服务请求（编号 {{ data.ticket_ref | default('') }}）",
+            """<h1>感谢您的反馈，我们正在处理</h1>
+<p>我们已收到您的服务请求{% if data.ticket_ref is defined %}，编号为<strong>{{ data.ticket_ref }}</strong>{% endif %}。{% if data.first_response_hours is defined %}我们的客服将在{{ data.first_response_hours }}小时内回复您{% if data.resolution_hours is defined %}，并力争在{{ data.resolution_hours }}小时内为您解决{% endif %}。{% endif %}</p>
+<p>如需补充信息，请直接回复这封邮件。</p>""",
+        ),
+    },
     # Transactional: a portal sign-in code (`sign_in_code`, derived by the send activity; masked in the log).
     ("portal_sign_in_code", "email"): {
         "en": Copy(

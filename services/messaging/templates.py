@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -283,9 +284,10 @@ async def preview(
     marketing: bool,
     brand: str,
     public_url: str,
+    shown: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Rendered:
     """Render a template for a member as it would be sent; the unsubscribe link is a placeholder, so a
-    click in a preview cannot opt the member out."""
+    click in a preview cannot opt the member out. `shown` masks the variables for the caller's view."""
     member = (await session.execute(select(Member).where(Member.id == member_id))).scalar_one_or_none()
     if member is None:
         raise NotFound(f"member {member_id} does not exist", code="member_not_found")
@@ -301,6 +303,8 @@ async def preview(
     variables = await template_variables(
         session, member, coupon_code=coupon_code, data=data, brand=brand, extra=placeholders
     )
+    if shown is not None:
+        variables = shown(variables)
     link = public_url.rstrip("/") + PREVIEW_UNSUBSCRIBE_PATH
     try:
         return render(found, variables, marketing=marketing, unsubscribe_url=link, brand=brand)

@@ -71,10 +71,12 @@ async def create(
     role: Role,
     source: str = "api",
     expires_at: datetime | None = None,
+    personal_data: bool | None = None,
     actor: Actor | None = None,
 ) -> IssuedKey:
     """A new key; `expires_at` must lie in the future. Audited as `key.create` (name, role and expiry, never
-    the secret) when an `actor` issues it (the command line and the bootstrap key pass none)."""
+    the secret) when an `actor` issues it (the command line and the bootstrap key pass none). `personal_data`
+    (may reveal unmasked personal data) defaults to true for admin keys only."""
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise InvalidInput(
             "expires_at must be in the future",
@@ -89,6 +91,7 @@ async def create(
         prefix=_display_prefix(secret),
         source=source,
         expires_at=expires_at,
+        personal_data=role is Role.ADMIN if personal_data is None else personal_data,
     )
     session.add(key)
     await session.flush()
@@ -283,6 +286,7 @@ async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
         existing.revoked_at = None
         existing.expires_at = None
         existing.role = Role.ADMIN.value
+        existing.personal_data = True
         await session.flush()
         return False
     session.add(
@@ -292,6 +296,7 @@ async def ensure_bootstrap_admin(session: AsyncSession, secret: str) -> bool:
             key_hash=digest,
             prefix=_display_prefix(secret),
             source="bootstrap",
+            personal_data=True,
         )
     )
     await session.flush()

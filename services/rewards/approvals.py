@@ -260,6 +260,7 @@ async def mark_shipped(session: AsyncSession, redemption_id: uuid.UUID, *, track
 class InboxItem:
     approval: Approval
     redemption: Redemption
+    member: Member  # shown through services.privacy.masking: the inbox masks contact data
     reward_name: str
     tier: str
     lifetime_spend: str
@@ -321,6 +322,7 @@ async def inbox(session: AsyncSession, *, status: str | None, limit: int) -> lis
             InboxItem(
                 approval=approval,
                 redemption=redemption,
+                member=member,
                 reward_name=reward_name,
                 tier=member.tier,
                 lifetime_spend=str(member.lifetime_spend),

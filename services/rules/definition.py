@@ -43,12 +43,12 @@ TRIGGERS = (
     "cart_abandoned",
     "shared",
     "tier_changed",
-    "birthday",
-    "inactive_days",
-    # Care (services.care): a survey answered; a service ticket opened or closed.
-    "survey_answered",
     "ticket_opened",
     "ticket_closed",
+    "birthday",
+    "inactive_days",
+    # Care (services.care): a survey answered.
+    "survey_answered",
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
@@ -61,11 +61,11 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "birthday": ("event.days_before",),
     # score: 0-10 (NPS), 1-5 (CSAT), none for a custom survey; survey: its key; kind: nps, csat or custom.
     "survey_answered": ("event.score", "event.survey", "event.kind"),
-    "ticket_opened": ("event.category", "event.priority", "event.channel"),
-    "ticket_closed": ("event.category", "event.priority", "event.channel"),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
-PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in ("order_completed", "tier_changed", *TIME_TRIGGERS))
+# The service tickets' triggers (services.care.triggers) carry the ticket's id only: no event fields to test.
+_SYSTEM_TRIGGERS = ("order_completed", "tier_changed", "ticket_opened", "ticket_closed", *TIME_TRIGGERS)
+PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in _SYSTEM_TRIGGERS)
 _ATTRIBUTE = re.compile(r"^attributes\.[A-Za-z0-9_]{1,64}$")
 _PROPERTY = re.compile(r"^event\.properties\.[A-Za-z0-9_]{1,64}$")
 MAX_CONDITION_DEPTH = 10

@@ -14,13 +14,21 @@ from api.schemas.members import Member360Out
 from core.settings import Settings
 from models import Message
 from services.analytics import member360
+from services.platform.api_keys import Role
+from services.privacy.masking import View
 from tests.support.helpers import ApiClient, assert_error, new_member_id, order_body
 
+SHOP = View(Role.INTEGRATION)  # the `shop` fixture's key: its role's masks
 
-async def _orm_view(sessions: async_sessionmaker[AsyncSession], settings: Settings, member_id: str) -> dict[str, Any]:
+
+async def _orm_view(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, member_id: str, shown: View = SHOP
+) -> dict[str, Any]:
     async with sessions() as session:
         view = await member360.view(session, uuid.UUID(member_id))
-    out = Member360Out.of_view(view, temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace)
+    out = Member360Out.of_view(
+        view, temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace, view=shown
+    )
     return out.model_dump(mode="json")
 
 
@@ -58,7 +66,7 @@ async def _add_messages(sessions: async_sessionmaker[AsyncSession], member_id: s
 
 
 async def test_the_one_statement_document_equals_the_orm_view(
-    shop: ApiClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
+    shop: ApiClient, admin: ApiClient, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     member_id = await new_member_id(shop, tags=["vip", "tea"], consent={"email": True, "sms": True})
     placed = ["2026-01-15T10:30:00Z", "2026-01-16T08:00:00.250000Z"] + [
@@ -74,6 +82,8 @@ async def test_the_one_statement_document_equals_the_orm_view(
     assert response.headers["content-type"] == "application/json"
     served = response.json()
     assert served == await _orm_view(sessions, settings, member_id)
+    revealed = await admin.get(f"/api/v1/members/{member_id}", params={"unmasked": "true"})
+    assert revealed.json() == await _orm_view(sessions, settings, member_id, View(Role.ADMIN, unmasked=True))
     # The content itself, so that the comparison cannot pass on two empty documents.
     assert len(served["recent_orders"]) == 10
     assert served["recent_orders"][0]["placed_at"] == "2026-02-11T09:15:00.000001Z"

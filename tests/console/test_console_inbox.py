@@ -54,7 +54,11 @@ async def test_approve_from_the_inbox_spends_the_held_points(
         assert inbox.status_code == 200
         card = _card(inbox.text, task.id)
         assert "6,000 points" in card
-        assert "Zhang Wei" in card
+        # The member as an approver's view shows them (services.privacy.masking): recognisable, not readable.
+        assert "Z*" in card
+        assert "Zhang Wei" not in card
+        assert '<dd class="member-phone">138****8000</dd>' in card
+        assert "+8613800138000" not in card
         assert "account created 0 day(s) before the request" in card  # a risk hint
         assert "4,000 (after the hold)" in card
         token = csrf(inbox.text)

@@ -216,7 +216,7 @@ async def test_delete_with_values_is_409_unless_forced_which_removes_the_values(
     admin: ApiClient, shop: ApiClient, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     field = await define_field(admin, "boolean")
-    other = await define_field(admin, "text")
+    other = await define_field(admin, "text", personal_data=False)
     holder = await create_member(shop, attributes={field["key"]: True, other["key"]: "kept"})
     bystander = await create_member(shop, attributes={other["key"]: "untouched"})
     url = f"/api/v1/member-fields/{field['key']}"

@@ -184,6 +184,11 @@ async def _erase_in_the_console_quoting_the_name(stage: Stage, person: Person) -
     return await person.act("POST", f"/console/members/{member_id}/erase", data=form)
 
 
+async def _close_a_closed_ticket(stage: Stage, person: Person) -> httpx.Response:
+    ticket_id = await setup.ticket(stage, closed=True)
+    return await person.act("POST", f"/api/v1/tickets/{ticket_id}/close")
+
+
 REFUSALS = {
     "erasure whose reason repeats the name": (Role.ADMIN, "api", _erase_quoting_the_name, 422),
     "debit beyond the balance": (Role.ADMIN, "api", _debit_beyond_the_balance, 409),
@@ -191,6 +196,7 @@ REFUSALS = {
     "approving what was decided": (Role.APPROVER, "api", _approve_what_another_approver_decided, 409),
     "starting a cancelled campaign": (Role.MARKETER, "api", _start_a_cancelled_campaign, 409),
     "publishing an invalid journey": (Role.MARKETER, "api", _publish_an_invalid_journey, 422),
+    "closing a closed ticket": (Role.OPS, "api", _close_a_closed_ticket, 409),
     "console rejection without a reason": (Role.APPROVER, "console", _reject_in_the_inbox_without_a_reason, 422),
     "console erasure quoting the name": (Role.ADMIN, "console", _erase_in_the_console_quoting_the_name, 422),
 }

@@ -195,8 +195,16 @@ async def test_the_console_key_page_makes_lists_and_revokes(
     assert key.source == "console"
     assert key.role == "marketer"
     assert key.expires_at is not None
+    assert key.personal_data is False  # a marketer key's default
     row = made.text[made.text.index(f'data-key-id="{key.id}"') :]
     assert "expires in 5 days" in row[: row.index("</tr>")]
+    assert ">masked<" in row[: row.index("</tr>")]
+    granted_name = f"console-{uuid.uuid4().hex[:6]}"
+    form = {"csrf_token": csrf(page.text), "name": granted_name, "role": "ops", "personal_data": "yes"}
+    assert (await http.post("/console/keys", data=form)).status_code == 201
+    async with sessions() as session:
+        granted = (await session.execute(select(ApiKey).where(ApiKey.name == granted_name))).scalar_one()
+    assert granted.personal_data is True
     bad = await http.post(
         "/console/keys", data={"csrf_token": csrf(page.text), "name": "x", "role": "ops", "expires_in_days": "soon"}
     )

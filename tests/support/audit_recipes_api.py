@@ -3,6 +3,8 @@ must write (tests/platform/test_audit_trail.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.platform.api_keys import Role
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
@@ -10,6 +12,7 @@ from tests.support.coupons import template_body
 from tests.support.helpers import member_body
 from tests.support.imports import members_csv, prefix
 from tests.support.surveys import nps_body
+from tests.support.tickets import ticket_body
 
 
 @recipe("POST /api/v1/members", Role.MARKETER, shop_silent=True)
@@ -327,3 +330,54 @@ async def survey_delete(stage: Stage, person: Person) -> Expected:
     made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
     ok(await person.act("DELETE", f"/api/v1/surveys/{made['key']}"))
     return Expected("survey.delete", "survey", made["id"])
+
+
+# Service tickets: a person's ticket changes are audited; the helpdesk's (the integration key) are its traffic,
+# kept in the ticket and its history, so the same recipes as the integration key write nothing.
+
+
+@recipe("POST /api/v1/ticket-queues", Role.ADMIN)
+async def ticket_queue_create(stage: Stage, person: Person) -> Expected:
+    code = setup.fresh("q").replace("_", "-")
+    body = {"code": code, "name": f"Care {code}", "lead": setup.fresh("lead")}
+    made = ok(await person.act("POST", "/api/v1/ticket-queues", json=body))
+    return Expected("queue.create", "care_queue", made.json()["id"])
+
+
+@recipe("POST /api/v1/tickets", Role.OPS, shop_silent=True)
+async def ticket_open(stage: Stage, person: Person) -> Expected:
+    body = ticket_body(await setup.member(stage), await setup.ticket_queue(stage))
+    made = ok(await person.act("POST", "/api/v1/tickets", json=body))
+    return Expected("ticket.open", "ticket", made.json()["id"])
+
+
+async def _ticket_command(stage: Stage, person: Person, call: str, action: str, body: Any = None) -> Expected:
+    """`call` on a routed ticket (a closed one for a reopen), audited as `ticket.{action}`."""
+    ticket_id = await setup.ticket(stage, closed=call == "reopen")
+    ok(await person.act("POST", f"/api/v1/tickets/{ticket_id}/{call}", json=body))
+    return Expected(f"ticket.{action}", "ticket", ticket_id)
+
+
+@recipe("POST /api/v1/tickets/{ticket_id}/replies", Role.OPS, shop_silent=True)
+async def ticket_reply(stage: Stage, person: Person) -> Expected:
+    return await _ticket_command(stage, person, "replies", "reply", {"body": "A new tin is on its way."})
+
+
+@recipe("POST /api/v1/tickets/{ticket_id}/status", Role.OPS, shop_silent=True)
+async def ticket_status(stage: Stage, person: Person) -> Expected:
+    return await _ticket_command(stage, person, "status", "status", {"status": "waiting_on_member"})
+
+
+@recipe("POST /api/v1/tickets/{ticket_id}/assign", Role.OPS, shop_silent=True)
+async def ticket_assign(stage: Stage, person: Person) -> Expected:
+    return await _ticket_command(stage, person, "assign", "assign", {"assignee": "Wang Fang"})
+
+
+@recipe("POST /api/v1/tickets/{ticket_id}/close", Role.OPS, shop_silent=True)
+async def ticket_close(stage: Stage, person: Person) -> Expected:
+    return await _ticket_command(stage, person, "close", "close")
+
+
+@recipe("POST /api/v1/tickets/{ticket_id}/reopen", Role.OPS, shop_silent=True)
+async def ticket_reopen(stage: Stage, person: Person) -> Expected:
+    return await _ticket_command(stage, person, "reopen", "reopen")

@@ -249,3 +249,13 @@ async def console_key_revoke(stage: Stage, person: Person) -> Expected:
     key_id = made.json()["id"]
     ok(await person.act("POST", f"/console/keys/{key_id}/revoke", data={}))
     return Expected("key.revoke", "api_key", key_id)
+
+
+# Service tickets
+
+
+@recipe("POST /console/tickets/{ticket_id}/{action}", Role.OPS)
+async def console_ticket_command(stage: Stage, person: Person) -> Expected:
+    ticket_id = await setup.ticket(stage)
+    ok(await person.act("POST", f"/console/tickets/{ticket_id}/assign", data={"assignee": "Chen Jie"}))
+    return Expected("ticket.assign", "ticket", ticket_id)

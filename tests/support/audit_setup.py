@@ -1,5 +1,6 @@
 """What the audit recipes prepare before their one change, made with the stage's own keys or services (whose
-entries are not the person's): members, journeys, segments, campaigns, tasks, runs, parked outbox rows."""
+entries are not the person's): members, journeys, segments, campaigns, tasks, runs, parked outbox rows,
+ticket queues and tickets."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from services import journeys
 from tests.support.audit_trail import Stage, ok
 from tests.support.console import pending_redemption
 from tests.support.helpers import member_body
+from tests.support.tickets import routed, ticket_body
 
 
 def fresh(prefix: str) -> str:
@@ -142,3 +144,22 @@ async def approval(stage: Stage) -> str:
     """An approval task waiting in the inbox (the RedemptionApproval workflow runs on the module's workers)."""
     task = await pending_redemption(stage.shop, stage.admin, stage.sessions)
     return str(task.id)
+
+
+async def ticket_queue(stage: Stage) -> str:
+    """A queue of its own (queues are global rows); its code."""
+    code = fresh("q").replace("_", "-")
+    body = {"code": code, "name": f"Care {code}", "lead": fresh("lead")}
+    ok(await stage.admin.post("/api/v1/ticket-queues", json=body))
+    return code
+
+
+async def ticket(stage: Stage, *, closed: bool = False) -> str:
+    """A ticket the helpdesk (the shop's integration key, whose calls write no entry) opened, once its workflow
+    has routed it and takes commands; closed by the admin when asked."""
+    member_id, queue = await member(stage), await ticket_queue(stage)
+    ticket_id = str(ok(await stage.shop.post("/api/v1/tickets", json=ticket_body(member_id, queue))).json()["id"])
+    await routed(stage.temporal, ticket_id)
+    if closed:
+        ok(await stage.admin.post(f"/api/v1/tickets/{ticket_id}/close"))
+    return ticket_id

@@ -69,10 +69,17 @@ from workflows.contracts.names import (
     RULE_SCAN_ID,
     RULE_SCAN_WORKFLOW,
     SEARCH_ATTRIBUTES,
+    SERVICE_TICKET_WORKFLOW,
     SHIPPED_UPDATE,
     START_STEP,
     STATUS_QUERY,
     SURVEY_INVITE_WORKFLOW,
+    TICKET_ASSIGN_UPDATE,
+    TICKET_CLOSE_UPDATE,
+    TICKET_ID,
+    TICKET_REOPEN_UPDATE,
+    TICKET_REPLY_UPDATE,
+    TICKET_STATUS_UPDATE,
     WORKFLOW_NAMES,
     Id,
     campaign_member_workflow_id,
@@ -81,6 +88,7 @@ from workflows.contracts.names import (
     journey_workflow_id,
     redemption_workflow_id,
     rule_message_workflow_id,
+    ticket_workflow_id,
 )
 from workflows.contracts.portal import (
     PortalCodeInput,
@@ -113,6 +121,14 @@ from workflows.contracts.surveys import (
     SurveyInviteStatus,
     survey_invite_start,
     survey_invite_workflow_id,
+)
+from workflows.contracts.tickets import (
+    TICKET_JOURNEY_KIND,
+    WORKING_STATUSES,
+    TicketCommand,
+    TicketInput,
+    TicketStatus,
+    ticket_start,
 )
 
 __all__ = [
@@ -209,4 +225,18 @@ __all__ = [
     "rule_message_workflow_id",
     "rule_scan_start",
     "search_attributes",
+    "SERVICE_TICKET_WORKFLOW",
+    "TICKET_ASSIGN_UPDATE",
+    "TICKET_CLOSE_UPDATE",
+    "TICKET_ID",
+    "TICKET_JOURNEY_KIND",
+    "TICKET_REOPEN_UPDATE",
+    "TICKET_REPLY_UPDATE",
+    "TICKET_STATUS_UPDATE",
+    "TicketCommand",
+    "TicketInput",
+    "TicketStatus",
+    "WORKING_STATUSES",
+    "ticket_start",
+    "ticket_workflow_id",
 ]

@@ -19,6 +19,7 @@ JOURNEY_SCAN_WORKFLOW = "DailyScanWorkflow"
 RULE_SCAN_WORKFLOW = "RuleScanWorkflow"
 LEDGER_MAINTENANCE_WORKFLOW = "LedgerMaintenanceWorkflow"
 BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
+SERVICE_TICKET_WORKFLOW = "ServiceTicket"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 WORKFLOW_NAMES = frozenset(
@@ -31,6 +32,7 @@ WORKFLOW_NAMES = frozenset(
         RULE_SCAN_WORKFLOW,
         LEDGER_MAINTENANCE_WORKFLOW,
         BULK_IMPORT_WORKFLOW,
+        SERVICE_TICKET_WORKFLOW,
         PORTAL_SIGN_IN_CODE_WORKFLOW,
         SURVEY_INVITE_WORKFLOW,
     }
@@ -47,6 +49,12 @@ CANCEL_SIGNAL = "cancel"
 DECIDE_UPDATE = "decide"  # redemption approvals
 CANCEL_UPDATE = "cancel"
 SHIPPED_UPDATE = "shipped"
+# service tickets: each takes a contracts.TicketCommand and answers with the ticket's TicketStatus
+TICKET_REPLY_UPDATE = "reply"
+TICKET_STATUS_UPDATE = "set_status"
+TICKET_ASSIGN_UPDATE = "assign"
+TICKET_CLOSE_UPDATE = "close"
+TICKET_REOPEN_UPDATE = "reopen"
 
 # --- search attributes (Keyword; the worker registers them where missing) ------------------------------------
 
@@ -54,7 +62,8 @@ MEMBER_ID = SearchAttributeKey.for_keyword("MemberId")
 JOURNEY_KIND = SearchAttributeKey.for_keyword("JourneyKind")
 CAMPAIGN_ID = SearchAttributeKey.for_keyword("CampaignId")
 JOURNEY_STEP = SearchAttributeKey.for_keyword("JourneyStep")
-SEARCH_ATTRIBUTES = (MEMBER_ID, JOURNEY_KIND, CAMPAIGN_ID, JOURNEY_STEP)
+TICKET_ID = SearchAttributeKey.for_keyword("TicketId")
+SEARCH_ATTRIBUTES = (MEMBER_ID, JOURNEY_KIND, CAMPAIGN_ID, JOURNEY_STEP, TICKET_ID)
 START_STEP = "start"  # JourneyStep of a run that has not entered a step yet
 
 # --- workflow ids (from business ids, so a duplicate trigger finds the run instead of starting another) -------
@@ -84,6 +93,10 @@ def campaign_schedule_id(campaign_id: Id) -> str:
 
 def redemption_workflow_id(redemption_id: Id) -> str:
     return f"redemption-{redemption_id}"
+
+
+def ticket_workflow_id(ticket_id: Id) -> str:
+    return f"ticket-{ticket_id}"
 
 
 def rule_message_workflow_id(rule_id: Id, version: int, event_key: str) -> str:

@@ -1,7 +1,7 @@
 """surveys: definitions (NPS, CSAT, custom questions), sends to members and their answers
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-09 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0022"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

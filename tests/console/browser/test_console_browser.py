@@ -61,7 +61,11 @@ async def test_an_approver_approves_a_redemption_and_sees_the_points_change(
     await tab.get_by_role("link", name="Inbox").click()
     card = tab.locator(f"#approval-{pending['approval_id']}")
     await expect(card).to_contain_text("6,000 points")
-    await expect(card).to_contain_text("Chen Jing 陈静")
+    # The approver's view of the member (services.privacy.masking): the first character, the masked phone.
+    await expect(card.locator("dd").first).to_contain_text("C*")
+    await expect(card.locator(".member-phone")).to_have_text("138****8000")
+    await expect(card.locator(".member-email")).to_contain_text("***@example.com")
+    await expect(card).not_to_contain_text("Chen Jing")
     await expect(card.locator(".hints")).to_contain_text("account created 0 day(s) before the request")
     await tab.screenshot(path=screenshots / "inbox.png")
     await card.get_by_label("Note for the audit log (optional)").fill("known customer")
