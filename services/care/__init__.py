@@ -7,6 +7,7 @@ from services.care.answers import Answer, validate_answer
 from services.care.commands import command, send_update
 from services.care.queues import QueueCreate
 from services.care.sla import Clock, clock
+from services.care.survey_builtins import TICKET_CSAT, seed_builtin_surveys
 from services.care.survey_defs import (
     Question,
     SurveyCreate,
@@ -43,6 +44,7 @@ from services.care.tickets import (
 
 __all__ = [
     "SURVEY_ANSWERED",
+    "TICKET_CSAT",
     "AlreadyAnswered",
     "Answer",
     "Channel",
@@ -72,6 +74,7 @@ __all__ = [
     "queue_board",
     "queue_counts",
     "remove_survey",
+    "seed_builtin_surveys",
     "send_survey",
     "send_update",
     "update_survey",

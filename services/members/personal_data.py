@@ -180,7 +180,8 @@ INVENTORY: dict[str, Table] = {
         plain=_plain("id ticket_id kind author_type from_status to_status created_at"),
     ),
     "ticket_surveys_due": Table(
-        member=_MEMBER, plain=_plain("ticket_id closing member_id due_at picked_up_at created_at")
+        member=_MEMBER,
+        plain=_plain("ticket_id closing member_id due_at picked_up_at survey_send_id skipped created_at"),
     ),
     "idempotency_records": Table(
         # The stored answer to creating this member repeats the profile; other answers hold ids and amounts.

@@ -1,4 +1,5 @@
-"""surveys: definitions (NPS, CSAT, custom questions), sends to members and their answers
+"""surveys: definitions (NPS, CSAT, custom questions), sends to members and their answers; what became of a
+closed ticket's survey (the send, or why none)
 
 Revision ID: 0022
 Revises: 0020
@@ -75,9 +76,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_survey_answers_survey_answered", "survey_answers", ["survey_id", "answered_at"])
     op.create_index("ix_survey_answers_member", "survey_answers", ["member_id"])
+    op.add_column("ticket_surveys_due", sa.Column("survey_send_id", sa.Uuid(), nullable=True))
+    op.add_column("ticket_surveys_due", sa.Column("skipped", sa.String(length=40), nullable=True))
+    op.create_foreign_key(
+        op.f("fk_ticket_surveys_due_survey_send_id_survey_sends"),
+        "ticket_surveys_due",
+        "survey_sends",
+        ["survey_send_id"],
+        ["id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_constraint(
+        op.f("fk_ticket_surveys_due_survey_send_id_survey_sends"), "ticket_surveys_due", type_="foreignkey"
+    )
+    op.drop_column("ticket_surveys_due", "skipped")
+    op.drop_column("ticket_surveys_due", "survey_send_id")
     op.drop_index("ix_survey_answers_member", table_name="survey_answers")
     op.drop_index("ix_survey_answers_survey_answered", table_name="survey_answers")
     op.drop_table("survey_answers")
