@@ -34,6 +34,7 @@ from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
 from activities.rules import RuleActivities
+from activities.surveys import SurveyActivities
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, WorkerSettings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
@@ -132,6 +133,7 @@ def build_worker(
             *CampaignActivities(sessions, client).all(),
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
+            *SurveyActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
         ],
         **(worker_options(settings.worker) | options),

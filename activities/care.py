@@ -1,6 +1,7 @@
 """Activities of the ServiceTicket workflow: read the ticket as it opened, route it, apply an accepted command,
-flag a missed SLA, record a survey due. Each commits once and is idempotent by the key the workflow gives; each
-answers with the ticket's state in ids, statuses and times (never its subject, description or replies)."""
+flag a missed SLA, record a survey due and send it. Each commits once and is idempotent by the key the workflow
+gives; each answers with the ticket's state in ids, statuses and times (never its subject, description or
+replies)."""
 
 from __future__ import annotations
 
@@ -137,8 +138,15 @@ class CareActivities:
     @activity.defn(name="care.survey_due")
     async def survey_due(self, inp: SurveyDueInput) -> None:
         async with self._sessions() as session:
-            await steps.survey_due(session, uuid.UUID(inp.ticket_id), inp.closing, inp.at)
-            await session.commit()
+            await steps.survey_due(
+                session,
+                uuid.UUID(inp.ticket_id),
+                inp.closing,
+                inp.at,
+                survey_key=self._care.ticket_survey,
+                task_queue=self._task_queue,
+            )
+            await self._commit(session)  # the survey's invitation workflow starts at once
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.load, self.route, self.apply, self.breach, self.survey_due]

@@ -47,6 +47,7 @@ from api.routes import (
     rewards,
     rules,
     segments,
+    surveys,
     tickets,
     tiers,
 )
@@ -163,6 +164,7 @@ def create_app(
         segments.router,
         campaigns.router,
         rules.router,
+        surveys.router,
         kpis.router,
         messages.router,
         messages.unsubscribe_router,

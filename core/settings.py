@@ -177,6 +177,8 @@ class PortalSettings(BaseModel):
     check_in_streak_bonus: int = Field(default=50, ge=0, le=1_000_000)
     # The time zone of members who sign up on the registration page (their local day for check-ins).
     signup_timezone: str = Field(default="UTC", max_length=64)
+    # A survey's answer link (`{{ survey_link }}` in a survey invitation) works this many days after it was sent.
+    survey_link_days: int = Field(default=14, ge=1, le=90)
 
     @model_validator(mode="after")
     def _own_origin_logo(self) -> PortalSettings:
@@ -218,11 +220,13 @@ def _default_sla() -> dict[str, SlaTarget]:
 
 class CareSettings(BaseModel):
     """Service tickets: the SLA per priority, how long a closed ticket may be reopened, when the survey is due
-    after a close, and the queue a ticket goes to when its caller names none."""
+    after a close and which survey it is (the built-in CSAT survey; empty sends none), and the queue a ticket
+    goes to when its caller names none."""
 
     sla: dict[str, SlaTarget] = Field(default_factory=_default_sla)
     reopen_days: float = Field(default=7, ge=0, le=365)
     survey_delay_hours: float = Field(default=24, ge=0, le=24 * 90)
+    ticket_survey: str = Field(default="ticket_csat", pattern=r"^([a-z][a-z0-9_]{0,63})?$")
     default_queue: str = "general"
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ from models.portal import PortalSession, PortalSignInCode, PortalSource
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
+from models.surveys import Survey, SurveyAnswer, SurveySend
 from models.tiers import Tier
 
 __all__ = [
@@ -66,6 +67,9 @@ __all__ = [
     "RuleVersion",
     "Segment",
     "StaffTask",
+    "Survey",
+    "SurveyAnswer",
+    "SurveySend",
     "Ticket",
     "TicketEvent",
     "TicketSurveyDue",

@@ -86,8 +86,10 @@ class TicketEvent(Base):
 
 
 class TicketSurveyDue(Base):
-    """A closed ticket whose survey delay has passed: the survey engine sends one per row and marks it
-    `picked_up_at`. One row per closing, so a reopened and closed-again ticket asks again."""
+    """A closed ticket whose survey delay has passed: the survey is sent as the row is written and the row is
+    marked `picked_up_at`, with the send (`survey_send_id`) or why nothing was sent (`skipped`: the survey's key
+    is not set, or the survey is missing or inactive, or the member was erased). One row per closing, so a
+    reopened and closed-again ticket asks again."""
 
     __tablename__ = "ticket_surveys_due"
     __table_args__ = (Index("ix_ticket_surveys_due_waiting", "due_at", postgresql_where=text("picked_up_at IS NULL")),)
@@ -97,4 +99,6 @@ class TicketSurveyDue(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     picked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    survey_send_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("survey_sends.id"))
+    skipped: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_at_column()

@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         GrantPointsStep,
         IssueCouponStep,
         SendStep,
+        SendSurveyStep,
         TagStep,
         WaitForStep,
         WaitStep,
@@ -67,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.common import ACTIVITY_RETRY, send_message
 from workflows.common import ACTIVITY_TIMEOUT as SHORT  # the name the step code uses
 from workflows.journey_skeleton import welcome_skeleton
+from workflows.journey_survey import send_survey
 
 INTERPRETER_PATCH = "journey-interpreter-v1"
 # One local activity to begin, local activities for the steps' own work, progress written once per wait.
@@ -203,6 +205,10 @@ class JourneyWorkflow:
                     continue
                 case GrantPointsStep() | IssueCouponStep() | CreateTaskStep() | TagStep() | FlagStep():
                     await self._act(step)
+                case SendSurveyStep():
+                    assert self._input is not None
+                    status = await send_survey(step, self._input, self._key(step.id), self._activity)
+                    self._messages.append(f"{step.id}:survey_{status}")
                 case _:
                     raise ApplicationError(f"step {step.id!r} has no action this version can run", non_retryable=True)
             current = following.get("next")

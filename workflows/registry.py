@@ -9,6 +9,7 @@ from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
 from workflows.service_ticket import ServiceTicket
+from workflows.survey_invite import SurveyInviteWorkflow
 
 WORKFLOWS = (
     JourneyWorkflow,
@@ -21,4 +22,5 @@ WORKFLOWS = (
     BulkImportWorkflow,
     ServiceTicket,
     PortalSignInCodeWorkflow,
+    SurveyInviteWorkflow,
 )

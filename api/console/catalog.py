@@ -1,4 +1,4 @@
-"""What the console's builders may offer: the templates, coupons, events, tiers, tags and member fields that
+"""What the console's builders may offer: the templates, coupons, surveys, events, tiers, tags and member fields that
 exist, and for journey and rule conditions each field with its type and the operators that fit it.
 
 Pickers offer only what this catalog lists, so a marketer cannot pick a template that does not exist; the
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.member_fields import MemberFieldOut
 from models import Member, MemberField
-from services import journeys, messaging
+from services import care, journeys, messaging
 from services.definitions.conditions import FACT_TYPES, MEMBER_FACTS
 from services.journeys.definition import EVENTS
 from services.loyalty import tiers
@@ -69,8 +69,11 @@ EVENT_SPECS = {
     "event.direction": ("Tier change direction", "select"),
     "event.days": ("Days inactive", "days"),
     "event.days_before": ("Days before the birthday", "days"),
+    "event.score": ("Survey score", "number"),
+    "event.survey": ("Survey (key)", "text"),
+    "event.kind": ("Survey kind", "select"),
 }
-EVENT_OPTIONS = {"event.direction": ["up", "down"]}
+EVENT_OPTIONS = {"event.direction": ["up", "down"], "event.kind": ["nps", "csat", "custom"]}
 # How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).
 FIELD_TYPES = {
     "text": "text",
@@ -182,6 +185,12 @@ async def catalog(session: AsyncSession) -> dict[str, Any]:
         ],
         "coupon_templates": [{"code": row.code, "name": row.name} for row in await coupons.list_templates(session)],
         "journeys": [{"kind": row.kind, "name": row.name} for row in await journeys.list_journeys(session)],
+        # Only active surveys: a journey's send_survey step skips an inactive one.
+        "surveys": [
+            {"key": row.key, "kind": row.kind, "title": row.title_en}
+            for row in await care.list_surveys(session)
+            if row.active
+        ],
         "journey_events": list(EVENTS),
         "rule_triggers": [
             {"event": trigger, "params": _trigger_params(trigger), "properties": trigger in PROPERTY_TRIGGERS}

@@ -23,6 +23,7 @@ from api.console import (
     segment_builder,
     segments,
     sources,
+    surveys,
     tickets,
     voice,
 )
@@ -47,6 +48,7 @@ MODULES = (
     rules,
     messages,
     fields,
+    surveys,
     imports,
     voice,
     tickets,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from core.settings import CareSettings
 from models import Ticket, TicketEvent, TicketSurveyDue
-from services.care import queues, sla, tickets, triggers
+from services.care import queues, sla, ticket_surveys, tickets, triggers
 from services.care.tickets import DRAFT_REPLY, Status
 from services.journeys import tasks
 from workflows import contracts
@@ -166,15 +166,26 @@ async def breach(session: AsyncSession, ticket_id: uuid.UUID, kind: str, at: dat
     return ticket
 
 
-async def survey_due(session: AsyncSession, ticket_id: uuid.UUID, closing: int, at: datetime) -> None:
-    """The row the survey engine picks up (one per closing), and a line in the history."""
+async def survey_due(
+    session: AsyncSession, ticket_id: uuid.UUID, closing: int, at: datetime, *, survey_key: str, task_queue: str
+) -> None:
+    """The row of this closing's survey and a line in the history; the survey (`survey_key`, empty for none) is
+    sent as the row is first written, so a retry that finds the row sends nothing again."""
     ticket = await tickets.get(session, ticket_id)
-    await session.execute(
-        insert(TicketSurveyDue)
-        .values(ticket_id=ticket.id, closing=closing, member_id=ticket.member_id, due_at=at)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "closing"])
-    )
+    written = (
+        await session.execute(
+            insert(TicketSurveyDue)
+            .values(ticket_id=ticket.id, closing=closing, member_id=ticket.member_id, due_at=at)
+            .on_conflict_do_nothing(index_elements=["ticket_id", "closing"])
+            .returning(TicketSurveyDue.ticket_id)
+        )
+    ).scalar_one_or_none()
+    if written is not None:
+        row = await session.get(TicketSurveyDue, (ticket.id, closing))
+        assert row is not None  # written just above, in this transaction
+        await ticket_surveys.send_for(session, row, survey_key, at=at, task_queue=task_queue)
     await _line(session, ticket, "survey_due", f"{ticket.id}:survey:{closing}", at)
+    await session.flush()
 
 
 async def surveys_due(session: AsyncSession, *, limit: int = 100) -> list[TicketSurveyDue]:

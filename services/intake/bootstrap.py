@@ -1,14 +1,15 @@
-"""Product data every installation starts with: built-in journeys, their coupons, message templates and rules.
-Seeding is idempotent and never overwrites what marketers changed."""
+"""Product data every installation starts with: built-in journeys, their coupons, message templates, rules and
+surveys. Seeding is idempotent and never overwrites what marketers changed."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import journeys, messaging, rules
+from services import care, journeys, messaging, rules
 
 
 async def seed(session: AsyncSession) -> None:
     await messaging.seed_builtin_templates(session)
     await journeys.seed_builtins(session)
     await rules.seed_builtins(session)
+    await care.seed_builtin_surveys(session)

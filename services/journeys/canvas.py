@@ -18,6 +18,7 @@ from services.journeys.definition import (
     GrantPointsStep,
     IssueCouponStep,
     SendStep,
+    SendSurveyStep,
     TagStep,
     WaitForStep,
     WaitStep,
@@ -116,4 +117,6 @@ def summary(step: AnyStep) -> str:
             return f"Set {flag.set}" if flag.set else f"Clear {flag.clear}"
         case ExitStep():
             return "Exit"
+        case SendSurveyStep(send_survey=survey):
+            return f"{_CHANNELS[survey.channel]} · survey {survey.survey}"
     return step.action

@@ -1,7 +1,7 @@
 """Journey definitions: the data a marketer reads and edits, and its validation.
 
 A definition is a list of steps. Each step has an `id` and exactly one action (`send`, `wait`, `wait_for`,
-`branch`, `grant_points`, `issue_coupon`, `create_task`, `tag`, `flag`, `exit`); it continues with the
+`branch`, `grant_points`, `issue_coupon`, `create_task`, `tag`, `flag`, `exit`, `send_survey`); it continues with the
 next step in the list unless it names another (`next`, or `on_event`/`on_timeout` of a `wait_for`,
 `then`/`else` of a `branch`). Steps may not loop, so every run ends (services.journeys.validation checks).
 
@@ -56,10 +56,18 @@ EVENTS = (
     "review_posted",
     "birthday",
     "inactive",
+    # Care (services.care): a survey answered; a service ticket opened or closed.
+    "survey_answered",
     "ticket_opened",
     "ticket_closed",
 )
 CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the previous wait_for ended
+# What a trigger's event carries that its trigger condition may test (services.journeys.validation keeps these
+# out of branches and other triggers' conditions): ids, keys, kinds and numbers, never personal data.
+TRIGGER_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "survey_answered": ("event.score", "event.survey", "event.kind"),
+}
+_EVENT_FIELDS = frozenset(name for names in TRIGGER_EVENT_FIELDS.values() for name in names)
 # A custom member field (services.members.fields), by its key; journeys.check refuses undefined and personal ones.
 _ATTRIBUTE_FIELD = re.compile(r"^attributes\.[a-z][a-z0-9_]{0,63}$")
 
@@ -103,10 +111,15 @@ class Condition(Strict):
     @field_validator("field")
     @classmethod
     def _known_field(cls, value: str | None) -> str | None:
-        if value is not None and value not in CONDITION_FIELDS and not _ATTRIBUTE_FIELD.match(value):
+        if (
+            value is not None
+            and value not in CONDITION_FIELDS
+            and value not in _EVENT_FIELDS
+            and not _ATTRIBUTE_FIELD.match(value)
+        ):
             raise ValueError(
-                f"unknown field {value!r}: one of {', '.join(CONDITION_FIELDS)}, or attributes.<key> of a"
-                " custom member field"
+                f"unknown field {value!r}: one of {', '.join(CONDITION_FIELDS)}, attributes.<key> of a"
+                " custom member field, or in a trigger's condition an event field of the trigger"
             )
         return value
 
@@ -130,6 +143,14 @@ class BranchAction(Strict):
 
 class ExitAction(Strict):
     pass
+
+
+class SendSurveyAction(Strict):
+    """Send the member a survey (services.care): a transactional invitation with the signed link of its answer
+    page, recorded as a send of the journey (or of the campaign the run belongs to)."""
+
+    survey: Name
+    channel: Literal["email", "sms"] = "email"
 
 
 # --- steps: one model per kind, told apart by which kind's key the step has ------------------------------
@@ -202,6 +223,11 @@ class ExitStep(_Step):
     exit: ExitAction
 
 
+class SendSurveyStep(_Step):
+    action: ClassVar[str] = "send_survey"
+    send_survey: SendSurveyAction
+
+
 STEP_TYPES: tuple[type[_Step], ...] = (
     SendStep,
     WaitStep,
@@ -213,6 +239,7 @@ STEP_TYPES: tuple[type[_Step], ...] = (
     TagStep,
     FlagStep,
     ExitStep,
+    SendSurveyStep,
 )
 ACTIONS = tuple(step.action for step in STEP_TYPES)
 _NULL_MEANS_ABSENT = frozenset({*ACTIONS, "on_event", "on_timeout"})
@@ -251,6 +278,7 @@ AnyStep = (
     | TagStep
     | FlagStep
     | ExitStep
+    | SendSurveyStep
 )
 # A step as stored: {"id": ..., "<kind>": {...}, ...}; the kind is the key present, there is no type field.
 Step = Annotated[
@@ -263,7 +291,8 @@ Step = Annotated[
     | Annotated[CreateTaskStep, Tag("create_task")]
     | Annotated[TagStep, Tag("tag")]
     | Annotated[FlagStep, Tag("flag")]
-    | Annotated[ExitStep, Tag("exit")],
+    | Annotated[ExitStep, Tag("exit")]
+    | Annotated[SendSurveyStep, Tag("send_survey")],
     Discriminator(
         _kind_of,
         custom_error_type="step_kind",

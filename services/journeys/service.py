@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
-from models import CouponTemplate, Journey, JourneyVersion
+from models import CouponTemplate, Journey, JourneyVersion, Survey
 from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS, SHIPPED_BEFORE
 from services.journeys.definition import Definition, error_field, stored
@@ -73,6 +73,7 @@ async def check(session: AsyncSession, definition: Definition) -> list[Problem]:
         templates=await known_templates(session),
         coupon_templates=coupons,
         fields=await field_use.definitions(session),
+        surveys=set((await session.execute(select(Survey.key))).scalars().all()),
     )
 
 

@@ -141,10 +141,12 @@ async def on_event(
     *events: str,
     task_queue: str,
     properties: dict[str, Any] | None = None,
+    event_facts: dict[str, Any] | None = None,
 ) -> list[str]:
     """For each event in turn, tell the member's live runs that listen for it, then start the enabled journeys it
     triggers (unless one of these events would end the new run at once). Returns the kinds started. The
-    definitions are read once, and which runs are live once, for all the events."""
+    definitions are read once, and which runs are live once, for all the events. `event_facts` (`event.score`,
+    ...) are what a trigger condition may test besides the member's facts (definition.TRIGGER_EVENT_FIELDS)."""
     started: list[str] = []
     commands: list[contracts.WorkflowStart | contracts.WorkflowSignal] = []  # written in one INSERT at the end
     definitions = await _current_definitions(session)
@@ -162,7 +164,7 @@ async def on_event(
                 continue
             if trigger.condition is not None:
                 if facts is None:
-                    facts = member_facts(member, fields=await fact_fields(session))
+                    facts = member_facts(member, fields=await fact_fields(session)) | (event_facts or {})
                 if not evaluate(trigger.condition, facts):
                     continue
             commands.append(_journey_start(journey.kind, member.id, task_queue, definition.reentry))

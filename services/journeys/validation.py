@@ -10,12 +10,14 @@ from models import MemberField
 from services.definitions import Problem
 from services.definitions.conditions import leaves
 from services.journeys.definition import (
+    TRIGGER_EVENT_FIELDS,
     AnyStep,
     BranchStep,
     Condition,
     Definition,
     IssueCouponStep,
     SendStep,
+    SendSurveyStep,
     WaitForStep,
     successors,
 )
@@ -33,13 +35,17 @@ def validate(
     templates: Iterable[tuple[str, str]],
     coupon_templates: Iterable[str],
     fields: Mapping[str, MemberField] | None = None,
+    surveys: Iterable[str] = (),
 ) -> list[Problem]:
-    """Problems a marketer can fix, each with the path of the field at fault: unknown templates or coupons,
-    conditions on custom fields that are undefined, personal or tested in a way their type does not fit,
-    unknown or unreachable steps, loops, waits for an event without a timeout, an exit_from that names no step."""
+    """Problems a marketer can fix, each with the path of the field at fault: unknown templates, coupons or
+    surveys, conditions on custom fields that are undefined, personal or tested in a way their type does not
+    fit, event fields outside the condition of a trigger that has them, unknown or unreachable steps, loops,
+    waits for an event without a timeout, an exit_from that names no step."""
     problems: list[Problem] = list(_field_problems(definition, fields or {}))
+    problems.extend(_event_field_problems(definition))
     known_templates = set(templates)
     known_coupons = set(coupon_templates)
+    known_surveys = set(surveys)
     index_of: dict[str, int] = {}
     for index, step in enumerate(definition.steps):
         if step.id in index_of:
@@ -53,6 +59,10 @@ def validate(
             if target not in index_of:
                 problems.append(Problem(path=f"{at}.{field}", message=f"no step has the id {target!r}"))
         problems.extend(_reference_problems(step, at, known_templates, known_coupons))
+        if isinstance(step, SendSurveyStep) and step.send_survey.survey not in known_surveys:
+            problems.append(
+                Problem(path=f"{at}.send_survey.survey", message=f"unknown survey {step.send_survey.survey!r}")
+            )
     if problems:
         return problems
     reachable: set[str] = set()
@@ -91,6 +101,27 @@ def _conditions(definition: Definition) -> Iterator[tuple[str, Condition]]:
     for index, step in enumerate(definition.steps):
         if isinstance(step, BranchStep):
             yield f"steps.{index}.branch.if", step.branch.if_
+
+
+def _event_field_problems(definition: Definition) -> Iterator[Problem]:
+    """`event.*` fields are what the triggering event carried: only its trigger's condition has them."""
+    trigger = definition.trigger
+    offered = TRIGGER_EVENT_FIELDS.get(trigger.event, ()) if trigger is not None else ()
+    for root, tree in _conditions(definition):
+        for at, leaf in leaves(tree, root):
+            field = leaf.field or ""
+            if not field.startswith("event."):
+                continue
+            if root != "trigger.condition":
+                yield Problem(
+                    path=f"{at}.field", message=f"{field} is the triggering event's: only the trigger tests it"
+                )
+            elif field not in offered:
+                event = trigger.event if trigger is not None else "no"
+                yield Problem(
+                    path=f"{at}.field",
+                    message=f"the {event} trigger has no {field} (it has: {', '.join(offered) or 'no event fields'})",
+                )
 
 
 def _field_problems(definition: Definition, fields: Mapping[str, MemberField]) -> Iterator[Problem]:

@@ -183,7 +183,8 @@ INVENTORY: dict[str, Table] = {
         plain=_plain("id ticket_id kind author_type from_status to_status created_at"),
     ),
     "ticket_surveys_due": Table(
-        member=_MEMBER, plain=_plain("ticket_id closing member_id due_at picked_up_at created_at")
+        member=_MEMBER,
+        plain=_plain("ticket_id closing member_id due_at picked_up_at survey_send_id skipped created_at"),
     ),
     "idempotency_records": Table(
         # The stored answer to creating this member repeats the profile; other answers hold ids and amounts.
@@ -405,6 +406,34 @@ INVENTORY: dict[str, Table] = {
             "created_by": _STAFF,
         },
         plain=_plain("id kind created_at"),
+    ),
+    # Surveys: the definitions are staff's text; a send says which survey went to whom; an answer's comment and
+    # answers are the member's own words (erasure blanks them, keeping the score for the NPS figures).
+    "surveys": Table(
+        member=None,
+        explained={
+            "title_en": "a survey's title, written by staff",
+            "title_zh_cn": "a survey's title, written by staff",
+            "prompt_en": "a survey's question, written by staff",
+            "prompt_zh_cn": "a survey's question, written by staff",
+            "questions": "the custom questions' definitions, written by staff",
+            "created_by": _STAFF,
+        },
+        plain=_plain("id key kind comment_required active created_at updated_at"),
+    ),
+    "survey_sends": Table(
+        member=_MEMBER,
+        explained={"source_id": "a journey step key, a campaign id or a ticket id"},
+        plain=_plain("id survey_id member_id source channel sent_at answered_at"),
+    ),
+    "survey_answers": Table(
+        member=_MEMBER,
+        personal={
+            "comment": Personal(Treatment.REDACT, "the member's own words about their experience"),
+            "answers": Personal(Treatment.REDACT, "the member's answers to custom questions", "'{}'::jsonb"),
+        },
+        explained={"score": "a number on the survey's scale (0-10, 1-5), kept for the NPS and CSAT figures"},
+        plain=_plain("send_id survey_id member_id answered_at"),
     ),
     "temporal_outbox": Table(
         member=None,

@@ -336,4 +336,26 @@ without a decision it is escalated, then expires.</p>
 {% if data.redemption_id is defined %}<p>兑换编号：{{ data.redemption_id }}</p>{% endif %}""",
         ),
     },
+    # Transactional: a survey invitation. `survey_link` is the send's signed answer page (derived by the send
+    # activity from `data.survey_send_id`, an id); `survey_title` is the survey's title in the member's language.
+    ("survey_invite", "email"): {
+        "en": Copy(
+            "{{ survey_title | default('How did we do?') }}",
+            """<h1>{{ survey_title | default("How did we do?") }}</h1>
+<p>We would like to hear how it went. It takes less than a minute:</p>
+<p><a href="{{ survey_link }}" style="font-weight:bold;">Answer the survey</a></p>
+<p>The link is yours alone and works once. Thank you for helping {{ brand }} get better.</p>""",
+        ),
+        "zh-CN": Copy(
+            "{{ survey_title | default('请您评价我们的服务') }}",
+            """<h1>{{ survey_title | default("请您评价我们的服务") }}</h1>
+<p>我们很想知道您的体验如何，只需不到一分钟：</p>
+<p><a href="{{ survey_link }}" style="font-weight:bold;">填写问卷</a></p>
+<p>此链接仅供您本人使用，且只能提交一次。感谢您帮助{{ brand }}做得更好。</p>""",
+        ),
+    },
+    ("survey_invite", "sms"): {
+        "en": Copy(None, "{{ brand }}: how did we do? Tell us in a minute: {{ survey_link }}"),
+        "zh-CN": Copy(None, "【{{ brand }}】请花一分钟评价我们的服务：{{ survey_link }}"),
+    },
 }

@@ -70,6 +70,7 @@ async def step_preview(
         "brand": brand,
         "data": {},
         "portal_link": public_url.rstrip("/") + templates.PREVIEW_PORTAL_PATH,
+        "survey_link": public_url.rstrip("/") + templates.PREVIEW_SURVEY_PATH,
     }
     link = public_url.rstrip("/") + templates.PREVIEW_UNSUBSCRIBE_PATH
     try:

@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from core.ids import uuid7
 from core.settings import MessagingSettings, PortalSettings
-from models import Member, Message
+from models import Member, Message, Survey, SurveySend
 from services.messaging import templates
 from services.messaging.consent import OptOutSource, unsubscribe_url
 from services.messaging.templates import Channel, Rendered, RenderError, member_zone, seed_builtin_templates
 from services.platform import signed
+from workflows.contracts import SURVEY_SEND_CONTEXT
 
 __all__ = ["seed_builtin_templates"]  # re-exported: start-up seeding calls messaging.seed_builtin_templates
 
@@ -111,6 +112,7 @@ class _Undeliverable(Exception):
 
 
 PORTAL_LINK_PURPOSE = "sign_in"
+SURVEY_LINK_PURPOSE = "survey"
 MASKED_CODE = "••••••"
 
 
@@ -120,14 +122,52 @@ def portal_link(public_url: str, secret_key: str, member_id: uuid.UUID, *, expir
     return f"{public_url.rstrip('/')}/portal/l/{token}"
 
 
+def survey_link(public_url: str, secret_key: str, send_id: uuid.UUID, *, expires_at: datetime) -> str:
+    """The answer page of one survey send until `expires_at` ({{ survey_link }} in a survey invitation). The
+    token signs the send's id, not the member's: it answers that one send and signs nobody in."""
+    token = signed.sign_link(secret_key, send_id, SURVEY_LINK_PURPOSE, expires_at)
+    return f"{public_url.rstrip('/')}/portal/s/{token}"
+
+
+def _survey_send(req: SendRequest) -> uuid.UUID | None:
+    raw = req.context.get(SURVEY_SEND_CONTEXT)
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise _Undeliverable(f"{SURVEY_SEND_CONTEXT} {raw!r} is not a survey send id") from None
+
+
+async def _survey_title(session: AsyncSession, send_id: uuid.UUID, member: Member) -> str:
+    """The title of the survey a send asks, in the member's language; the send must be this member's."""
+    stmt = (
+        select(Survey.title_en, Survey.title_zh_cn)
+        .join(SurveySend, SurveySend.survey_id == Survey.id)
+        .where(SurveySend.id == send_id, SurveySend.member_id == member.id)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise _Undeliverable(f"survey send {send_id} is not this member's")
+    return str(row.title_zh_cn if (member.locale or "").lower().startswith("zh") else row.title_en)
+
+
 def _link_variables(
     req: SendRequest, member: Member, *, now: datetime, public_url: str, portal: PortalSettings, secret_key: str | None
 ) -> dict[str, str]:
-    """`portal_link` (empty without a signing key) and, for a sign-in message, `sign_in_code`."""
-    extra = {"portal_link": ""}
+    """`portal_link` (empty without a signing key), for a sign-in message `sign_in_code`, and for a survey
+    invitation (its send id in the context) `survey_link`, signed here so the link never travels through a
+    workflow's input or history."""
+    extra = {"portal_link": "", "survey_link": ""}
     if secret_key:
         expires = now + timedelta(minutes=portal.link_minutes)
         extra["portal_link"] = portal_link(public_url, secret_key, member.id, expires_at=expires)
+    send_id = _survey_send(req)
+    if send_id is not None:
+        if not secret_key:
+            raise _Undeliverable("secret_key is not set: survey links are signed with it")
+        expires = now + timedelta(days=portal.survey_link_days)
+        extra["survey_link"] = survey_link(public_url, secret_key, send_id, expires_at=expires)
     if req.sign_in_request is not None:
         if not secret_key:
             raise _Undeliverable("secret_key is not set: portal sign-in codes are derived from it")
@@ -201,6 +241,9 @@ async def _render_for(
             raise _Undeliverable("secret_key is not set: marketing email needs a signed unsubscribe link")
         link = unsubscribe_url(settings.public_url, secret_key, member.id, Channel.EMAIL)
     extra = _link_variables(req, member, now=now, public_url=settings.public_url, portal=portal, secret_key=secret_key)
+    send_id = _survey_send(req)
+    if send_id is not None:
+        extra["survey_title"] = await _survey_title(session, send_id, member)
     try:
         variables = await templates.template_variables(
             session, member, coupon_code=req.coupon_code, data=req.context, brand=settings.brand_name, extra=extra

@@ -38,6 +38,7 @@ FALLBACK_LOCALE = "en"
 SEED_AUTHOR = "builtin"
 PREVIEW_UNSUBSCRIBE_PATH = "/u/preview-unsubscribe-link"
 PREVIEW_PORTAL_PATH = "/portal/l/preview-link"
+PREVIEW_SURVEY_PATH = "/portal/s/preview-link"
 
 
 class Channel(StrEnum):
@@ -305,7 +306,11 @@ async def preview(
     if found is None:
         raise NotFound(f"there is no {channel} template {template!r}", code="template_not_found")
     # Placeholders for what only a real send can sign: a link that signs nobody in, a code that opens nothing.
-    placeholders = {"portal_link": public_url.rstrip("/") + PREVIEW_PORTAL_PATH, "sign_in_code": "000000"}
+    placeholders = {
+        "portal_link": public_url.rstrip("/") + PREVIEW_PORTAL_PATH,
+        "sign_in_code": "000000",
+        "survey_link": public_url.rstrip("/") + PREVIEW_SURVEY_PATH,
+    }
     variables = await template_variables(
         session, member, coupon_code=coupon_code, data=data, brand=brand, extra=placeholders
     )

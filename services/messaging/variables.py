@@ -24,6 +24,7 @@ BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
     ("coupon.expires_on", "Coupon expiry date"),
     ("brand", "Brand name"),
     ("portal_link", "Link that signs the member in to the portal (short-lived)"),
+    ("survey_link", "A survey invitation's answer page (signed, for that one send)"),
 )
 
 

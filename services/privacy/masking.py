@@ -57,6 +57,10 @@ def _roles(admin: Shown, marketer: Shown, approver: Shown, ops: Shown, integrati
 
 _CONTACT = "memberflow sends every message itself, so no role needs the address to do its work"
 _TICKET = "what the member asked for help with: whoever works the ticket (any staff role, the helpdesk) needs it"
+_FEEDBACK = (
+    "the member's own words about the brand: marketers and ops (who call detractors back) act on them; "
+    "approvers and the shop have no use for them"
+)
 _CONSENT = "whether a message may be sent, and since when; tells nothing about who the person is"
 
 # (table, column) of the inventory -> how each role sees it:  admin, marketer, approver, ops, integration.
@@ -84,6 +88,8 @@ FIELDS: dict[tuple[str, str], Decision] = {
     ("tickets", "subject"): _roles(F, F, F, F, F, _TICKET),
     ("tickets", "description"): _roles(F, F, F, F, F, _TICKET),
     ("ticket_events", "body"): _roles(F, F, F, F, F, _TICKET),
+    ("survey_answers", "comment"): _roles(F, F, H, F, H, _FEEDBACK),
+    ("survey_answers", "answers"): _roles(F, F, H, F, H, _FEEDBACK),
 }
 
 # Personal columns that no response or page carries, with where that is kept true.

@@ -47,6 +47,8 @@ TRIGGERS = (
     "ticket_closed",
     "birthday",
     "inactive_days",
+    # Care (services.care): a survey answered.
+    "survey_answered",
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
@@ -57,6 +59,8 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "tier_changed": ("event.old_tier", "event.new_tier", "event.direction"),
     "inactive_days": ("event.days",),
     "birthday": ("event.days_before",),
+    # score: 0-10 (NPS), 1-5 (CSAT), none for a custom survey; survey: its key; kind: nps, csat or custom.
+    "survey_answered": ("event.score", "event.survey", "event.kind"),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
 # The service tickets' triggers (services.care.triggers) carry the ticket's id only: no event fields to test.

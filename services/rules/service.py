@@ -245,6 +245,10 @@ class SampleEvent(BaseModel):
     days: int | None = Field(default=None, ge=1, le=730)
     days_before: int | None = Field(default=None, ge=0, le=60)
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    # survey_answered
+    score: int | None = Field(default=None, ge=0, le=10)
+    survey: Annotated[str, StringConstraints(max_length=64)] | None = None
+    kind: Literal["nps", "csat", "custom"] | None = None
 
 
 def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
@@ -268,6 +272,8 @@ def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
             return {"event.days": sample.days}
         case "birthday":
             return {"event.days_before": sample.days_before or 0}
+        case "survey_answered":
+            return {"event.score": sample.score, "event.survey": sample.survey, "event.kind": sample.kind}
     return {}
 
 

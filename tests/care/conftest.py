@@ -1,5 +1,5 @@
-"""Care fixtures: an SMTP sink per module and settings that send to it (the ticket confirmations are read
-there), with the built-in templates seeded."""
+"""Care fixtures: an SMTP sink per module and settings that send to it (the ticket confirmations and survey
+invitations are read there), a signing key for the survey links, with the built-in templates seeded."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import Iterator
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from core.settings import MessagingSettings, Settings
 from devstack.embedded import free_port
 from services.messaging import templates
 from tests.support.messaging import Sessions, SmtpSink
+from tests.support.portal import SECRET
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def settings(settings: Settings, smtp_sink: SmtpSink) -> Settings:
         brand_name="Tea House",
         public_url="http://memberflow.test",
     )
-    return settings.model_copy(update={"messaging": messaging})
+    return settings.model_copy(update={"messaging": messaging, "secret_key": SecretStr(SECRET)})
 
 
 @pytest_asyncio.fixture(autouse=True)

@@ -26,6 +26,7 @@ from services.journeys.definition import (
     GrantPointsStep,
     IssueCouponStep,
     SendStep,
+    SendSurveyStep,
     TagStep,
     WaitForStep,
     WaitStep,
@@ -58,6 +59,7 @@ EVERY_KIND: dict[str, Any] = {
         {"id": "coupon", "issue_coupon": {"template": "cart_5"}},
         {"id": "mark", "tag": {"add": ["engaged"], "remove": []}},
         {"id": "churn", "flag": {"set": "pre_churn"}},
+        {"id": "ask", "send_survey": {"survey": "after_visit", "channel": "email"}},
         {"id": "done", "exit": {}},
     ],
 }
@@ -71,6 +73,7 @@ STEP_CLASSES = [
     IssueCouponStep,
     TagStep,
     FlagStep,
+    SendSurveyStep,
     ExitStep,
 ]
 
@@ -223,7 +226,7 @@ async def test_stored_journey_definitions_load_unchanged(
             {"id": "both", "exit": {}, "wait": {"hours": 1}},
             "body.steps.1",
             "step 'both' needs exactly one of send, wait, wait_for, branch, grant_points, issue_coupon, "
-            "create_task, tag, flag, exit; it has wait, exit",
+            "create_task, tag, flag, exit, send_survey; it has wait, exit",
         ),
         ({"id": "odd", "exit": {}, "colour": "red"}, "body.steps.1.colour", "Extra inputs are not permitted"),
         (

@@ -160,6 +160,12 @@ RULES: dict[str, Access] = {
     "POST /api/v1/tickets/{ticket_id}/reopen": TICKETS,
     "GET /api/v1/ticket-queues": TICKETS,
     "POST /api/v1/ticket-queues": key(),
+    # Surveys: marketers define them, every key reads them (docs/care.md#surveys-and-nps)
+    "GET /api/v1/surveys": ANY_KEY,
+    "POST /api/v1/surveys": key(MARKETER),
+    "GET /api/v1/surveys/{survey_key}": ANY_KEY,
+    "PATCH /api/v1/surveys/{survey_key}": key(MARKETER),
+    "DELETE /api/v1/surveys/{survey_key}": key(MARKETER),
     # Approvals, rewards, redemptions, coupons, tiers
     "GET /api/v1/approvals": key(APPROVER),
     "GET /api/v1/approvals/{approval_id}": key(APPROVER),
@@ -249,6 +255,9 @@ RULES: dict[str, Access] = {
     "GET /portal/static/{path}": PUBLIC,
     "GET /portal/join": PUBLIC,
     "POST /portal/join": PUBLIC,
+    # A survey's answer page: the signed link in the invitation is the credential (one send, no sign-in)
+    "GET /portal/s/{token}": PUBLIC,
+    "POST /portal/s/{token}": PUBLIC,
     "GET /portal": MEMBER,
     "GET /portal/rewards": MEMBER,
     "POST /portal/rewards/{reward_id}/redeem": MEMBER,
@@ -310,6 +319,10 @@ RULES: dict[str, Access] = {
     "POST /console/api/rules/dry-run": console_json(MARKETER),
     "PUT /console/api/rules/{rule_id}": console_json(MARKETER),
     "GET /console/api/rules/members": console_json(MARKETER),
+    "GET /console/surveys": page(MARKETER),
+    "POST /console/surveys": page(MARKETER),
+    "GET /console/surveys/{key}": page(MARKETER),
+    "POST /console/surveys/{key}": page(MARKETER),
     "GET /console/messages": page(MARKETER, OPS),
     "GET /console/tasks": page(OPS),
     "POST /console/tasks/{task_id}": page(OPS),

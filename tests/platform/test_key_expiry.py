@@ -111,7 +111,10 @@ async def test_last_use_is_written_at_most_once_per_interval(
     key_id = (await api_keys.authenticate_cached(sessions, secret)).id
     async with counting(engine) as sent:  # a use on the hot path writes nothing
         assert (await http.get(MEMBERS, params={"limit": 1}, headers=bearer(secret))).status_code == 200
-    assert not [s for s in sent.statements if "api_keys" in s], sent.describe()
+    # No write of the key; a read is allowed, since a revocation elsewhere in the suite may clear the key cache
+    # (through its NOTIFY) at any moment and send this request to the database for the key.
+    writes = [s for s in sent.statements if "api_keys" in s and s.lstrip().upper().startswith(("UPDATE", "INSERT"))]
+    assert not writes, sent.describe()
     assert (await _row(sessions, key_id)).last_used_at is None
     start = time.monotonic()
     await write_due(sessions, 60, now=start)

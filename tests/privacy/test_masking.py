@@ -90,7 +90,8 @@ NOT_PERSONAL = {
     },  # names of staff keys, definitions, products, files
     "external_id": {"OrderOut", "RefundOut"},  # the shop's order and refund numbers
     "reason": {"RefundOut", "VerdictOut"},  # the shop's refund reason code; why a rule would fire
-    "subject": {"api__schemas__messages__TemplateOut"},  # a template before rendering
+    "subject": {"api__schemas__messages__TemplateOut"},
+    "title": {"SurveyOut"},  # a survey's title in each language, written by staff  # a template before rendering
     "body": {"api__schemas__messages__TemplateOut"},
     "details": {"ErrorBody"},  # which fields of a request were wrong
     "description": {"RewardOut", "SegmentOut"},  # what a reward or a segment is, written by staff

@@ -67,4 +67,8 @@ EXEMPT: dict[str, str] = {
         "a visitor's own sign-up, not a staff member's: the record of it is the member (with its source and "
         "consent source `portal`) and the sign-in code request"
     ),
+    "POST /portal/s/{token}": (
+        "the member's own answer to a survey, through the signed link of its invitation: the record is the "
+        "survey_answers row (once per send) and the survey_answered member event"
+    ),
 }

@@ -11,6 +11,7 @@ from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
 from tests.support.coupons import template_body
 from tests.support.helpers import member_body
 from tests.support.imports import members_csv, prefix
+from tests.support.surveys import nps_body
 from tests.support.tickets import ticket_body
 
 
@@ -309,6 +310,26 @@ async def template_put(stage: Stage, person: Person) -> Expected:
     body = {"subject": "Hello {{ member.name }}", "body": "Thanks for shopping with us."}
     ok(await person.act("PUT", f"/api/v1/templates/{key}/email/en", json=body))
     return Expected("template.put", "message_template", f"{key}/email/en")
+
+
+@recipe("POST /api/v1/surveys", Role.MARKETER)
+async def survey_create(stage: Stage, person: Person) -> Expected:
+    made = ok(await person.act("POST", "/api/v1/surveys", json=nps_body()))
+    return Expected("survey.create", "survey", made.json()["id"])
+
+
+@recipe("PATCH /api/v1/surveys/{survey_key}", Role.MARKETER)
+async def survey_update(stage: Stage, person: Person) -> Expected:
+    made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
+    ok(await person.act("PATCH", f"/api/v1/surveys/{made['key']}", json={"active": False}))
+    return Expected("survey.update", "survey", made["id"])
+
+
+@recipe("DELETE /api/v1/surveys/{survey_key}", Role.MARKETER)
+async def survey_delete(stage: Stage, person: Person) -> Expected:
+    made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
+    ok(await person.act("DELETE", f"/api/v1/surveys/{made['key']}"))
+    return Expected("survey.delete", "survey", made["id"])
 
 
 # Service tickets: a person's ticket changes are audited; the helpdesk's (the integration key) are its traffic,

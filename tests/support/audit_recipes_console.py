@@ -14,6 +14,7 @@ from services.platform.api_keys import Role
 from services.platform.audit import Actor
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
+from tests.support.surveys import nps_body
 
 
 def _last_part(response: httpx.Response) -> str:
@@ -82,6 +83,32 @@ async def field_delete(stage: Stage, person: Person) -> Expected:
     field = await setup.member_field(stage)
     ok(await person.act("POST", f"/console/fields/{field['key']}/delete", data={}))
     return Expected("member_field.delete", "member_field", field["id"])
+
+
+def _survey_form(key: str, title: str = "How did we do?") -> dict[str, str]:
+    return {
+        "key": key,
+        "kind": "nps",
+        "title_en": title,
+        "title_zh_cn": "请评价我们的服务",
+        "prompt_en": "How likely are you to recommend us?",
+        "prompt_zh_cn": "您有多大可能推荐我们？",
+        "active": "1",
+    }
+
+
+@recipe("POST /console/surveys", Role.MARKETER)
+async def survey_create(stage: Stage, person: Person) -> Expected:
+    key = setup.fresh("cs")
+    ok(await person.act("POST", "/console/surveys", data=_survey_form(key)))
+    return Expected("survey.create", "survey", str(ok(await stage.admin.get(f"/api/v1/surveys/{key}")).json()["id"]))
+
+
+@recipe("POST /console/surveys/{key}", Role.MARKETER)
+async def survey_update(stage: Stage, person: Person) -> Expected:
+    made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
+    ok(await person.act("POST", f"/console/surveys/{made['key']}", data=_survey_form(made["key"], "Thank you")))
+    return Expected("survey.update", "survey", made["id"])
 
 
 @recipe("POST /console/journeys/{kind}", Role.MARKETER)

@@ -15,6 +15,8 @@ from tests.support.audit_trail import Stage, ok
 from tests.support.console import pending_redemption
 from tests.support.helpers import member_body
 from tests.support.tickets import routed, ticket_body
+from tests.support.waiting import value_when
+from workflows import contracts
 
 
 def fresh(prefix: str) -> str:
@@ -142,8 +144,18 @@ async def parked_row(stage: Stage) -> int:
 
 
 async def approval(stage: Stage) -> str:
-    """An approval task waiting in the inbox (the RedemptionApproval workflow runs on the module's workers)."""
+    """An approval task waiting in the inbox (the RedemptionApproval workflow runs on the module's workers), once
+    its workflow takes decisions: the task row commits in an activity a moment before the workflow is pending."""
     task = await pending_redemption(stage.shop, stage.admin, stage.sessions)
+    handle = stage.temporal.get_workflow_handle(contracts.redemption_workflow_id(task.redemption_id))
+
+    async def status() -> contracts.ApprovalStatus:
+        found: contracts.ApprovalStatus = await handle.query(
+            contracts.STATUS_QUERY, result_type=contracts.ApprovalStatus
+        )
+        return found
+
+    await value_when(status, lambda s: s.status == "pending", what="the approval workflow to be pending")
     return str(task.id)
 
 

@@ -73,6 +73,7 @@ from workflows.contracts.names import (
     SHIPPED_UPDATE,
     START_STEP,
     STATUS_QUERY,
+    SURVEY_INVITE_WORKFLOW,
     TICKET_ASSIGN_UPDATE,
     TICKET_CLOSE_UPDATE,
     TICKET_ID,
@@ -113,6 +114,14 @@ from workflows.contracts.starts import (
     rule_scan_start,
     search_attributes,
 )
+from workflows.contracts.surveys import (
+    SURVEY_SEND_CONTEXT,
+    SurveyInviteInput,
+    SurveyInviteOutcome,
+    SurveyInviteStatus,
+    survey_invite_start,
+    survey_invite_workflow_id,
+)
 from workflows.contracts.tickets import (
     TICKET_JOURNEY_KIND,
     WORKING_STATUSES,
@@ -123,6 +132,13 @@ from workflows.contracts.tickets import (
 )
 
 __all__ = [
+    "SURVEY_INVITE_WORKFLOW",
+    "SURVEY_SEND_CONTEXT",
+    "SurveyInviteInput",
+    "SurveyInviteOutcome",
+    "SurveyInviteStatus",
+    "survey_invite_start",
+    "survey_invite_workflow_id",
     "BULK_IMPORT_WORKFLOW",
     "PORTAL_SIGN_IN_CODE_WORKFLOW",
     "PortalCodeInput",

@@ -21,6 +21,7 @@ LEDGER_MAINTENANCE_WORKFLOW = "LedgerMaintenanceWorkflow"
 BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 SERVICE_TICKET_WORKFLOW = "ServiceTicket"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
+SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -33,6 +34,7 @@ WORKFLOW_NAMES = frozenset(
         BULK_IMPORT_WORKFLOW,
         SERVICE_TICKET_WORKFLOW,
         PORTAL_SIGN_IN_CODE_WORKFLOW,
+        SURVEY_INVITE_WORKFLOW,
     }
 )
 

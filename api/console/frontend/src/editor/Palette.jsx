@@ -1,4 +1,4 @@
-// The ten step kinds, to drag onto the canvas (dropped where the pointer is) or click to add (placed below the
+// The eleven step kinds, to drag onto the canvas (dropped where the pointer is) or click to add (placed below the
 // selected step and connected from it when it has a free output).
 import { memo } from "react";
 import { KIND_ICONS, KIND_LABELS } from "./kinds.js";

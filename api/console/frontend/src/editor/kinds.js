@@ -1,6 +1,7 @@
 // How each step kind looks: its label and icon (the colours are in canvas.css, .mf-node--<kind>).
 export const KIND_LABELS = {
   send: "Send",
+  send_survey: "Survey",
   wait: "Wait",
   wait_for: "Wait for",
   branch: "Branch",
@@ -13,6 +14,7 @@ export const KIND_LABELS = {
 };
 export const KIND_ICONS = {
   send: "✉",
+  send_survey: "☺",
   wait: "◔",
   wait_for: "◎",
   branch: "◇",

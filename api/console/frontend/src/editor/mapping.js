@@ -3,7 +3,7 @@
 // `on_event`/`on_timeout`, `then`/`else`), so the order of the steps never changes what a journey does; the order
 // is stable: the first step (the entry), then the others in topological order, ties broken by when they were added.
 
-export const KINDS = ["send", "wait", "wait_for", "branch", "grant_points", "issue_coupon", "create_task", "tag", "flag", "exit"];
+export const KINDS = ["send", "send_survey", "wait", "wait_for", "branch", "grant_points", "issue_coupon", "create_task", "tag", "flag", "exit"];
 const OUTPUTS = { wait_for: ["on_event", "on_timeout"], branch: ["then", "else"], exit: [] };
 
 export const outputsOf = (kind) => OUTPUTS[kind] ?? ["next"];
@@ -146,6 +146,8 @@ export function defaultBody(kind) {
   switch (kind) {
     case "send":
       return { channel: "email", category: "marketing" };
+    case "send_survey":
+      return { channel: "email" };
     case "wait":
       return { hours: 1 };
     case "wait_for":

@@ -17,6 +17,8 @@ export function summary(kind, body = {}) {
       const text = `${CHANNELS[body.channel] ?? body.channel} · ${body.template || "no template yet"}`;
       return body.coupon ? `${text} + coupon ${body.coupon}` : text;
     }
+    case "send_survey":
+      return `${CHANNELS[body.channel ?? "email"] ?? body.channel} · survey ${body.survey || "…"}`;
     case "wait": {
       const waited = duration(body);
       if (!body.until_local_time) return `Wait ${waited || "…"}`;

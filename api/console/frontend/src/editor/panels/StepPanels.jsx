@@ -1,10 +1,11 @@
-// The forms of the other step kinds: wait, wait_for, branch (the shared condition builder over the catalog's
+// The forms of the other step kinds: send_survey, wait, wait_for, branch (the shared condition builder over the catalog's
 // journey fields), points, coupon, task, tag, flag and exit. Each edits the step's body and reports the problem
 // at each field's path.
 import { ConditionBuilder } from "../../shared/ConditionBuilder.jsx";
 import { DurationRows, NumberInput, Row, Select, TextInput, withValue } from "./fields.jsx";
 import { SendPanel } from "./SendPanel.jsx";
 
+const CHANNELS = [["email", "Email"], ["sms", "SMS"]];
 const ROLES = ["marketer", "ops", "approver", "admin", "account_manager"].map((r) => [r, r]);
 const events = (catalog) => (catalog?.journey_events ?? []).map((e) => [e, e]);
 const list = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
@@ -55,6 +56,16 @@ function PointsPanel({ body, onChange, at }) {
     <>
       <Row label="Points" message={at("grant_points.points")} render={(invalid) => <NumberInput name="points" min={1} value={body.points} invalid={invalid} onChange={(v) => onChange(withValue(body, "points", v))} />} />
       <Row label="Reason" message={at("grant_points.reason")} render={(invalid) => <TextInput name="reason" value={body.reason} invalid={invalid} onChange={(v) => onChange({ ...body, reason: v })} />} />
+    </>
+  );
+}
+
+function SurveyPanel({ body, onChange, at, catalog }) {
+  const surveys = (catalog?.surveys ?? []).map((s) => [s.key, `${s.key} · ${s.kind.toUpperCase()} · ${s.title}`]);
+  return (
+    <>
+      <Row label="Survey" message={at("send_survey.survey")} render={(invalid) => <Select name="survey" value={body.survey} invalid={invalid} options={surveys} onChange={(v) => onChange(withValue(body, "survey", v))} />} />
+      <Row label="Channel" message={at("send_survey.channel")} render={(invalid) => <Select name="channel" value={body.channel ?? "email"} invalid={invalid} options={CHANNELS} onChange={(v) => onChange(withValue(body, "channel", v))} />} />
     </>
   );
 }
@@ -114,6 +125,7 @@ function ExitPanel() {
 
 export const PANELS = {
   send: SendPanel,
+  send_survey: SurveyPanel,
   wait: WaitPanel,
   wait_for: WaitForPanel,
   branch: BranchPanel,
@@ -128,6 +140,7 @@ export const PANELS = {
 // The paths these forms show a problem under, per kind; the step panel lists the others at its top.
 export const FIELD_PATHS = {
   send: ["send.channel", "send.template", "send.coupon", "send.category"],
+  send_survey: ["send_survey.survey", "send_survey.channel"],
   wait: ["wait.days", "wait.hours", "wait.minutes", "wait.until_local_time"],
   wait_for: ["wait_for.event", "wait_for.days", "wait_for.hours", "wait_for.minutes"],
   branch: [],
