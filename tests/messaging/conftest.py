@@ -8,41 +8,25 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
-from core.settings import MessagingSettings, Settings
-from devstack.embedded import free_port
-from services.messaging import templates
-from tests.support.messaging import Sessions, SmtpSink, sink_controller
+from core.settings import Settings
+from tests.support.messaging import Sessions, SmtpSink, running_sink, seed_templates, to_sink
 
 SECRET = "test-secret-key-for-unsubscribe-links"
 
 
 @pytest.fixture(scope="module")
 def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink(port=free_port())
-    controller = sink_controller(sink)
-    controller.start()
-    try:
+    with running_sink() as sink:
         yield sink
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
 def settings(settings: Settings, smtp_sink: SmtpSink) -> Settings:
     """SMTP to the sink and a signing key, on this test's task queue."""
-    messaging = MessagingSettings(
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_sink.port,
-        smtp_starttls=False,
-        from_address="Tea House <hello@teahouse.example>",
-        brand_name="Tea House",
-        public_url="http://memberflow.test",
-    )
+    messaging = to_sink(smtp_sink)
     return settings.model_copy(update={"messaging": messaging, "secret_key": SecretStr(SECRET)})
 
 
 @pytest_asyncio.fixture(autouse=True)
 async def seeded(sessions: Sessions) -> None:
-    async with sessions() as session:
-        await templates.seed_builtin_templates(session)
-        await session.commit()
+    await seed_templates(sessions)

@@ -9,26 +9,18 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from core.settings import MessagingSettings, PortalSettings, Settings
-from devstack.embedded import free_port
-from services.messaging import templates
-from tests.support.messaging import Sessions, SmtpSink
+from core.settings import PortalSettings, Settings
+from tests.support.messaging import Sessions, SmtpSink, running_sink, seed_templates, to_sink
 from tests.support.portal import SECRET
 
 
 @pytest.fixture(scope="module")
 def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
-    try:
+    with running_sink() as sink:
         yield sink
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -39,14 +31,7 @@ def portal_settings() -> PortalSettings:
 
 @pytest.fixture
 def settings(settings: Settings, smtp_sink: SmtpSink, portal_settings: PortalSettings) -> Settings:
-    messaging = MessagingSettings(
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_sink.port,
-        smtp_starttls=False,
-        from_address="Tea House <hello@teahouse.example>",
-        brand_name="Tea House",
-        public_url="http://memberflow.test",
-    )
+    messaging = to_sink(smtp_sink)
     return settings.model_copy(
         update={"messaging": messaging, "portal": portal_settings, "secret_key": SecretStr(SECRET)}
     )
@@ -54,9 +39,7 @@ def settings(settings: Settings, smtp_sink: SmtpSink, portal_settings: PortalSet
 
 @pytest_asyncio.fixture(autouse=True)
 async def seeded(sessions: Sessions) -> None:
-    async with sessions() as session:
-        await templates.seed_builtin_templates(session)
-        await session.commit()
+    await seed_templates(sessions)
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:

@@ -6,7 +6,8 @@ import asyncio
 import email
 import email.policy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -18,8 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.messaging import MessagingActivities, SendMessageInput
-from core.settings import Settings
+from core.settings import MessagingSettings, Settings
+from devstack.embedded import free_port
 from models import Message
+from services.messaging import templates
 from services.messaging.providers import Providers, build_providers
 from tests.support.helpers import ApiClient, create_member
 
@@ -147,3 +150,33 @@ async def issued_coupon(
     assert issued.status_code == 201, issued.text
     coupon_code: str = issued.json()["code"]
     return coupon_code
+
+
+@contextmanager
+def running_sink() -> Iterator[SmtpSink]:
+    """An SMTP sink on a free port, served for the `with` block (a module fixture in each mail suite)."""
+    sink = SmtpSink(port=free_port())
+    controller = sink_controller(sink)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+def to_sink(sink: SmtpSink, *, sender: str = "hello") -> MessagingSettings:
+    """Messaging settings that send to `sink` as Tea House's `sender`@teahouse.example."""
+    return MessagingSettings(
+        smtp_host="127.0.0.1",
+        smtp_port=sink.port,
+        smtp_starttls=False,
+        from_address=f"Tea House <{sender}@teahouse.example>",
+        brand_name="Tea House",
+        public_url="http://memberflow.test",
+    )
+
+
+async def seed_templates(sessions: Sessions) -> None:
+    async with sessions() as session:
+        await templates.seed_builtin_templates(session)
+        await session.commit()
