@@ -226,6 +226,7 @@ RULES: dict[str, Access] = {
     "GET /api/v1/kpis/sources": INSIGHT,
     "GET /api/v1/kpis/care": INSIGHT,
     "GET /api/v1/kpis/care/terms": INSIGHT,
+    "GET /api/v1/kpis/surveys": INSIGHT,
     "GET /api/v1/messages": ANY_KEY,
     "POST /api/v1/messages/{message_id}/resend": key(OPS),
     "GET /api/v1/templates": ANY_KEY,

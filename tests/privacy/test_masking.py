@@ -95,6 +95,7 @@ NOT_PERSONAL = {
     "body": {"api__schemas__messages__TemplateOut"},
     "details": {"ErrorBody"},  # which fields of a request were wrong
     "description": {"RewardOut", "SegmentOut"},  # what a reward or a segment is, written by staff
+    "answers": {"Nps", "Csat"},  # how many survey answers a score was computed over: a count
 }
 # A marketer's preview renders the template with the marketer's view of the member (name, custom fields).
 RENDERED_WITH_VIEW = {("TemplatePreviewOut", "subject"), ("TemplatePreviewOut", "body")}

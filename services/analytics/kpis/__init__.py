@@ -1,6 +1,6 @@
 """Programme insight computed in SQL: members and tiers, purchases, CLV, cohort retention, points, coupons,
-journeys, messages and service tickets. Each function answers for a period (dates inclusive, UTC) and optionally
-one tier (the member's current tier)."""
+journeys, messages, service tickets and survey scores (NPS, CSAT). Each function answers for a period (dates
+inclusive, UTC) and optionally one tier (the member's current tier)."""
 
 from services.analytics.kpis.care import CareReport, Durations, SlaGroup, care
 from services.analytics.kpis.customers import (
@@ -45,6 +45,7 @@ from services.analytics.kpis.series import (
     liability_by_month,
 )
 from services.analytics.kpis.sources import SourceCount, signups_by_source
+from services.analytics.kpis.surveys import Csat, Nps, SurveyGroup, SurveyReport, surveys
 
 __all__ = [
     "CareReport",
@@ -52,6 +53,11 @@ __all__ = [
     "SlaGroup",
     "care",
     "ChannelStat",
+    "Csat",
+    "Nps",
+    "SurveyGroup",
+    "SurveyReport",
+    "surveys",
     "ClvReport",
     "Cohort",
     "CouponStat",
