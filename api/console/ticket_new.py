@@ -169,7 +169,8 @@ async def open_ticket(
             )
             await commit(session)
         except AppError as exc:
-            await session.rollback()
+            await session.rollback()  # expires the member row: read it again for the page
+            member = await members.get(session, data.member_id)
             field = "member" if exc.code.startswith("member_") else "queue" if "queue" in exc.code else "subject"
             return await _form_page(
                 request,
