@@ -141,7 +141,8 @@ def _ticket_data(member: Member | None, form: dict[str, str]) -> tuple[care.Tick
         data = care.TicketCreate.model_validate(raw)
     except ValidationError as exc:
         fields = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
-        return None, [{"field": name, "message": _MESSAGES[name]} for name in FIELDS if name in fields]
+        problems = [{"field": name, "message": _MESSAGES[name]} for name in FIELDS if name in fields]
+        return None, problems or [{"field": "subject", "message": "The ticket could not be read; check each input."}]
     return data, []
 
 
