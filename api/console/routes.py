@@ -24,14 +24,15 @@ from api.console import (
     segments,
     sources,
     surveys,
+    ticket_new,
     tickets,
     voice,
 )
 
 router = APIRouter(include_in_schema=False)
 # The builders before their pages: /journeys/new and /rules/new must win over /journeys/{kind} and
-# /rules/{rule_id}, and voice's /tickets/follow-up over /tickets/{ticket_id}; segments declares its own
-# /segments/new before /segments/{segment_id}.
+# /rules/{rule_id}, and voice's /tickets/follow-up and ticket_new's /tickets/new over /tickets/{ticket_id};
+# segments declares its own /segments/new before /segments/{segment_id}.
 MODULES = (
     auth,
     builder,
@@ -51,6 +52,7 @@ MODULES = (
     surveys,
     imports,
     voice,
+    ticket_new,
     tickets,
     sources,
     keys,

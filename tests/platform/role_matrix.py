@@ -330,6 +330,8 @@ RULES: dict[str, Access] = {
     "GET /console/tickets": page(OPS),
     "GET /console/tickets/queues/{code}": page(OPS),
     "GET /console/tickets/follow-up": page(OPS),
+    "GET /console/tickets/new": page(OPS),
+    "POST /console/tickets/new": page(OPS),
     "GET /console/tickets/{ticket_id}": page(OPS),
     "POST /console/tickets/{ticket_id}/{action}": page(OPS),
     "GET /console/fields": page(),

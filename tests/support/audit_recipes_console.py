@@ -15,6 +15,7 @@ from services.platform.audit import Actor
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
 from tests.support.surveys import nps_body
+from tests.support.tickets import ticket_body
 
 
 def _last_part(response: httpx.Response) -> str:
@@ -259,6 +260,15 @@ async def console_ticket_command(stage: Stage, person: Person) -> Expected:
     ticket_id = await setup.ticket(stage)
     ok(await person.act("POST", f"/console/tickets/{ticket_id}/assign", data={"assignee": "Chen Jie"}))
     return Expected("ticket.assign", "ticket", ticket_id)
+
+
+@recipe("POST /console/tickets/new", Role.OPS)
+async def console_ticket_open(stage: Stage, person: Person) -> Expected:
+    member_id, queue = await setup.member(stage), await setup.ticket_queue(stage)
+    external_id = ok(await stage.shop.get(f"/api/v1/members/{member_id}")).json()["external_id"]
+    form = {**ticket_body(member_id, queue), "member": external_id}
+    del form["member_id"]
+    return Expected("ticket.open", "ticket", _last_part(await person.act("POST", "/console/tickets/new", data=form)))
 
 
 # Sign-up sources page
