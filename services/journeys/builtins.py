@@ -202,6 +202,19 @@ BUILTIN_JOURNEYS: list[dict[str, Any]] = [
             {"id": "done", "exit": {}},
         ],
     },
+    {
+        "kind": "points_expiring",
+        "name": "Points expiry reminder",
+        "description": "Points expire soon (30 and 7 days before, by default): how many, when, and the rewards "
+        "they still pay for.",
+        "trigger": {"event": "points_expiring"},
+        "reentry": "after_exit",
+        "steps": [
+            {"id": "morning", "wait": {"until_local_time": "10:00"}},
+            {"id": "remind", "send": {"channel": "email", "template": "points_expiring"}},
+            {"id": "done", "exit": {}},
+        ],
+    },
 ]
 
 
