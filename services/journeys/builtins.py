@@ -210,7 +210,8 @@ BUILTIN_JOURNEYS: list[dict[str, Any]] = [
         "trigger": {"event": "points_expiring"},
         "reentry": "after_exit",
         "steps": [
-            {"id": "morning", "wait": {"until_local_time": "10:00"}},
+            # No wait for the morning: the scan runs at night (UTC), and quiet hours hold the email until the
+            # member's day begins.
             {"id": "remind", "send": {"channel": "email", "template": "points_expiring"}},
             {"id": "done", "exit": {}},
         ],
