@@ -3,6 +3,7 @@ the last-purchase day, the signup anniversary, and every member matching a predi
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -53,12 +54,14 @@ def signed_up_around(day: date) -> ColumnElement[bool]:
     calendar date at most a day from one that falls on `day`, in an earlier year. A superset: the scan checks
     each one's local date with `signup_years`."""
     wanted = [(day.month, day.day)] + ([(2, 29)] if day.day == 28 and _falls_on(2, 29, day) else [])
-    reference = 2000  # a leap year, so 29 February has neighbours
+    # Neighbours in a leap and a common year: the day before 1 March is the 29th or the 28th.
     near = {
         (d.month, d.day)
+        for year in (2000, 2001)
         for month, day_of_month in wanted
+        if calendar.isleap(year) or (month, day_of_month) != (2, 29)
         for shift in (-1, 0, 1)
-        for d in [date(reference, month, day_of_month) + timedelta(days=shift)]
+        for d in [date(year, month, day_of_month) + timedelta(days=shift)]
     }
     in_utc = func.timezone("UTC", Member.created_at)
     month, day_of_month = func.extract("month", in_utc), func.extract("day", in_utc)

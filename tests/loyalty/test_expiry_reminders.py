@@ -7,35 +7,14 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
-from sqlalchemy import select
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 
-from activities.rules import RuleActivities, RuleScanInput, RuleScanResult
-from models import MemberEvent
+from tests.support.calendar_events import events_of, scan
 from tests.support.clock import utc_today
 from tests.support.helpers import ApiClient
 from tests.support.ledger import assert_ledger_ok, earn, new_member, spend
 from tests.support.rules import Sessions, create_rule, firings, new_scope, rule_body, scoped_member, tags
-
-
-async def scan(temporal_dev: WorkflowEnvironment, sessions: Sessions, today: date) -> RuleScanResult:
-    env = ActivityEnvironment(client=temporal_dev.client)
-    result: RuleScanResult = await env.run(
-        RuleActivities(sessions).daily_scan, RuleScanInput(today=today, task_queue=f"tq-{uuid.uuid4()}")
-    )
-    return result
-
-
-async def events_of(sessions: Sessions, member_id: uuid.UUID, kind: str) -> list[dict[str, Any]]:
-    async with sessions() as session:
-        rows = await session.execute(
-            select(MemberEvent.properties)
-            .where(MemberEvent.member_id == member_id, MemberEvent.type == kind)
-            .order_by(MemberEvent.created_at, MemberEvent.id)
-        )
-        return [dict(row) for row in rows.scalars()]
 
 
 def far_expiry_day() -> date:
