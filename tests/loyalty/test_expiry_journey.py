@@ -77,7 +77,6 @@ async def test_the_reminder_email_lists_the_rewards_the_points_still_pay_for(
     result = await scan(temporal_dev, sessions, day - timedelta(days=30), task_queue=settings.temporal.task_queue)
     assert result.events["points_expiring"] == 1
     async with started_workers(temporal_dev.client, sessions, settings):
-
         expected = subject.format(day=day.isoformat())
 
         def reminders() -> list[EmailMessage]:  # the sign-up's welcome goes to the same address
