@@ -141,7 +141,7 @@ async def member_360(
         m=shown_member(view_360.member, view),
         revealed=view.unmasked,
         points=view_360.points,
-        expiring=await ledger.expiring(session, parsed),
+        expiries=view_360.expiries,
         orders=view_360.recent_orders,
         lines=lines,
         older=older,

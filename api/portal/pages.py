@@ -28,6 +28,7 @@ from services.portal import account
 
 router = APIRouter()
 MAX_ENTRY_ID = 2**63 - 1
+HOME_EXPIRY_ROWS = 3  # the home page lists the first few; the points page lists them all
 
 
 async def _locale(request: Request, session: SessionDep, who: PortalMember) -> tuple[str, str]:
@@ -54,6 +55,8 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
         home=summary,
         expiry=(local_date(expiry[0], zone), expiry[1]) if expiry else None,
         activity=[(local_date(line.created_at, zone), line) for line in summary.activity],
+        expiries=summary.expiries,
+        expiry_rows=HOME_EXPIRY_ROWS,
     )
 
 
@@ -67,7 +70,17 @@ async def points_history(
     locale, zone = await _locale(request, session, who)
     page = await account.history(session, who.member_id, before=before)
     lines = [(local_date(line.created_at, zone), line) for line in page.lines]
-    return _page(request, "history.html", who, locale, lines=lines, next_before=page.next_before, paged=before)
+    return _page(
+        request,
+        "history.html",
+        who,
+        locale,
+        lines=lines,
+        next_before=page.next_before,
+        paged=before,
+        expiries=await account.expiry_schedule(session, who.member_id),
+        expiry_rows=None,
+    )
 
 
 def _expiry(moment: datetime, zone: str) -> str:

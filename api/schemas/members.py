@@ -14,6 +14,7 @@ from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
 from services.analytics.member360 import MemberView
+from services.loyalty.expiries import ExpirySchedule
 from services.loyalty.ledger import Balance, LedgerLine
 from services.privacy import masking
 from services.privacy.masking import View
@@ -92,6 +93,30 @@ class PointsOut(BaseModel):
         return cls(posted=balance.posted, held=balance.held, available=balance.available, debt=balance.debt)
 
 
+class ExpiryDateOut(BaseModel):
+    expires_on: date
+    points: int
+
+
+class ExpiriesOut(BaseModel):
+    """Every future expiry of the member's points by date in their time zone: the first 24 dates, the total of
+    all, and the dates (and their points) beyond the list."""
+
+    dates: list[ExpiryDateOut]
+    total: int
+    more_dates: int
+    more_points: int
+
+    @classmethod
+    def of(cls, schedule: ExpirySchedule) -> ExpiriesOut:
+        return cls(
+            dates=[ExpiryDateOut(expires_on=row.expires_on, points=row.points) for row in schedule.dates],
+            total=schedule.total,
+            more_dates=schedule.more_dates,
+            more_points=schedule.more_points,
+        )
+
+
 class LedgerLineOut(BaseModel):
     entry_id: int
     transaction_id: int
@@ -116,6 +141,7 @@ class Member360Out(MemberOut):
     recent_orders: list[OrderOut]
     recent_ledger: list[LedgerLineOut]
     recent_messages: list[MessageSummaryOut]
+    expiries: ExpiriesOut
     links: dict[str, str]
 
     @classmethod
@@ -132,6 +158,7 @@ class Member360Out(MemberOut):
                 )
                 for m in v.recent_messages
             ],
+            expiries=ExpiriesOut.of(v.expiries),
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from models import Member, Message, Order
 from services import members, messaging
-from services.loyalty import ledger
+from services.loyalty import expiries, ledger
 
 RECENT = 10
 
@@ -31,6 +31,7 @@ class MemberView:
     recent_orders: list[Order]
     recent_ledger: list[ledger.LedgerLine]
     recent_messages: list[Message]
+    expiries: expiries.ExpirySchedule
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -47,6 +48,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_orders=list(orders.scalars().all()),
         recent_ledger=await ledger.statement(session, member_id, limit=RECENT),
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
+        expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
     )
 
 
@@ -115,6 +117,20 @@ _MEMBER_FIELDS = (
     f"'last_purchase_at', {_ts('m.last_purchase_at')}, 'created_at', {_ts('m.created_at')}, "
     f"'updated_at', {_ts('m.updated_at')}"
 )
+# Every future expiry by date in the member's zone, as services.loyalty.expiries.schedule_of groups them.
+_EXPIRY_DAYS = (
+    "SELECT (l.expires_at AT TIME ZONE m.timezone)::date AS day, sum(l.remaining) AS points FROM ledger_lots l "
+    "WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at > now() GROUP BY 1"
+)
+_EXPIRIES = (
+    f"(WITH d AS ({_EXPIRY_DAYS}), shown AS (SELECT * FROM d ORDER BY day LIMIT {expiries.SCHEDULE_ROWS}), "
+    f"rest AS (SELECT * FROM d ORDER BY day OFFSET {expiries.SCHEDULE_ROWS}) "
+    "SELECT json_build_object("
+    "'dates', COALESCE((SELECT json_agg(json_build_object('expires_on', shown.day, 'points', shown.points) "
+    "ORDER BY shown.day) FROM shown), '[]'::json), "
+    "'total', (SELECT COALESCE(sum(points), 0) FROM d), "
+    "'more_dates', (SELECT count(*) FROM rest), 'more_points', (SELECT COALESCE(sum(points), 0) FROM rest)))"
+)
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
 
 
@@ -139,6 +155,7 @@ def _view_sql(*, masked: bool) -> str:
         "'debt', a.debt), "
         f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
+        f"'expiries', {_EXPIRIES}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

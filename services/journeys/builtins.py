@@ -202,6 +202,20 @@ BUILTIN_JOURNEYS: list[dict[str, Any]] = [
             {"id": "done", "exit": {}},
         ],
     },
+    {
+        "kind": "points_expiring",
+        "name": "Points expiry reminder",
+        "description": "Points expire soon (30 and 7 days before, by default): how many, when, and the rewards "
+        "they still pay for.",
+        "trigger": {"event": "points_expiring"},
+        "reentry": "after_exit",
+        "steps": [
+            # No wait for the morning: the scan runs at night (UTC), and quiet hours hold the email until the
+            # member's day begins.
+            {"id": "remind", "send": {"channel": "email", "template": "points_expiring"}},
+            {"id": "done", "exit": {}},
+        ],
+    },
 ]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from models import Member, Tier
 from services import members
-from services.loyalty import ledger, tiers
+from services.loyalty import expiries, ledger, tiers
 from services.messaging.templates import Channel
 from services.platform import audit
 from services.platform.audit import Actor
@@ -44,6 +44,7 @@ class Home:
     available: int
     next_expiry: tuple[datetime, int] | None  # when and how many points expire next
     activity: list[ledger.LedgerLine]
+    expiries: expiries.ExpirySchedule  # every future expiry, by date in the member's zone
 
 
 def tier_progress(ladder: list[Tier], member: Member) -> TierProgress:
@@ -69,7 +70,14 @@ async def home(session: AsyncSession, member_id: uuid.UUID) -> Home:
         available=(await ledger.balance(session, member_id)).available,
         next_expiry=expiring[0] if expiring else None,
         activity=await ledger.statement(session, member_id, limit=HOME_ACTIVITY),
+        expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
     )
+
+
+async def expiry_schedule(session: AsyncSession, member_id: uuid.UUID) -> expiries.ExpirySchedule:
+    """When the member's points expire, date by date in their time zone (the points page)."""
+    member = await members.get(session, member_id)
+    return await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone))
 
 
 @dataclass(frozen=True)
