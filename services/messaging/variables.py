@@ -25,6 +25,10 @@ BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
     ("brand", "Brand name"),
     ("portal_link", "Link that signs the member in to the portal (short-lived)"),
     ("survey_link", "A survey invitation's answer page (signed, for that one send)"),
+    ("tier_review.tier_name", "Tier at risk at the next review"),
+    ("tier_review.would_become_name", "Tier the review would give"),
+    ("tier_review.amount_needed", "Spend (or points) still needed to keep the tier"),
+    ("tier_review.review_on", "Date of the tier review"),
 )
 
 
