@@ -19,6 +19,7 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
+from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -27,6 +28,7 @@ from core.timeutil import add_months
 from models import Member, Tier
 from services.intake import bootstrap, tier_review
 from services.loyalty import tier_policy
+from tests.support.helpers import ApiClient, assert_error, audit_rows
 from tests.support.ledger import assert_ledger_ok, earn
 from tests.support.messaging import SmtpSink, running_sink, to_sink
 from tests.support.portal import SECRET
@@ -44,6 +46,7 @@ from tests.support.tiers import (
     tier_of,
 )
 from tests.support.waiting import value_when
+from worker import TIER_REVIEW_SCHEDULE_ID, ensure_schedules
 from workflows import contracts
 
 __all__ = ["set_policy"]
@@ -242,3 +245,68 @@ async def test_notice_amount_in_points_and_once_per_review(sessions: Sessions, s
 
 def _gold() -> Tier:
     return Tier(code="gold", name="Gold", rank=2, min_spend_exclusive=Decimal("5000.00"))
+
+
+async def test_policy_api_changes_no_one_its_dry_run_counts_exactly_and_bad_input_changes_nothing(
+    admin: ApiClient, marketer: ApiClient, sessions: Sessions, set_policy: SetPolicy
+) -> None:
+    tomorrow = days_ago(-1)
+    proposed = {"basis": "points_earned_window", "review_rule": "yearly", "review_month": tomorrow.month,
+                "review_day": tomorrow.day}  # fmt: skip
+    await set_policy()  # the defaults: lifetime spend
+    before = await marketer.post("/api/v1/tiers/policy/dry-run", json=proposed)
+    assert before.status_code == 200, before.text
+    keeper, faller, riser, quiet = [await new_member(sessions) for _ in range(4)]
+    await order(sessions, keeper, "6000.00", days_ago(10))  # 6,000 points this year: stays gold
+    await order(sessions, faller, "6000.00", days_ago(400))  # gold, but nothing earned in the window
+    await earn(sessions, uuid.UUID(riser), 2000)  # 2,000 points: silver under points, member by spend
+    after = await marketer.post("/api/v1/tiers/policy/dry-run", json=proposed)
+    assert after.status_code == 200, after.text
+
+    def moved(tier: str) -> dict[str, int]:
+        old = next(t for t in before.json()["by_tier"] if t["tier"] == tier)
+        new = next(t for t in after.json()["by_tier"] if t["tier"] == tier)
+        return {k: new[k] - old[k] for k in ("rise", "keep", "fall")}
+
+    assert moved("gold") == {"rise": 0, "keep": 1, "fall": 1}
+    assert moved("silver") == {"rise": 0, "keep": 0, "fall": 0}
+    assert moved("member") == {"rise": 1, "keep": 1, "fall": 0}
+    assert {k: after.json()[k] - before.json()[k] for k in ("rise", "keep", "fall")} == {
+        "rise": 1,
+        "keep": 2,
+        "fall": 1,
+    }
+
+    put = await admin.put("/api/v1/tiers/policy", json=proposed)
+    assert put.status_code == 200, put.text
+    assert put.json()["basis"] == "points_earned_window"
+    # Changing the basis re-evaluates no one until the next review.
+    assert [await tier_of(sessions, m) for m in (keeper, faller, riser)] == ["gold", "gold", "member"]
+    audit = await audit_rows(sessions, "policy")
+    assert audit[-1]["action"] == "tiers.policy.update"
+
+    current = (await admin.get("/api/v1/tiers/policy")).json()
+    for bad, field in (
+        ({**proposed, "review_month": 2, "review_day": 29}, "body.review_day"),
+        ({**proposed, "basis": "weekly"}, "body.basis"),
+        ({**proposed, "window_months": 0}, "body.window_months"),
+        ({**proposed, "grace_days": -1}, "body.grace_days"),
+        ({**proposed, "max_drop_per_review": "two"}, "body.max_drop_per_review"),
+        ({**proposed, "surprise": 1}, "body.surprise"),
+    ):
+        error = assert_error(await admin.put("/api/v1/tiers/policy", json=bad), 422)
+        assert field in [d["field"] for d in error["details"]], error
+        assert_error(await marketer.post("/api/v1/tiers/policy/dry-run", json=bad), 422)
+    assert_error(await marketer.put("/api/v1/tiers/policy", json=proposed), 403)
+    assert (await admin.get("/api/v1/tiers/policy")).json() == current
+    assert len(await audit_rows(sessions, "policy")) == len(audit)
+
+
+async def test_the_daily_review_schedule_exists_on_the_dev_server(
+    temporal_dev: WorkflowEnvironment, settings: Settings, task_queue: str
+) -> None:
+    await ensure_schedules(temporal_dev.client, settings)
+    handle = temporal_dev.client.get_schedule_handle(TIER_REVIEW_SCHEDULE_ID)
+    action = (await handle.describe()).schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert (action.workflow, action.task_queue) == (contracts.TIER_REVIEW_WORKFLOW, task_queue)
