@@ -44,9 +44,7 @@ async def put_policy(body: TierPolicyIn, session: SessionDep, key: AdminKey) -> 
     return out
 
 
-@router.post(
-    "/policy/dry-run", response_model=TierDryRunOut, summary="How many would rise, keep, fall under a policy"
-)
+@router.post("/policy/dry-run", response_model=TierDryRunOut, summary="How many would rise, keep, fall under a policy")
 async def dry_run_policy(body: TierPolicyIn, session: SessionDep, _: MarketerKey) -> TierDryRunOut:
     """Each member's next review under the proposed policy, on what is recorded today. Changes nothing."""
     forecast = await tier_reviews.dry_run(session, body, today=datetime.now(UTC).date())

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from models import Member, Message, Order
+from models import Member, Message, Order, TierChange
 from services import members, messaging
-from services.loyalty import ledger
+from services.loyalty import ledger, tier_history
 
 RECENT = 10
 
@@ -31,6 +31,7 @@ class MemberView:
     recent_orders: list[Order]
     recent_ledger: list[ledger.LedgerLine]
     recent_messages: list[Message]
+    tier_history: list[TierChange]
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -47,6 +48,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_orders=list(orders.scalars().all()),
         recent_ledger=await ledger.statement(session, member_id, limit=RECENT),
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
+        tier_history=await tier_history.history(session, member_id, limit=RECENT),
     )
 
 
@@ -116,6 +118,15 @@ _MEMBER_FIELDS = (
     f"'updated_at', {_ts('m.updated_at')}"
 )
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
+_TIER_CHANGE = _object(
+    "r",
+    "old_tier new_tier direction reason reference_type reference_id review_on occurred_at".split(),
+    timestamps=("occurred_at",),
+)
+# The tier history, newest first: upgrades at orders and the reviews' rises and falls (services.loyalty).
+_TIER_HISTORY = _recent(
+    _TIER_CHANGE, "SELECT * FROM tier_changes c WHERE c.member_id = m.id", "occurred_at DESC, id DESC"
+)
 
 
 def _view_sql(*, masked: bool) -> str:
@@ -139,6 +150,7 @@ def _view_sql(*, masked: bool) -> str:
         "'debt', a.debt), "
         f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
+        f"'tier_history', {_TIER_HISTORY}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

@@ -83,7 +83,7 @@ async def at_risk_notice(session: AsyncSession, member: Member) -> dict[str, str
             .limit(1)
         )
     ).scalar_one_or_none() or {}
-    names = {code: name for code, name in (await session.execute(select(Tier.code, Tier.name))).all()}
+    names: dict[str, str] = dict((await session.execute(select(Tier.code, Tier.name))).tuples().all())
     tier, would_become = str(properties.get("tier", "")), str(properties.get("would_become", ""))
     return {
         "tier": tier,

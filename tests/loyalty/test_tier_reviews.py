@@ -105,6 +105,7 @@ async def test_a_year_of_member_life_upgrade_notice_grace_and_a_fall_by_one_tier
     workers: list[Worker],
     smtp_sink: SmtpSink,
     task_queue: str,
+    admin: ApiClient,
 ) -> None:
     async with sessions() as session:  # the built-in journey and its template
         await bootstrap.seed(session)
@@ -153,6 +154,12 @@ async def test_a_year_of_member_life_upgrade_notice_grace_and_a_fall_by_one_tier
     assert [e for e in await tier_events(sessions, member) if e[0] == "tier_changed"] == [
         ("tier_changed", {"from": "member", "to": "gold", "direction": "up"}),
         ("tier_changed", down),
+    ]
+    # The 360 view shows the history, newest first.
+    view = (await admin.get(f"/api/v1/members/{member}")).json()
+    assert [(c["old_tier"], c["new_tier"], c["review_on"]) for c in view["tier_history"]] == [
+        ("gold", "silver", str(review_on)),
+        ("member", "gold", None),
     ]
     await assert_ledger_ok(sessions)
 
