@@ -28,6 +28,7 @@ from core.timeutil import add_months
 from models import Member, Tier
 from services.intake import bootstrap, tier_review
 from services.loyalty import tier_policy
+from services.portal import account
 from tests.support.helpers import ApiClient, assert_error, audit_rows
 from tests.support.ledger import assert_ledger_ok, earn
 from tests.support.messaging import SmtpSink, running_sink, to_sink
@@ -317,3 +318,17 @@ async def test_the_daily_review_schedule_exists_on_the_dev_server(
     action = (await handle.describe()).schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
     assert (action.workflow, action.task_queue) == (contracts.TIER_REVIEW_WORKFLOW, task_queue)
+
+
+async def test_portal_progress_counts_the_basis_figure(sessions: Sessions, set_policy: SetPolicy) -> None:
+    await set_policy(**ROLLING)
+    member = await new_member(sessions)
+    await order(sessions, member, "1200.00", days_ago(400))  # silver, but outside the window now
+    await order(sessions, member, "300.00", days_ago(20))
+    async with sessions() as session:
+        home = await account.home(session, uuid.UUID(member))
+    assert (home.progress.current.code, home.progress.following and home.progress.following.code) == (
+        "silver",
+        "gold",
+    )
+    assert home.progress.to_spend == Decimal("4700.00")  # 5,000.00 less the 300.00 of the window
