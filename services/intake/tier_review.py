@@ -51,10 +51,11 @@ class Qualified:
         return f"order {order_external_id}: {figure} above {self.tier.name}'s {threshold}"
 
 
-async def qualified_at_order(session: AsyncSession, ladder: list[Tier], member: Member, at: datetime) -> Qualified:
+async def qualified_at_order(
+    session: AsyncSession, ladder: list[Tier], policy: TierPolicyIn, member: Member, at: datetime
+) -> Qualified:
     """The tier the member's figure buys just after an order placed `at` (the order and its points already
     written): lifetime spend, or the window that ends with the order."""
-    policy = tier_policy.as_input(await tier_policy.get(session))
     if policy.basis == Basis.LIFETIME_SPEND:
         figure = member.lifetime_spend
     else:

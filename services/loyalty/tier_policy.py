@@ -68,6 +68,16 @@ async def get(session: AsyncSession) -> TierPolicy:
     return policy
 
 
+async def ladder_and_policy(session: AsyncSession) -> tuple[list[Tier], TierPolicyIn]:
+    """The ladder (lowest first) and the policy in one statement: the order path reads both for every order."""
+    rows = (
+        await session.execute(select(Tier, TierPolicy).join(TierPolicy, TierPolicy.id == 1).order_by(Tier.rank))
+    ).all()
+    if not rows:
+        return [], as_input(await get(session))
+    return [row[0] for row in rows], as_input(rows[0][1])
+
+
 def as_input(policy: TierPolicy) -> TierPolicyIn:
     return TierPolicyIn.model_validate({name: getattr(policy, name) for name in TierPolicyIn.model_fields})
 
