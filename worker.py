@@ -35,6 +35,7 @@ from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
 from activities.rules import RuleActivities
 from activities.surveys import SurveyActivities
+from activities.tiers import TierActivities
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, WorkerSettings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
@@ -53,6 +54,7 @@ RELAY_INTERVAL_SECONDS = 2.0
 MAINTENANCE_SCHEDULE_ID = contracts.LEDGER_MAINTENANCE_ID
 SCAN_SCHEDULE_ID = contracts.JOURNEY_SCAN_ID
 RULES_SCAN_SCHEDULE_ID = contracts.RULE_SCAN_ID
+TIER_REVIEW_SCHEDULE_ID = contracts.TIER_REVIEW_ID
 
 
 class StartFactory(Protocol):
@@ -76,6 +78,7 @@ SCHEDULES = (
     DailySchedule(MAINTENANCE_SCHEDULE_ID, contracts.ledger_maintenance_start, _maintenance_time),
     DailySchedule(SCAN_SCHEDULE_ID, contracts.journey_scan_start, _maintenance_time),
     DailySchedule(RULES_SCAN_SCHEDULE_ID, contracts.rule_scan_start, _maintenance_time),
+    DailySchedule(TIER_REVIEW_SCHEDULE_ID, contracts.tier_review_start, _maintenance_time),
 )
 
 
@@ -134,6 +137,7 @@ def build_worker(
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
             *SurveyActivities(sessions).all(),
+            *TierActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
         ],
         **(worker_options(settings.worker) | options),
@@ -168,7 +172,7 @@ async def _running(workers: list[Worker]) -> AsyncIterator[None]:
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create (or bring up to date) the daily schedules of SCHEDULES: ledger maintenance, the journey and rule
-    scans. Each skips a run while the previous one still runs."""
+    scans, the tier review. Each skips a run while the previous one still runs."""
     for daily in SCHEDULES:
         hour, minute = (int(part) for part in daily.at(settings).split(":"))
         schedule = Schedule(

@@ -23,7 +23,7 @@ from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
 from models.surveys import Survey, SurveyAnswer, SurveySend
-from models.tiers import Tier
+from models.tiers import Tier, TierChange, TierPolicy
 
 __all__ = [
     "ApiKey",
@@ -75,4 +75,6 @@ __all__ = [
     "TicketSurveyDue",
     "TemporalOutbox",
     "Tier",
+    "TierChange",
+    "TierPolicy",
 ]

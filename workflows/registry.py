@@ -10,6 +10,7 @@ from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
 from workflows.service_ticket import ServiceTicket
 from workflows.survey_invite import SurveyInviteWorkflow
+from workflows.tier_review import TierReviewWorkflow
 
 WORKFLOWS = (
     JourneyWorkflow,
@@ -23,4 +24,5 @@ WORKFLOWS = (
     ServiceTicket,
     PortalSignInCodeWorkflow,
     SurveyInviteWorkflow,
+    TierReviewWorkflow,
 )

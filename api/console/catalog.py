@@ -72,9 +72,17 @@ EVENT_SPECS = {
     "event.points": ("Points expiring", "number"),
     "event.expires_on": ("Expiry date", "date"),
     "event.years": ("Years since sign-up", "number"),
+    "event.tier": ("Tier at risk", "tier"),
+    "event.would_become": ("Tier the review would give", "tier"),
+    "event.amount_needed": ("Still needed to keep the tier", "number"),
+    "event.review_on": ("Tier review date", "date"),
     "event.score": ("Survey score", "number"),
     "event.survey": ("Survey (key)", "text"),
     "event.kind": ("Survey kind", "select"),
+    "event.tier": ("Tier at risk", "tier"),
+    "event.would_become": ("Tier it would become", "tier"),
+    "event.amount_needed": ("Amount still needed to keep the tier", "money"),
+    "event.review_on": ("Review date", "text"),
 }
 EVENT_OPTIONS = {"event.direction": ["up", "down"], "event.kind": ["nps", "csat", "custom"]}
 # How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).

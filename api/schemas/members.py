@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.pagination import Page
+from api.schemas.loyalty import TierChangeOut
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
@@ -142,6 +143,7 @@ class Member360Out(MemberOut):
     recent_ledger: list[LedgerLineOut]
     recent_messages: list[MessageSummaryOut]
     expiries: ExpiriesOut
+    tier_history: list[TierChangeOut]  # newest first (docs/loyalty.md, "Tiers that requalify")
     links: dict[str, str]
 
     @classmethod
@@ -159,6 +161,7 @@ class Member360Out(MemberOut):
                 for m in v.recent_messages
             ],
             expiries=ExpiriesOut.of(v.expiries),
+            tier_history=[TierChangeOut.model_validate(c) for c in v.tier_history],
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

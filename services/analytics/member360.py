@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from models import Member, Message, Order
+from models import Member, Message, Order, TierChange
 from services import members, messaging
-from services.loyalty import expiries, ledger
+from services.loyalty import expiries, ledger, tier_history
 
 RECENT = 10
 
@@ -32,6 +32,7 @@ class MemberView:
     recent_ledger: list[ledger.LedgerLine]
     recent_messages: list[Message]
     expiries: expiries.ExpirySchedule
+    tier_history: list[TierChange]
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -49,6 +50,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_ledger=await ledger.statement(session, member_id, limit=RECENT),
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
         expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
+        tier_history=await tier_history.history(session, member_id, limit=RECENT),
     )
 
 
@@ -132,6 +134,15 @@ _EXPIRIES = (
     "'more_dates', (SELECT count(*) FROM rest), 'more_points', (SELECT COALESCE(sum(points), 0) FROM rest)))"
 )
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
+_TIER_CHANGE = _object(
+    "r",
+    "old_tier new_tier direction reason reference_type reference_id review_on occurred_at".split(),
+    timestamps=("occurred_at",),
+)
+# The tier history, newest first: upgrades at orders and the reviews' rises and falls (services.loyalty).
+_TIER_HISTORY = _recent(
+    _TIER_CHANGE, "SELECT * FROM tier_changes c WHERE c.member_id = m.id", "occurred_at DESC, id DESC"
+)
 
 
 def _view_sql(*, masked: bool) -> str:
@@ -156,6 +167,7 @@ def _view_sql(*, masked: bool) -> str:
         f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
         f"'expiries', {_EXPIRIES}, "
+        f"'tier_history', {_TIER_HISTORY}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

@@ -19,7 +19,8 @@ from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
 from services import journeys, members, rules
-from services.loyalty import ledger, tiers
+from services.intake import tier_review
+from services.loyalty import ledger, tier_policy, tiers
 from services.loyalty.money import Money
 
 PlacedAt = Annotated[datetime, AfterValidator(utc_past)]
@@ -64,7 +65,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     Past orders in bulk go through the history import instead (services.imports), which messages no one."""
     # Lock the member row first: concurrent orders of one member serialize here, and spend stays exact.
     member = await members.get_active(session, data.member_id, for_update=True)
-    ladder = await tiers.ladder(session)
+    ladder, policy = await tier_policy.ladder_and_policy(session)
     current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     order_id = uuid7()
     points = points_for(data.amount, current.earn_multiplier)
@@ -130,10 +131,13 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
             "points": points,
         },
     )
-    reached = tiers.tier_for(ladder, member.lifetime_spend)
+    qualified = await tier_review.qualified_at_order(session, ladder, policy, member, data.placed_at)
+    reached = qualified.tier
     upgraded = reached.rank > current.rank
-    if upgraded:  # upgrades happen here; downgrades only in a yearly review
-        member.tier = reached.code
+    if upgraded:  # upgrades happen here, on the ladder's basis; falls only at a review (services.intake.tier_review)
+        await tier_review.record_upgrade(
+            session, member, current, qualified, order_id=order_id, order_ref=data.external_id, at=data.placed_at
+        )
         _record(
             session,
             member.id,

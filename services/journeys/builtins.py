@@ -166,6 +166,17 @@ BUILTIN_JOURNEYS: list[dict[str, Any]] = [
         ],
     },
     {
+        "kind": "tier_at_risk",
+        "name": "Tier at risk",
+        "description": "Before a review that would lower the tier: what is still needed to keep it.",
+        "trigger": {"event": "tier_at_risk"},
+        "reentry": "after_exit",
+        "steps": [
+            {"id": "remind", "send": {"channel": "email", "template": "tier_at_risk"}},
+            {"id": "done", "exit": {}},
+        ],
+    },
+    {
         "kind": "birthday",
         "name": "Birthday",
         "description": "A birthday greeting with a coupon; a staff task for high-value members.",

@@ -95,7 +95,7 @@ INVENTORY: dict[str, Table] = {
             "source": "the channel or store code of the registration link the member signed up from (shared by "
             "everyone who used it), kept for KPIs and segments",
         },
-        plain=_plain("id tier lifetime_spend order_count last_purchase_at created_at updated_at"),
+        plain=_plain("id tier tier_since lifetime_spend order_count last_purchase_at created_at updated_at"),
     ),
     "member_events": Table(
         member=_MEMBER,
@@ -334,6 +334,23 @@ INVENTORY: dict[str, Table] = {
         member=None,
         explained={"benefits": "the tier's benefits"},
         plain=_plain("code name rank min_spend_exclusive earn_multiplier created_at"),
+    ),
+    "tier_policy": Table(
+        member=None,
+        explained={"updated_by": _STAFF},
+        plain=_plain(
+            "id basis window_months review_rule review_month review_day max_drop_per_review grace_days"
+            " at_risk_days updated_at"
+        ),
+    ),
+    "tier_changes": Table(
+        member=_MEMBER,
+        explained={
+            "reason": "built by the system from tier names, the basis and amounts",
+            "reference_id": "an order id or a review date",
+            "idempotency_key": "built from ids and the review date",
+        },
+        plain=_plain("id member_id old_tier new_tier direction reference_type review_on occurred_at created_at"),
     ),
     "rules": Table(
         member=None, plain=_plain("id name trigger priority current_version enabled builtin created_at updated_at")

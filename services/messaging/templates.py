@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from models import Coupon, CouponTemplate, Member, MessageTemplate, Tier
-from services.loyalty import ledger
+from services.loyalty import ledger, tier_history
 from services.members import fields as member_fields
 from services.messaging.copy import BUILTIN_COPY
 from services.messaging.copy_loyalty import LOYALTY_COPY
@@ -280,6 +280,7 @@ async def template_variables(
             "locale": member.locale,
         },
         "coupon": await _coupon(session, member, coupon_code) if coupon_code else None,
+        "tier_review": await tier_history.at_risk_notice(session, member),
         "brand": brand,
         "data": dict(data),
         **await loyalty_values(session, member, points, used),

@@ -39,6 +39,10 @@ BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
     ("expiry.expires_on", "The next date points expire"),
     ("expiry.total", "All points still to expire"),
     ("affordable_rewards", f"Up to {AFFORDABLE_REWARDS} rewards the available points pay for (name, points_cost)"),
+    ("tier_review.tier_name", "Tier at risk at the next review"),
+    ("tier_review.would_become_name", "Tier the review would give"),
+    ("tier_review.amount_needed", "Spend (or points) still needed to keep the tier"),
+    ("tier_review.review_on", "Date of the tier review"),
 )
 
 

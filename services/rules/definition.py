@@ -52,6 +52,8 @@ TRIGGERS = (
     # The calendar (services.intake.calendar, from the daily scan): points about to expire, a signup anniversary.
     "points_expiring",
     "signup_anniversary",
+    # Tiers (services.intake.tier_review): a review that would lower the tier comes in at_risk_days.
+    "tier_at_risk",
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
@@ -67,12 +69,15 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     # points: what will expire that date (after spends); expires_on: YYYY-MM-DD; days_before: the reminder's lead.
     "points_expiring": ("event.points", "event.expires_on", "event.days_before"),
     "signup_anniversary": ("event.years",),
+    # amount_needed: spend (or points) still needed to keep the tier; review_on: the review's date (ISO).
+    "tier_at_risk": ("event.tier", "event.would_become", "event.amount_needed", "event.review_on"),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
 # The service tickets' triggers (services.care.triggers) carry the ticket's id only: no event fields to test.
 _SYSTEM_TRIGGERS = (
     "order_completed",
     "tier_changed",
+    "tier_at_risk",
     "ticket_opened",
     "ticket_closed",
     "points_expiring",

@@ -185,6 +185,9 @@ RULES: dict[str, Access] = {
     "POST /api/v1/coupons/redeem": key(INTEGRATION),
     "GET /api/v1/tiers": ANY_KEY,
     "PUT /api/v1/tiers": key(),
+    "GET /api/v1/tiers/policy": ANY_KEY,
+    "PUT /api/v1/tiers/policy": key(),
+    "POST /api/v1/tiers/policy/dry-run": key(MARKETER),
     # Segments, campaigns, rules
     "GET /api/v1/segments": ANY_KEY,
     "POST /api/v1/segments": key(MARKETER),

@@ -41,6 +41,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/v1/journeys/validate": NOTHING_WRITTEN,
     "POST /api/v1/rules/validate": NOTHING_WRITTEN,
     "POST /api/v1/rules/dry-run": NOTHING_WRITTEN,
+    "POST /api/v1/tiers/policy/dry-run": NOTHING_WRITTEN,
     "POST /api/v1/segments/preview": NOTHING_WRITTEN,
     "POST /api/v1/templates/preview": NOTHING_WRITTEN,
     "POST /console/api/segments/preview": NOTHING_WRITTEN,

@@ -80,6 +80,8 @@ from workflows.contracts.names import (
     TICKET_REOPEN_UPDATE,
     TICKET_REPLY_UPDATE,
     TICKET_STATUS_UPDATE,
+    TIER_REVIEW_ID,
+    TIER_REVIEW_WORKFLOW,
     WORKFLOW_NAMES,
     Id,
     campaign_member_workflow_id,
@@ -130,6 +132,7 @@ from workflows.contracts.tickets import (
     TicketStatus,
     ticket_start,
 )
+from workflows.contracts.tiers import TierReviewInput, TierReviewReport, tier_review_start
 
 __all__ = [
     "SURVEY_INVITE_WORKFLOW",
@@ -239,4 +242,9 @@ __all__ = [
     "WORKING_STATUSES",
     "ticket_start",
     "ticket_workflow_id",
+    "TIER_REVIEW_ID",
+    "TIER_REVIEW_WORKFLOW",
+    "TierReviewInput",
+    "TierReviewReport",
+    "tier_review_start",
 ]

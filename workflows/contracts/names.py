@@ -22,6 +22,7 @@ BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 SERVICE_TICKET_WORKFLOW = "ServiceTicket"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
+TIER_REVIEW_WORKFLOW = "TierReviewWorkflow"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -35,6 +36,7 @@ WORKFLOW_NAMES = frozenset(
         SERVICE_TICKET_WORKFLOW,
         PORTAL_SIGN_IN_CODE_WORKFLOW,
         SURVEY_INVITE_WORKFLOW,
+        TIER_REVIEW_WORKFLOW,
     }
 )
 
@@ -71,6 +73,7 @@ START_STEP = "start"  # JourneyStep of a run that has not entered a step yet
 LEDGER_MAINTENANCE_ID = "ledger-maintenance"
 JOURNEY_SCAN_ID = "journey-daily-scan"
 RULE_SCAN_ID = "rules-daily-scan"
+TIER_REVIEW_ID = "tier-daily-review"
 
 
 def journey_workflow_id(kind: str, member_id: Id) -> str:
