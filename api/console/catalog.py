@@ -79,10 +79,6 @@ EVENT_SPECS = {
     "event.score": ("Survey score", "number"),
     "event.survey": ("Survey (key)", "text"),
     "event.kind": ("Survey kind", "select"),
-    "event.tier": ("Tier at risk", "tier"),
-    "event.would_become": ("Tier it would become", "tier"),
-    "event.amount_needed": ("Amount still needed to keep the tier", "money"),
-    "event.review_on": ("Review date", "text"),
 }
 EVENT_OPTIONS = {"event.direction": ["up", "down"], "event.kind": ["nps", "csat", "custom"]}
 # How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).
