@@ -89,7 +89,8 @@ NOT_PERSONAL = {
         "api__schemas__coupons__TemplateOut",
     },  # names of staff keys, definitions, products, files
     "external_id": {"OrderOut", "RefundOut"},  # the shop's order and refund numbers
-    "reason": {"RefundOut", "VerdictOut"},  # the shop's refund reason code; why a rule would fire
+    # the shop's refund reason code; why a rule would fire; why a tier changed (tier names, the basis, amounts)
+    "reason": {"RefundOut", "VerdictOut", "TierChangeOut"},
     "subject": {"api__schemas__messages__TemplateOut"},
     "title": {"SurveyOut"},  # a survey's title in each language, written by staff  # a template before rendering
     "body": {"api__schemas__messages__TemplateOut"},
