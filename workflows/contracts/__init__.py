@@ -7,6 +7,17 @@ activities or services): the workflows pass it through the sandbox."""
 
 from __future__ import annotations
 
+from workflows.contracts.checkouts import (
+    CHECKOUT_JOURNEY_KIND,
+    CHECKOUT_SETTLED_SIGNAL,
+    CheckoutInput,
+    CheckoutOutcome,
+    CheckoutSettled,
+    CheckoutStatus,
+    checkout_hold_start,
+    checkout_settled_signal,
+    checkout_workflow_id,
+)
 from workflows.contracts.imports import (
     ChunkList,
     ChunkOutcome,
@@ -48,6 +59,7 @@ from workflows.contracts.models import (
 from workflows.contracts.names import (
     BULK_IMPORT_WORKFLOW,
     CAMPAIGN_ID,
+    CHECKOUT_HOLD_WORKFLOW,
     CAMPAIGN_WORKFLOW,
     CANCEL_SIGNAL,
     CANCEL_UPDATE,
@@ -132,6 +144,16 @@ from workflows.contracts.tickets import (
 )
 
 __all__ = [
+    "CHECKOUT_HOLD_WORKFLOW",
+    "CHECKOUT_JOURNEY_KIND",
+    "CHECKOUT_SETTLED_SIGNAL",
+    "CheckoutInput",
+    "CheckoutOutcome",
+    "CheckoutSettled",
+    "CheckoutStatus",
+    "checkout_hold_start",
+    "checkout_settled_signal",
+    "checkout_workflow_id",
     "SURVEY_INVITE_WORKFLOW",
     "SURVEY_SEND_CONTEXT",
     "SurveyInviteInput",
