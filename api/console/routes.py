@@ -8,6 +8,7 @@ from api.console import (
     auth,
     builder,
     campaigns,
+    checkout,
     dashboard,
     erasure,
     fields,
@@ -53,6 +54,7 @@ MODULES = (
     voice,
     tickets,
     sources,
+    checkout,
     keys,
 )
 for module in MODULES:

@@ -33,7 +33,9 @@ class QuoteOut(BaseModel):
     available: int = Field(description="the member's available points")
     cap_points: int = Field(description="the most points the cap allows for this order")
     min_points: int
-    max_points: int = Field(description="what this order may use: min(available, cap) in whole units, 0 below the minimum")
+    max_points: int = Field(
+        description="what this order may use: min(available, cap) in whole units, 0 below the minimum"
+    )
     max_value: Decimal = Field(description="what `max_points` are worth")
     points_per_unit: int
     unit_value: Decimal

@@ -74,7 +74,10 @@ def _check_points(points: int, order_amount: Decimal, rate: CheckoutSettings) ->
         )
     if points < rate.min_points:
         raise _problem(
-            f"a checkout uses at least {rate.min_points} points", "below_minimum", "body.points", f"at least {rate.min_points}"
+            f"a checkout uses at least {rate.min_points} points",
+            "below_minimum",
+            "body.points",
+            f"at least {rate.min_points}",
         )
     cap = cap_points(order_amount, rate)
     if points > cap:
@@ -205,12 +208,17 @@ async def capture(session: AsyncSession, checkout_id: uuid.UUID, order: Order, *
         raise _problem("the checkout belongs to another member", "checkout_member_mismatch", field, "another member's")
     if order.currency != checkout.currency:
         raise _problem(
-            f"the checkout is in {checkout.currency}, the order in {order.currency}", "currency_mismatch", field, "currency"
+            f"the checkout is in {checkout.currency}, the order in {order.currency}",
+            "currency_mismatch",
+            field,
+            "currency",
         )
     taken = (await session.execute(select(Checkout.id).where(Checkout.order_id == order.id))).scalar_one_or_none()
     if taken is not None:
         raise Conflict(
-            "this order already captured another checkout", code="order_has_checkout", details={"checkout_id": str(taken)}
+            "this order already captured another checkout",
+            code="order_has_checkout",
+            details={"checkout_id": str(taken)},
         )
     await ledger.post_hold(
         session,

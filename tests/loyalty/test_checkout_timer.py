@@ -32,7 +32,8 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def _hold(shop: ApiClient, member_id: str, points: int, amount: str, **extra: Any) -> dict[str, Any]:
     response = await shop.post(
-        "/api/v1/checkouts", json=checkout_body(member_id, f"co-{uuid.uuid4().hex}", amount=amount, points=points, **extra)
+        "/api/v1/checkouts",
+        json=checkout_body(member_id, f"co-{uuid.uuid4().hex}", amount=amount, points=points, **extra),
     )
     assert response.status_code == 201, response.text
     checkout: dict[str, Any] = response.json()
@@ -87,7 +88,9 @@ async def test_a_capture_before_the_timeout_ends_the_timer(
         member_id = await funded_member(shop, admin, 5_000)
         checkout = await _hold(shop, member_id, 1_500, "60.00")
         handle = await _started(temporal_env, checkout["id"])
-        order = await shop.post("/api/v1/orders", json=order_body(member_id, amount="60.00", checkout_id=checkout["id"]))
+        order = await shop.post(
+            "/api/v1/orders", json=order_body(member_id, amount="60.00", checkout_id=checkout["id"])
+        )
         assert order.status_code == 201, order.text
         outcome = await handle.result()  # settled by the signal: the 30-minute timer never fires
         assert outcome["status"] == "captured"
@@ -147,7 +150,9 @@ async def test_a_capture_racing_the_timeout_settles_the_checkout_exactly_once(
             checkout = await _hold(shop, member_id, 1_000, "20.00")
             order = (await shop.post("/api/v1/orders", json=order_body(member_id, amount="20.00"))).json()
             checkout_id, order_id = uuid.UUID(checkout["id"]), uuid.UUID(order["id"])
-            captured, expired = await asyncio.gather(_capture(sessions, checkout_id, order_id), _expire(sessions, checkout_id))
+            captured, expired = await asyncio.gather(
+                _capture(sessions, checkout_id, order_id), _expire(sessions, checkout_id)
+            )
             final = (await shop.get(f"/api/v1/checkouts/{checkout['id']}")).json()["status"]
             # Either the capture won (the timer found it captured) or the timer did (the capture is 409).
             assert (captured, expired, final) in {

@@ -21,7 +21,9 @@ Sessions = async_sessionmaker[AsyncSession]
 async def _ledger_rows(sessions: Sessions, member_id: str) -> int:
     async with sessions() as session:
         count = await session.scalar(
-            select(func.count()).select_from(LedgerTransaction).where(LedgerTransaction.member_id == uuid.UUID(member_id))
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.member_id == uuid.UUID(member_id))
         )
         return int(count or 0)
 
@@ -85,7 +87,9 @@ async def test_hold_capture_with_the_order_then_refunds_return_points_in_proport
         checkout = held.json()
         assert (checkout["status"], checkout["value"], checkout["points"]) == ("held", "49.00", 4_900)
         assert await balance_of(shop, member_id) == (10_000, 4_900)  # available drops, posted does not
-        order = await shop.post("/api/v1/orders", json=order_body(member_id, amount="99.99", checkout_id=checkout["id"]))
+        order = await shop.post(
+            "/api/v1/orders", json=order_body(member_id, amount="99.99", checkout_id=checkout["id"])
+        )
         assert order.status_code == 201, order.text
         order_id = order.json()["id"]
         captured = (await shop.get(f"/api/v1/checkouts/{checkout['id']}")).json()
@@ -121,7 +125,10 @@ async def test_capture_endpoint_replays_by_key_and_refuses_a_second_order_or_a_r
     async with programme_rate(sessions):
         member_id = await funded_member(shop, admin, 2_000)
         checkout = (
-            await shop.post("/api/v1/checkouts", json=checkout_body(member_id, f"co-{uuid.uuid4().hex}", amount="40.00", points=2_000))
+            await shop.post(
+                "/api/v1/checkouts",
+                json=checkout_body(member_id, f"co-{uuid.uuid4().hex}", amount="40.00", points=2_000),
+            )
         ).json()
         first = (await shop.post("/api/v1/orders", json=order_body(member_id, amount="40.00"))).json()
         second = (await shop.post("/api/v1/orders", json=order_body(member_id, amount="40.00"))).json()
@@ -147,7 +154,10 @@ async def test_release_restores_the_points_and_a_capture_after_it_is_409(
     async with programme_rate(sessions):
         member_id = await funded_member(shop, admin, 3_000)
         checkout = (
-            await shop.post("/api/v1/checkouts", json=checkout_body(member_id, f"co-{uuid.uuid4().hex}", amount="60.00", points=3_000))
+            await shop.post(
+                "/api/v1/checkouts",
+                json=checkout_body(member_id, f"co-{uuid.uuid4().hex}", amount="60.00", points=3_000),
+            )
         ).json()
         assert await balance_of(shop, member_id) == (3_000, 3_000)
         released = await shop.post(f"/api/v1/checkouts/{checkout['id']}/release")
@@ -168,7 +178,9 @@ async def test_release_restores_the_points_and_a_capture_after_it_is_409(
     await assert_ledger_ok(sessions)
 
 
-async def test_every_refusal_is_precise_and_writes_nothing(shop: ApiClient, admin: ApiClient, sessions: Sessions) -> None:
+async def test_every_refusal_is_precise_and_writes_nothing(
+    shop: ApiClient, admin: ApiClient, sessions: Sessions
+) -> None:
     async with programme_rate(sessions):
         member_id = await funded_member(shop, admin, 1_000)
         ledger_before = await _ledger_rows(sessions, member_id)
@@ -206,7 +218,9 @@ async def test_every_refusal_is_precise_and_writes_nothing(shop: ApiClient, admi
             starts = await session.scalar(
                 select(func.count())
                 .select_from(TemporalOutbox)
-                .where(TemporalOutbox.workflow_id == f"checkout-{first.json()['id']}", TemporalOutbox.action != "signal")
+                .where(
+                    TemporalOutbox.workflow_id == f"checkout-{first.json()['id']}", TemporalOutbox.action != "signal"
+                )
             )
         assert starts == 1  # one timer for the checkout, however often it was sent
     await assert_ledger_ok(sessions)

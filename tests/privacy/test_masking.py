@@ -88,8 +88,9 @@ NOT_PERSONAL = {
         "VerdictOut",
         "api__schemas__coupons__TemplateOut",
     },  # names of staff keys, definitions, products, files
-    "external_id": {"OrderOut", "RefundOut"},  # the shop's order and refund numbers
-    "reason": {"RefundOut", "VerdictOut"},  # the shop's refund reason code; why a rule would fire
+    "external_id": {"OrderOut", "RefundOut", "CheckoutOut"},  # the shop's order, refund and checkout numbers
+    # the shop's refund reason code; why a rule would fire; why a quote allows no points (a fixed code)
+    "reason": {"RefundOut", "VerdictOut", "QuoteOut"},
     "subject": {"api__schemas__messages__TemplateOut"},
     "title": {"SurveyOut"},  # a survey's title in each language, written by staff  # a template before rendering
     "body": {"api__schemas__messages__TemplateOut"},

@@ -59,10 +59,10 @@ from workflows.contracts.models import (
 from workflows.contracts.names import (
     BULK_IMPORT_WORKFLOW,
     CAMPAIGN_ID,
-    CHECKOUT_HOLD_WORKFLOW,
     CAMPAIGN_WORKFLOW,
     CANCEL_SIGNAL,
     CANCEL_UPDATE,
+    CHECKOUT_HOLD_WORKFLOW,
     DECIDE_UPDATE,
     JOURNEY_KIND,
     JOURNEY_SCAN_ID,

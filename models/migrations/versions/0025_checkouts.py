@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.CheckConstraint("unit_value > 0", name=op.f("ck_checkout_settings_unit_value_positive")),
         sa.CheckConstraint("max_percent >= 1 AND max_percent <= 100", name=op.f("ck_checkout_settings_cap_in_range")),
         sa.CheckConstraint("min_points >= 0", name=op.f("ck_checkout_settings_minimum_not_negative")),
-        sa.CheckConstraint("hold_minutes >= 1 AND hold_minutes <= 1440", name=op.f("ck_checkout_settings_hold_in_range")),
+        sa.CheckConstraint(
+            "hold_minutes >= 1 AND hold_minutes <= 1440", name=op.f("ck_checkout_settings_hold_in_range")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_checkout_settings")),
     )
     # The programme's defaults: 100 points = 1.00 CNY, at most half an order, at least 500 points, 30 minutes.
@@ -73,9 +75,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("hold_id", name=op.f("uq_checkouts_hold_id")),
         sa.UniqueConstraint("order_id", name=op.f("uq_checkouts_order_id")),
     )
-    op.create_index(
-        "ix_checkouts_member_open", "checkouts", ["member_id"], postgresql_where=sa.text("status = 'held'")
-    )
+    op.create_index("ix_checkouts_member_open", "checkouts", ["member_id"], postgresql_where=sa.text("status = 'held'"))
     op.add_column("order_refunds", sa.Column("points_returned", sa.BigInteger(), server_default="0", nullable=False))
 
 
