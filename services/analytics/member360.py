@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from models import Member, Message, Order
+from models import Checkout, Member, Message, Order
 from services import members, messaging
-from services.loyalty import ledger
+from services.loyalty import checkouts, ledger
 
 RECENT = 10
 
@@ -31,6 +31,8 @@ class MemberView:
     recent_orders: list[Order]
     recent_ledger: list[ledger.LedgerLine]
     recent_messages: list[Message]
+    # Checkouts holding the member's points right now (points at checkout), soonest to time out first.
+    open_checkouts: list[Checkout] = field(default_factory=list)
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -47,6 +49,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_orders=list(orders.scalars().all()),
         recent_ledger=await ledger.statement(session, member_id, limit=RECENT),
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
+        open_checkouts=await checkouts.open_for_member(session, member_id, limit=RECENT),
     )
 
 
@@ -101,6 +104,13 @@ _LEDGER_SOURCE = (
     "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id WHERE e.account_id = a.id"
 )
 _ORDER_SOURCE = "SELECT * FROM orders o WHERE o.member_id = m.id"
+_CHECKOUT = _object(
+    "r",
+    "id external_id order_amount currency points value status expires_at created_at".split(),
+    timestamps=("expires_at", "created_at"),
+    numbers=("order_amount", "value"),
+)
+_CHECKOUT_SOURCE = "SELECT * FROM checkouts c WHERE c.member_id = m.id AND c.status = 'held'"
 _PROFILE_FIELDS = (
     "'name', m.name, 'email', m.email, 'phone', m.phone, 'birthday', m.birthday, 'attributes', m.attributes, "
 )
@@ -139,6 +149,7 @@ def _view_sql(*, masked: bool) -> str:
         "'debt', a.debt), "
         f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
+        f"'open_checkouts', {_recent(_CHECKOUT, _CHECKOUT_SOURCE, 'expires_at, id')}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

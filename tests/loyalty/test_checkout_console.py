@@ -5,12 +5,17 @@ and the page closed to other roles."""
 from __future__ import annotations
 
 import html
+import uuid
 
 from fastapi import FastAPI
 
+from api.schemas.members import Member360Out
+from core.settings import Settings
+from services.analytics import member360
 from services.loyalty import checkout_rate
 from services.platform.api_keys import Role
-from tests.support.checkouts import funded_member, programme_rate
+from services.privacy.masking import View
+from tests.support.checkouts import checkout_body, funded_member, programme_rate
 from tests.support.console import Sessions, console_client, csrf, sign_in
 from tests.support.helpers import ApiClient, KeyMaker, audit_rows
 
@@ -94,3 +99,43 @@ async def test_only_admins_open_the_page(app: FastAPI, make_key: KeyMaker) -> No
     async with console_client(app) as client:
         await sign_in(client, await make_key(Role.MARKETER))
         assert (await client.get("/console/checkout")).status_code == 403
+
+
+async def test_the_360_view_shows_open_checkouts_in_the_api_and_the_console(
+    app: FastAPI, make_key: KeyMaker, sessions: Sessions, shop: ApiClient, admin: ApiClient, settings: Settings
+) -> None:
+    async with programme_rate(sessions):
+        member_id = await funded_member(shop, admin, 3_000)
+        external = f"co-{uuid.uuid4().hex}"
+        held = await shop.post(
+            "/api/v1/checkouts", json=checkout_body(member_id, external, amount="50.00", points=2_000)
+        )
+        assert held.status_code == 201, held.text
+        document = (await shop.get(f"/api/v1/members/{member_id}")).json()
+        [shown] = document["open_checkouts"]
+        assert (shown["id"], shown["points"], shown["value"], shown["status"]) == (
+            held.json()["id"],
+            2_000,
+            "20.00",
+            "held",
+        )
+        assert shown["expires_at"] == held.json()["expires_at"]
+        # The one-statement JSON is the ORM view's, value for value.
+        async with sessions() as session:
+            view = await member360.view(session, uuid.UUID(member_id))
+        orm = Member360Out.of_view(
+            view,
+            temporal_ui=settings.temporal.ui_url,
+            namespace=settings.temporal.namespace,
+            view=View(Role.INTEGRATION),
+        ).model_dump(mode="json")
+        assert orm["open_checkouts"] == document["open_checkouts"]
+        async with console_client(app) as client:
+            await sign_in(client, await make_key(Role.ADMIN))
+            page = (await client.get(f"/console/members/{member_id}")).text
+            assert f'data-checkout="{held.json()["id"]}"' in page
+            assert f"workflows/checkout-{held.json()['id']}" in page
+            released = await shop.post(f"/api/v1/checkouts/{held.json()['id']}/release")
+            assert released.status_code == 200
+            assert 'id="open-checkouts"' not in (await client.get(f"/console/members/{member_id}")).text
+        assert (await shop.get(f"/api/v1/members/{member_id}")).json()["open_checkouts"] == []
