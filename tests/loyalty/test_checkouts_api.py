@@ -248,3 +248,45 @@ async def test_the_rate_is_admin_only_and_audited(admin: ApiClient, shop: ApiCli
             15,
         )
         assert read["updated_by"].startswith("test-admin")
+
+
+async def test_the_worked_example_of_docs_loyalty_md(shop: ApiClient, admin: ApiClient, sessions: Sessions) -> None:
+    """docs/loyalty.md, "Points at checkout": the shop's calls in order, with the figures the page gives."""
+    async with programme_rate(sessions):
+        member_id = await funded_member(shop, admin, 12_345)
+        external = (await shop.get(f"/api/v1/members/{member_id}")).json()["external_id"]
+        quote = await shop.post(
+            "/api/v1/checkouts/quote",
+            json={"member_external_id": external, "order_amount": "259.00", "currency": "CNY"},
+        )
+        assert (quote.json()["cap_points"], quote.json()["max_points"], quote.json()["max_value"]) == (
+            12_900,
+            12_300,
+            "123.00",
+        )
+        body = {
+            "external_id": f"cart-{uuid.uuid4().hex}",
+            "member_external_id": external,
+            "order_amount": "259.00",
+            "currency": "CNY",
+            "points": 10_000,
+        }
+        held = await shop.post("/api/v1/checkouts", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert (held.status_code, held.json()["value"]) == (201, "100.00")
+        assert await balance_of(shop, member_id) == (12_345, 10_000)
+        order = await shop.post(
+            "/api/v1/orders", json=order_body(member_id, amount="259.00", checkout_id=held.json()["id"])
+        )
+        assert order.status_code == 201, order.text
+        assert await balance_of(shop, member_id) == (12_345 - 10_000 + 259, 0)
+        refunds = [("rf-1", "77.70", 3_000, 77), ("rf-2", "51.80", 2_000, 52)]
+        for refund_id, amount, returned, clawed in refunds:
+            refund = await shop.post(
+                f"/api/v1/orders/{order.json()['id']}/refunds", json={"external_id": refund_id, "amount": amount}
+            )
+            assert (refund.json()["refund"]["points_returned"], refund.json()["refund"]["points_clawed_back"]) == (
+                returned,
+                clawed,
+            )
+        assert await balance_of(shop, member_id) == (2_604 + 3_000 - 77 + 2_000 - 52, 0)
+    await assert_ledger_ok(sessions)
