@@ -133,6 +133,10 @@ async def test_capture_endpoint_replays_by_key_and_refuses_a_second_order_or_a_r
         first = (await shop.post("/api/v1/orders", json=order_body(member_id, amount="40.00"))).json()
         second = (await shop.post("/api/v1/orders", json=order_body(member_id, amount="40.00"))).json()
         url = f"/api/v1/checkouts/{checkout['id']}/capture"
+        stranger = await funded_member(shop, admin, 0)
+        theirs = (await shop.post("/api/v1/orders", json=order_body(stranger, amount="40.00"))).json()
+        mismatch = assert_error(await shop.post(url, json={"order_id": theirs["id"]}), 422, "checkout_member_mismatch")
+        assert mismatch["details"][0]["field"] == "body.order_id"
         headers = {"Idempotency-Key": f"cap-{uuid.uuid4().hex}"}
         captured = await shop.post(url, json={"order_id": first["id"]}, headers=headers)
         assert captured.status_code == 200, captured.text
