@@ -88,7 +88,8 @@ NOT_PERSONAL = {
         "VerdictOut",
         "api__schemas__coupons__TemplateOut",
     },  # names of staff keys, definitions, products, files
-    "external_id": {"OrderOut", "RefundOut", "CheckoutOut"},  # the shop's order, refund and checkout numbers
+    # the shop's order, refund and checkout numbers
+    "external_id": {"OrderOut", "RefundOut", "CheckoutOut", "OpenCheckoutOut"},
     # the shop's refund reason code; why a rule would fire; why a quote allows no points (a fixed code)
     "reason": {"RefundOut", "VerdictOut", "QuoteOut"},
     "subject": {"api__schemas__messages__TemplateOut"},
