@@ -29,6 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.approvals import ApprovalActivities
 from activities.campaigns import CampaignActivities
 from activities.care import CareActivities
+from activities.checkouts import CheckoutActivities
 from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
@@ -139,6 +140,7 @@ def build_worker(
             *SurveyActivities(sessions).all(),
             *TierActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
+            *CheckoutActivities(sessions).all(),
         ],
         **(worker_options(settings.worker) | options),
     )

@@ -29,6 +29,7 @@ from api.routes import (
     approvals,
     audit,
     campaigns,
+    checkouts,
     codec,
     coupons,
     events,
@@ -169,6 +170,7 @@ def create_app(
         messages.router,
         messages.unsubscribe_router,
         tickets.router,
+        checkouts.router,
         codec.router,
     )
     included: dict[int, BaseRoute] = {}

@@ -7,6 +7,7 @@ from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
 from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
+from models.checkouts import Checkout, CheckoutSettings
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -34,6 +35,8 @@ __all__ = [
     "Campaign",
     "CampaignMember",
     "CareQueue",
+    "Checkout",
+    "CheckoutSettings",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",

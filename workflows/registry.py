@@ -2,6 +2,7 @@
 
 from workflows.bulk_import import BulkImportWorkflow
 from workflows.campaign import CampaignWorkflow
+from workflows.checkout_hold import CheckoutHold
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
@@ -25,4 +26,5 @@ WORKFLOWS = (
     PortalSignInCodeWorkflow,
     SurveyInviteWorkflow,
     TierReviewWorkflow,
+    CheckoutHold,
 )

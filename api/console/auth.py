@@ -69,6 +69,7 @@ ALL_PAGES = (
     "fields",
     "imports",
     "sources",
+    "checkout",
     "keys",
 )
 NAV = (
@@ -86,6 +87,7 @@ NAV = (
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
     ("sources", "Sources", "/console/sources"),
+    ("checkout", "Checkout", "/console/checkout"),
     ("keys", "API keys", "/console/keys"),
 )
 

@@ -154,4 +154,9 @@ async def member_360(
         scores=await rfm.rfm_scores(session, parsed),
         custom_fields=custom_field_rows(definitions, attributes),
         can_tasks="tasks" in user.pages,
+        checkouts=view_360.open_checkouts,
+        checkout_url=lambda checkout_id: (
+            f"{settings.temporal.ui_url.rstrip('/')}/namespaces/{settings.temporal.namespace}/workflows/"
+            f"checkout-{checkout_id}"
+        ),
     )

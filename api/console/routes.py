@@ -8,6 +8,7 @@ from api.console import (
     auth,
     builder,
     campaigns,
+    checkout,
     dashboard,
     erasure,
     fields,
@@ -55,6 +56,7 @@ MODULES = (
     ticket_new,
     tickets,
     sources,
+    checkout,
     keys,
 )
 for module in MODULES:

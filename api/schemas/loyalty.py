@@ -120,6 +120,8 @@ class RefundOut(BaseModel):
     reason: str | None
     points_clawed_back: int
     points_shortfall: int
+    # Points the order was paid with at checkout that this refund gave back (its share, rounded down).
+    points_returned: int
     refunded_at: datetime
 
 

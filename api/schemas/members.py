@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.pagination import Page
 from api.schemas.loyalty import TierChangeOut
@@ -137,6 +137,22 @@ class LedgerLineOut(BaseModel):
         return cls(**line.__dict__)
 
 
+class OpenCheckoutOut(BaseModel):
+    """A checkout holding the member's points (docs/loyalty.md, points at checkout)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    external_id: str
+    order_amount: Decimal
+    currency: str
+    points: int
+    value: Decimal
+    status: str
+    expires_at: datetime
+    created_at: datetime
+
+
 class Member360Out(MemberOut):
     points: PointsOut
     recent_orders: list[OrderOut]
@@ -144,6 +160,7 @@ class Member360Out(MemberOut):
     recent_messages: list[MessageSummaryOut]
     expiries: ExpiriesOut
     tier_history: list[TierChangeOut]  # newest first (docs/loyalty.md, "Tiers that requalify")
+    open_checkouts: list[OpenCheckoutOut] = []
     links: dict[str, str]
 
     @classmethod
@@ -162,6 +179,7 @@ class Member360Out(MemberOut):
             ],
             expiries=ExpiriesOut.of(v.expiries),
             tier_history=[TierChangeOut.model_validate(c) for c in v.tier_history],
+            open_checkouts=[OpenCheckoutOut.model_validate(c) for c in v.open_checkouts],
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

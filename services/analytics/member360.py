@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from models import Member, Message, Order, TierChange
+from models import Checkout, Member, Message, Order, TierChange
 from services import members, messaging
-from services.loyalty import expiries, ledger, tier_history
+from services.loyalty import checkouts, expiries, ledger, tier_history
 
 RECENT = 10
 
@@ -33,6 +33,8 @@ class MemberView:
     recent_messages: list[Message]
     expiries: expiries.ExpirySchedule
     tier_history: list[TierChange]
+    # Checkouts holding the member's points right now (points at checkout), soonest to time out first.
+    open_checkouts: list[Checkout] = field(default_factory=list)
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -51,6 +53,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
         expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
         tier_history=await tier_history.history(session, member_id, limit=RECENT),
+        open_checkouts=await checkouts.open_for_member(session, member_id, limit=RECENT),
     )
 
 
@@ -105,6 +108,13 @@ _LEDGER_SOURCE = (
     "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id WHERE e.account_id = a.id"
 )
 _ORDER_SOURCE = "SELECT * FROM orders o WHERE o.member_id = m.id"
+_CHECKOUT = _object(
+    "r",
+    "id external_id order_amount currency points value status expires_at created_at".split(),
+    timestamps=("expires_at", "created_at"),
+    numbers=("order_amount", "value"),
+)
+_CHECKOUT_SOURCE = "SELECT * FROM checkouts c WHERE c.member_id = m.id AND c.status = 'held'"
 _PROFILE_FIELDS = (
     "'name', m.name, 'email', m.email, 'phone', m.phone, 'birthday', m.birthday, 'attributes', m.attributes, "
 )
@@ -168,6 +178,7 @@ def _view_sql(*, masked: bool) -> str:
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
         f"'expiries', {_EXPIRIES}, "
         f"'tier_history', {_TIER_HISTORY}, "
+        f"'open_checkouts', {_recent(_CHECKOUT, _CHECKOUT_SOURCE, 'expires_at, id')}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

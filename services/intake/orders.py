@@ -20,7 +20,7 @@ from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
 from services import journeys, members, rules
 from services.intake import tier_review
-from services.loyalty import ledger, tier_policy, tiers
+from services.loyalty import checkouts, ledger, tier_policy, tiers
 from services.loyalty.money import Money
 
 PlacedAt = Annotated[datetime, AfterValidator(utc_past)]
@@ -48,6 +48,8 @@ class OrderCreate(BaseModel):
     status: Literal["completed"] = "completed"
     placed_at: PlacedAt
     items: list[OrderItem] = Field(default_factory=list, max_length=500)
+    # The checkout whose held points paid part of this order: captured with the order, in its transaction.
+    checkout_id: uuid.UUID | None = None
 
 
 def points_for(amount: Decimal, multiplier: Decimal = Decimal("1")) -> int:
@@ -100,6 +102,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
             code="order_exists",
             details={"order_id": str(existing)},
         )
+    if data.checkout_id is not None:
+        await checkouts.capture(session, data.checkout_id, order, field="body.checkout_id")
     first_purchase = member.order_count == 0
     member.lifetime_spend += data.amount
     member.order_count += 1
@@ -266,6 +270,16 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
     )
     to_claw = owed_total - order.points_clawed_back
     refund_id = uuid7()
+    refunded_at = data.refunded_at or datetime.now(UTC)
+    # Before the clawback: the checkout's row lock comes before the ledger's, as in a capture.
+    returned = await checkouts.return_points(
+        session,
+        order,
+        refunded_total=refunded_total,
+        refund_id=refund_id,
+        refund_external_id=data.external_id,
+        refunded_at=refunded_at,
+    )
     taken, shortfall = 0, 0
     if to_claw > 0:
         earn_tx = (
@@ -283,7 +297,6 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
             prefer_lot_of_transaction=earn_tx,
         )
         taken, shortfall = posting.amount, posting.shortfall
-    refunded_at = data.refunded_at or datetime.now(UTC)
     row = OrderRefund(
         id=refund_id,
         order_id=order_id,
@@ -292,6 +305,7 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
         reason=data.reason,
         points_clawed_back=taken,
         points_shortfall=shortfall,
+        points_returned=returned,
         refunded_at=refunded_at,
     )
     session.add(row)
@@ -311,6 +325,7 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
             "amount": str(data.amount),
             "points_clawed_back": taken,
             "points_shortfall": shortfall,
+            "points_returned": returned,
         },
     )
     await session.flush()

@@ -227,7 +227,15 @@ INVENTORY: dict[str, Table] = {
     "order_refunds": Table(
         member="order_id IN (SELECT id FROM orders WHERE member_id = :member_id)",
         explained={"reason": "the shop's refund reason code", "external_id": "the shop's refund number"},
-        plain=_plain("id order_id amount points_clawed_back points_shortfall refunded_at created_at"),
+        plain=_plain("id order_id amount points_clawed_back points_shortfall points_returned refunded_at created_at"),
+    ),
+    "checkouts": Table(
+        member=_MEMBER,
+        explained={"external_id": "the shop's checkout number"},
+        plain=_plain(
+            "id member_id order_amount currency points value status hold_id order_id points_refunded expires_at "
+            "created_at resolved_at"
+        ),
     ),
     "ledger_accounts": Table(
         member=_MEMBER,
@@ -329,6 +337,11 @@ INVENTORY: dict[str, Table] = {
         member=None,
         explained={"description": "the catalog's text"},
         plain=_plain("id name points_cost stock active approval_threshold created_at updated_at"),
+    ),
+    "checkout_settings": Table(
+        member=None,
+        explained={"updated_by": _STAFF},
+        plain=_plain("id enabled currency points_per_unit unit_value max_percent min_points hold_minutes updated_at"),
     ),
     "tiers": Table(
         member=None,

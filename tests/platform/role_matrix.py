@@ -188,6 +188,14 @@ RULES: dict[str, Access] = {
     "GET /api/v1/tiers/policy": ANY_KEY,
     "PUT /api/v1/tiers/policy": key(),
     "POST /api/v1/tiers/policy/dry-run": key(MARKETER),
+    # Points at checkout: the shop quotes, holds, captures and releases; admins set the rate (docs/loyalty.md)
+    "GET /api/v1/checkout-settings": ANY_KEY,
+    "PUT /api/v1/checkout-settings": key(),
+    "POST /api/v1/checkouts/quote": key(INTEGRATION),
+    "POST /api/v1/checkouts": key(INTEGRATION),
+    "GET /api/v1/checkouts/{checkout_id}": key(INTEGRATION),
+    "POST /api/v1/checkouts/{checkout_id}/capture": key(INTEGRATION),
+    "POST /api/v1/checkouts/{checkout_id}/release": key(INTEGRATION),
     # Segments, campaigns, rules
     "GET /api/v1/segments": ANY_KEY,
     "POST /api/v1/segments": key(MARKETER),
@@ -244,6 +252,8 @@ RULES: dict[str, Access] = {
     "POST /console/codec/encode": console_json(OPS),
     "GET /console/api/catalog": console_json(*CONSOLE_ROLES),
     "GET /console/keys": page(),
+    "GET /console/checkout": page(),
+    "POST /console/checkout": page(),
     "GET /console/sources": page(MARKETER),
     "POST /console/sources": page(MARKETER),
     "GET /console/sources/{code}/qr.{kind}": page(MARKETER),

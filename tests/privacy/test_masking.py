@@ -88,9 +88,11 @@ NOT_PERSONAL = {
         "VerdictOut",
         "api__schemas__coupons__TemplateOut",
     },  # names of staff keys, definitions, products, files
-    "external_id": {"OrderOut", "RefundOut"},  # the shop's order and refund numbers
-    # the shop's refund reason code; why a rule would fire; why a tier changed (tier names, the basis, amounts)
-    "reason": {"RefundOut", "VerdictOut", "TierChangeOut"},
+    # the shop's order, refund and checkout numbers
+    "external_id": {"OrderOut", "RefundOut", "CheckoutOut", "OpenCheckoutOut"},
+    # the shop's refund reason code; why a rule would fire; why a quote allows no points (a fixed code);
+    # why a tier changed (the system's text from tier names, the basis and amounts)
+    "reason": {"RefundOut", "VerdictOut", "QuoteOut", "TierChangeOut"},
     "subject": {"api__schemas__messages__TemplateOut"},
     "title": {"SurveyOut"},  # a survey's title in each language, written by staff  # a template before rendering
     "body": {"api__schemas__messages__TemplateOut"},

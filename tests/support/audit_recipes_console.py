@@ -271,6 +271,20 @@ async def console_ticket_open(stage: Stage, person: Person) -> Expected:
     return Expected("ticket.open", "ticket", _last_part(await person.act("POST", "/console/tickets/new", data=form)))
 
 
+# Points at checkout: the rate form
+
+
+@recipe("POST /console/checkout", Role.ADMIN)
+async def console_checkout_rate(stage: Stage, person: Person) -> Expected:
+    """The form sent with the rate as it is: audited, and the shared programme stays as it was."""
+    rate = ok(await stage.admin.get("/api/v1/checkout-settings")).json()
+    form = {k: str(v) for k, v in rate.items() if k not in ("updated_at", "updated_by", "enabled")}
+    if rate["enabled"]:
+        form["enabled"] = "on"
+    ok(await person.act("POST", "/console/checkout", data=form))
+    return Expected("checkout_settings.update", "checkout_settings", "programme")
+
+
 # Sign-up sources page
 
 

@@ -7,6 +7,17 @@ activities or services): the workflows pass it through the sandbox."""
 
 from __future__ import annotations
 
+from workflows.contracts.checkouts import (
+    CHECKOUT_JOURNEY_KIND,
+    CHECKOUT_SETTLED_SIGNAL,
+    CheckoutInput,
+    CheckoutOutcome,
+    CheckoutSettled,
+    CheckoutStatus,
+    checkout_hold_start,
+    checkout_settled_signal,
+    checkout_workflow_id,
+)
 from workflows.contracts.imports import (
     ChunkList,
     ChunkOutcome,
@@ -51,6 +62,7 @@ from workflows.contracts.names import (
     CAMPAIGN_WORKFLOW,
     CANCEL_SIGNAL,
     CANCEL_UPDATE,
+    CHECKOUT_HOLD_WORKFLOW,
     DECIDE_UPDATE,
     JOURNEY_KIND,
     JOURNEY_SCAN_ID,
@@ -135,6 +147,16 @@ from workflows.contracts.tickets import (
 from workflows.contracts.tiers import TierReviewInput, TierReviewReport, tier_review_start
 
 __all__ = [
+    "CHECKOUT_HOLD_WORKFLOW",
+    "CHECKOUT_JOURNEY_KIND",
+    "CHECKOUT_SETTLED_SIGNAL",
+    "CheckoutInput",
+    "CheckoutOutcome",
+    "CheckoutSettled",
+    "CheckoutStatus",
+    "checkout_hold_start",
+    "checkout_settled_signal",
+    "checkout_workflow_id",
     "SURVEY_INVITE_WORKFLOW",
     "SURVEY_SEND_CONTEXT",
     "SurveyInviteInput",

@@ -23,6 +23,7 @@ SERVICE_TICKET_WORKFLOW = "ServiceTicket"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 TIER_REVIEW_WORKFLOW = "TierReviewWorkflow"
+CHECKOUT_HOLD_WORKFLOW = "CheckoutHold"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -37,6 +38,7 @@ WORKFLOW_NAMES = frozenset(
         PORTAL_SIGN_IN_CODE_WORKFLOW,
         SURVEY_INVITE_WORKFLOW,
         TIER_REVIEW_WORKFLOW,
+        CHECKOUT_HOLD_WORKFLOW,
     }
 )
 
