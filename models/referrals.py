@@ -59,7 +59,7 @@ class ReferralCode(Base):
     __tablename__ = "referral_codes"
 
     member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
-    code: Mapped[str] = mapped_column(String(16), unique=True)
+    referral_code: Mapped[str] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = created_at_column()
 
 

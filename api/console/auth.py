@@ -50,6 +50,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "messages",
         "imports",
         "sources",
+        "referrals",
     ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
@@ -69,6 +70,7 @@ ALL_PAGES = (
     "fields",
     "imports",
     "sources",
+    "referrals",
     "keys",
 )
 NAV = (
@@ -86,6 +88,7 @@ NAV = (
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
     ("sources", "Sources", "/console/sources"),
+    ("referrals", "Referrals", "/console/referrals"),
     ("keys", "API keys", "/console/keys"),
 )
 

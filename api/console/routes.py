@@ -18,6 +18,7 @@ from api.console import (
     keys,
     members,
     messages,
+    referrals,
     rule_builder,
     rules,
     segment_builder,
@@ -53,6 +54,7 @@ MODULES = (
     voice,
     tickets,
     sources,
+    referrals,
     keys,
 )
 for module in MODULES:

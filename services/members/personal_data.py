@@ -452,7 +452,7 @@ INVENTORY: dict[str, Table] = {
     ),
     "referral_codes": Table(
         member=_MEMBER,
-        personal={"code": Personal(Treatment.DELETE, "the member's own code, shared on their invitations")},
+        personal={"referral_code": Personal(Treatment.DELETE, "the member's own code, shared on their invitations")},
         plain=_plain("member_id created_at"),
     ),
     "referrals": Table(

@@ -41,7 +41,7 @@ def normalise(raw: str | None) -> str | None:
 
 
 async def code_of(session: AsyncSession, member_id: uuid.UUID) -> str | None:
-    stmt = select(ReferralCode.code).where(ReferralCode.member_id == member_id)
+    stmt = select(ReferralCode.referral_code).where(ReferralCode.member_id == member_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -55,9 +55,9 @@ async def ensure_code(session: AsyncSession, member_id: uuid.UUID) -> str:
         made = (
             await session.execute(
                 insert(ReferralCode)
-                .values(member_id=member_id, code=new_code())
+                .values(member_id=member_id, referral_code=new_code())
                 .on_conflict_do_nothing()
-                .returning(ReferralCode.code)
+                .returning(ReferralCode.referral_code)
             )
         ).scalar_one_or_none()
         if made is not None:
@@ -71,7 +71,7 @@ async def ensure_code(session: AsyncSession, member_id: uuid.UUID) -> str:
 async def referrer_of_code(session: AsyncSession, code: str, *, lock: bool = False) -> uuid.UUID | None:
     """The member whose code this is; `lock` holds their code row, which serialises links to one referrer
     (so the monthly limit holds under concurrent sign-ups) without locking the member row orders use."""
-    stmt = select(ReferralCode.member_id).where(ReferralCode.code == code)
+    stmt = select(ReferralCode.member_id).where(ReferralCode.referral_code == code)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from models import Member, Referral
 from services import referrals
+from tests.support.coupons import create_template
 from tests.support.helpers import ApiClient, new_member_id, order_body
 from tests.support.loyalty import points_of
 from tests.support.referrals import (
@@ -146,5 +147,33 @@ async def test_a_refund_the_signal_missed_still_cancels(shop: ApiClient, session
         assert await referrals.reward(session, row.id) == "cancelled"
         await session.commit()
     assert (await points_of(shop, referrer))["posted"] == 0
+    assert await referral_postings(sessions, row.id) == 0
+    assert await ledger_exact(sessions)
+
+
+async def test_a_coupon_reward_is_issued_once(shop: ApiClient, admin: ApiClient, sessions: Sessions) -> None:
+    template = (await create_template(admin, code=f"ref_{uuid.uuid4().hex[:8]}"))["code"]
+    async with programme_set(sessions, referrer_reward="coupon", referrer_coupon=template, referee_points=0):
+        referrer = await new_member_id(shop, **unique_contact())
+        referee = (await sign_up(shop, await code_of(sessions, referrer))).json()["id"]
+        assert (
+            await shop.post("/api/v1/orders", json=order_body(referee, amount="10.00", items=[]))
+        ).status_code == 201
+        row = await referral_of(sessions, referee)
+        assert row is not None
+
+        async def pay() -> str:
+            async with sessions() as session:
+                status = await referrals.reward(session, row.id)
+                await session.commit()
+                return status
+
+        assert await asyncio.gather(pay(), pay()) == ["rewarded", "rewarded"]
+    coupons = (await shop.get(f"/api/v1/members/{referrer}/coupons")).json()
+    assert [c["template_code"] for c in coupons if c["template_code"] == template] == [template]
+    settled = await referral_of(sessions, referee)
+    assert settled is not None
+    assert settled.referrer_coupon_id is not None
+    assert (settled.referrer_points, settled.referee_points) == (0, 0)
     assert await referral_postings(sessions, row.id) == 0
     assert await ledger_exact(sessions)

@@ -53,11 +53,11 @@ def upgrade() -> None:
     op.create_table(
         "referral_codes",
         sa.Column("member_id", sa.Uuid(), nullable=False),
-        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("referral_code", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_referral_codes_member_id_members")),
         sa.PrimaryKeyConstraint("member_id", name=op.f("pk_referral_codes")),
-        sa.UniqueConstraint("code", name=op.f("uq_referral_codes_code")),
+        sa.UniqueConstraint("referral_code", name=op.f("uq_referral_codes_referral_code")),
     )
     op.create_table(
         "referrals",

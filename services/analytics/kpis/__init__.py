@@ -35,6 +35,7 @@ from services.analytics.kpis.programme import (
     messages,
     points,
 )
+from services.analytics.kpis.referrals import ReferralReport, referral_report
 from services.analytics.kpis.series import (
     JourneyFunnel,
     MonthActivity,
@@ -47,6 +48,8 @@ from services.analytics.kpis.series import (
 from services.analytics.kpis.sources import SourceCount, signups_by_source
 
 __all__ = [
+    "ReferralReport",
+    "referral_report",
     "CareReport",
     "Durations",
     "SlaGroup",
