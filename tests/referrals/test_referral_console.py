@@ -12,8 +12,8 @@ from models import AuditEntry
 from services.platform.api_keys import Role
 from tests.support.console import console_client, csrf, sign_in
 from tests.support.coupons import create_template
-from tests.support.helpers import ApiClient, KeyMaker
-from tests.support.referrals import Sessions, programme_row, programme_set
+from tests.support.helpers import ApiClient, KeyMaker, new_member_id
+from tests.support.referrals import Sessions, code_of, programme_row, programme_set, sign_up, unique_contact
 
 FORM = {
     "active": "on",
@@ -93,3 +93,20 @@ async def test_the_kpi_route_counts_the_period(marketer: ApiClient, shop: ApiCli
     assert (
         await marketer.get("/api/v1/kpis/referrals", params={"from": "2026-02-01", "to": "2026-01-01"})
     ).status_code == 422
+
+
+async def test_the_member_page_shows_code_link_and_referrals(
+    app: FastAPI, make_key: KeyMaker, sessions: Sessions, shop: ApiClient
+) -> None:
+    referrer = await new_member_id(shop, **unique_contact())
+    code = await code_of(sessions, referrer)
+    referee = (await sign_up(shop, code)).json()["id"]
+    async with console_client(app) as console:
+        assert (await sign_in(console, await make_key(Role.MARKETER))).status_code == 303
+        page = (await console.get(f"/console/members/{referrer}")).text
+        section = page.split('<div id="referrals">', 1)[1].split("</div>", 1)[0]
+        assert f"<code>{code}</code>" in section
+        assert f"/portal/join?ref={code}" in section
+        assert f'<a href="/console/members/{referee}">{referee}</a></td><td>linked</td>' in section
+        theirs = (await console.get(f"/console/members/{referee}")).text.split('<div id="referrals">', 1)[1]
+        assert f'Referred by <a href="/console/members/{referrer}">' in theirs
