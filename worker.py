@@ -34,6 +34,7 @@ from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
+from activities.referrals import ReferralActivities
 from activities.rules import RuleActivities
 from activities.surveys import SurveyActivities
 from activities.tiers import TierActivities
@@ -139,6 +140,7 @@ def build_worker(
             *ImportActivities(sessions).all(),
             *SurveyActivities(sessions).all(),
             *TierActivities(sessions).all(),
+            *ReferralActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
             *CheckoutActivities(sessions).all(),
         ],

@@ -20,6 +20,7 @@ from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
 from models.portal import PortalSession, PortalSignInCode, PortalSource
+from models.referrals import Referral, ReferralCode, ReferralProgramme
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
@@ -64,6 +65,9 @@ __all__ = [
     "PortalSignInCode",
     "PortalSource",
     "Redemption",
+    "Referral",
+    "ReferralCode",
+    "ReferralProgramme",
     "Reward",
     "Rule",
     "RuleFiring",

@@ -8,6 +8,7 @@ from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
 from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
+from workflows.referral import ReferralWorkflow
 from workflows.rule_message import RuleMessageWorkflow
 from workflows.service_ticket import ServiceTicket
 from workflows.survey_invite import SurveyInviteWorkflow
@@ -27,4 +28,5 @@ WORKFLOWS = (
     SurveyInviteWorkflow,
     TierReviewWorkflow,
     CheckoutHold,
+    ReferralWorkflow,
 )

@@ -50,6 +50,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "messages",
         "imports",
         "sources",
+        "referrals",
     ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
@@ -70,6 +71,7 @@ ALL_PAGES = (
     "imports",
     "sources",
     "checkout",
+    "referrals",
     "keys",
 )
 NAV = (
@@ -88,6 +90,7 @@ NAV = (
     ("imports", "Imports", "/console/imports"),
     ("sources", "Sources", "/console/sources"),
     ("checkout", "Checkout", "/console/checkout"),
+    ("referrals", "Referrals", "/console/referrals"),
     ("keys", "API keys", "/console/keys"),
 )
 

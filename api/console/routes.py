@@ -19,6 +19,7 @@ from api.console import (
     keys,
     members,
     messages,
+    referrals,
     rule_builder,
     rules,
     segment_builder,
@@ -57,6 +58,7 @@ MODULES = (
     tickets,
     sources,
     checkout,
+    referrals,
     keys,
 )
 for module in MODULES:

@@ -226,6 +226,34 @@ STRINGS: dict[str, tuple[str, str]] = {
     "name_label": ("Name (optional)", "姓名（选填）"),
     "phone_label": ("Mobile number (optional)", "手机号（选填）"),
     "join_button": ("Sign up", "注册"),
+    "joining_with_code": ("You were invited by a friend (code {code}).", "您由好友邀请注册（邀请码 {code}）。"),
+    "referral_code_unknown": (
+        "You are signed up, but the invitation code was not recognised, so it was not applied.",
+        "注册成功，但邀请码无效，未能使用。",
+    ),
+    "referral_self": (
+        "You are signed up, but an invitation from your own account does not count.",
+        "注册成功，但不能使用自己的邀请码。",
+    ),
+    "referral_contact_used": (
+        "You are signed up, but this email or phone was already invited once, so the invitation was not applied.",
+        "注册成功，但该邮箱或手机号已被邀请过，邀请未生效。",
+    ),
+    "referral_limit_reached": (
+        "You are signed up, but your friend has invited the most people allowed this month.",
+        "注册成功，但您的好友本月邀请人数已达上限。",
+    ),
+    "referral_programme_inactive": (
+        "You are signed up; invitations are not being taken at the moment.",
+        "注册成功，目前暂不接受邀请。",
+    ),
+    "invite_title": ("Invite friends", "邀请好友"),
+    "invite_intro": (
+        "Share your link or let a friend scan the code. When they join and their first order is kept, you both get a reward.",
+        "分享您的链接或让好友扫码。好友注册且首单未退货后，您和好友都将获得奖励。",
+    ),
+    "invite_code": ("Your code: {code}", "您的邀请码：{code}"),
+    "invite_count": ("Friends rewarded: {count}", "已获奖励的好友：{count}"),
     "have_account": ("Already a member? Sign in", "已是会员？登录"),
 }
 

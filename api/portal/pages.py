@@ -21,7 +21,7 @@ from api.portal import i18n
 from api.portal.render import FormError, local_date, read_form, render
 from api.portal.session import MemberDep, PortalMember, csrf_ok, now, secret_of, settings_of
 from core.errors import NotFound
-from services import members
+from services import members, referrals
 from services.messaging.consent import unsubscribe_url
 from services.messaging.templates import Channel
 from services.portal import account
@@ -47,6 +47,9 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
     locale = i18n.choose(request, summary.member.locale)
     zone = summary.member.timezone
     expiry = summary.next_expiry
+    # The member's referral code is made the first time this card shows it.
+    invite = await referrals.summary(session, who.member_id, public_url=settings_of(request).messaging.public_url)
+    await commit(session)
     return _page(
         request,
         "home.html",
@@ -57,6 +60,8 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
         activity=[(local_date(line.created_at, zone), line) for line in summary.activity],
         expiries=summary.expiries,
         expiry_rows=HOME_EXPIRY_ROWS,
+        invite=invite,
+        invite_qr=qr_svg(invite.link),
     )
 
 

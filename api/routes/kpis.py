@@ -104,6 +104,16 @@ async def source_report(period: PeriodDep, session: SessionDep, _: InsightKey) -
 
 
 @router.get(
+    "/referrals",
+    response_model=kpis.ReferralReport,
+    summary="Referrals made, conversions (both members rewarded), cancellations, and the rewards' cost "
+    "(points paid, coupons issued)",
+)
+async def referral_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.ReferralReport:
+    return await kpis.referral_report(session, period)
+
+
+@router.get(
     "/care",
     response_model=kpis.CareReport,
     summary="Service tickets opened in the period: SLA attainment, first-response and resolution times "

@@ -18,7 +18,7 @@ from core.ids import uuid7
 from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
-from services import journeys, members, rules
+from services import journeys, members, referrals, rules
 from services.intake import tier_review
 from services.loyalty import checkouts, ledger, tier_policy, tiers
 from services.loyalty.money import Money
@@ -158,6 +158,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     if upgraded:
         events.append("tier_upgraded")
     await journeys.on_event(session, member, *events, task_queue=task_queue)
+    if first_purchase:  # a referred member's first order starts the referral's return window
+        await referrals.on_order_completed(session, member.id, order_id, task_queue=task_queue)
     tier_change = (current.code, reached.code) if upgraded else None
     await _run_rules(session, member, order_id, data, first_purchase, tier_change, task_queue)
     await session.flush()
@@ -329,4 +331,5 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
         },
     )
     await session.flush()
+    await referrals.on_order_refunded(session, order_id, refund_id)  # within the return window: no rewards
     return RefundOutcome(refund=row, order=order, replayed=False)

@@ -465,6 +465,41 @@ INVENTORY: dict[str, Table] = {
         explained={"score": "a number on the survey's scale (0-10, 1-5), kept for the NPS and CSAT figures"},
         plain=_plain("send_id survey_id member_id answered_at"),
     ),
+    # Referrals: a member's code is theirs (erasure deletes it, so the link stops working); a referral keeps the
+    # two members' ids and what was paid, and of the referee only keyed hashes of the email and phone they signed
+    # up with, which erasure clears (the address may then be used by a new referee).
+    "referral_programme": Table(
+        member=None,
+        explained={
+            "referrer_coupon": "a coupon template's code staff chose",
+            "referee_coupon": "a coupon template's code staff chose",
+            "updated_by": _STAFF,
+        },
+        plain=_plain(
+            "id active return_window_days monthly_limit referrer_reward referrer_points referee_reward "
+            "referee_points updated_at"
+        ),
+    ),
+    "referral_codes": Table(
+        member=_MEMBER,
+        personal={"referral_code": Personal(Treatment.DELETE, "the member's own code, shared on their invitations")},
+        plain=_plain("member_id created_at"),
+    ),
+    "referrals": Table(
+        member="referee_id = :member_id",
+        personal={
+            "email_digest": Personal(Treatment.NULL, "a keyed hash of the referee's email address"),
+            "phone_digest": Personal(Treatment.NULL, "a keyed hash of the referee's phone number"),
+        },
+        explained={
+            "code": "the referrer's code the referee signed up with; the row names the referrer by id anyway",
+            "cancel_reason": "a fixed reason code (order_refunded)",
+        },
+        plain=_plain(
+            "id referrer_id referee_id status order_id qualified_at decided_at referrer_points referee_points "
+            "referrer_coupon_id referee_coupon_id created_at"
+        ),
+    ),
     "temporal_outbox": Table(
         member=None,
         explained={

@@ -293,3 +293,22 @@ async def console_source_create(stage: Stage, person: Person) -> Expected:  # no
     code = setup.fresh("store").replace("_", "-")
     ok(await person.act("POST", "/console/sources", data={"code": code, "label": "Shanghai 1", "kind": "store"}))
     return Expected("portal_source.create", "portal_source", code)
+
+
+# Referral programme page
+
+
+@recipe("POST /console/referrals", Role.MARKETER)
+async def console_referral_programme(stage: Stage, person: Person) -> Expected:  # noqa: ARG001 - the recipe's shape
+    """Saves the programme with its defaults (the values the migration seeds), which no other test relies on."""
+    form = {
+        "active": "on",
+        "return_window_days": "14",
+        "monthly_limit": "10",
+        "referrer_reward": "points",
+        "referrer_points": "500",
+        "referee_reward": "points",
+        "referee_points": "200",
+    }
+    ok(await person.act("POST", "/console/referrals", data=form))
+    return Expected("referral_programme.update", "referral_programme", "1")

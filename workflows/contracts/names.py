@@ -24,6 +24,7 @@ PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 TIER_REVIEW_WORKFLOW = "TierReviewWorkflow"
 CHECKOUT_HOLD_WORKFLOW = "CheckoutHold"
+REFERRAL_WORKFLOW = "Referral"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -39,6 +40,7 @@ WORKFLOW_NAMES = frozenset(
         SURVEY_INVITE_WORKFLOW,
         TIER_REVIEW_WORKFLOW,
         CHECKOUT_HOLD_WORKFLOW,
+        REFERRAL_WORKFLOW,
     }
 )
 

@@ -35,6 +35,7 @@ from services.analytics.kpis.programme import (
     messages,
     points,
 )
+from services.analytics.kpis.referrals import ReferralReport, referral_report
 from services.analytics.kpis.series import (
     JourneyFunnel,
     MonthActivity,
@@ -48,6 +49,8 @@ from services.analytics.kpis.sources import SourceCount, signups_by_source
 from services.analytics.kpis.surveys import Csat, Nps, SurveyGroup, SurveyReport, surveys
 
 __all__ = [
+    "ReferralReport",
+    "referral_report",
     "CareReport",
     "Durations",
     "SlaGroup",
