@@ -33,6 +33,7 @@ from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
+from activities.plans import PlanActivities
 from activities.rules import RuleActivities
 from activities.surveys import SurveyActivities
 from core.db import create_engine, create_session_factory
@@ -134,6 +135,7 @@ def build_worker(
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
             *SurveyActivities(sessions).all(),
+            *PlanActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
         ],
         **(worker_options(settings.worker) | options),

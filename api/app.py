@@ -42,6 +42,7 @@ from api.routes import (
     messages,
     orders,
     outbox,
+    plans,
     points,
     privacy,
     rewards,
@@ -169,6 +170,7 @@ def create_app(
         messages.router,
         messages.unsubscribe_router,
         tickets.router,
+        plans.router,
         codec.router,
     )
     included: dict[int, BaseRoute] = {}

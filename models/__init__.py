@@ -18,6 +18,7 @@ from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
+from models.plans import Membership, MembershipPeriod, Plan
 from models.portal import PortalSession, PortalSignInCode, PortalSource
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
@@ -51,11 +52,14 @@ __all__ = [
     "LedgerLotMove",
     "LedgerTransaction",
     "Member",
+    "Membership",
+    "MembershipPeriod",
     "MemberField",
     "MemberEvent",
     "Message",
     "MessageTemplate",
     "Order",
+    "Plan",
     "OrderRefund",
     "PortalSession",
     "PortalSignInCode",

@@ -5,6 +5,7 @@ from workflows.campaign import CampaignWorkflow
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
+from workflows.plan_term import PlanTerm
 from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.rule_message import RuleMessageWorkflow
@@ -23,4 +24,5 @@ WORKFLOWS = (
     ServiceTicket,
     PortalSignInCodeWorkflow,
     SurveyInviteWorkflow,
+    PlanTerm,
 )

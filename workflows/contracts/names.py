@@ -22,6 +22,7 @@ BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 SERVICE_TICKET_WORKFLOW = "ServiceTicket"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
+PLAN_TERM_WORKFLOW = "PlanTerm"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -35,6 +36,7 @@ WORKFLOW_NAMES = frozenset(
         SERVICE_TICKET_WORKFLOW,
         PORTAL_SIGN_IN_CODE_WORKFLOW,
         SURVEY_INVITE_WORKFLOW,
+        PLAN_TERM_WORKFLOW,
     }
 )
 
