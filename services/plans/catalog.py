@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
 from models import CouponTemplate, Plan
-from services.loyalty.money import Money
+from services.loyalty.money import CENT, Money
 from services.platform import audit
 from services.platform.audit import Actor
 
@@ -108,6 +108,15 @@ async def _check(session: AsyncSession, data: PlanFields, *, plan_id: uuid.UUID 
         raise InvalidInput("the plan is invalid", details=problems)
 
 
+def _columns(data: PlanFields) -> dict[str, Any]:
+    """The row's values, with amounts at the column's two places (so the answer reads as a later read will)."""
+    values = data.model_dump(mode="python")
+    values["price"] = data.price.quantize(CENT)
+    values["earn_multiplier"] = data.earn_multiplier.quantize(CENT)
+    values["refund_on_cancel"] = data.refund_on_cancel.value
+    return values
+
+
 def _details(plan: Plan) -> dict[str, Any]:
     return {
         "code": plan.code,
@@ -127,8 +136,7 @@ async def create(session: AsyncSession, data: PlanCreate, *, actor: Actor) -> Pl
     if (await session.execute(select(Plan.id).where(Plan.code == data.code))).scalar_one_or_none() is not None:
         raise Conflict(f"plan {data.code!r} already exists", code="plan_exists")
     await _check(session, data, plan_id=None)
-    plan = Plan(**data.model_dump(mode="python"))
-    plan.refund_on_cancel = data.refund_on_cancel.value
+    plan = Plan(**_columns(data))
     session.add(plan)
     await session.flush()
     await audit.record(
@@ -142,9 +150,8 @@ async def update(session: AsyncSession, plan_id: uuid.UUID, data: PlanUpdate, *,
     from the next order, coupon grant or reminder on."""
     plan = await get(session, plan_id)
     await _check(session, data, plan_id=plan.id)
-    for name, value in data.model_dump(mode="python").items():
+    for name, value in _columns(data).items():
         setattr(plan, name, value)
-    plan.refund_on_cancel = data.refund_on_cancel.value
     plan.updated_at = datetime.now(UTC)
     await session.flush()
     await audit.record(
