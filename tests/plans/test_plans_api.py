@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import MembershipPeriod, Plan
-from services.plans import refund_for
+from services.plans import refund_for, term
 from tests.support.helpers import ApiClient, assert_error, new_member_id
 from tests.support.ledger import assert_ledger_ok
 from tests.support.plans import buy, create_plan, member_plan, memberships, order, plan_body, plan_order
@@ -181,3 +181,23 @@ async def test_a_plan_without_refunds_records_none_and_an_admin_cancel_is_audite
     assert (cancelled.status_code, cancelled.json()["refund_amount"]) == (200, "0.00")
     trail = (await admin.get("/api/v1/audit", params={"target_id": membership["id"]})).json()["items"]
     assert [row["action"] for row in trail] == ["membership.cancel"]
+
+
+async def test_a_plan_order_soon_after_the_end_renews_as_a_new_membership_and_later_starts_afresh(
+    admin: ApiClient, shop: ApiClient, sessions: Sessions
+) -> None:
+    plan = await create_plan(admin)
+    member_id = await new_member_id(shop)
+    await buy(shop, member_id, plan)
+    (first,) = await memberships(sessions, member_id)
+    async with sessions() as session:  # the term's expiry step, as its workflow runs it at the end
+        assert (await term.expire(session, first.id, first.ends_at)).status == "ended"
+        await session.commit()
+    await buy(shop, member_id, plan)
+    old, renewal = await memberships(sessions, member_id)
+    assert (old.status, renewal.status, renewal.renewed_from_id) == ("ended", "active", first.id)
+    async with sessions() as session:
+        (kind,) = (
+            await session.execute(select(MembershipPeriod.kind).where(MembershipPeriod.membership_id == renewal.id))
+        ).scalars()
+    assert kind == "renewal"
