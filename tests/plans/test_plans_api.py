@@ -201,3 +201,36 @@ async def test_a_plan_order_soon_after_the_end_renews_as_a_new_membership_and_la
             await session.execute(select(MembershipPeriod.kind).where(MembershipPeriod.membership_id == renewal.id))
         ).scalars()
     assert kind == "renewal"
+
+
+async def test_the_plan_kpis_count_paid_members_new_renewals_and_churn(
+    admin: ApiClient, marketer: ApiClient, shop: ApiClient, sessions: Sessions
+) -> None:
+    plan = await create_plan(admin)
+    a, b, c, d = [await new_member_id(shop) for _ in range(4)]
+    for member_id in (a, b, b, c, d):
+        await buy(shop, member_id, plan)
+    (of_c,) = (await member_plan(shop, c))["memberships"]
+    cancelled = (await shop.post(f"/api/v1/memberships/{of_c['id']}/cancel")).json()
+    (of_d,) = await memberships(sessions, d)
+    async with sessions() as session:
+        await term.expire(session, of_d.id, of_d.ends_at)
+        await session.commit()
+    await buy(shop, d, plan)  # d renews after the end: not churned
+    today = datetime.now(UTC).date().isoformat()
+    report = await marketer.get("/api/v1/kpis/plans", params={"from": today, "to": today})
+    assert report.status_code == 200, report.text
+    (stat,) = [s for s in report.json()["plans"] if s["plan"] == plan["code"]]
+    assert stat == {
+        "plan": plan["code"],
+        "paid_members": 3,  # a, b, d
+        "new": 4,
+        "renewals": 2,  # b before the end, d after it
+        "churned": 1,  # c
+        "cancelled": 1,
+        "refunds": cancelled["refund_amount"],
+        "paid": "720.00",
+        "renewal_rate": "0.6667",
+    }
+    assert_error(await shop.get("/api/v1/kpis/plans"), 403)
+    assert_error(await marketer.get("/api/v1/kpis/plans", params={"from": today, "to": "2000-01-01"}), 422)

@@ -25,6 +25,7 @@ from services.analytics.kpis.period import (
     MAX_PERIOD_DAYS,
     Period,
 )
+from services.analytics.kpis.plans import PlanReport, PlanStat, paid_plans
 from services.analytics.kpis.programme import (
     ChannelStat,
     CouponStat,
@@ -47,6 +48,9 @@ from services.analytics.kpis.series import (
 from services.analytics.kpis.sources import SourceCount, signups_by_source
 
 __all__ = [
+    "PlanReport",
+    "PlanStat",
+    "paid_plans",
     "CareReport",
     "Durations",
     "SlaGroup",
