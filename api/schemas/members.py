@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from api.pagination import Page
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
+from api.schemas.plans import PlanBenefitsOut
 from models import Member
 from services.analytics.member360 import MemberView
 from services.loyalty.ledger import Balance, LedgerLine
@@ -116,6 +117,8 @@ class Member360Out(MemberOut):
     recent_orders: list[OrderOut]
     recent_ledger: list[LedgerLineOut]
     recent_messages: list[MessageSummaryOut]
+    # The paid plan active now and its benefits (`free_shipping` for the shop's checkout); null without one.
+    paid_plan: PlanBenefitsOut | None = None
     links: dict[str, str]
 
     @classmethod
@@ -132,6 +135,7 @@ class Member360Out(MemberOut):
                 )
                 for m in v.recent_messages
             ],
+            paid_plan=PlanBenefitsOut.of(v.paid_plan),
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

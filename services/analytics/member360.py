@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from models import Member, Message, Order
-from services import members, messaging
+from services import members, messaging, plans
 from services.loyalty import ledger
 
 RECENT = 10
@@ -31,6 +32,8 @@ class MemberView:
     recent_orders: list[Order]
     recent_ledger: list[ledger.LedgerLine]
     recent_messages: list[Message]
+    # The paid plan active now, with its benefits (free shipping is what the shop reads); None without one.
+    paid_plan: plans.MemberPlan | None = None
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -47,6 +50,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_orders=list(orders.scalars().all()),
         recent_ledger=await ledger.statement(session, member_id, limit=RECENT),
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
+        paid_plan=await plans.current(session, member_id, datetime.now(UTC)),
     )
 
 
@@ -115,6 +119,13 @@ _MEMBER_FIELDS = (
     f"'last_purchase_at', {_ts('m.last_purchase_at')}, 'created_at', {_ts('m.created_at')}, "
     f"'updated_at', {_ts('m.updated_at')}"
 )
+_PAID_PLAN = (
+    "(SELECT json_build_object('plan_code', p.code, 'plan_name_en', p.name_en, 'plan_name_zh_cn', p.name_zh_cn, "
+    f"'membership_id', ms.id, 'ends_at', {_ts('ms.ends_at')}, 'earn_multiplier', p.earn_multiplier::text, "
+    "'monthly_coupon', p.monthly_coupon, 'free_shipping', p.free_shipping) "
+    "FROM memberships ms JOIN plans p ON p.id = ms.plan_id "
+    "WHERE ms.member_id = m.id AND ms.status = 'active' AND ms.ends_at > now() ORDER BY ms.ends_at DESC LIMIT 1)"
+)
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
 
 
@@ -139,6 +150,7 @@ def _view_sql(*, masked: bool) -> str:
         "'debt', a.debt), "
         f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
+        f"'paid_plan', {_PAID_PLAN}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

@@ -12,8 +12,13 @@ from decimal import ROUND_FLOOR, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.schemas.members import Member360Out
+from core.settings import Settings
 from models import MembershipPeriod, Plan
+from services.analytics import member360
 from services.plans import refund_for, term
+from services.platform.api_keys import Role
+from services.privacy.masking import View
 from tests.support.helpers import ApiClient, assert_error, new_member_id
 from tests.support.ledger import assert_ledger_ok
 from tests.support.plans import buy, create_plan, member_plan, memberships, order, plan_body, plan_order
@@ -234,3 +239,30 @@ async def test_the_plan_kpis_count_paid_members_new_renewals_and_churn(
     }
     assert_error(await shop.get("/api/v1/kpis/plans"), 403)
     assert_error(await marketer.get("/api/v1/kpis/plans", params={"from": today, "to": "2000-01-01"}), 422)
+
+
+async def test_the_member_360_shows_the_plan_its_end_and_benefits_the_same_on_both_paths(
+    admin: ApiClient, marketer: ApiClient, shop: ApiClient, sessions: Sessions, settings: Settings
+) -> None:
+    plan = await create_plan(admin, marketer)
+    member_id = await new_member_id(shop)
+    assert (await shop.get(f"/api/v1/members/{member_id}")).json()["paid_plan"] is None
+    await buy(shop, member_id, plan)
+    (membership,) = await memberships(sessions, member_id)
+    shown = (await shop.get(f"/api/v1/members/{member_id}")).json()["paid_plan"]
+    assert shown == {
+        "plan_code": plan["code"],
+        "plan_name_en": "Tea House Plus",
+        "plan_name_zh_cn": "茶舍 Plus 会员",
+        "membership_id": str(membership.id),
+        "ends_at": membership.ends_at.isoformat().replace("+00:00", "Z"),
+        "earn_multiplier": "2.00",
+        "monthly_coupon": plan["monthly_coupon"],
+        "free_shipping": True,
+    }
+    async with sessions() as session:
+        view = await member360.view(session, uuid.UUID(member_id))
+    orm = Member360Out.of_view(
+        view, temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace, view=View(Role.INTEGRATION)
+    )
+    assert orm.model_dump(mode="json")["paid_plan"] == shown
