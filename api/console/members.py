@@ -142,6 +142,7 @@ async def member_360(
         revealed=view.unmasked,
         points=view_360.points,
         expiring=await ledger.expiring(session, parsed),
+        paid_plan=view_360.paid_plan,
         orders=view_360.recent_orders,
         lines=lines,
         older=older,

@@ -54,6 +54,8 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
         home=summary,
         expiry=(local_date(expiry[0], zone), expiry[1]) if expiry else None,
         activity=[(local_date(line.created_at, zone), line) for line in summary.activity],
+        plan=summary.paid_plan,
+        plan_ends=local_date(summary.paid_plan.membership.ends_at, zone) if summary.paid_plan else None,
     )
 
 

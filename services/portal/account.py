@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from models import Member, Tier
-from services import members
+from services import members, plans
 from services.loyalty import ledger, tiers
 from services.messaging.templates import Channel
 from services.platform import audit
@@ -44,6 +44,7 @@ class Home:
     available: int
     next_expiry: tuple[datetime, int] | None  # when and how many points expire next
     activity: list[ledger.LedgerLine]
+    paid_plan: plans.MemberPlan | None = None  # the paid plan active now, with its end and benefits
 
 
 def tier_progress(ladder: list[Tier], member: Member) -> TierProgress:
@@ -69,6 +70,7 @@ async def home(session: AsyncSession, member_id: uuid.UUID) -> Home:
         available=(await ledger.balance(session, member_id)).available,
         next_expiry=expiring[0] if expiring else None,
         activity=await ledger.statement(session, member_id, limit=HOME_ACTIVITY),
+        paid_plan=await plans.current(session, member_id, datetime.now(UTC)),
     )
 
 
