@@ -284,6 +284,10 @@ RULES: dict[str, Access] = {
     "POST /portal/sign-out": MEMBER,
     # Console pages, by the page they belong to (docs/console.md#roles)
     "GET /console": page(MARKETER, OPS),
+    "GET /console/plans": page(),
+    "POST /console/plans": page(),
+    "GET /console/plans/{plan_id}": page(),
+    "POST /console/plans/{plan_id}": page(),
     "GET /console/members": page(MARKETER, APPROVER, OPS),
     "GET /console/members/{member_id}": page(MARKETER, APPROVER, OPS),
     "GET /console/members/{member_id}/erase": page(),
