@@ -69,7 +69,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     order_id = uuid7()
     now = datetime.now(UTC)
     # A paid plan's multiplier applies on top of the tier's, from the order after the one that bought it.
-    plan_multiplier = await plans.earn_multiplier(session, member.id, now)
+    held = await plans.for_order(session, member.id, {item.sku for item in data.items}, now)
+    plan_multiplier = held.multiplier
     multiplier = current.earn_multiplier * plan_multiplier
     points = points_for(data.amount, multiplier)
     # RETURNING the whole row: the answer is built from it, with no SELECT of the order at the end.
@@ -150,7 +151,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
         )
     await session.flush()
     lines = [plans.PlanLine(i.sku, i.quantity, i.unit_price * i.quantity) for i in data.items]
-    await plans.on_order(session, member.id, order_id, lines, at=now, task_queue=task_queue)
+    await plans.on_order(session, member.id, order_id, lines, held.buying, at=now, task_queue=task_queue)
     # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
     events = ["order_completed"]
     if first_purchase:

@@ -84,14 +84,6 @@ async def by_code(session: AsyncSession, code: str) -> Plan:
     return plan
 
 
-async def by_skus(session: AsyncSession, skus: set[str]) -> dict[str, Plan]:
-    """The active plans these order lines buy, by SKU (the order path's one query)."""
-    if not skus:
-        return {}
-    rows = await session.execute(select(Plan).where(Plan.sku.in_(skus), Plan.active.is_(True)))
-    return {plan.sku: plan for plan in rows.scalars()}
-
-
 async def _check(session: AsyncSession, data: PlanFields, *, plan_id: uuid.UUID | None) -> None:
     """The references a form cannot check: the coupon template exists, the SKU is not another plan's."""
     problems = []

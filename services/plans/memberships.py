@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound
@@ -44,27 +44,57 @@ class PlanLine:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class OrderPlans:
+    """What an order needs of the plans, from one statement: the multiplier the member's active plans give, and
+    the active plans the order's lines buy, by SKU."""
+
+    multiplier: Decimal
+    buying: dict[str, Plan]
+
+
+async def for_order(session: AsyncSession, member_id: uuid.UUID, skus: set[str], at: datetime) -> OrderPlans:
+    """One query for every order (the ingest path's statements are pinned): the plans the member holds now and
+    the plans these SKUs buy. A membership past its end gives nothing even before its workflow ends it."""
+    held = (
+        select(Membership.plan_id)
+        .where(Membership.member_id == member_id, Membership.status == ACTIVE, Membership.ends_at > at)
+        .scalar_subquery()
+    )
+    is_held = Plan.id.in_(held)
+    stmt = select(Plan, is_held.label("held")).where(or_(is_held, Plan.sku.in_(skus) & Plan.active.is_(True)))
+    multiplier, buying = Decimal("1"), {}
+    for plan, holds in (await session.execute(stmt)).all():
+        if holds:
+            multiplier = max(multiplier, plan.earn_multiplier)
+        if plan.sku in skus and plan.active:
+            buying[plan.sku] = plan
+    return OrderPlans(multiplier=multiplier, buying=buying)
+
+
 async def on_order(
     session: AsyncSession,
     member_id: uuid.UUID,
     order_id: uuid.UUID,
     lines: Sequence[PlanLine],
+    buying: dict[str, Plan],
     *,
     at: datetime,
     task_queue: str,
 ) -> list[Membership]:
-    """Start or renew the memberships an order's lines buy. The caller holds the member's row lock, so two
-    orders of one member never both find "no active membership" and start two."""
+    """Start or renew the memberships an order's lines buy (`buying`, from `for_order`). The caller holds the
+    member's row lock, so two orders of one member never both find "no active membership" and start two."""
     bought: dict[str, PlanLine] = {}
     for line in lines:
+        if line.sku not in buying:
+            continue
         seen = bought.get(line.sku)
         bought[line.sku] = (
             line if seen is None else PlanLine(line.sku, seen.quantity + line.quantity, seen.amount + line.amount)
         )
-    plans = await catalog.by_skus(session, set(bought))
     return [
-        await _buy(session, member_id, plan, order_id, bought[sku], at=at, task_queue=task_queue)
-        for sku, plan in sorted(plans.items())
+        await _buy(session, member_id, buying[sku], order_id, bought[sku], at=at, task_queue=task_queue)
+        for sku in sorted(bought)
     ]
 
 
@@ -149,18 +179,6 @@ def _period(
             amount=amount,
         )
     )
-
-
-async def earn_multiplier(session: AsyncSession, member_id: uuid.UUID, at: datetime) -> Decimal:
-    """The highest earn multiplier of the member's active plans (1 without one): applied on top of the tier's
-    at order ingestion. A membership past its end counts for nothing even before its workflow ends it."""
-    stmt = (
-        select(func.max(Plan.earn_multiplier))
-        .join(Membership, Membership.plan_id == Plan.id)
-        .where(Membership.member_id == member_id, Membership.status == ACTIVE, Membership.ends_at > at)
-    )
-    found = (await session.execute(stmt)).scalar_one_or_none()
-    return found if found is not None else Decimal("1")
 
 
 async def get(session: AsyncSession, membership_id: uuid.UUID, *, for_update: bool = False) -> Membership:
