@@ -34,6 +34,7 @@ from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
+from activities.plans import PlanActivities
 from activities.referrals import ReferralActivities
 from activities.rules import RuleActivities
 from activities.surveys import SurveyActivities
@@ -141,6 +142,7 @@ def build_worker(
             *SurveyActivities(sessions).all(),
             *TierActivities(sessions).all(),
             *ReferralActivities(sessions).all(),
+            *PlanActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
             *CheckoutActivities(sessions).all(),
         ],

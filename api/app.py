@@ -43,6 +43,7 @@ from api.routes import (
     messages,
     orders,
     outbox,
+    plans,
     points,
     privacy,
     rewards,
@@ -171,6 +172,7 @@ def create_app(
         messages.unsubscribe_router,
         tickets.router,
         checkouts.router,
+        plans.router,
         codec.router,
     )
     included: dict[int, BaseRoute] = {}

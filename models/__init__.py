@@ -19,6 +19,7 @@ from models.members import Member
 from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
+from models.plans import Membership, MembershipPeriod, Plan
 from models.portal import PortalSession, PortalSignInCode, PortalSource
 from models.referrals import Referral, ReferralCode, ReferralProgramme
 from models.rewards import Redemption, Reward
@@ -55,11 +56,14 @@ __all__ = [
     "LedgerLotMove",
     "LedgerTransaction",
     "Member",
+    "Membership",
+    "MembershipPeriod",
     "MemberField",
     "MemberEvent",
     "Message",
     "MessageTemplate",
     "Order",
+    "Plan",
     "OrderRefund",
     "PortalSession",
     "PortalSignInCode",

@@ -6,6 +6,7 @@ from workflows.checkout_hold import CheckoutHold
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
+from workflows.plan_term import PlanTerm
 from workflows.portal_code import PortalSignInCodeWorkflow
 from workflows.redemption_approval import RedemptionApproval
 from workflows.referral import ReferralWorkflow
@@ -29,4 +30,5 @@ WORKFLOWS = (
     TierReviewWorkflow,
     CheckoutHold,
     ReferralWorkflow,
+    PlanTerm,
 )

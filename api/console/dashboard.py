@@ -65,6 +65,7 @@ async def dashboard(
     not_begun = await pending.not_begun(session)
     queues: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
     care = await voice.care_section(session, period, user)
+    paid = await kpis.paid_plans(session, period)
     figures = [
         (
             "tiers",
@@ -94,6 +95,13 @@ async def dashboard(
             charts.bars(
                 [(f"{c.channel} {status}", n) for c in channels for status, n in sorted(c.by_status.items())],
                 label="Messages by channel and status",
+            ),
+        ),
+        (
+            "plans",
+            f"Paid plans: {paid.paid_members:,} paid members now; new, renewed and churned in the period",
+            charts.bars(
+                [("new", paid.new), ("renewals", paid.renewals), ("churned", paid.churned)], label="Paid plans"
             ),
         ),
         (

@@ -147,6 +147,7 @@ async def member_360(
         revealed=view.unmasked,
         points=view_360.points,
         expiries=view_360.expiries,
+        paid_plan=view_360.paid_plan,
         orders=view_360.recent_orders,
         lines=lines,
         older=older,

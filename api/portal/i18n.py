@@ -255,6 +255,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "invite_code": ("Your code: {code}", "您的邀请码：{code}"),
     "invite_count": ("Friends rewarded: {count}", "已获奖励的好友：{count}"),
     "have_account": ("Already a member? Sign in", "已是会员？登录"),
+    "paid_plan": ("Your plan", "我的付费会员"),
+    "plan_ends": ("Ends on {date}", "{date}到期"),
+    "plan_points": ("×{n} points on every order", "每笔订单积分×{n}"),
+    "plan_coupon": ("A coupon every month", "每月一张优惠券"),
+    "plan_free_shipping": ("Free shipping", "免运费"),
 }
 
 

@@ -62,6 +62,8 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
         expiry_rows=HOME_EXPIRY_ROWS,
         invite=invite,
         invite_qr=qr_svg(invite.link),
+        plan=summary.paid_plan,
+        plan_ends=local_date(summary.paid_plan.membership.ends_at, zone) if summary.paid_plan else None,
     )
 
 

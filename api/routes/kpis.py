@@ -114,6 +114,15 @@ async def referral_report(period: PeriodDep, session: SessionDep, _: InsightKey)
 
 
 @router.get(
+    "/plans",
+    response_model=kpis.PlanReport,
+    summary="Paid plans: paid members now; new memberships, renewals and churn (ended without renewal) in the period",
+)
+async def plan_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.PlanReport:
+    return await kpis.paid_plans(session, period)
+
+
+@router.get(
     "/care",
     response_model=kpis.CareReport,
     summary="Service tickets opened in the period: SLA attainment, first-response and resolution times "

@@ -13,6 +13,7 @@ from api.pagination import Page
 from api.schemas.loyalty import TierChangeOut
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
+from api.schemas.plans import PlanBenefitsOut
 from models import Member
 from services.analytics.member360 import MemberView
 from services.loyalty.expiries import ExpirySchedule
@@ -161,6 +162,8 @@ class Member360Out(MemberOut):
     expiries: ExpiriesOut
     tier_history: list[TierChangeOut]  # newest first (docs/loyalty.md, "Tiers that requalify")
     open_checkouts: list[OpenCheckoutOut] = []
+    # The paid plan active now and its benefits (`free_shipping` for the shop's checkout); null without one.
+    paid_plan: PlanBenefitsOut | None = None
     links: dict[str, str]
 
     @classmethod
@@ -180,6 +183,7 @@ class Member360Out(MemberOut):
             expiries=ExpiriesOut.of(v.expiries),
             tier_history=[TierChangeOut.model_validate(c) for c in v.tier_history],
             open_checkouts=[OpenCheckoutOut.model_validate(c) for c in v.open_checkouts],
+            paid_plan=PlanBenefitsOut.of(v.paid_plan),
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

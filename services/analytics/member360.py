@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from models import Checkout, Member, Message, Order, TierChange
-from services import members, messaging
+from services import members, messaging, plans
 from services.loyalty import checkouts, expiries, ledger, tier_history
 
 RECENT = 10
@@ -35,6 +36,8 @@ class MemberView:
     tier_history: list[TierChange]
     # Checkouts holding the member's points right now (points at checkout), soonest to time out first.
     open_checkouts: list[Checkout] = field(default_factory=list)
+    # The paid plan active now, with its benefits (free shipping is what the shop reads); None without one.
+    paid_plan: plans.MemberPlan | None = None
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -54,6 +57,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
         tier_history=await tier_history.history(session, member_id, limit=RECENT),
         open_checkouts=await checkouts.open_for_member(session, member_id, limit=RECENT),
+        paid_plan=await plans.current(session, member_id, datetime.now(UTC)),
     )
 
 
@@ -143,6 +147,13 @@ _EXPIRIES = (
     "'total', (SELECT COALESCE(sum(points), 0) FROM d), "
     "'more_dates', (SELECT count(*) FROM rest), 'more_points', (SELECT COALESCE(sum(points), 0) FROM rest)))"
 )
+_PAID_PLAN = (
+    "(SELECT json_build_object('plan_code', p.code, 'plan_name_en', p.name_en, 'plan_name_zh_cn', p.name_zh_cn, "
+    f"'membership_id', ms.id, 'ends_at', {_ts('ms.ends_at')}, 'earn_multiplier', p.earn_multiplier::text, "
+    "'monthly_coupon', p.monthly_coupon, 'free_shipping', p.free_shipping) "
+    "FROM memberships ms JOIN plans p ON p.id = ms.plan_id "
+    "WHERE ms.member_id = m.id AND ms.status = 'active' AND ms.ends_at > now() ORDER BY ms.ends_at DESC LIMIT 1)"
+)
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
 _TIER_CHANGE = _object(
     "r",
@@ -179,6 +190,7 @@ def _view_sql(*, masked: bool) -> str:
         f"'expiries', {_EXPIRIES}, "
         f"'tier_history', {_TIER_HISTORY}, "
         f"'open_checkouts', {_recent(_CHECKOUT, _CHECKOUT_SOURCE, 'expires_at, id')}, "
+        f"'paid_plan', {_PAID_PLAN}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

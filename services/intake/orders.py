@@ -18,7 +18,7 @@ from core.ids import uuid7
 from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
-from services import journeys, members, referrals, rules
+from services import journeys, members, plans, referrals, rules
 from services.intake import tier_review
 from services.loyalty import checkouts, ledger, tier_policy, tiers
 from services.loyalty.money import Money
@@ -70,7 +70,12 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     ladder, policy = await tier_policy.ladder_and_policy(session)
     current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     order_id = uuid7()
-    points = points_for(data.amount, current.earn_multiplier)
+    now = datetime.now(UTC)
+    # A paid plan's multiplier applies on top of the tier's, from the order after the one that bought it.
+    held = await plans.for_order(session, member.id, {item.sku for item in data.items}, now)
+    plan_multiplier = held.multiplier
+    multiplier = current.earn_multiplier * plan_multiplier
+    points = points_for(data.amount, multiplier)
     # RETURNING the whole row: the answer is built from it, with no SELECT of the order at the end.
     order = (
         await session.execute(
@@ -110,13 +115,15 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     if member.last_purchase_at is None or data.placed_at > member.last_purchase_at:
         member.last_purchase_at = data.placed_at
     if points > 0:
-        multiplier = "" if current.earn_multiplier == 1 else f" at {current.name} ×{current.earn_multiplier}"
+        rate = "" if current.earn_multiplier == 1 else f" at {current.name} ×{current.earn_multiplier}"
+        if plan_multiplier != 1:
+            rate += f" with the paid plan ×{plan_multiplier}"
         await ledger.credit(
             session,
             member_id=member.id,
             points=points,
             kind=ledger.TxKind.EARN,
-            reason=f"Order {data.external_id} completed: {data.amount} {data.currency}{multiplier}",
+            reason=f"Order {data.external_id} completed: {data.amount} {data.currency}{rate}",
             idempotency_key=f"order:{order_id}:earn",
             reference=("order", str(order_id)),
             expires_at=lot_expiry(data.placed_at),
@@ -151,6 +158,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
             {"from": current.code, "to": reached.code, "direction": "up", "order_id": str(order_id)},
         )
     await session.flush()
+    lines = [plans.PlanLine(i.sku, i.quantity, i.unit_price * i.quantity) for i in data.items]
+    await plans.on_order(session, member.id, order_id, lines, held.buying, at=now, task_queue=task_queue)
     # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
     events = ["order_completed"]
     if first_purchase:

@@ -439,6 +439,28 @@ INVENTORY: dict[str, Table] = {
     ),
     # Surveys: the definitions are staff's text; a send says which survey went to whom; an answer's comment and
     # answers are the member's own words (erasure blanks them, keeping the score for the NPS figures).
+    "plans": Table(
+        member=None,
+        explained={
+            "name_en": "a plan's name, written by staff",
+            "name_zh_cn": "a plan's name, written by staff",
+            "sku": "the shop's product code of the plan",
+        },
+        plain=_plain(
+            "id code price currency term_months earn_multiplier monthly_coupon free_shipping refund_on_cancel "
+            "active created_at updated_at"
+        ),
+    ),
+    "memberships": Table(
+        member=_MEMBER,
+        plain=_plain(
+            "id member_id plan_id status started_at ends_at ended_at renewals renewed_from_id refund_amount created_at"
+        ),
+    ),
+    "membership_periods": Table(
+        member="membership_id IN (SELECT id FROM memberships WHERE member_id = :member_id)",
+        plain=_plain("id membership_id order_id kind starts_at ends_at amount created_at"),
+    ),
     "surveys": Table(
         member=None,
         explained={

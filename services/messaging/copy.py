@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from services.messaging.copy_plans import PLAN_COPY
+
 
 class Copy(NamedTuple):
     subject: str | None
@@ -375,3 +377,8 @@ without a decision it is escalated, then expires.</p>
         "zh-CN": Copy(None, "【{{ brand }}】请花一分钟评价我们的服务：{{ survey_link }}"),
     },
 }
+
+# Each feature's copy kept beside its own concerns, merged in here.
+BUILTIN_COPY.update(
+    {key: {locale: Copy(*text) for locale, text in locales.items()} for key, locales in PLAN_COPY.items()}
+)

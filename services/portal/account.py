@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from models import Member, Tier
-from services import members
+from services import members, plans
 from services.loyalty import expiries, ledger, tier_policy, tiers
 from services.messaging.templates import Channel
 from services.platform import audit
@@ -45,6 +45,7 @@ class Home:
     next_expiry: tuple[datetime, int] | None  # when and how many points expire next
     activity: list[ledger.LedgerLine]
     expiries: expiries.ExpirySchedule  # every future expiry, by date in the member's zone
+    paid_plan: plans.MemberPlan | None = None  # the paid plan active now, with its end and benefits
 
 
 def tier_progress(ladder: list[Tier], member: Member, figure: Decimal | None = None) -> TierProgress:
@@ -80,6 +81,7 @@ async def home(session: AsyncSession, member_id: uuid.UUID) -> Home:
         next_expiry=expiring[0] if expiring else None,
         activity=await ledger.statement(session, member_id, limit=HOME_ACTIVITY),
         expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
+        paid_plan=await plans.current(session, member_id, datetime.now(UTC)),
     )
 
 

@@ -69,16 +69,17 @@ async def test_a_sign_up_costs_five_statements_and_one_delivery(warm_shop: ApiCl
     _expect(sent, request=5, outbox_inserts=1, delivered=True)
 
 
-async def test_orders_cost_ten_statements_with_their_commands_in_one_insert(
+async def test_orders_cost_eleven_statements_a_first_twelve_with_their_commands_in_one_insert(
     warm_shop: ApiClient, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     member_id = await _signup(warm_shop)
-    # The member (locked), the tier ladder, the order (RETURNING the row, so no SELECT at the end), the member's
-    # spend, the ledger credit, the event row, the journeys, which runs are live, the outbox, the rules' cache key;
-    # a first order also asks whether the member was referred (one UPDATE of referrals, services.referrals).
+    # The member (locked), the tier ladder, the paid plans (held, and bought by the order's SKUs: one query), the
+    # order (RETURNING the row, so no SELECT at the end), the member's spend, the ledger credit, the event row, the
+    # journeys, which runs are live, the outbox, the rules' cache key; a first order also asks whether the member
+    # was referred (one UPDATE of referrals, services.referrals).
     async with counting(engine) as first:
         order = await _order(warm_shop, member_id)
-    _expect(first, request=11, outbox_inserts=1, delivered=True)
+    _expect(first, request=12, outbox_inserts=1, delivered=True)
     assert order["points_earned"] == 129
     assert order["created_at"]
     async with sessions() as session:
@@ -97,7 +98,7 @@ async def test_orders_cost_ten_statements_with_their_commands_in_one_insert(
     ]
     async with counting(engine) as second:
         await _order(warm_shop, member_id)
-    _expect(second, request=10, outbox_inserts=1, delivered=True)
+    _expect(second, request=11, outbox_inserts=1, delivered=True)
 
 
 async def test_a_behaviour_event_that_no_journey_hears_costs_seven_statements_and_no_delivery(

@@ -160,6 +160,15 @@ RULES: dict[str, Access] = {
     "POST /api/v1/tickets/{ticket_id}/reopen": TICKETS,
     "GET /api/v1/ticket-queues": TICKETS,
     "POST /api/v1/ticket-queues": key(),
+    # Paid plans: an admin defines them, every key reads them; the shop (or an admin) cancels a membership
+    "POST /api/v1/plans": key(),
+    "GET /api/v1/plans": ANY_KEY,
+    "GET /api/v1/plans/{plan_id}": ANY_KEY,
+    "PUT /api/v1/plans/{plan_id}": key(),
+    "GET /api/v1/memberships/{membership_id}": ANY_KEY,
+    "POST /api/v1/memberships/{membership_id}/cancel": key(INTEGRATION),
+    "GET /api/v1/members/{member_id}/plan": ANY_KEY,
+    "GET /api/v1/kpis/plans": INSIGHT,
     # Surveys: marketers define them, every key reads them (docs/care.md#surveys-and-nps)
     "GET /api/v1/surveys": ANY_KEY,
     "POST /api/v1/surveys": key(MARKETER),
@@ -292,6 +301,10 @@ RULES: dict[str, Access] = {
     "POST /portal/sign-out": MEMBER,
     # Console pages, by the page they belong to (docs/console.md#roles)
     "GET /console": page(MARKETER, OPS),
+    "GET /console/plans": page(),
+    "POST /console/plans": page(),
+    "GET /console/plans/{plan_id}": page(),
+    "POST /console/plans/{plan_id}": page(),
     "GET /console/members": page(MARKETER, APPROVER, OPS),
     "GET /console/members/{member_id}": page(MARKETER, APPROVER, OPS),
     "GET /console/members/{member_id}/erase": page(),

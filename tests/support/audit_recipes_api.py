@@ -11,6 +11,7 @@ from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
 from tests.support.coupons import template_body
 from tests.support.helpers import member_body
 from tests.support.imports import members_csv, prefix
+from tests.support.plans import plan_body, plan_order
 from tests.support.surveys import nps_body
 from tests.support.tickets import ticket_body
 
@@ -407,3 +408,32 @@ async def message_resend(stage: Stage, person: Person) -> Expected:
     resent = ok(await person.act("POST", f"/api/v1/messages/{message_id}/resend")).json()
     assert resent["status"] == "sent", resent
     return Expected("message.resend", "message", message_id)
+
+
+# Paid plans: an admin defines them; a cancellation is audited when a person makes it, and is the shop's
+# traffic (recorded on the membership) when the shop's key does.
+
+
+@recipe("POST /api/v1/plans", Role.ADMIN)
+async def plan_create(stage: Stage, person: Person) -> Expected:
+    made = ok(await person.act("POST", "/api/v1/plans", json=plan_body()))
+    return Expected("plan.create", "plan", made.json()["id"])
+
+
+@recipe("PUT /api/v1/plans/{plan_id}", Role.ADMIN)
+async def plan_update(stage: Stage, person: Person) -> Expected:
+    body = plan_body()
+    plan_id = ok(await stage.admin.post("/api/v1/plans", json=body)).json()["id"]
+    change = {k: v for k, v in body.items() if k != "code"} | {"price": "99.00"}
+    ok(await person.act("PUT", f"/api/v1/plans/{plan_id}", json=change))
+    return Expected("plan.update", "plan", plan_id)
+
+
+@recipe("POST /api/v1/memberships/{membership_id}/cancel", Role.ADMIN, shop_silent=True)
+async def membership_cancel(stage: Stage, person: Person) -> Expected:
+    plan = ok(await stage.admin.post("/api/v1/plans", json=plan_body())).json()
+    member_id = await setup.member(stage)
+    ok(await stage.shop.post("/api/v1/orders", json=plan_order(member_id, plan)))
+    (membership,) = ok(await stage.shop.get(f"/api/v1/members/{member_id}/plan")).json()["memberships"]
+    ok(await person.act("POST", f"/api/v1/memberships/{membership['id']}/cancel"))
+    return Expected("membership.cancel", "membership", membership["id"])

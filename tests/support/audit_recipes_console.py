@@ -14,6 +14,7 @@ from services.platform.api_keys import Role
 from services.platform.audit import Actor
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
+from tests.support.plans import plan_body
 from tests.support.surveys import nps_body
 from tests.support.tickets import ticket_body
 
@@ -312,3 +313,25 @@ async def console_referral_programme(stage: Stage, person: Person) -> Expected: 
     }
     ok(await person.act("POST", "/console/referrals", data=form))
     return Expected("referral_programme.update", "referral_programme", "1")
+
+
+def _plan_form(body: dict[str, object]) -> dict[str, str]:
+    """A plan body (tests.support.plans.plan_body) as the console's form sends it."""
+    form = {k: str(v) for k, v in body.items() if k not in ("free_shipping", "monthly_coupon")}
+    return {**form, "free_shipping": "1" if body.get("free_shipping") else "", "active": "1"}
+
+
+@recipe("POST /console/plans", Role.ADMIN)
+async def plan_create(stage: Stage, person: Person) -> Expected:
+    body = plan_body()
+    ok(await person.act("POST", "/console/plans", data=_plan_form(body)))
+    listed = ok(await stage.admin.get("/api/v1/plans")).json()
+    return Expected("plan.create", "plan", next(p["id"] for p in listed if p["code"] == body["code"]))
+
+
+@recipe("POST /console/plans/{plan_id}", Role.ADMIN)
+async def plan_update(stage: Stage, person: Person) -> Expected:
+    body = plan_body()
+    plan_id = ok(await stage.admin.post("/api/v1/plans", json=body)).json()["id"]
+    ok(await person.act("POST", f"/console/plans/{plan_id}", data=_plan_form(body | {"price": "99.00"})))
+    return Expected("plan.update", "plan", plan_id)

@@ -41,6 +41,7 @@ def test_there_are_histories_for_the_built_in_journeys_and_the_import() -> None:
         "abandoned_cart",
         "win_back",
         "service_ticket",
+        "plan_term",
     } <= names
     # Runs started before journey-lean-v1 (a regular load activity, a record per step) keep replaying.
     assert {f"{name}_pre_lean" for name in ("welcome_reminder", "welcome_purchase", "win_back")} <= names

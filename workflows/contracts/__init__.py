@@ -74,6 +74,7 @@ from workflows.contracts.names import (
     MEMBER_EVENT_SIGNAL,
     MEMBER_ID,
     PAUSE_SIGNAL,
+    PLAN_TERM_WORKFLOW,
     PORTAL_SIGN_IN_CODE_WORKFLOW,
     REDEMPTION_APPROVAL_WORKFLOW,
     REFERRAL_WORKFLOW,
@@ -104,6 +105,17 @@ from workflows.contracts.names import (
     redemption_workflow_id,
     rule_message_workflow_id,
     ticket_workflow_id,
+)
+from workflows.contracts.plans import (
+    MEMBERSHIP_CHANGED_SIGNAL,
+    PLAN_JOURNEY_KIND,
+    REMINDER_DAYS_BEFORE_END,
+    RENEWAL_REMINDER_TEMPLATE,
+    PlanTermInput,
+    PlanTermStatus,
+    membership_changed_signal,
+    plan_term_start,
+    plan_term_workflow_id,
 )
 from workflows.contracts.portal import (
     PortalCodeInput,
@@ -289,4 +301,14 @@ __all__ = [
     "TierReviewInput",
     "TierReviewReport",
     "tier_review_start",
+    "MEMBERSHIP_CHANGED_SIGNAL",
+    "PLAN_JOURNEY_KIND",
+    "PLAN_TERM_WORKFLOW",
+    "REMINDER_DAYS_BEFORE_END",
+    "RENEWAL_REMINDER_TEMPLATE",
+    "PlanTermInput",
+    "PlanTermStatus",
+    "membership_changed_signal",
+    "plan_term_start",
+    "plan_term_workflow_id",
 ]

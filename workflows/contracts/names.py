@@ -25,6 +25,7 @@ SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 TIER_REVIEW_WORKFLOW = "TierReviewWorkflow"
 CHECKOUT_HOLD_WORKFLOW = "CheckoutHold"
 REFERRAL_WORKFLOW = "Referral"
+PLAN_TERM_WORKFLOW = "PlanTerm"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -41,6 +42,7 @@ WORKFLOW_NAMES = frozenset(
         TIER_REVIEW_WORKFLOW,
         CHECKOUT_HOLD_WORKFLOW,
         REFERRAL_WORKFLOW,
+        PLAN_TERM_WORKFLOW,
     }
 )
 

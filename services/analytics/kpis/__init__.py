@@ -25,6 +25,7 @@ from services.analytics.kpis.period import (
     MAX_PERIOD_DAYS,
     Period,
 )
+from services.analytics.kpis.plans import PlanReport, PlanStat, paid_plans
 from services.analytics.kpis.programme import (
     ChannelStat,
     CouponStat,
@@ -51,6 +52,9 @@ from services.analytics.kpis.surveys import Csat, Nps, SurveyGroup, SurveyReport
 __all__ = [
     "ReferralReport",
     "referral_report",
+    "PlanReport",
+    "PlanStat",
+    "paid_plans",
     "CareReport",
     "Durations",
     "SlaGroup",
