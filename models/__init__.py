@@ -7,6 +7,7 @@ from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
 from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
+from models.challenges import Challenge, MemberBadge, MemberChallenge
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -34,6 +35,7 @@ __all__ = [
     "Campaign",
     "CampaignMember",
     "CareQueue",
+    "Challenge",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
@@ -51,6 +53,8 @@ __all__ = [
     "LedgerLotMove",
     "LedgerTransaction",
     "Member",
+    "MemberBadge",
+    "MemberChallenge",
     "MemberField",
     "MemberEvent",
     "Message",

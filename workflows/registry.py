@@ -2,6 +2,7 @@
 
 from workflows.bulk_import import BulkImportWorkflow
 from workflows.campaign import CampaignWorkflow
+from workflows.challenge import ChallengeScanWorkflow, ChallengeWorkflow
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.ledger_maintenance import LedgerMaintenanceWorkflow
@@ -23,4 +24,6 @@ WORKFLOWS = (
     ServiceTicket,
     PortalSignInCodeWorkflow,
     SurveyInviteWorkflow,
+    ChallengeWorkflow,
+    ChallengeScanWorkflow,
 )

@@ -18,7 +18,7 @@ from core.ids import uuid7
 from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
-from services import journeys, members, rules
+from services import challenges, journeys, members, rules
 from services.loyalty import ledger, tiers
 from services.loyalty.money import Money
 
@@ -143,6 +143,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
             {"from": current.code, "to": reached.code, "direction": "up", "order_id": str(order_id)},
         )
     await session.flush()
+    await challenges.on_event(session, member, "order_completed")
     # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
     events = ["order_completed"]
     if first_purchase:

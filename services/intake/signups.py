@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Member
-from services import journeys, members
+from services import challenges, journeys, members
 from services.loyalty import ledger
 from services.platform import audit
 from services.platform.audit import Actor
@@ -33,6 +33,7 @@ async def register(
     member = await members.create(session, data, source=source, joined_at=joined_at, signed_up_from=signed_up_from)
     await ledger.open_member_account(session, member.id)
     await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
+    await challenges.on_signup(session, member, task_queue=task_queue)
     if actor is not None:
         await audit.record(session, actor, action="member.create", target_type="member", target_id=str(member.id))
     return member

@@ -7,6 +7,21 @@ activities or services): the workflows pass it through the sandbox."""
 
 from __future__ import annotations
 
+from workflows.contracts.challenges import (
+    CHALLENGE_PROGRESS_SIGNAL,
+    CHALLENGE_SCAN_ID,
+    ChallengeInput,
+    ChallengeProgressSignal,
+    ChallengeScanInput,
+    ChallengeScanReport,
+    ChallengeStatus,
+    SettleInput,
+    SettleOutcome,
+    challenge_progress_signal,
+    challenge_scan_start,
+    challenge_start,
+    challenge_workflow_id,
+)
 from workflows.contracts.imports import (
     ChunkList,
     ChunkOutcome,
@@ -51,6 +66,8 @@ from workflows.contracts.names import (
     CAMPAIGN_WORKFLOW,
     CANCEL_SIGNAL,
     CANCEL_UPDATE,
+    CHALLENGE_SCAN_WORKFLOW,
+    CHALLENGE_WORKFLOW,
     DECIDE_UPDATE,
     JOURNEY_KIND,
     JOURNEY_SCAN_ID,
@@ -239,4 +256,19 @@ __all__ = [
     "WORKING_STATUSES",
     "ticket_start",
     "ticket_workflow_id",
+    "CHALLENGE_PROGRESS_SIGNAL",
+    "CHALLENGE_SCAN_ID",
+    "ChallengeInput",
+    "ChallengeProgressSignal",
+    "ChallengeScanInput",
+    "ChallengeScanReport",
+    "ChallengeStatus",
+    "SettleInput",
+    "SettleOutcome",
+    "challenge_progress_signal",
+    "challenge_scan_start",
+    "challenge_start",
+    "challenge_workflow_id",
+    "CHALLENGE_SCAN_WORKFLOW",
+    "CHALLENGE_WORKFLOW",
 ]

@@ -22,6 +22,8 @@ BULK_IMPORT_WORKFLOW = "BulkImportWorkflow"
 SERVICE_TICKET_WORKFLOW = "ServiceTicket"
 PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
+CHALLENGE_WORKFLOW = "ChallengeWorkflow"
+CHALLENGE_SCAN_WORKFLOW = "ChallengeScanWorkflow"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -35,6 +37,8 @@ WORKFLOW_NAMES = frozenset(
         SERVICE_TICKET_WORKFLOW,
         PORTAL_SIGN_IN_CODE_WORKFLOW,
         SURVEY_INVITE_WORKFLOW,
+        CHALLENGE_WORKFLOW,
+        CHALLENGE_SCAN_WORKFLOW,
     }
 )
 
