@@ -154,7 +154,7 @@ async def on_event(session: AsyncSession, member: Member, event: str) -> int:
         .where(MemberChallenge.member_id == member.id, MemberChallenge.status == "active")
     )
     signals = []
-    for run, raw in rows.tuples():
+    for run, raw in rows:
         definition = parse(raw)
         found = await measuring.facts(session, member.id, member.timezone, run.window_start, run.deadline)
         entries, met = measuring.progress(definition.goals, found)
@@ -301,7 +301,7 @@ async def member_runs(session: AsyncSession, member_id: uuid.UUID) -> Sequence[t
         .order_by(MemberChallenge.enrolled_at.desc())
         .limit(50)
     )
-    return list(rows.tuples())
+    return [(run, challenge) for run, challenge in rows]
 
 
 async def member_badges(session: AsyncSession, member_id: uuid.UUID) -> list[MemberBadge]:
@@ -318,13 +318,11 @@ async def open_to_join(session: AsyncSession, member_id: uuid.UUID, *, now: date
         MemberChallenge.challenge_id == Challenge.id,
         MemberChallenge.status == "active",
     )
-    rows = (
-        await session.execute(
-            select(Challenge, func.array(joined.scalar_subquery()))
-            .where(Challenge.enrolment == Enrolment.OPT_IN.value, Challenge.active.is_(true()))
-            .order_by(Challenge.code)
-        )
-    ).tuples()
+    rows = await session.execute(
+        select(Challenge, func.array(joined.scalar_subquery()))
+        .where(Challenge.enrolment == Enrolment.OPT_IN.value, Challenge.active.is_(true()))
+        .order_by(Challenge.code)
+    )
     result = []
     for challenge, starts in rows:
         window = parse(challenge.definition).window
