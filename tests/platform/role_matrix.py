@@ -160,6 +160,13 @@ RULES: dict[str, Access] = {
     "POST /api/v1/tickets/{ticket_id}/reopen": TICKETS,
     "GET /api/v1/ticket-queues": TICKETS,
     "POST /api/v1/ticket-queues": key(),
+    # Challenges: marketers define them, every key reads them, the shop joins members (docs/loyalty.md)
+    "GET /api/v1/challenges": ANY_KEY,
+    "POST /api/v1/challenges": key(MARKETER),
+    "GET /api/v1/challenges/{challenge_id}": ANY_KEY,
+    "PUT /api/v1/challenges/{challenge_id}": key(MARKETER),
+    "POST /api/v1/challenges/{challenge_id}/join": key(INTEGRATION),
+    "GET /api/v1/members/{member_id}/challenges": ANY_KEY,
     # Surveys: marketers define them, every key reads them (docs/care.md#surveys-and-nps)
     "GET /api/v1/surveys": ANY_KEY,
     "POST /api/v1/surveys": key(MARKETER),

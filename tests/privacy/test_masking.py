@@ -91,7 +91,8 @@ NOT_PERSONAL = {
     "external_id": {"OrderOut", "RefundOut"},  # the shop's order and refund numbers
     "reason": {"RefundOut", "VerdictOut"},  # the shop's refund reason code; why a rule would fire
     "subject": {"api__schemas__messages__TemplateOut"},
-    "title": {"SurveyOut"},  # a survey's title in each language, written by staff  # a template before rendering
+    # a survey's, challenge's or badge's title in each language, written by staff
+    "title": {"SurveyOut", "MemberChallengeOut", "BadgeOut"},
     "body": {"api__schemas__messages__TemplateOut"},
     "details": {"ErrorBody"},  # which fields of a request were wrong
     "description": {"RewardOut", "SegmentOut"},  # what a reward or a segment is, written by staff

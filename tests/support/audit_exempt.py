@@ -36,6 +36,8 @@ EXEMPT: dict[str, str] = {
     "POST /api/v1/redemptions/{redemption_id}/cancel": SHOP + " (the member withdrawing, through the shop)",
     "POST /api/v1/redemptions/{redemption_id}/shipped": SHOP + " (the warehouse); the workflow audits the status",
     "POST /api/v1/coupons/redeem": SHOP + " (at the till)",
+    "POST /api/v1/challenges/{challenge_id}/join": SHOP + " (the member joining in the shop's app; the record is the "
+    "member's challenge row)",
     "POST /api/v1/sms/inbound": MEMBERS_OWN + " (the SMS provider's webhook)",
     "POST /u/{token}": MEMBERS_OWN + " (one-click unsubscribe)",
     "POST /api/v1/journeys/validate": NOTHING_WRITTEN,

@@ -25,6 +25,23 @@ Sessions = async_sessionmaker[AsyncSession]
 TESTER = Actor.system("challenge-test")
 
 
+def challenge_body(**definition: Any) -> dict[str, Any]:
+    """A paused opt-in challenge through the API (paused: no member joins it by accident), with a unique code."""
+    return {
+        "code": unique_code("api"),
+        "active": False,
+        "definition": {
+            "title_en": "Order twice this month",
+            "title_zh_cn": "本月下单两次",
+            "enrolment": "opt_in",
+            "window": {"kind": "month"},
+            "goals": [{"kind": "order_count", "target": "2"}],
+            "reward": {"points": 100},
+        }
+        | definition,
+    }
+
+
 def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
