@@ -14,6 +14,7 @@ from services.challenges.definition import (
     Reward,
     window_for,
 )
+from services.challenges.progress import number
 from services.challenges.runs import (
     PROGRESS_EVENTS,
     enrol_due,
@@ -56,6 +57,7 @@ __all__ = [
     "get",
     "member_badges",
     "member_runs",
+    "number",
     "on_event",
     "on_signup",
     "open_to_join",

@@ -115,12 +115,12 @@ def progress(goals: list[Goal], found: Facts) -> tuple[list[dict[str, Any]], boo
         value, met, extra = measure(goal, found)
         all_met = all_met and met
         entries.append(
-            {"kind": goal.kind.value, "target": _number(goal.target), "value": _number(value), "met": met} | extra
+            {"kind": goal.kind.value, "target": number(goal.target), "value": number(value), "met": met} | extra
         )
     return entries, all_met
 
 
-def _number(value: Decimal) -> str:
+def number(value: Decimal) -> str:
     """Counts as whole numbers, money with its two places, as strings (JSON has no decimals)."""
     return (
         str(value.quantize(Decimal(1))) if value == value.to_integral_value() else str(value.quantize(Decimal("0.01")))

@@ -42,6 +42,24 @@ def challenge_body(**definition: Any) -> dict[str, Any]:
     }
 
 
+def challenge_form(code: str = "", **overrides: str) -> dict[str, str]:
+    """The console's form for a paused "order twice this month" challenge (no CSRF token)."""
+    form = {
+        "code": code or unique_code("cf"),
+        "title_en": "Order twice this month",
+        "title_zh_cn": "本月下单两次",
+        "enrolment": "window_start",
+        "window_kind": "month",
+        "window_days": "",
+        "window_month": "",
+        "goal_order_count": "2",
+        "reward_points": "100",
+        "badge_code": "",
+        "badge_icon": "star",
+    }
+    return form | overrides
+
+
 def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
