@@ -272,6 +272,8 @@ RULES: dict[str, Access] = {
     "POST /portal/redemptions/{redemption_id}/withdraw": MEMBER,
     "GET /portal/check-in": MEMBER,
     "POST /portal/check-in": MEMBER,
+    "GET /portal/challenges": MEMBER,
+    "POST /portal/challenges/{challenge_id}/join": MEMBER,
     "GET /portal/profile": MEMBER,
     "POST /portal/profile": MEMBER,
     "GET /portal/points": MEMBER,

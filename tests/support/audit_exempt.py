@@ -62,6 +62,7 @@ EXEMPT: dict[str, str] = {
     "POST /portal/preferences": PORTAL,
     "POST /portal/rewards/{reward_id}/redeem": PORTAL_POINTS + " (requested_by `portal`)",
     "POST /portal/redemptions/{redemption_id}/withdraw": PORTAL_POINTS + "; the workflow audits the cancellation",
+    "POST /portal/challenges/{challenge_id}/join": PORTAL_POINTS + " (here: the member's challenge row)",
     "POST /portal/check-in": PORTAL_POINTS,
     "POST /portal/profile": PORTAL
     + "; a profile change is audited as member.update via portal with the names of the fields, never values",
