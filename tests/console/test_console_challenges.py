@@ -3,15 +3,18 @@ back on the field at fault with nothing written, and the edit form changes it; o
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from models import Challenge
+from services import challenges
 from services.platform.api_keys import Role
-from tests.support.challenges import challenge_form, unique_code
+from tests.support.challenges import challenge_body, challenge_form, own_challenge, unique_code
 from tests.support.console import Sessions, console_client, csrf, sign_in
-from tests.support.helpers import KeyMaker
+from tests.support.helpers import ApiClient, KeyMaker, new_member_id
 
 
 async def _stored(sessions: Sessions, code: str) -> Challenge | None:
@@ -112,3 +115,22 @@ async def test_the_challenge_pages_are_the_marketers(app: FastAPI, make_key: Key
     async with console_client(app) as client:
         await sign_in(client, await make_key(Role.APPROVER))
         assert (await client.get("/console/challenges")).status_code == 403
+
+
+async def test_the_member_360_page_shows_challenge_progress_and_badges(
+    app: FastAPI, make_key: KeyMaker, sessions: Sessions, shop: ApiClient, task_queue: str
+) -> None:
+    member_id = uuid.UUID(await new_member_id(shop))
+    raw = challenge_body()["definition"] | {"window": {"kind": "relative", "days": 30}}
+    async with own_challenge(sessions, raw) as challenge:
+        async with sessions() as session:
+            await challenges.opt_in(session, challenge.id, member_id, task_queue=task_queue)
+            session.info.clear()  # no worker here: the run's workflow start stays undelivered
+            await session.commit()
+        async with console_client(app) as client:
+            await sign_in(client, await make_key(Role.MARKETER))
+            page = await client.get(f"/console/members/{member_id}")
+    assert page.status_code == 200
+    assert f"<code>{challenge.code}</code> Order twice this month" in page.text
+    assert "order count 0/2" in page.text
+    assert "Badges: none yet" in page.text
