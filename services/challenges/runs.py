@@ -23,7 +23,7 @@ from core.timeutil import add_months
 from models import Challenge, Member, MemberBadge, MemberChallenge
 from services import members
 from services.challenges import progress as measuring
-from services.challenges.definition import ChallengeDefinition, Enrolment, window_for
+from services.challenges.definition import ChallengeDefinition, Enrolment, RelativeWindow, window_for
 from services.challenges.service import get, parse
 from services.loyalty import ledger
 from services.members import scans
@@ -119,9 +119,11 @@ async def opt_in(
     if not challenge.active or challenge.enrolment != Enrolment.OPT_IN.value:
         raise Conflict("this challenge cannot be joined", code="challenge_not_open")
     member = await members.get_active(session, member_id, for_update=True)
-    running = await _active_run(session, challenge.id, member.id)
-    if running is not None:
-        return running, False
+    earlier = await _latest_run(session, challenge.id, member.id)
+    if earlier is not None and (
+        earlier.status == "active" or isinstance(parse(challenge.definition).window, RelativeWindow)
+    ):
+        return earlier, False  # still running, or a relative window: each member takes it once
     at = now or datetime.now(UTC)
     joined = await _join(session, challenge, member, at=at, measure=True)
     if joined is None:
@@ -133,13 +135,11 @@ async def opt_in(
     return run, new
 
 
-async def _active_run(session: AsyncSession, challenge_id: uuid.UUID, member_id: uuid.UUID) -> MemberChallenge | None:
+async def _latest_run(session: AsyncSession, challenge_id: uuid.UUID, member_id: uuid.UUID) -> MemberChallenge | None:
     stmt = select(MemberChallenge).where(
-        MemberChallenge.challenge_id == challenge_id,
-        MemberChallenge.member_id == member_id,
-        MemberChallenge.status == "active",
+        MemberChallenge.challenge_id == challenge_id, MemberChallenge.member_id == member_id
     )
-    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    return (await session.execute(stmt.order_by(MemberChallenge.enrolled_at.desc()).limit(1))).scalar_one_or_none()
 
 
 async def on_event(session: AsyncSession, member: Member, event: str) -> int:
@@ -172,15 +172,20 @@ async def settle(
 ) -> contracts.SettleOutcome:
     """Complete the run if every goal is met (pay and award), fail it once the deadline has passed, else leave
     it active. A run already settled answers what it became, paying nothing again."""
+    owner = (
+        await session.execute(select(MemberChallenge.member_id).where(MemberChallenge.id == run_id))
+    ).scalar_one_or_none()
+    if owner is None:
+        raise NotFound(f"member challenge {run_id} not found", code="member_challenge_not_found")
+    # The member first, then the run: the order an event's transaction takes them in (it locks the member and
+    # then measures the run), so a completion and an event at the same moment queue instead of deadlocking.
+    member = await members.get(session, owner, for_update=True)
     run = (
         await session.execute(select(MemberChallenge).where(MemberChallenge.id == run_id).with_for_update())
-    ).scalar_one_or_none()
-    if run is None:
-        raise NotFound(f"member challenge {run_id} not found", code="member_challenge_not_found")
+    ).scalar_one()
     if run.status != "active":
         return await _outcome(session, run)
     now = now or datetime.now(UTC)
-    member = await members.get(session, run.member_id)
     definition = parse((await get(session, run.challenge_id)).definition)
     found = await measuring.facts(session, member.id, member.timezone, run.window_start, min(now, run.deadline))
     entries, met = measuring.progress(definition.goals, found)
@@ -310,13 +315,11 @@ async def member_badges(session: AsyncSession, member_id: uuid.UUID) -> list[Mem
 
 
 async def open_to_join(session: AsyncSession, member_id: uuid.UUID, *, now: datetime | None = None) -> list[Challenge]:
-    """Active opt-in challenges whose window is open and that the member is not in: never joined in this
-    window, and no run of it still open (a relative window starts again once the last run has ended)."""
+    """Active opt-in challenges whose window is open and that the member has not joined: in this window for a
+    calendar one, ever for a relative one (each member takes it once)."""
     now = now or datetime.now(UTC)
     joined = select(MemberChallenge.window_start).where(
-        MemberChallenge.member_id == member_id,
-        MemberChallenge.challenge_id == Challenge.id,
-        MemberChallenge.status == "active",
+        MemberChallenge.member_id == member_id, MemberChallenge.challenge_id == Challenge.id
     )
     rows = await session.execute(
         select(Challenge, func.array(joined.scalar_subquery()))
@@ -327,15 +330,7 @@ async def open_to_join(session: AsyncSession, member_id: uuid.UUID, *, now: date
     for challenge, starts in rows:
         window = parse(challenge.definition).window
         start, deadline = window_for(window, now)
-        if deadline > now and not starts and not await _joined_window(session, challenge.id, member_id, start):
+        taken = bool(starts) if isinstance(window, RelativeWindow) else start in (starts or [])
+        if deadline > now and not taken:
             result.append(challenge)
     return result
-
-
-async def _joined_window(session: AsyncSession, challenge_id: uuid.UUID, member_id: uuid.UUID, start: datetime) -> bool:
-    stmt = select(MemberChallenge.id).where(
-        MemberChallenge.challenge_id == challenge_id,
-        MemberChallenge.member_id == member_id,
-        MemberChallenge.window_start == start,
-    )
-    return (await session.execute(stmt.limit(1))).first() is not None

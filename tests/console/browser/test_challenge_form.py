@@ -43,8 +43,8 @@ async def test_a_marketer_adds_a_starter_pack_in_the_form(
     await expect(tab.get_by_label("Check-in days", exact=True)).to_have_attribute("aria-invalid", "true")
     async with sessions() as session:
         assert (await session.execute(select(Challenge).where(Challenge.code == code))).first() is None
-    await tab.get_by_label("Check-in days", exact=True).fill("3")
     await tab.locator("form.form-grid").screenshot(path=str(screenshots / "console-challenge-form.png"))
+    await tab.get_by_label("Check-in days", exact=True).fill("3")
     await tab.get_by_role("button", name="Add challenge").click()
 
     await expect(tab.get_by_role("heading", name=f"Challenge {code}")).to_be_visible()

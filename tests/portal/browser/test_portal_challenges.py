@@ -81,6 +81,7 @@ async def test_a_member_joins_challenges_and_earns_a_badge_on_a_phone(
         await expect(bars.nth(1)).to_have_attribute("aria-valuenow", "33")
         await expect(tab.get_by_test_id("badges")).to_contain_text("First order")
         await expect(tab.get_by_text("Your first order · Completed")).to_be_visible()
+        await expect(tab.get_by_test_id("challenges-join")).to_have_count(0)  # each is taken once
         await tab.screenshot(path=str(screenshots / "portal-challenges.png"), full_page=True)
     await assert_ledger_ok(sessions)
     assert problems.items == []
