@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -284,17 +284,61 @@ async def enrol_due(
 async def _enrol_all(
     session: AsyncSession, challenge: Challenge, opening: datetime, task_queue: str, page_size: int
 ) -> int:
-    count = 0
-    async for page in scans.pages_of(session, Member.erased_at.is_(None), page_size=page_size):
-        starts = []
-        for member in page:
-            joined = await _join(session, challenge, member, at=opening, measure=False)
-            if joined is not None and joined[1]:
-                starts.append(_start(joined[0], task_queue=task_queue))
+    """Every member not erased, a page at a time (keyset on the id): one INSERT of the page's runs (a member
+    already in this window is skipped), one UPDATE of their latest open deadline, one INSERT of the starts."""
+    definition = parse(challenge.definition)
+    start, deadline = window_for(definition.window, opening)
+    entries, _ = measuring.progress(definition.goals, _EMPTY)
+    count, after = 0, None
+    while True:
+        page = select(Member.id).where(Member.erased_at.is_(None)).order_by(Member.id).limit(page_size)
+        ids = list((await session.execute(page if after is None else page.where(Member.id > after))).scalars())
+        if not ids:
+            return count
+        after = ids[-1]
+        values = [
+            {
+                "id": uuid.uuid4(),
+                "challenge_id": challenge.id,
+                "member_id": member_id,
+                "window_start": start,
+                "deadline": deadline,
+                "status": "active",
+                "progress": entries,
+                "enrolled_at": opening,
+            }
+            for member_id in ids
+        ]
+        joined = (
+            await session.execute(
+                insert(MemberChallenge)
+                .values(values)
+                .on_conflict_do_nothing(constraint="uq_member_challenges_window")
+                .returning(MemberChallenge.id, MemberChallenge.member_id)
+            )
+        ).all()
+        if not joined:
+            continue
+        await session.execute(
+            update(Member)
+            .where(Member.id.in_([row.member_id for row in joined]))
+            .values(challenges_until=func.greatest(func.coalesce(Member.challenges_until, deadline), deadline))
+            .execution_options(synchronize_session=False)
+        )
+        starts = [
+            contracts.challenge_start(
+                contracts.ChallengeInput(
+                    member_challenge_id=str(row.id),
+                    challenge_id=str(challenge.id),
+                    member_id=str(row.member_id),
+                    deadline=deadline,
+                ),
+                task_queue=task_queue,
+            )
+            for row in joined
+        ]
         await outbox.enqueue_all(session, starts)
-        await session.flush()
-        count += len(starts)
-    return count
+        count += len(joined)
 
 
 async def member_runs(session: AsyncSession, member_id: uuid.UUID) -> Sequence[tuple[MemberChallenge, Challenge]]:
