@@ -17,6 +17,7 @@ BadgeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Month = Annotated[str, StringConstraints(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$")]
 MAX_DAYS = 366
 MAX_POINTS = 1_000_000
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class Enrolment(StrEnum):
@@ -63,6 +64,8 @@ class DatesWindow(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> DatesWindow:
+        if not (EARLIEST <= self.start and self.end <= LATEST):
+            raise ValueError(f"dates fall between {EARLIEST} and {LATEST}")
         if self.end < self.start:
             raise ValueError("the end date must not be before the start date")
         if (self.end - self.start).days >= MAX_DAYS:
