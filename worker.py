@@ -30,12 +30,15 @@ from activities.approvals import ApprovalActivities
 from activities.campaigns import CampaignActivities
 from activities.care import CareActivities
 from activities.challenges import ChallengeActivities
+from activities.checkouts import CheckoutActivities
 from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
 from activities.ledger import LedgerActivities
 from activities.messaging import MessagingActivities, channel_task_queue
+from activities.referrals import ReferralActivities
 from activities.rules import RuleActivities
 from activities.surveys import SurveyActivities
+from activities.tiers import TierActivities
 from core.db import create_engine, create_session_factory
 from core.settings import Settings, WorkerSettings, get_settings
 from core.temporal import connect_with_retry, ensure_search_attributes
@@ -55,6 +58,7 @@ MAINTENANCE_SCHEDULE_ID = contracts.LEDGER_MAINTENANCE_ID
 SCAN_SCHEDULE_ID = contracts.JOURNEY_SCAN_ID
 RULES_SCAN_SCHEDULE_ID = contracts.RULE_SCAN_ID
 CHALLENGE_SCAN_SCHEDULE_ID = contracts.CHALLENGE_SCAN_ID
+TIER_REVIEW_SCHEDULE_ID = contracts.TIER_REVIEW_ID
 
 
 class StartFactory(Protocol):
@@ -79,6 +83,7 @@ SCHEDULES = (
     DailySchedule(SCAN_SCHEDULE_ID, contracts.journey_scan_start, _maintenance_time),
     DailySchedule(RULES_SCAN_SCHEDULE_ID, contracts.rule_scan_start, _maintenance_time),
     DailySchedule(CHALLENGE_SCAN_SCHEDULE_ID, contracts.challenge_scan_start, _maintenance_time),
+    DailySchedule(TIER_REVIEW_SCHEDULE_ID, contracts.tier_review_start, _maintenance_time),
 )
 
 
@@ -137,8 +142,11 @@ def build_worker(
             *RuleActivities(sessions).all(),
             *ImportActivities(sessions).all(),
             *SurveyActivities(sessions).all(),
+            *TierActivities(sessions).all(),
+            *ReferralActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
             *ChallengeActivities(sessions).all(),
+            *CheckoutActivities(sessions).all(),
         ],
         **(worker_options(settings.worker) | options),
     )
@@ -172,7 +180,7 @@ async def _running(workers: list[Worker]) -> AsyncIterator[None]:
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create (or bring up to date) the daily schedules of SCHEDULES: ledger maintenance, the journey and rule
-    scans. Each skips a run while the previous one still runs."""
+    scans, the tier review. Each skips a run while the previous one still runs."""
     for daily in SCHEDULES:
         hour, minute = (int(part) for part in daily.at(settings).split(":"))
         schedule = Schedule(

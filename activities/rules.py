@@ -1,4 +1,5 @@
-"""Activities of the rules: the daily scan behind time triggers, and the order check of delayed messages."""
+"""Activities of the rules: the daily scan behind time triggers (and the calendar's events, which feed rules and
+journeys alike), and the order check of delayed messages."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from core.settings import get_settings
 from services import rules
+from services.intake import calendar
 from services.platform import outbox
 
 
@@ -31,6 +34,8 @@ class RuleScanInput(BaseModel):
 
 class RuleScanResult(BaseModel):
     fired: dict[str, int]
+    # The calendar's events recorded by this run (points_expiring, signup_anniversary), by type.
+    events: dict[str, int] = {}
 
 
 class RuleActivities:
@@ -46,12 +51,15 @@ class RuleActivities:
     async def daily_scan(self, inp: RuleScanInput) -> RuleScanResult:
         async with self._sessions() as session:
             fired = await rules.scan_due(session, today=inp.today, task_queue=inp.task_queue)
+            events = await calendar.scan_due(
+                session, today=inp.today, leads=get_settings().points.expiry_reminder_days, task_queue=inp.task_queue
+            )
             pending = outbox.take_pending_ids(session)
             await session.commit()
         # The worker's relay would deliver the starts; do it now for the ones just written.
         if pending:
             await outbox.dispatch(self._sessions, activity.client(), ids=pending)
-        return RuleScanResult(fired=fired)
+        return RuleScanResult(fired=fired, events=events)
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.ordered_since, self.daily_scan]

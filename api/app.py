@@ -30,6 +30,7 @@ from api.routes import (
     audit,
     campaigns,
     challenges,
+    checkouts,
     codec,
     coupons,
     events,
@@ -172,6 +173,7 @@ def create_app(
         messages.router,
         messages.unsubscribe_router,
         tickets.router,
+        checkouts.router,
         codec.router,
     )
     included: dict[int, BaseRoute] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.codec import CodecError, KeyRing, parse_keys
@@ -107,6 +107,16 @@ class PointsSettings(BaseModel):
     awards: dict[str, int] = Field(default_factory=_default_awards)
     # UTC time of day (HH:MM) of the daily ledger maintenance: expiring lots and stale holds.
     maintenance_time: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # `points_expiring` fires this many days before a date on which points expire, once per lead and date
+    # (MEMBERFLOW_POINTS__EXPIRY_REMINDER_DAYS='[30, 7]'; [] fires none).
+    expiry_reminder_days: list[int] = Field(default_factory=lambda: [30, 7], max_length=10)
+
+    @field_validator("expiry_reminder_days")
+    @classmethod
+    def _leads(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= days <= 365 for days in value):
+            raise ValueError("each expiry reminder lead is 1 to 365 days")
+        return sorted(set(value), reverse=True)
 
 
 _CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"

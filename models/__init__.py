@@ -8,6 +8,7 @@ from models.base import Base
 from models.campaigns import Campaign, CampaignMember
 from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
 from models.challenges import Challenge, MemberBadge, MemberChallenge
+from models.checkouts import Checkout, CheckoutSettings
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
 from models.idempotency import IdempotencyRecord
@@ -20,11 +21,12 @@ from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
 from models.portal import PortalSession, PortalSignInCode, PortalSource
+from models.referrals import Referral, ReferralCode, ReferralProgramme
 from models.rewards import Redemption, Reward
 from models.rules import Rule, RuleFiring, RuleVersion
 from models.segments import Segment
 from models.surveys import Survey, SurveyAnswer, SurveySend
-from models.tiers import Tier
+from models.tiers import Tier, TierChange, TierPolicy
 
 __all__ = [
     "ApiKey",
@@ -36,6 +38,8 @@ __all__ = [
     "CampaignMember",
     "CareQueue",
     "Challenge",
+    "Checkout",
+    "CheckoutSettings",
     "Coupon",
     "CouponTemplate",
     "IdempotencyRecord",
@@ -65,6 +69,9 @@ __all__ = [
     "PortalSignInCode",
     "PortalSource",
     "Redemption",
+    "Referral",
+    "ReferralCode",
+    "ReferralProgramme",
     "Reward",
     "Rule",
     "RuleFiring",
@@ -79,4 +86,6 @@ __all__ = [
     "TicketSurveyDue",
     "TemporalOutbox",
     "Tier",
+    "TierChange",
+    "TierPolicy",
 ]

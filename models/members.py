@@ -28,6 +28,9 @@ class Member(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(35), default="en")
     tier: Mapped[str] = mapped_column(String(32), default="member", index=True)
+    # When the member reached their current tier: an anniversary review falls on its anniversaries. NULL for
+    # a member who never changed tier (the sign-up counts).
+    tier_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default=text("'{}'"))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'"))
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -53,5 +53,7 @@ class OrderRefund(Base):
     points_clawed_back: Mapped[int] = mapped_column(BigInteger)
     # Points the member had already spent: recorded as debt, repaid from future earnings.
     points_shortfall: Mapped[int] = mapped_column(BigInteger)
+    # Points the order was paid with (a checkout's) that this refund gave back, in proportion to its amount.
+    points_returned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     refunded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()

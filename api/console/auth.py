@@ -51,6 +51,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "messages",
         "imports",
         "sources",
+        "referrals",
     ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
@@ -71,6 +72,8 @@ ALL_PAGES = (
     "fields",
     "imports",
     "sources",
+    "checkout",
+    "referrals",
     "keys",
 )
 NAV = (
@@ -89,6 +92,8 @@ NAV = (
     ("fields", "Fields", "/console/fields"),
     ("imports", "Imports", "/console/imports"),
     ("sources", "Sources", "/console/sources"),
+    ("checkout", "Checkout", "/console/checkout"),
+    ("referrals", "Referrals", "/console/referrals"),
     ("keys", "API keys", "/console/keys"),
 )
 

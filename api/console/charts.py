@@ -131,3 +131,66 @@ def tiles(items: Sequence[tuple[str, int, Decimal, Decimal]], *, label: str, col
         body.append(_text(x + 8, y + 53, f"{float(revenue_share):.0%} of revenue", size=11))
     rows = (len(items) + columns - 1) // columns
     return _svg(columns * (tile_w + gap), rows * (tile_h + gap), body, label)
+
+
+def _signed_fill(value: Number) -> str:
+    return PALETTE[1] if value >= 0 else PALETTE[3]
+
+
+def signed_columns(
+    points: Sequence[tuple[str, Number | None]], *, label: str, bound: int = 100, width: int = 380
+) -> Markup:
+    """Columns up or down from a zero line on a fixed scale of ±`bound` (NPS runs from -100 to 100, so weeks and
+    periods compare at a glance); a point without a value (a week without answers) leaves its slot empty."""
+    if not any(value is not None for _, value in points):
+        return empty(label)
+    height, left, right, top_pad, bottom = 180, 44, 12, 12, 24
+    inner_w, half = width - left - right, (height - top_pad - bottom) / 2
+    zero, slot = top_pad + half, inner_w / len(points)
+    body = [
+        f'<line x1="{left}" y1="{zero:.1f}" x2="{width - right}" y2="{zero:.1f}" class="axis"/>',
+        _text(left - 6, top_pad + 4, f"+{bound}", anchor="end", size=11, cls="muted"),
+        _text(left - 6, zero + 4, "0", anchor="end", size=11, cls="muted"),
+        _text(left - 6, top_pad + 2 * half, f"-{bound}", anchor="end", size=11, cls="muted"),
+    ]
+    for i, (name, value) in enumerate(points):
+        if value is None:
+            continue
+        length = max(half * abs(float(value)) / bound, 1)
+        y = zero - length if value >= 0 else zero
+        body.append(
+            f'<rect x="{left + i * slot + slot * 0.15:.1f}" y="{y:.1f}" width="{max(slot * 0.7, 1):.1f}" '
+            f'height="{length:.1f}" fill="{_signed_fill(value)}"><title>{escape(name)}: {escape(_fmt(value))}'
+            "</title></rect>"
+        )
+    for i in sorted({0, len(points) // 2, len(points) - 1}):
+        anchor = "start" if i == 0 else "end" if i == len(points) - 1 else "middle"
+        x = left + i * slot + (0 if i == 0 else slot if i == len(points) - 1 else slot / 2)
+        body.append(_text(x, height - 6, points[i][0], anchor=anchor, size=11, cls="muted"))
+    return _svg(width, height, body, label)
+
+
+def signed_bars(
+    items: Sequence[tuple[str, Number | None]], *, label: str, bound: int = 100, width: int = 380
+) -> Markup:
+    """Horizontal bars left or right of a centre line on a fixed scale of ±`bound`, each value in a column on the
+    right; an item without a value (no answers) shows "–" there and no bar."""
+    if not any(value is not None for _, value in items):
+        return empty(label)
+    row, left, right = 26, 120, 56
+    half = (width - left - right) / 2
+    centre = left + half
+    body = [f'<line x1="{centre:.1f}" y1="4" x2="{centre:.1f}" y2="{12 + len(items) * row}" class="axis"/>']
+    for i, (name, value) in enumerate(items):
+        y = 8 + i * row
+        body.append(_text(left - 8, y + 14, name, anchor="end"))
+        if value is None:
+            body.append(_text(width - 4, y + 14, "–", anchor="end", cls="muted"))
+            continue
+        length = max(half * abs(float(value)) / bound, 1)
+        x = centre if value >= 0 else centre - length
+        body.append(
+            f'<rect x="{x:.1f}" y="{y + 2}" width="{length:.1f}" height="16" rx="3" fill="{_signed_fill(value)}"/>'
+        )
+        body.append(_text(width - 4, y + 14, _fmt(value), anchor="end"))
+    return _svg(width, 16 + len(items) * row, body, label)

@@ -64,7 +64,7 @@ async def dashboard(
     backlog = await outbox.backlog(session)
     not_begun = await pending.not_begun(session)
     queues: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
-    care = await voice.care_section(session, period)
+    care = await voice.care_section(session, period, user)
     figures = [
         (
             "tiers",

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.boundary import commit
 from api.console.auth import ConsoleUser, require
 from api.console.personal import REVEAL_REFUSED, ShownRow, audit_reveal, shown_member, view_for
 from api.console.render import render
@@ -19,7 +20,7 @@ from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
 from models import MemberField
-from services import care, challenges, journeys, members, messaging
+from services import care, challenges, journeys, members, messaging, referrals
 from services.analytics import member360
 from services.journeys import tasks
 from services.loyalty import ledger
@@ -134,14 +135,18 @@ async def member_360(
     page_messages = await messaging.list_messages(session, member_id=parsed, limit=20)
     page_tasks = await tasks.listing(session, status=None, role=None, member_id=parsed, limit=20)
     await audit_reveal(session, request, user, view, [parsed])
+    # The member's referral code is made the first time it is shown (here or on their portal home).
+    invite = await referrals.summary(session, parsed, public_url=settings.messaging.public_url)
+    await commit(session)
     return render(
         request,
         "member.html",
+        invite=invite,
         user=user,
         m=shown_member(view_360.member, view),
         revealed=view.unmasked,
         points=view_360.points,
-        expiring=await ledger.expiring(session, parsed),
+        expiries=view_360.expiries,
         orders=view_360.recent_orders,
         lines=lines,
         older=older,
@@ -156,4 +161,9 @@ async def member_360(
         scores=await rfm.rfm_scores(session, parsed),
         custom_fields=custom_field_rows(definitions, attributes),
         can_tasks="tasks" in user.pages,
+        checkouts=view_360.open_checkouts,
+        checkout_url=lambda checkout_id: (
+            f"{settings.temporal.ui_url.rstrip('/')}/namespaces/{settings.temporal.namespace}/workflows/"
+            f"checkout-{checkout_id}"
+        ),
     )

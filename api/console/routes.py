@@ -9,6 +9,7 @@ from api.console import (
     builder,
     campaigns,
     challenges,
+    checkout,
     dashboard,
     erasure,
     fields,
@@ -19,20 +20,22 @@ from api.console import (
     keys,
     members,
     messages,
+    referrals,
     rule_builder,
     rules,
     segment_builder,
     segments,
     sources,
     surveys,
+    ticket_new,
     tickets,
     voice,
 )
 
 router = APIRouter(include_in_schema=False)
 # The builders before their pages: /journeys/new and /rules/new must win over /journeys/{kind} and
-# /rules/{rule_id}, and voice's /tickets/follow-up over /tickets/{ticket_id}; segments declares its own
-# /segments/new before /segments/{segment_id}.
+# /rules/{rule_id}, and voice's /tickets/follow-up and ticket_new's /tickets/new over /tickets/{ticket_id};
+# segments declares its own /segments/new before /segments/{segment_id}.
 MODULES = (
     auth,
     builder,
@@ -53,8 +56,11 @@ MODULES = (
     challenges,
     imports,
     voice,
+    ticket_new,
     tickets,
     sources,
+    checkout,
+    referrals,
     keys,
 )
 for module in MODULES:

@@ -1,6 +1,6 @@
 """Voice of the customer in the console: the dashboard's service section (SLA attainment, response and resolution
-times, tickets per week, category and priority, the most frequent terms) and the follow-up list of texts with
-negative words, for the staff who work tickets."""
+times, tickets per week, category and priority, NPS and CSAT per week and per tier, the most frequent terms) and
+the follow-up list of texts with negative words and of detractors' answers, for the staff who work tickets."""
 
 from __future__ import annotations
 
@@ -18,9 +18,14 @@ from api.console.render import render
 from api.deps import SessionDep
 from core.errors import InvalidInput
 from services.analytics import kpis, voice
+from services.privacy.masking import Shown
 
 router = APIRouter()
-_SOURCE_COLUMN = {"ticket": ("tickets", "description"), "reply": ("ticket_events", "body")}
+_SOURCE_COLUMN = {
+    "ticket": ("tickets", "description"),
+    "reply": ("ticket_events", "body"),
+    "survey": ("survey_answers", "comment"),
+}
 
 
 def duration(seconds: int | None) -> str:
@@ -38,8 +43,16 @@ def duration(seconds: int | None) -> str:
 class CareSection:
     report: kpis.CareReport
     voice: voice.VoiceReport
+    surveys: kpis.SurveyReport
     figures: list[tuple[str, str, Markup]]
     terms: list[tuple[str, str, Markup]]
+    # Whether survey comments were read (the user's role may see them).
+    comments: bool
+
+
+def sees_comments(user: ConsoleUser) -> bool:
+    """Whether survey comments (and the terms drawn from them) may reach this user: masking's word for the role."""
+    return user.masked_view.shown("survey_answers", "comment") is Shown.FULL
 
 
 def _percent(share: Any) -> int:
@@ -73,6 +86,37 @@ def _figures(report: kpis.CareReport) -> list[tuple[str, str, Markup]]:
     ]
 
 
+def _score_figures(report: kpis.SurveyReport) -> list[tuple[str, str, Markup]]:
+    """NPS on its own -100..100 scale per week and tier; CSAT as the satisfied share, weeks without answers left
+    out of the line."""
+    csat_weeks = [(w.key, _percent(w.csat.score)) for w in report.by_week if w.csat.score is not None]
+    return [
+        (
+            "nps-weekly",
+            "NPS per week (promoters − detractors, % of NPS answers)",
+            charts.signed_columns([(w.key, w.nps.score) for w in report.by_week], label="NPS per week"),
+        ),
+        (
+            "nps-tiers",
+            "NPS per tier (members' current tier)",
+            charts.signed_bars([(t.key, t.nps.score) for t in report.by_tier], label="NPS per tier"),
+        ),
+        (
+            "csat-weekly",
+            "CSAT per week (% of answers 4–5)",
+            charts.line(csat_weeks, label="CSAT per week", unit="%"),
+        ),
+        (
+            "csat-tiers",
+            "CSAT per tier (% of answers 4–5)",
+            charts.bars(
+                [(t.key, _percent(t.csat.score)) for t in report.by_tier if t.csat.score is not None],
+                label="CSAT per tier",
+            ),
+        ),
+    ]
+
+
 def _term_charts(terms: voice.TermsReport) -> list[tuple[str, str, Markup]]:
     language = {"en": "English", "zh": "Chinese"}
     return [
@@ -87,11 +131,14 @@ def _term_charts(terms: voice.TermsReport) -> list[tuple[str, str, Markup]]:
     ]
 
 
-async def care_section(session: SessionDep, period: kpis.Period) -> CareSection:
+async def care_section(session: SessionDep, period: kpis.Period, user: ConsoleUser) -> CareSection:
     """Everything the dashboard's service section draws, read once for the request."""
     report = await kpis.care(session, period)
-    heard = await voice.voice(session, period)
-    return CareSection(report, heard, _figures(report), _term_charts(heard.terms))
+    scores = await kpis.surveys(session, period)
+    comments = sees_comments(user)
+    heard = await voice.voice(session, period, comments=comments)
+    figures = _figures(report) + _score_figures(scores)
+    return CareSection(report, heard, scores, figures, _term_charts(heard.terms), comments)
 
 
 def _shown(user: ConsoleUser, item: voice.Flagged) -> str:
@@ -113,9 +160,10 @@ def _follow_up_period(request: Request) -> tuple[kpis.Period, str | None]:
 async def follow_up(
     request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("tickets")]
 ) -> HTMLResponse:
-    """Texts of the window with negative words, newest first, each with a link to its ticket."""
+    """Texts of the window with negative words and detractors' answers, newest first, each with a link to its
+    ticket (or, for an answer not about a ticket, to the member who gave it)."""
     period, problem = _follow_up_period(request)
-    heard = await voice.voice(session, period)
+    heard = await voice.voice(session, period, comments=sees_comments(user))
     rows = [(item, _shown(user, item)) for item in heard.flagged]
     return render(
         request,

@@ -61,6 +61,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "available_points": ("Available points", "可用积分"),
     "expires_next": ("{points} points expire on {date}", "{points}积分将于{date}过期"),
     "no_expiry": ("No points are due to expire.", "暂无即将过期的积分。"),
+    "expiries_title": ("When your points expire", "积分过期时间"),
+    "expiries_total": ("{points} points in all", "共{points}积分"),
+    "expiries_more": ("and {dates} more dates: {points} points", "另有{dates}个日期：{points}积分"),
+    "expiries_all": ("Every expiry date", "查看全部过期日期"),
+    "expires_on": ("Expires on", "过期日期"),
+    "points_column": ("Points", "积分"),
     "recent_activity": ("Recent activity", "最近动态"),
     "no_activity": ("Nothing yet: your points will show here.", "暂无记录，积分变动会显示在这里。"),
     "all_points": ("All points history", "查看全部积分记录"),
@@ -239,6 +245,34 @@ STRINGS: dict[str, tuple[str, str]] = {
     "name_label": ("Name (optional)", "姓名（选填）"),
     "phone_label": ("Mobile number (optional)", "手机号（选填）"),
     "join_button": ("Sign up", "注册"),
+    "joining_with_code": ("You were invited by a friend (code {code}).", "您由好友邀请注册（邀请码 {code}）。"),
+    "referral_code_unknown": (
+        "You are signed up, but the invitation code was not recognised, so it was not applied.",
+        "注册成功，但邀请码无效，未能使用。",
+    ),
+    "referral_self": (
+        "You are signed up, but an invitation from your own account does not count.",
+        "注册成功，但不能使用自己的邀请码。",
+    ),
+    "referral_contact_used": (
+        "You are signed up, but this email or phone was already invited once, so the invitation was not applied.",
+        "注册成功，但该邮箱或手机号已被邀请过，邀请未生效。",
+    ),
+    "referral_limit_reached": (
+        "You are signed up, but your friend has invited the most people allowed this month.",
+        "注册成功，但您的好友本月邀请人数已达上限。",
+    ),
+    "referral_programme_inactive": (
+        "You are signed up; invitations are not being taken at the moment.",
+        "注册成功，目前暂不接受邀请。",
+    ),
+    "invite_title": ("Invite friends", "邀请好友"),
+    "invite_intro": (
+        "Share your link or let a friend scan the code. When they join and their first order is kept, you both get a reward.",
+        "分享您的链接或让好友扫码。好友注册且首单未退货后，您和好友都将获得奖励。",
+    ),
+    "invite_code": ("Your code: {code}", "您的邀请码：{code}"),
+    "invite_count": ("Friends rewarded: {count}", "已获奖励的好友：{count}"),
     "have_account": ("Already a member? Sign in", "已是会员？登录"),
 }
 

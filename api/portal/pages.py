@@ -21,13 +21,14 @@ from api.portal import i18n
 from api.portal.render import FormError, local_date, read_form, render
 from api.portal.session import MemberDep, PortalMember, csrf_ok, now, secret_of, settings_of
 from core.errors import NotFound
-from services import members
+from services import members, referrals
 from services.messaging.consent import unsubscribe_url
 from services.messaging.templates import Channel
 from services.portal import account
 
 router = APIRouter()
 MAX_ENTRY_ID = 2**63 - 1
+HOME_EXPIRY_ROWS = 3  # the home page lists the first few; the points page lists them all
 
 
 async def _locale(request: Request, session: SessionDep, who: PortalMember) -> tuple[str, str]:
@@ -46,6 +47,9 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
     locale = i18n.choose(request, summary.member.locale)
     zone = summary.member.timezone
     expiry = summary.next_expiry
+    # The member's referral code is made the first time this card shows it.
+    invite = await referrals.summary(session, who.member_id, public_url=settings_of(request).messaging.public_url)
+    await commit(session)
     return _page(
         request,
         "home.html",
@@ -54,6 +58,10 @@ async def home(request: Request, session: SessionDep, who: MemberDep) -> Respons
         home=summary,
         expiry=(local_date(expiry[0], zone), expiry[1]) if expiry else None,
         activity=[(local_date(line.created_at, zone), line) for line in summary.activity],
+        expiries=summary.expiries,
+        expiry_rows=HOME_EXPIRY_ROWS,
+        invite=invite,
+        invite_qr=qr_svg(invite.link),
     )
 
 
@@ -67,7 +75,17 @@ async def points_history(
     locale, zone = await _locale(request, session, who)
     page = await account.history(session, who.member_id, before=before)
     lines = [(local_date(line.created_at, zone), line) for line in page.lines]
-    return _page(request, "history.html", who, locale, lines=lines, next_before=page.next_before, paged=before)
+    return _page(
+        request,
+        "history.html",
+        who,
+        locale,
+        lines=lines,
+        next_before=page.next_before,
+        paged=before,
+        expiries=await account.expiry_schedule(session, who.member_id),
+        expiry_rows=None,
+    )
 
 
 def _expiry(moment: datetime, zone: str) -> str:

@@ -17,12 +17,13 @@ from api.portal import i18n
 from api.portal.render import FormError, read_form_lists, render
 from api.portal.session import MemberDep, PortalMember, csrf_ok, now, secret_of, settings_of
 from core.errors import InvalidInput
-from services import members
+from services import members, referrals
 from services.portal import join, profile, signin
 
 router = APIRouter()
 MAX_PROFILE_FIELDS = 400
 SRC = Annotated[str | None, Query(max_length=200)]
+REF = Annotated[str | None, Query(max_length=32)]
 
 
 def _first(posted: dict[str, list[str]], name: str) -> str:
@@ -108,6 +109,7 @@ async def _join_page(
     session: SessionDep,
     src: str | None,
     *,
+    ref: str | None = None,
     posted: dict[str, list[str]] | None = None,
     problems: dict[str, str] | None = None,
     error: str | None = None,
@@ -117,6 +119,7 @@ async def _join_page(
     t = i18n.translator(locale)
     context: dict[str, Any] = {
         "src": join.source_code(src),
+        "ref": referrals.normalise(ref) or "",
         "fields": await profile.required_fields(session),
         "posted": posted or {},
         "problems": problems or {},
@@ -127,8 +130,8 @@ async def _join_page(
 
 
 @router.get("/join")
-async def join_page(request: Request, session: SessionDep, src: SRC = None) -> Response:
-    return await _join_page(request, session, src)
+async def join_page(request: Request, session: SessionDep, src: SRC = None, ref: REF = None) -> Response:
+    return await _join_page(request, session, src, ref=ref)
 
 
 @router.post("/join")
@@ -140,6 +143,7 @@ async def sign_up(request: Request, session: SessionDep) -> Response:
     except FormError:
         posted = {}
     src = _first(posted, "src")[:200]
+    ref = _first(posted, "ref")[:32] or None
     secret = secret_of(request)
     if not secret:
         return await _join_page(request, session, src, posted=posted, error=t("not_configured"), status_code=503)
@@ -155,10 +159,11 @@ async def sign_up(request: Request, session: SessionDep) -> Response:
             settings=settings.portal,
             now=now(request),
             task_queue=settings.temporal.task_queue,
+            ref=ref,
         )
     except profile.FormInvalid as exc:
         await session.rollback()
-        return await _join_page(request, session, src, posted=posted, problems=exc.problems, status_code=422)
+        return await _join_page(request, session, src, ref=ref, posted=posted, problems=exc.problems, status_code=422)
     except InvalidInput:
         await session.rollback()
         problems = {"email": profile.INVALID}
@@ -168,4 +173,5 @@ async def sign_up(request: Request, session: SessionDep) -> Response:
         message = t("too_many_code_requests", minutes=settings.portal.request_window_minutes)
         return await _join_page(request, session, src, posted=posted, error=message, status_code=429)
     await commit(session)
-    return RedirectResponse(f"/portal/sign-in/code?r={joined.request_id}", status_code=303)
+    refused = f"&referral={joined.referral_refused}" if joined.referral_refused else ""
+    return RedirectResponse(f"/portal/sign-in/code?r={joined.request_id}{refused}", status_code=303)

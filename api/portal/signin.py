@@ -27,6 +27,7 @@ from api.portal.session import (
     settings_of,
 )
 from core.errors import InvalidInput
+from services import referrals
 from services.messaging.service import PORTAL_LINK_PURPOSE
 from services.platform import signed
 from services.portal import sessions, signin
@@ -81,7 +82,14 @@ async def ask_for_code(request: Request, session: SessionDep) -> Response:
     return RedirectResponse(f"/portal/sign-in/code?r={request_id}", status_code=303)
 
 
-def _code_page(request: Request, request_id: str, *, error: str | None = None, status_code: int = 200) -> Response:
+def _code_page(
+    request: Request,
+    request_id: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+    referral_refused: str | None = None,
+) -> Response:
     minutes = settings_of(request).portal.code_minutes
     return render(
         request,
@@ -91,14 +99,20 @@ def _code_page(request: Request, request_id: str, *, error: str | None = None, s
         request_id=request_id,
         minutes=minutes,
         error=error,
+        referral_refused=referral_refused if referral_refused in referrals.REFUSALS else None,
     )
 
 
 @router.get("/sign-in/code")
-async def code_form(request: Request, r: Annotated[uuid.UUID | None, Query()] = None) -> Response:
+async def code_form(
+    request: Request,
+    r: Annotated[uuid.UUID | None, Query()] = None,
+    referral: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """`referral`: why the sign-up's referral code was refused (the join page's redirect says so here)."""
     if r is None:
         return RedirectResponse("/portal/sign-in", status_code=303)
-    return _code_page(request, str(r))
+    return _code_page(request, str(r), referral_refused=referral)
 
 
 @router.post("/sign-in/code")

@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, SettingsDep, require_roles
+from api.personal import view_of
 from api.schemas.common import ERROR_RESPONSES
 from models import ApiKey
 from services.analytics import kpis, voice
 from services.platform.api_keys import Role
+from services.privacy.masking import Shown
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"], responses=ERROR_RESPONSES)
 InsightKey = Annotated[ApiKey, Depends(require_roles(Role.MARKETER, Role.OPS, Role.APPROVER))]
@@ -102,6 +104,16 @@ async def source_report(period: PeriodDep, session: SessionDep, _: InsightKey) -
 
 
 @router.get(
+    "/referrals",
+    response_model=kpis.ReferralReport,
+    summary="Referrals made, conversions (both members rewarded), cancellations, and the rewards' cost "
+    "(points paid, coupons issued)",
+)
+async def referral_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.ReferralReport:
+    return await kpis.referral_report(session, period)
+
+
+@router.get(
     "/care",
     response_model=kpis.CareReport,
     summary="Service tickets opened in the period: SLA attainment, first-response and resolution times "
@@ -112,15 +124,27 @@ async def care_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> 
 
 
 @router.get(
+    "/surveys",
+    response_model=kpis.SurveyReport,
+    summary="NPS (promoters, passives, detractors) and CSAT (satisfied 4-5) of the answers given in the period, "
+    "overall, per week and per tier (the member's current tier)",
+)
+async def survey_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.SurveyReport:
+    return await kpis.surveys(session, period)
+
+
+@router.get(
     "/care/terms",
     response_model=voice.TermsReport,
-    summary="The most frequent terms in ticket texts and member replies per category, in English and Chinese "
+    summary="The most frequent terms in ticket texts, member replies and survey comments (for the roles that see "
+    "comments) per category, in English and Chinese "
     f"(the period's last {voice.WINDOW_DAYS} days, at most {voice.MAX_TEXTS:,} texts)",
 )
 async def care_terms(
     period: PeriodDep,
     session: SessionDep,
-    _: InsightKey,
+    key: InsightKey,
     limit: Annotated[int, Query(ge=1, le=50, description="Terms per category and language")] = 10,
 ) -> voice.TermsReport:
-    return (await voice.voice(session, period, term_limit=limit)).terms
+    comments = view_of(key).shown("survey_answers", "comment") is Shown.FULL
+    return (await voice.voice(session, period, term_limit=limit, comments=comments)).terms

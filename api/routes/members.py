@@ -19,7 +19,8 @@ from core.db import driver_connection
 from services import members
 from services.analytics import member360
 from services.intake import signups
-from services.members import MemberCreate, MemberUpdate
+from services.intake.signups import MemberSignUp
+from services.members import MemberUpdate
 from services.platform import audit
 from services.privacy import masking
 
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_R
 @router.post("", status_code=201, response_model=MemberOut, summary="Create a member (starts the welcome journey)")
 async def create_member(
     request: Request,
-    body: MemberCreate,
+    body: MemberSignUp,
     session: SessionDep,
     key: WriterKey,
     settings: SettingsDep,
@@ -38,8 +39,9 @@ async def create_member(
     async def make() -> MemberOut:
         member = await signups.register(
             session,
-            body,
+            body.member(),
             source=f"api:{key.name}",
+            referral_code=body.referral_code,
             task_queue=settings.temporal.task_queue,
             actor=audit.person_or_none(key),
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
 from api.schemas.orders import OrderOut
+from services.loyalty.tier_policy import TierPolicyIn
 
 
 class EventOut(BaseModel):
@@ -32,6 +33,53 @@ class TierOut(BaseModel):
 
 class TierLadderOut(BaseModel):
     tiers: list[TierOut]
+
+
+class TierPolicyOut(BaseModel):
+    """The ladder's qualification policy (services.loyalty.tier_policy; docs/loyalty.md "Tiers that requalify")."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    basis: str
+    window_months: int
+    review_rule: str
+    review_month: int
+    review_day: int
+    max_drop_per_review: int
+    grace_days: int
+    at_risk_days: int
+    updated_by: str | None
+    updated_at: datetime
+
+
+class TierForecastOut(BaseModel):
+    tier: str
+    rise: int
+    keep: int
+    fall: int
+
+
+class TierDryRunOut(BaseModel):
+    """What the proposed policy would do at each member's next review, on what is recorded today."""
+
+    policy: TierPolicyIn
+    rise: int
+    keep: int
+    fall: int
+    by_tier: list[TierForecastOut]
+
+
+class TierChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    old_tier: str
+    new_tier: str
+    direction: str
+    reason: str
+    reference_type: str
+    reference_id: str
+    review_on: date | None
+    occurred_at: datetime
 
 
 class RewardOut(BaseModel):
@@ -72,6 +120,8 @@ class RefundOut(BaseModel):
     reason: str | None
     points_clawed_back: int
     points_shortfall: int
+    # Points the order was paid with at checkout that this refund gave back (its share, rounded down).
+    points_returned: int
     refunded_at: datetime
 
 

@@ -7,13 +7,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.pagination import Page
+from api.schemas.loyalty import TierChangeOut
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from models import Member
 from services.analytics.member360 import MemberView
+from services.loyalty.expiries import ExpirySchedule
 from services.loyalty.ledger import Balance, LedgerLine
 from services.privacy import masking
 from services.privacy.masking import View
@@ -92,6 +94,30 @@ class PointsOut(BaseModel):
         return cls(posted=balance.posted, held=balance.held, available=balance.available, debt=balance.debt)
 
 
+class ExpiryDateOut(BaseModel):
+    expires_on: date
+    points: int
+
+
+class ExpiriesOut(BaseModel):
+    """Every future expiry of the member's points by date in their time zone: the first 24 dates, the total of
+    all, and the dates (and their points) beyond the list."""
+
+    dates: list[ExpiryDateOut]
+    total: int
+    more_dates: int
+    more_points: int
+
+    @classmethod
+    def of(cls, schedule: ExpirySchedule) -> ExpiriesOut:
+        return cls(
+            dates=[ExpiryDateOut(expires_on=row.expires_on, points=row.points) for row in schedule.dates],
+            total=schedule.total,
+            more_dates=schedule.more_dates,
+            more_points=schedule.more_points,
+        )
+
+
 class LedgerLineOut(BaseModel):
     entry_id: int
     transaction_id: int
@@ -111,11 +137,30 @@ class LedgerLineOut(BaseModel):
         return cls(**line.__dict__)
 
 
+class OpenCheckoutOut(BaseModel):
+    """A checkout holding the member's points (docs/loyalty.md, points at checkout)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    external_id: str
+    order_amount: Decimal
+    currency: str
+    points: int
+    value: Decimal
+    status: str
+    expires_at: datetime
+    created_at: datetime
+
+
 class Member360Out(MemberOut):
     points: PointsOut
     recent_orders: list[OrderOut]
     recent_ledger: list[LedgerLineOut]
     recent_messages: list[MessageSummaryOut]
+    expiries: ExpiriesOut
+    tier_history: list[TierChangeOut]  # newest first (docs/loyalty.md, "Tiers that requalify")
+    open_checkouts: list[OpenCheckoutOut] = []
     links: dict[str, str]
 
     @classmethod
@@ -132,6 +177,9 @@ class Member360Out(MemberOut):
                 )
                 for m in v.recent_messages
             ],
+            expiries=ExpiriesOut.of(v.expiries),
+            tier_history=[TierChangeOut.model_validate(c) for c in v.tier_history],
+            open_checkouts=[OpenCheckoutOut.model_validate(c) for c in v.open_checkouts],
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
-from models import Member, Message, Order
+from models import Checkout, Member, Message, Order, TierChange
 from services import members, messaging
-from services.loyalty import ledger
+from services.loyalty import checkouts, expiries, ledger, tier_history
 
 RECENT = 10
 
@@ -31,6 +31,10 @@ class MemberView:
     recent_orders: list[Order]
     recent_ledger: list[ledger.LedgerLine]
     recent_messages: list[Message]
+    expiries: expiries.ExpirySchedule
+    tier_history: list[TierChange]
+    # Checkouts holding the member's points right now (points at checkout), soonest to time out first.
+    open_checkouts: list[Checkout] = field(default_factory=list)
 
 
 async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
@@ -47,6 +51,9 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         recent_orders=list(orders.scalars().all()),
         recent_ledger=await ledger.statement(session, member_id, limit=RECENT),
         recent_messages=await messaging.recent_messages(session, member_id, limit=RECENT),
+        expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
+        tier_history=await tier_history.history(session, member_id, limit=RECENT),
+        open_checkouts=await checkouts.open_for_member(session, member_id, limit=RECENT),
     )
 
 
@@ -101,6 +108,13 @@ _LEDGER_SOURCE = (
     "FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id WHERE e.account_id = a.id"
 )
 _ORDER_SOURCE = "SELECT * FROM orders o WHERE o.member_id = m.id"
+_CHECKOUT = _object(
+    "r",
+    "id external_id order_amount currency points value status expires_at created_at".split(),
+    timestamps=("expires_at", "created_at"),
+    numbers=("order_amount", "value"),
+)
+_CHECKOUT_SOURCE = "SELECT * FROM checkouts c WHERE c.member_id = m.id AND c.status = 'held'"
 _PROFILE_FIELDS = (
     "'name', m.name, 'email', m.email, 'phone', m.phone, 'birthday', m.birthday, 'attributes', m.attributes, "
 )
@@ -115,7 +129,30 @@ _MEMBER_FIELDS = (
     f"'last_purchase_at', {_ts('m.last_purchase_at')}, 'created_at', {_ts('m.created_at')}, "
     f"'updated_at', {_ts('m.updated_at')}"
 )
+# Every future expiry by date in the member's zone, as services.loyalty.expiries.schedule_of groups them.
+_EXPIRY_DAYS = (
+    "SELECT (l.expires_at AT TIME ZONE m.timezone)::date AS day, sum(l.remaining) AS points FROM ledger_lots l "
+    "WHERE l.account_id = a.id AND l.remaining > 0 AND l.expires_at > now() GROUP BY 1"
+)
+_EXPIRIES = (
+    f"(WITH d AS ({_EXPIRY_DAYS}), shown AS (SELECT * FROM d ORDER BY day LIMIT {expiries.SCHEDULE_ROWS}), "
+    f"rest AS (SELECT * FROM d ORDER BY day OFFSET {expiries.SCHEDULE_ROWS}) "
+    "SELECT json_build_object("
+    "'dates', COALESCE((SELECT json_agg(json_build_object('expires_on', shown.day, 'points', shown.points) "
+    "ORDER BY shown.day) FROM shown), '[]'::json), "
+    "'total', (SELECT COALESCE(sum(points), 0) FROM d), "
+    "'more_dates', (SELECT count(*) FROM rest), 'more_points', (SELECT COALESCE(sum(points), 0) FROM rest)))"
+)
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
+_TIER_CHANGE = _object(
+    "r",
+    "old_tier new_tier direction reason reference_type reference_id review_on occurred_at".split(),
+    timestamps=("occurred_at",),
+)
+# The tier history, newest first: upgrades at orders and the reviews' rises and falls (services.loyalty).
+_TIER_HISTORY = _recent(
+    _TIER_CHANGE, "SELECT * FROM tier_changes c WHERE c.member_id = m.id", "occurred_at DESC, id DESC"
+)
 
 
 def _view_sql(*, masked: bool) -> str:
@@ -139,6 +176,9 @@ def _view_sql(*, masked: bool) -> str:
         "'debt', a.debt), "
         f"'recent_orders', {_recent(_ORDER, _ORDER_SOURCE, 'placed_at DESC, id DESC')}, "
         f"'recent_ledger', {_recent(_LEDGER_LINE, _LEDGER_SOURCE, 'entry_id DESC')}, "
+        f"'expiries', {_EXPIRIES}, "
+        f"'tier_history', {_TIER_HISTORY}, "
+        f"'open_checkouts', {_recent(_CHECKOUT, _CHECKOUT_SOURCE, 'expires_at, id')}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "

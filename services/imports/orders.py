@@ -2,6 +2,8 @@
 for each order (the order, spend and count, points at the tier multiplier of the moment, the earn
 transaction with its entries and lot, the events, a tier upgrade), computed in Python for the whole chunk
 and written with COPY and array statements: about ten round trips per chunk instead of several per order.
+Upgrades follow lifetime spend, recorded in the tier history like the intake's; under a windowed basis the
+import upgrades no one and the next review places the member.
 
 Points whose expiry has already passed are expired here too (an `expire` transaction per lot, as
 `mf_ledger_expire_lots` would write it), so the ledger check holds the moment the import ends. History
@@ -26,7 +28,7 @@ from models import Tier
 from services.imports.bulk import UNKNOWN_MEMBER, Written, driver, first_seen
 from services.imports.rows import BadRow, OrderRow
 from services.intake.orders import lot_expiry, points_for
-from services.loyalty import ledger, tiers
+from services.loyalty import ledger, tier_policy, tiers
 
 _LOCK_MEMBERS = """
 SELECT m.id, m.external_id, m.tier, m.lifetime_spend, m.order_count, m.last_purchase_at,
@@ -44,8 +46,9 @@ SELECT array(SELECT nextval(pg_get_serial_sequence('ledger_transactions', 'id'))
 """
 _UPDATE_MEMBERS = """
 UPDATE members m SET lifetime_spend = v.spend, order_count = v.orders, last_purchase_at = v.last, tier = v.tier,
-                     updated_at = now()
-FROM unnest($1::uuid[], $2::numeric[], $3::int[], $4::timestamptz[], $5::text[]) AS v(id, spend, orders, last, tier)
+                     tier_since = coalesce(v.since, m.tier_since), updated_at = now()
+FROM unnest($1::uuid[], $2::numeric[], $3::int[], $4::timestamptz[], $5::text[], $6::timestamptz[])
+     AS v(id, spend, orders, last, tier, since)
 WHERE m.id = v.id
 """
 _UPDATE_ACCOUNTS = """
@@ -61,6 +64,10 @@ _ORDER_COLUMNS = [
     "id", "source", "external_id", "member_id", "amount", "currency", "status", "items", "points_earned", "placed_at",
 ]  # fmt: skip
 _EVENT_COLUMNS = ["id", "member_id", "type", "occurred_at", "properties", "idempotency_key"]
+_TIER_CHANGE_COLUMNS = [
+    "id", "member_id", "old_tier", "new_tier", "direction", "reason", "reference_type", "reference_id",
+    "idempotency_key", "occurred_at",
+]  # fmt: skip
 
 
 @dataclass
@@ -76,6 +83,7 @@ class _Account:
     posted: int
     held: int
     debt: int
+    tier_since: datetime | None = None  # set when the chunk upgrades the member
     due_lots: list[tuple[int, int, datetime]] = field(default_factory=list)  # (lot id, points, expires_at)
 
 
@@ -93,6 +101,8 @@ class _Batch:
     moves: list[tuple[Any, ...]] = field(default_factory=list)
     orders: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    tier_changes: list[tuple[Any, ...]] = field(default_factory=list)
+    upgrades: bool = True  # False under a windowed basis: the review places members
     lots_expired: int = 0
 
     def entry(self, tx: int, account: _Account, points: int) -> None:
@@ -192,8 +202,14 @@ def _order(batch: _Batch, ladder: list[Tier], account: _Account, row: OrderRow) 
     }
     _event(batch, account.member_id, "order_completed", row.placed_at, f"order:{order_id}:completed", properties)
     reached = tiers.tier_for(ladder, account.spend)
-    if reached.rank > current.rank:
-        account.tier = reached.code
+    if batch.upgrades and reached.rank > current.rank:
+        account.tier, account.tier_since = reached.code, row.placed_at
+        reason = f"order {row.order_id}: lifetime spend {account.spend:,.2f} above {reached.name}'s"
+        batch.tier_changes.append(
+            (uuid7(), account.member_id, current.code, reached.code, "up",
+             f"{reason} {reached.min_spend_exclusive:,.2f}", "order", str(order_id), f"order:{order_id}:tier",
+             row.placed_at)
+        )  # fmt: skip
         change = {"from": current.code, "to": reached.code, "direction": "up", "order_id": str(order_id)}
         _event(batch, account.member_id, "tier_changed", row.placed_at, f"order:{order_id}:tier", change)
 
@@ -228,6 +244,8 @@ async def _write(connection: asyncpg.Connection, batch: _Batch, accounts: list[_
             "ledger_lot_moves", records=batch.moves, columns=["lot_id", "transaction_id", "amount"]
         )
     await connection.copy_records_to_table("member_events", records=batch.events, columns=_EVENT_COLUMNS)
+    if batch.tier_changes:
+        await connection.copy_records_to_table("tier_changes", records=batch.tier_changes, columns=_TIER_CHANGE_COLUMNS)
     await connection.execute(
         _UPDATE_MEMBERS,
         [a.member_id for a in accounts],
@@ -235,6 +253,7 @@ async def _write(connection: asyncpg.Connection, batch: _Batch, accounts: list[_
         [a.orders for a in accounts],
         [a.last for a in accounts],
         [a.tier for a in accounts],
+        [a.tier_since for a in accounts],
     )
     await connection.execute(
         _UPDATE_ACCOUNTS, [a.account_id for a in accounts], [a.posted for a in accounts], [a.debt for a in accounts]
@@ -272,6 +291,7 @@ async def write(session: AsyncSession, rows: list[tuple[int, OrderRow]]) -> tupl
     }
     batch = _Batch(tx_ids=list(reversed(ids[0])), lot_ids=list(reversed(ids[1])), system=system, now=datetime.now(UTC))
     ladder = await tiers.ladder(session)
+    batch.upgrades = (await tier_policy.get(session)).basis == tier_policy.Basis.LIFETIME_SPEND
     by_member: dict[str, list[tuple[int, OrderRow]]] = defaultdict(list)
     for line, row in new:
         by_member[row.member_external_id].append((line, row))

@@ -18,8 +18,9 @@ from core.ids import uuid7
 from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
-from services import challenges, journeys, members, rules
-from services.loyalty import ledger, tiers
+from services import challenges, journeys, members, referrals, rules
+from services.intake import tier_review
+from services.loyalty import checkouts, ledger, tier_policy, tiers
 from services.loyalty.money import Money
 
 PlacedAt = Annotated[datetime, AfterValidator(utc_past)]
@@ -47,6 +48,8 @@ class OrderCreate(BaseModel):
     status: Literal["completed"] = "completed"
     placed_at: PlacedAt
     items: list[OrderItem] = Field(default_factory=list, max_length=500)
+    # The checkout whose held points paid part of this order: captured with the order, in its transaction.
+    checkout_id: uuid.UUID | None = None
 
 
 def points_for(amount: Decimal, multiplier: Decimal = Decimal("1")) -> int:
@@ -64,7 +67,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     Past orders in bulk go through the history import instead (services.imports), which messages no one."""
     # Lock the member row first: concurrent orders of one member serialize here, and spend stays exact.
     member = await members.get_active(session, data.member_id, for_update=True)
-    ladder = await tiers.ladder(session)
+    ladder, policy = await tier_policy.ladder_and_policy(session)
     current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     order_id = uuid7()
     points = points_for(data.amount, current.earn_multiplier)
@@ -99,6 +102,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
             code="order_exists",
             details={"order_id": str(existing)},
         )
+    if data.checkout_id is not None:
+        await checkouts.capture(session, data.checkout_id, order, field="body.checkout_id")
     first_purchase = member.order_count == 0
     member.lifetime_spend += data.amount
     member.order_count += 1
@@ -130,10 +135,13 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
             "points": points,
         },
     )
-    reached = tiers.tier_for(ladder, member.lifetime_spend)
+    qualified = await tier_review.qualified_at_order(session, ladder, policy, member, data.placed_at)
+    reached = qualified.tier
     upgraded = reached.rank > current.rank
-    if upgraded:  # upgrades happen here; downgrades only in a yearly review
-        member.tier = reached.code
+    if upgraded:  # upgrades happen here, on the ladder's basis; falls only at a review (services.intake.tier_review)
+        await tier_review.record_upgrade(
+            session, member, current, qualified, order_id=order_id, order_ref=data.external_id, at=data.placed_at
+        )
         _record(
             session,
             member.id,
@@ -151,6 +159,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     if upgraded:
         events.append("tier_upgraded")
     await journeys.on_event(session, member, *events, task_queue=task_queue)
+    if first_purchase:  # a referred member's first order starts the referral's return window
+        await referrals.on_order_completed(session, member.id, order_id, task_queue=task_queue)
     tier_change = (current.code, reached.code) if upgraded else None
     await _run_rules(session, member, order_id, data, first_purchase, tier_change, task_queue)
     await session.flush()
@@ -263,6 +273,16 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
     )
     to_claw = owed_total - order.points_clawed_back
     refund_id = uuid7()
+    refunded_at = data.refunded_at or datetime.now(UTC)
+    # Before the clawback: the checkout's row lock comes before the ledger's, as in a capture.
+    returned = await checkouts.return_points(
+        session,
+        order,
+        refunded_total=refunded_total,
+        refund_id=refund_id,
+        refund_external_id=data.external_id,
+        refunded_at=refunded_at,
+    )
     taken, shortfall = 0, 0
     if to_claw > 0:
         earn_tx = (
@@ -280,7 +300,6 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
             prefer_lot_of_transaction=earn_tx,
         )
         taken, shortfall = posting.amount, posting.shortfall
-    refunded_at = data.refunded_at or datetime.now(UTC)
     row = OrderRefund(
         id=refund_id,
         order_id=order_id,
@@ -289,6 +308,7 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
         reason=data.reason,
         points_clawed_back=taken,
         points_shortfall=shortfall,
+        points_returned=returned,
         refunded_at=refunded_at,
     )
     session.add(row)
@@ -308,7 +328,9 @@ async def refund(session: AsyncSession, order_id: uuid.UUID, data: RefundCreate)
             "amount": str(data.amount),
             "points_clawed_back": taken,
             "points_shortfall": shortfall,
+            "points_returned": returned,
         },
     )
     await session.flush()
+    await referrals.on_order_refunded(session, order_id, refund_id)  # within the return window: no rewards
     return RefundOutcome(refund=row, order=order, replayed=False)

@@ -166,6 +166,17 @@ BUILTIN_JOURNEYS: list[dict[str, Any]] = [
         ],
     },
     {
+        "kind": "tier_at_risk",
+        "name": "Tier at risk",
+        "description": "Before a review that would lower the tier: what is still needed to keep it.",
+        "trigger": {"event": "tier_at_risk"},
+        "reentry": "after_exit",
+        "steps": [
+            {"id": "remind", "send": {"channel": "email", "template": "tier_at_risk"}},
+            {"id": "done", "exit": {}},
+        ],
+    },
+    {
         "kind": "birthday",
         "name": "Birthday",
         "description": "A birthday greeting with a coupon; a staff task for high-value members.",
@@ -199,6 +210,20 @@ BUILTIN_JOURNEYS: list[dict[str, Any]] = [
         "steps": [
             {"id": "grace", "wait": {"hours": 2}},
             {"id": "nudge", "send": {"channel": "sms", "template": "cart_reminder", "coupon": "cart_5"}},
+            {"id": "done", "exit": {}},
+        ],
+    },
+    {
+        "kind": "points_expiring",
+        "name": "Points expiry reminder",
+        "description": "Points expire soon (30 and 7 days before, by default): how many, when, and the rewards "
+        "they still pay for.",
+        "trigger": {"event": "points_expiring"},
+        "reentry": "after_exit",
+        "steps": [
+            # No wait for the morning: the scan runs at night (UTC), and quiet hours hold the email until the
+            # member's day begins.
+            {"id": "remind", "send": {"channel": "email", "template": "points_expiring"}},
             {"id": "done", "exit": {}},
         ],
     },

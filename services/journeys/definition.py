@@ -60,12 +60,22 @@ EVENTS = (
     "survey_answered",
     "ticket_opened",
     "ticket_closed",
+    # The calendar (services.intake.calendar, from the daily scan): points about to expire, a signup anniversary.
+    "points_expiring",
+    "signup_anniversary",
+    # Tiers (services.intake.tier_review): a review lowered the tier; one that would lower it is coming.
+    "tier_downgraded",
+    "tier_at_risk",
 )
 CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the previous wait_for ended
 # What a trigger's event carries that its trigger condition may test (services.journeys.validation keeps these
 # out of branches and other triggers' conditions): ids, keys, kinds and numbers, never personal data.
 TRIGGER_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "survey_answered": ("event.score", "event.survey", "event.kind"),
+    # points: what will expire that date (after spends); expires_on: YYYY-MM-DD; days_before: the reminder's lead.
+    "points_expiring": ("event.points", "event.expires_on", "event.days_before"),
+    "signup_anniversary": ("event.years",),
+    "tier_at_risk": ("event.tier", "event.would_become", "event.amount_needed"),
 }
 _EVENT_FIELDS = frozenset(name for names in TRIGGER_EVENT_FIELDS.values() for name in names)
 # A custom member field (services.members.fields), by its key; journeys.check refuses undefined and personal ones.

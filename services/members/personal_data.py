@@ -95,7 +95,9 @@ INVENTORY: dict[str, Table] = {
             "source": "the channel or store code of the registration link the member signed up from (shared by "
             "everyone who used it), kept for KPIs and segments",
         },
-        plain=_plain("id tier lifetime_spend order_count last_purchase_at challenges_until created_at updated_at"),
+        plain=_plain(
+            "id tier tier_since lifetime_spend order_count last_purchase_at challenges_until created_at updated_at"
+        ),
     ),
     "member_events": Table(
         member=_MEMBER,
@@ -227,7 +229,15 @@ INVENTORY: dict[str, Table] = {
     "order_refunds": Table(
         member="order_id IN (SELECT id FROM orders WHERE member_id = :member_id)",
         explained={"reason": "the shop's refund reason code", "external_id": "the shop's refund number"},
-        plain=_plain("id order_id amount points_clawed_back points_shortfall refunded_at created_at"),
+        plain=_plain("id order_id amount points_clawed_back points_shortfall points_returned refunded_at created_at"),
+    ),
+    "checkouts": Table(
+        member=_MEMBER,
+        explained={"external_id": "the shop's checkout number"},
+        plain=_plain(
+            "id member_id order_amount currency points value status hold_id order_id points_refunded expires_at "
+            "created_at resolved_at"
+        ),
     ),
     "ledger_accounts": Table(
         member=_MEMBER,
@@ -346,10 +356,32 @@ INVENTORY: dict[str, Table] = {
         explained={"description": "the catalog's text"},
         plain=_plain("id name points_cost stock active approval_threshold created_at updated_at"),
     ),
+    "checkout_settings": Table(
+        member=None,
+        explained={"updated_by": _STAFF},
+        plain=_plain("id enabled currency points_per_unit unit_value max_percent min_points hold_minutes updated_at"),
+    ),
     "tiers": Table(
         member=None,
         explained={"benefits": "the tier's benefits"},
         plain=_plain("code name rank min_spend_exclusive earn_multiplier created_at"),
+    ),
+    "tier_policy": Table(
+        member=None,
+        explained={"updated_by": _STAFF},
+        plain=_plain(
+            "id basis window_months review_rule review_month review_day max_drop_per_review grace_days"
+            " at_risk_days updated_at"
+        ),
+    ),
+    "tier_changes": Table(
+        member=_MEMBER,
+        explained={
+            "reason": "built by the system from tier names, the basis and amounts",
+            "reference_id": "an order id or a review date",
+            "idempotency_key": "built from ids and the review date",
+        },
+        plain=_plain("id member_id old_tier new_tier direction reference_type review_on occurred_at created_at"),
     ),
     "rules": Table(
         member=None, plain=_plain("id name trigger priority current_version enabled builtin created_at updated_at")
@@ -460,6 +492,41 @@ INVENTORY: dict[str, Table] = {
         },
         explained={"score": "a number on the survey's scale (0-10, 1-5), kept for the NPS and CSAT figures"},
         plain=_plain("send_id survey_id member_id answered_at"),
+    ),
+    # Referrals: a member's code is theirs (erasure deletes it, so the link stops working); a referral keeps the
+    # two members' ids and what was paid, and of the referee only keyed hashes of the email and phone they signed
+    # up with, which erasure clears (the address may then be used by a new referee).
+    "referral_programme": Table(
+        member=None,
+        explained={
+            "referrer_coupon": "a coupon template's code staff chose",
+            "referee_coupon": "a coupon template's code staff chose",
+            "updated_by": _STAFF,
+        },
+        plain=_plain(
+            "id active return_window_days monthly_limit referrer_reward referrer_points referee_reward "
+            "referee_points updated_at"
+        ),
+    ),
+    "referral_codes": Table(
+        member=_MEMBER,
+        personal={"referral_code": Personal(Treatment.DELETE, "the member's own code, shared on their invitations")},
+        plain=_plain("member_id created_at"),
+    ),
+    "referrals": Table(
+        member="referee_id = :member_id",
+        personal={
+            "email_digest": Personal(Treatment.NULL, "a keyed hash of the referee's email address"),
+            "phone_digest": Personal(Treatment.NULL, "a keyed hash of the referee's phone number"),
+        },
+        explained={
+            "code": "the referrer's code the referee signed up with; the row names the referrer by id anyway",
+            "cancel_reason": "a fixed reason code (order_refunded)",
+        },
+        plain=_plain(
+            "id referrer_id referee_id status order_id qualified_at decided_at referrer_points referee_points "
+            "referrer_coupon_id referee_coupon_id created_at"
+        ),
     ),
     "temporal_outbox": Table(
         member=None,

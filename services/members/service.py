@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -262,6 +262,19 @@ async def search(
     if after is not None:
         stmt = stmt.where(Member.id < after)
     return list((await session.execute(stmt.order_by(Member.id.desc()).limit(limit))).scalars().all())
+
+
+async def lookup(session: AsyncSession, reference: str, *, limit: int = 5) -> list[Member]:
+    """The members a person means by `reference` when they type who a ticket is for: the one with that external
+    id, else those with that email (any case; emails are not unique). Erased members have neither any more."""
+    reference = reference.strip()
+    if not reference:
+        return []
+    by_id = (await session.execute(select(Member).where(Member.external_id == reference))).scalar_one_or_none()
+    if by_id is not None:
+        return [by_id]
+    stmt = select(Member).where(func.lower(Member.email) == reference.lower()).order_by(Member.id.desc())
+    return list((await session.execute(stmt.limit(limit))).scalars())
 
 
 async def names(session: AsyncSession, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, str | None]:

@@ -154,6 +154,22 @@ come with it.</p>
 {% if coupon %}<p>为庆祝升级，送您<strong>{{ coupon.discount_zh }}</strong>优惠券，券码<strong>{{ coupon.code }}</strong>{% if coupon.expires_on %}（{{ coupon.expires_on }}前有效）{% endif %}。</p>{% endif %}""",
         ),
     },
+    ("tier_at_risk", "email"): {
+        "en": Copy(
+            "Keep your {{ tier_review.tier_name }} status",
+            """<h1>Your {{ tier_review.tier_name }} status is up for review</h1>
+<p>{% if member.name %}{{ member.name }}, y{% else %}Y{% endif %}our tier is reviewed on {{ tier_review.review_on }}.
+To stay <strong>{{ tier_review.tier_name }}</strong>, you need <strong>{{ tier_review.amount_needed }}</strong> more
+before then; otherwise you will move to {{ tier_review.would_become_name }}.</p>
+<p>Thank you for being with {{ brand }}: we would love to keep you where you are.</p>""",
+        ),
+        "zh-CN": Copy(
+            "保级提醒：保持您的{{ tier_review.tier_name }}等级",
+            """<h1>您的{{ tier_review.tier_name }}等级即将复核</h1>
+<p>{{ member.name or "亲爱的会员" }}，您的会员等级将于{{ tier_review.review_on }}复核。在此之前再累计<strong>{{ tier_review.amount_needed }}</strong>，即可保持<strong>{{ tier_review.tier_name }}</strong>；否则将调整为{{ tier_review.would_become_name }}。</p>
+<p>感谢您对{{ brand }}的支持，期待您继续享受现有礼遇。</p>""",
+        ),
+    },
     ("birthday", "email"): {
         "en": Copy(
             "Happy birthday{% if member.name %}, {{ member.name }}{% endif %}!",

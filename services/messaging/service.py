@@ -28,6 +28,7 @@ from models import Member, Message, Survey, SurveySend
 from services.messaging import templates
 from services.messaging.consent import OptOutSource, unsubscribe_url
 from services.messaging.templates import Channel, Rendered, RenderError, member_zone, seed_builtin_templates
+from services.messaging.variables import used_names
 from services.platform import signed
 from workflows.contracts import SURVEY_SEND_CONTEXT
 
@@ -246,7 +247,13 @@ async def _render_for(
         extra["survey_title"] = await _survey_title(session, send_id, member)
     try:
         variables = await templates.template_variables(
-            session, member, coupon_code=req.coupon_code, data=req.context, brand=settings.brand_name, extra=extra
+            session,
+            member,
+            coupon_code=req.coupon_code,
+            data=req.context,
+            brand=settings.brand_name,
+            extra=extra,
+            used=used_names(template),
         )
         rendered = templates.render(
             template, variables, marketing=marketing, unsubscribe_url=link, brand=settings.brand_name

@@ -27,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from models import Coupon, CouponTemplate, Member, MessageTemplate, Tier
-from services.loyalty import ledger
+from services.loyalty import ledger, tier_history
 from services.members import fields as member_fields
 from services.messaging.copy import BUILTIN_COPY
-from services.messaging.variables import attribute_values
+from services.messaging.copy_loyalty import LOYALTY_COPY
+from services.messaging.variables import attribute_values, loyalty_values
 from services.platform import audit
 from services.platform.audit import Actor
 
@@ -259,11 +260,13 @@ async def template_variables(
     data: dict[str, str],
     brand: str,
     extra: dict[str, str] | None = None,
+    used: set[str] | None = None,
 ) -> dict[str, Any]:
     """What a template sees: member fields, the member's custom fields (`attributes.<key>`, "" when they hold
     no value), the coupon (or None), the brand, the caller's `data`, and `extra` (the portal link, a sign-in
-    code) at the top level. services.messaging.variables lists them for the editors. Raises NotFound when the
-    coupon is not this member's."""
+    code) at the top level, and the loyalty values (`expiry`, `affordable_rewards`) when the template uses them
+    (`used`, from variables.used_names; None: all). services.messaging.variables lists them for the editors. Raises
+    NotFound when the coupon is not this member's."""
     tier_name = (await session.execute(select(Tier.name).where(Tier.code == member.tier))).scalar_one_or_none()
     points = (await ledger.balance(session, member.id)).available
     fields = await member_fields.list_fields(session)
@@ -277,8 +280,10 @@ async def template_variables(
             "locale": member.locale,
         },
         "coupon": await _coupon(session, member, coupon_code) if coupon_code else None,
+        "tier_review": await tier_history.at_risk_notice(session, member),
         "brand": brand,
         "data": dict(data),
+        **await loyalty_values(session, member, points, used),
         **(extra or {}),
     }
 
@@ -395,7 +400,7 @@ async def seed_builtin_templates(session: AsyncSession) -> int:
     """Insert the shipped templates that are missing; never overwrites an edited one. Returns how many."""
     rows = [
         {"key": key, "channel": channel, "locale": locale, "subject": copy.subject, "body": copy.body}
-        for (key, channel), locales in BUILTIN_COPY.items()
+        for (key, channel), locales in (BUILTIN_COPY | LOYALTY_COPY).items()
         for locale, copy in locales.items()
     ]
     result = await session.execute(

@@ -8,8 +8,18 @@ from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from models import MemberField
+from jinja2 import Environment, TemplateSyntaxError, meta
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Member, MemberField, MessageTemplate, Reward
+from services.loyalty import expiries
 from services.members.fields import FieldType
+
+# Rewards listed in `affordable_rewards`: a message, not the catalog.
+AFFORDABLE_REWARDS = 5
+# The variables read from the ledger and the catalog only when a template uses them (services.messaging.copy_loyalty).
+LOYALTY_VARIABLES = ("expiry", "affordable_rewards")
 
 # What template_variables gives every template (services.messaging.templates), in the order editors list them.
 BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
@@ -25,6 +35,14 @@ BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
     ("brand", "Brand name"),
     ("portal_link", "Link that signs the member in to the portal (short-lived)"),
     ("survey_link", "A survey invitation's answer page (signed, for that one send)"),
+    ("expiry.points", "Points expiring on the next expiry date"),
+    ("expiry.expires_on", "The next date points expire"),
+    ("expiry.total", "All points still to expire"),
+    ("affordable_rewards", f"Up to {AFFORDABLE_REWARDS} rewards the available points pay for (name, points_cost)"),
+    ("tier_review.tier_name", "Tier at risk at the next review"),
+    ("tier_review.would_become_name", "Tier the review would give"),
+    ("tier_review.amount_needed", "Spend (or points) still needed to keep the tier"),
+    ("tier_review.review_on", "Date of the tier review"),
 )
 
 
@@ -57,3 +75,54 @@ def attribute_values(fields: Iterable[MemberField], attributes: Mapping[str, Any
     so a field called `items` or `keys` is the field, not a dict method."""
     held = attributes or {}
     return SimpleNamespace(**{field.key: _shown(field, held.get(field.key)) for field in fields})
+
+
+_PARSER = Environment()  # only parses: templates render in services.messaging.templates' sandbox
+
+
+def used_names(template: MessageTemplate) -> set[str]:
+    """The top-level variables a stored template refers to, so a send reads only the costly ones it needs."""
+    names: set[str] = set()
+    for source in (template.subject, template.body):
+        if source:
+            try:
+                names |= meta.find_undeclared_variables(_PARSER.parse(source))
+            except TemplateSyntaxError:
+                continue  # rendering reports it
+    return names
+
+
+async def _expiry(session: AsyncSession, member: Member) -> dict[str, Any] | None:
+    upcoming = await expiries.schedule(session, member.id, zone=expiries.zone_of(member.timezone))
+    if not upcoming.dates:
+        return None
+    first = upcoming.dates[0]
+    return {"points": first.points, "expires_on": first.expires_on.isoformat(), "total": upcoming.total}
+
+
+async def _affordable(session: AsyncSession, available: int) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(Reward.name, Reward.points_cost)
+        .where(
+            Reward.active.is_(True),
+            Reward.points_cost <= available,
+            or_(Reward.stock.is_(None), Reward.stock > 0),
+        )
+        .order_by(Reward.points_cost.desc(), Reward.name)
+        .limit(AFFORDABLE_REWARDS)
+    )
+    return [{"name": row.name, "points_cost": row.points_cost} for row in rows]
+
+
+async def loyalty_values(
+    session: AsyncSession, member: Member, available: int, wanted: Iterable[str] | None
+) -> dict[str, Any]:
+    """`expiry` and `affordable_rewards` as of now (the journey that sends them carries the member's id only),
+    each read only when the template uses it (`wanted`; None: all, as a preview shows them)."""
+    names = set(LOYALTY_VARIABLES if wanted is None else wanted)
+    values: dict[str, Any] = {}
+    if "expiry" in names:
+        values["expiry"] = await _expiry(session, member)
+    if "affordable_rewards" in names:
+        values["affordable_rewards"] = await _affordable(session, available)
+    return values

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import NotFound
 from models import Member, Tier
 from services import members
-from services.loyalty import ledger, tiers
+from services.loyalty import expiries, ledger, tier_policy, tiers
 from services.messaging.templates import Channel
 from services.platform import audit
 from services.platform.audit import Actor
@@ -44,20 +44,30 @@ class Home:
     available: int
     next_expiry: tuple[datetime, int] | None  # when and how many points expire next
     activity: list[ledger.LedgerLine]
+    expiries: expiries.ExpirySchedule  # every future expiry, by date in the member's zone
 
 
-def tier_progress(ladder: list[Tier], member: Member) -> TierProgress:
-    """The member's place on the ladder by their tier (which may be above what the spend alone buys)."""
+def tier_progress(ladder: list[Tier], member: Member, figure: Decimal | None = None) -> TierProgress:
+    """The member's place on the ladder by their tier (which may be above what the figure alone buys).
+    `figure` is the ladder's basis (services.loyalty.tier_policy): lifetime spend when not given."""
+    figure = member.lifetime_spend if figure is None else figure
     current = tiers.find(ladder, member.tier) or tiers.tier_for(ladder, member.lifetime_spend)
     higher = [tier for tier in ladder if tier.rank > current.rank]
     following = higher[0] if higher else None
     if following is None:
-        return TierProgress(current, None, member.lifetime_spend, None, 100)
-    to_spend = max(Decimal("0"), following.min_spend_exclusive - member.lifetime_spend)
+        return TierProgress(current, None, figure, None, 100)
+    to_spend = max(Decimal("0"), following.min_spend_exclusive - figure)
     span = following.min_spend_exclusive - current.min_spend_exclusive
-    done = member.lifetime_spend - current.min_spend_exclusive
+    done = figure - current.min_spend_exclusive
     percent = int(max(Decimal(0), min(Decimal(100), done * 100 / span))) if span > 0 else 0
-    return TierProgress(current, following, member.lifetime_spend, to_spend, percent)
+    return TierProgress(current, following, figure, to_spend, percent)
+
+
+async def qualifying_figure(session: AsyncSession, member: Member) -> Decimal:
+    """The member's figure on the ladder's basis today: lifetime spend, or the window ending today."""
+    policy = tier_policy.as_input(await tier_policy.get(session))
+    window = tier_policy.window_ending(policy, member.id, datetime.now(UTC).date())
+    return (await tier_policy.figures(session, policy, [window])).get(member.id, Decimal(0))
 
 
 async def home(session: AsyncSession, member_id: uuid.UUID) -> Home:
@@ -65,11 +75,18 @@ async def home(session: AsyncSession, member_id: uuid.UUID) -> Home:
     expiring = await ledger.expiring(session, member_id, limit=1)
     return Home(
         member=member,
-        progress=tier_progress(await tiers.ladder(session), member),
+        progress=tier_progress(await tiers.ladder(session), member, await qualifying_figure(session, member)),
         available=(await ledger.balance(session, member_id)).available,
         next_expiry=expiring[0] if expiring else None,
         activity=await ledger.statement(session, member_id, limit=HOME_ACTIVITY),
+        expiries=await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone)),
     )
+
+
+async def expiry_schedule(session: AsyncSession, member_id: uuid.UUID) -> expiries.ExpirySchedule:
+    """When the member's points expire, date by date in their time zone (the points page)."""
+    member = await members.get(session, member_id)
+    return await expiries.schedule(session, member_id, zone=expiries.zone_of(member.timezone))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,11 @@ link's source recorded in `members.source`, then a sign-in code sent to the addr
 A `src` is kept only when it is a safe code (lower-case letters, digits, `-` and `_`), else the sign-up counts
 as `direct`. An address that already belongs to a member makes no second member: that member is sent a code
 instead, and the answer is the same redirect to the code page, so the page does not tell who is a member.
-The sign-up and the code request are one transaction: past the code request limits, nothing is written."""
+The sign-up and the code request are one transaction: past the code request limits, nothing is written.
+
+A `ref` (a member's referral code, `/portal/join?ref=...`) links the new member to its owner; a refused
+referral (services.referrals.linking) does not refuse the sign-up: the member is created without it, and
+`Joined.referral_refused` names the reason for the page to show."""
 
 from __future__ import annotations
 
@@ -18,11 +22,11 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidInput
+from core.errors import AppError, InvalidInput
 from core.ids import uuid7
 from core.settings import PortalSettings
 from models import Member
-from services import members
+from services import members, referrals
 from services.intake import signups
 from services.portal import profile, signin, sources
 
@@ -40,6 +44,7 @@ def source_code(raw: str | None) -> str:
 class Joined:
     request_id: uuid.UUID  # the sign-in code request the code page continues
     member_id: uuid.UUID | None  # the new member, or None when the address was already a member's
+    referral_refused: str | None = None  # the refusal's code when the sign-up's referral code was refused
 
 
 async def _existing(session: AsyncSession, email: str | None, phone: str | None) -> uuid.UUID | None:
@@ -79,6 +84,7 @@ async def register(
     settings: PortalSettings,
     now: datetime,
     task_queue: str,
+    ref: str | None = None,
 ) -> Joined:
     """Sign the visitor up (or find them) and send a sign-in code; profile.FormInvalid names every problem,
     signin.RateLimited past the code limits (the caller rolls back either way)."""
@@ -95,7 +101,7 @@ async def register(
         raise profile.FormInvalid(problems)
     address = signin.parse_address(str(data.email))
     member_id = await _existing(session, str(data.email), data.phone)
-    created = None
+    created, refused = None, None
     if member_id is None:
         try:
             member = await signups.register(
@@ -104,7 +110,19 @@ async def register(
         except InvalidInput as exc:
             raise profile.FormInvalid(profile.problems_of(exc)) from exc
         created = member.id
+        refused = await _link(session, member, ref) if ref else None
     request_id = await signin.request_code(
         session, address, source=client, secret=secret, settings=settings, now=now, task_queue=task_queue
     )
-    return Joined(request_id, created)
+    return Joined(request_id, created, refused)
+
+
+async def _link(session: AsyncSession, member: Member, ref: str) -> str | None:
+    """Link the new member to the code's owner; the refusal's code when it is refused (nothing written)."""
+    try:
+        await referrals.link(session, member, ref)
+    except AppError as exc:
+        if not referrals.is_refusal(exc):
+            raise
+        return exc.code
+    return None

@@ -90,6 +90,9 @@ FIELDS: dict[tuple[str, str], Decision] = {
     ("ticket_events", "body"): _roles(F, F, F, F, F, _TICKET),
     ("survey_answers", "comment"): _roles(F, F, H, F, H, _FEEDBACK),
     ("survey_answers", "answers"): _roles(F, F, H, F, H, _FEEDBACK),
+    ("referral_codes", "referral_code"): _roles(
+        F, F, F, F, F, "a code the member hands out to friends, made to be shown"
+    ),
 }
 
 # Personal columns that no response or page carries, with where that is kept true.
@@ -102,6 +105,8 @@ NOT_SHOWN: dict[tuple[str, str], str] = {
     ("portal_sign_in_codes", "address_hash"): "a keyed hash to limit code requests; no response or page shows it",
     ("portal_sign_in_codes", "source_hash"): "a keyed hash to limit code requests; no response or page shows it",
     ("portal_sessions", "token_hash"): "the hash of the member's session cookie; never shown",
+    ("referrals", "email_digest"): "a keyed hash that refuses a reused address; never shown",
+    ("referrals", "phone_digest"): "a keyed hash that refuses a reused phone; never shown",
 }
 
 

@@ -49,6 +49,11 @@ TRIGGERS = (
     "inactive_days",
     # Care (services.care): a survey answered.
     "survey_answered",
+    # The calendar (services.intake.calendar, from the daily scan): points about to expire, a signup anniversary.
+    "points_expiring",
+    "signup_anniversary",
+    # Tiers (services.intake.tier_review): a review that would lower the tier comes in at_risk_days.
+    "tier_at_risk",
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
@@ -61,10 +66,24 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "birthday": ("event.days_before",),
     # score: 0-10 (NPS), 1-5 (CSAT), none for a custom survey; survey: its key; kind: nps, csat or custom.
     "survey_answered": ("event.score", "event.survey", "event.kind"),
+    # points: what will expire that date (after spends); expires_on: YYYY-MM-DD; days_before: the reminder's lead.
+    "points_expiring": ("event.points", "event.expires_on", "event.days_before"),
+    "signup_anniversary": ("event.years",),
+    # amount_needed: spend (or points) still needed to keep the tier; review_on: the review's date (ISO).
+    "tier_at_risk": ("event.tier", "event.would_become", "event.amount_needed", "event.review_on"),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
 # The service tickets' triggers (services.care.triggers) carry the ticket's id only: no event fields to test.
-_SYSTEM_TRIGGERS = ("order_completed", "tier_changed", "ticket_opened", "ticket_closed", *TIME_TRIGGERS)
+_SYSTEM_TRIGGERS = (
+    "order_completed",
+    "tier_changed",
+    "tier_at_risk",
+    "ticket_opened",
+    "ticket_closed",
+    "points_expiring",
+    "signup_anniversary",
+    *TIME_TRIGGERS,
+)
 PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in _SYSTEM_TRIGGERS)
 _ATTRIBUTE = re.compile(r"^attributes\.[A-Za-z0-9_]{1,64}$")
 _PROPERTY = re.compile(r"^event\.properties\.[A-Za-z0-9_]{1,64}$")

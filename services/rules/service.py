@@ -249,6 +249,10 @@ class SampleEvent(BaseModel):
     score: int | None = Field(default=None, ge=0, le=10)
     survey: Annotated[str, StringConstraints(max_length=64)] | None = None
     kind: Literal["nps", "csat", "custom"] | None = None
+    # points_expiring (with days_before: the reminder's lead); signup_anniversary
+    points: int | None = Field(default=None, ge=0, le=10**12)
+    expires_on: date | None = None
+    years: int | None = Field(default=None, ge=1, le=200)
 
 
 def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
@@ -274,6 +278,14 @@ def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
             return {"event.days_before": sample.days_before or 0}
         case "survey_answered":
             return {"event.score": sample.score, "event.survey": sample.survey, "event.kind": sample.kind}
+        case "points_expiring":
+            return {
+                "event.points": sample.points or 0,
+                "event.expires_on": sample.expires_on.isoformat() if sample.expires_on else None,
+                "event.days_before": sample.days_before or 0,
+            }
+        case "signup_anniversary":
+            return {"event.years": sample.years or 1}
     return {}
 
 

@@ -75,10 +75,11 @@ async def test_orders_cost_ten_statements_with_their_commands_in_one_insert(
 ) -> None:
     member_id = await _signup(warm_shop)
     # The member (locked), the tier ladder, the order (RETURNING the row, so no SELECT at the end), the member's
-    # spend, the ledger credit, the event row, the journeys, which runs are live, the outbox, the rules' cache key.
+    # spend, the ledger credit, the event row, the journeys, which runs are live, the outbox, the rules' cache key;
+    # a first order also asks whether the member was referred (one UPDATE of referrals, services.referrals).
     async with counting(engine) as first:
         order = await _order(warm_shop, member_id)
-    _expect(first, request=10, outbox_inserts=1, delivered=True)
+    _expect(first, request=11, outbox_inserts=1, delivered=True)
     assert order["points_earned"] == 129
     assert order["created_at"]
     async with sessions() as session:

@@ -88,14 +88,18 @@ NOT_PERSONAL = {
         "VerdictOut",
         "api__schemas__coupons__TemplateOut",
     },  # names of staff keys, definitions, products, files
-    "external_id": {"OrderOut", "RefundOut"},  # the shop's order and refund numbers
-    "reason": {"RefundOut", "VerdictOut"},  # the shop's refund reason code; why a rule would fire
+    # the shop's order, refund and checkout numbers
+    "external_id": {"OrderOut", "RefundOut", "CheckoutOut", "OpenCheckoutOut"},
+    # the shop's refund reason code; why a rule would fire; why a quote allows no points (a fixed code);
+    # why a tier changed (the system's text from tier names, the basis and amounts)
+    "reason": {"RefundOut", "VerdictOut", "QuoteOut", "TierChangeOut"},
     "subject": {"api__schemas__messages__TemplateOut"},
     # a survey's, challenge's or badge's title in each language, written by staff
     "title": {"SurveyOut", "MemberChallengeOut", "BadgeOut"},
     "body": {"api__schemas__messages__TemplateOut"},
     "details": {"ErrorBody"},  # which fields of a request were wrong
     "description": {"RewardOut", "SegmentOut"},  # what a reward or a segment is, written by staff
+    "answers": {"Nps", "Csat"},  # how many survey answers a score was computed over: a count
 }
 # A marketer's preview renders the template with the marketer's view of the member (name, custom fields).
 RENDERED_WITH_VIEW = {("TemplatePreviewOut", "subject"), ("TemplatePreviewOut", "body")}

@@ -190,6 +190,23 @@ async def tiers_replace(stage: Stage, person: Person) -> Expected:
     return Expected("tiers.replace", "tiers", "ladder")
 
 
+@recipe("PUT /api/v1/tiers/policy", Role.ADMIN)
+async def tier_policy_update(stage: Stage, person: Person) -> Expected:
+    policy = ok(await stage.admin.get("/api/v1/tiers/policy")).json()
+    body = {k: v for k, v in policy.items() if k not in ("updated_by", "updated_at")}
+    ok(await person.act("PUT", "/api/v1/tiers/policy", json=body))  # the same policy: audited all the same
+    return Expected("tiers.policy.update", "tier_policy", "policy")
+
+
+@recipe("PUT /api/v1/checkout-settings", Role.ADMIN)
+async def checkout_rate_update(stage: Stage, person: Person) -> Expected:
+    """The rate as it is, sent again: the change is audited and the shared programme stays as it was."""
+    rate = ok(await stage.admin.get("/api/v1/checkout-settings")).json()
+    body = {k: v for k, v in rate.items() if k not in ("updated_at", "updated_by")}
+    ok(await person.act("PUT", "/api/v1/checkout-settings", json=body))
+    return Expected("checkout_settings.update", "checkout_settings", "programme")
+
+
 @recipe("POST /api/v1/rewards", Role.MARKETER)
 async def reward_create(stage: Stage, person: Person) -> Expected:
     made = ok(await person.act("POST", "/api/v1/rewards", json={"name": setup.fresh("Mug"), "points_cost": 300}))

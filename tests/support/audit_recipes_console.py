@@ -16,6 +16,7 @@ from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
 from tests.support.challenges import challenge_body, challenge_form, unique_code
 from tests.support.surveys import nps_body
+from tests.support.tickets import ticket_body
 
 
 def _last_part(response: httpx.Response) -> str:
@@ -277,6 +278,29 @@ async def console_ticket_command(stage: Stage, person: Person) -> Expected:
     return Expected("ticket.assign", "ticket", ticket_id)
 
 
+@recipe("POST /console/tickets/new", Role.OPS)
+async def console_ticket_open(stage: Stage, person: Person) -> Expected:
+    member_id, queue = await setup.member(stage), await setup.ticket_queue(stage)
+    external_id = ok(await stage.shop.get(f"/api/v1/members/{member_id}")).json()["external_id"]
+    form = {**ticket_body(member_id, queue), "member": external_id}
+    del form["member_id"]
+    return Expected("ticket.open", "ticket", _last_part(await person.act("POST", "/console/tickets/new", data=form)))
+
+
+# Points at checkout: the rate form
+
+
+@recipe("POST /console/checkout", Role.ADMIN)
+async def console_checkout_rate(stage: Stage, person: Person) -> Expected:
+    """The form sent with the rate as it is: audited, and the shared programme stays as it was."""
+    rate = ok(await stage.admin.get("/api/v1/checkout-settings")).json()
+    form = {k: str(v) for k, v in rate.items() if k not in ("updated_at", "updated_by", "enabled")}
+    if rate["enabled"]:
+        form["enabled"] = "on"
+    ok(await person.act("POST", "/console/checkout", data=form))
+    return Expected("checkout_settings.update", "checkout_settings", "programme")
+
+
 # Sign-up sources page
 
 
@@ -285,3 +309,22 @@ async def console_source_create(stage: Stage, person: Person) -> Expected:  # no
     code = setup.fresh("store").replace("_", "-")
     ok(await person.act("POST", "/console/sources", data={"code": code, "label": "Shanghai 1", "kind": "store"}))
     return Expected("portal_source.create", "portal_source", code)
+
+
+# Referral programme page
+
+
+@recipe("POST /console/referrals", Role.MARKETER)
+async def console_referral_programme(stage: Stage, person: Person) -> Expected:  # noqa: ARG001 - the recipe's shape
+    """Saves the programme with its defaults (the values the migration seeds), which no other test relies on."""
+    form = {
+        "active": "on",
+        "return_window_days": "14",
+        "monthly_limit": "10",
+        "referrer_reward": "points",
+        "referrer_points": "500",
+        "referee_reward": "points",
+        "referee_points": "200",
+    }
+    ok(await person.act("POST", "/console/referrals", data=form))
+    return Expected("referral_programme.update", "referral_programme", "1")

@@ -1,6 +1,6 @@
-"""Tickets written straight into a database as if they had been worked weeks ago (opened, answered, closed at
-given times), for the voice-of-the-customer KPIs: the ServiceTicket workflow is tested elsewhere, these tests need
-known times."""
+"""Tickets and survey answers written straight into a database as if they had been worked weeks ago (opened,
+answered, closed, answered at given times), for the voice-of-the-customer KPIs: the ServiceTicket workflow and the
+portal's survey page are tested elsewhere, these tests need known times."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import CareQueue, Ticket, TicketEvent
+from models import CareQueue, Survey, SurveyAnswer, SurveySend, Ticket, TicketEvent
 
 
 async def seeded_queue(session: AsyncSession, label: str) -> uuid.UUID:
@@ -75,3 +75,57 @@ async def seeded_reply(
         )
     )
     await session.flush()
+
+
+async def seeded_survey(session: AsyncSession, kind: str, label: str) -> uuid.UUID:
+    """An active survey of `kind` (nps, csat, custom) with a unique key `{label}-{kind}-…`."""
+    key = f"{label}-{kind}-{uuid.uuid4().hex[:8]}"
+    survey = Survey(
+        key=key,
+        kind=kind,
+        title_en=key,
+        title_zh_cn=key,
+        prompt_en="How did we do?",
+        prompt_zh_cn="我们做得怎么样？",
+        questions=[],
+    )
+    session.add(survey)
+    await session.flush()
+    return survey.id
+
+
+async def seeded_answer(
+    session: AsyncSession,
+    *,
+    survey_id: uuid.UUID,
+    member_id: uuid.UUID,
+    score: int | None,
+    at: datetime,
+    comment: str | None = None,
+    ticket_id: uuid.UUID | None = None,
+    closing: int = 1,
+) -> uuid.UUID:
+    """A send answered at `at` (sent an hour before), from the ticket's closing when a ticket is given (its
+    source id as services.care.ticket_surveys writes it), else from the API. Returns the send's id."""
+    if ticket_id is None:
+        source, source_id = "api", f"test-{uuid.uuid4()}"
+    else:
+        source, source_id = "ticket", str(ticket_id) if closing == 1 else f"{ticket_id}:{closing}"
+    send = SurveySend(
+        survey_id=survey_id,
+        member_id=member_id,
+        source=source,
+        source_id=source_id,
+        channel="email",
+        sent_at=at - timedelta(hours=1),
+        answered_at=at,
+    )
+    session.add(send)
+    await session.flush()
+    session.add(
+        SurveyAnswer(
+            send_id=send.id, survey_id=survey_id, member_id=member_id, score=score, comment=comment, answered_at=at
+        )
+    )
+    await session.flush()
+    return send.id

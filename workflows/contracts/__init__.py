@@ -22,6 +22,17 @@ from workflows.contracts.challenges import (
     challenge_start,
     challenge_workflow_id,
 )
+from workflows.contracts.checkouts import (
+    CHECKOUT_JOURNEY_KIND,
+    CHECKOUT_SETTLED_SIGNAL,
+    CheckoutInput,
+    CheckoutOutcome,
+    CheckoutSettled,
+    CheckoutStatus,
+    checkout_hold_start,
+    checkout_settled_signal,
+    checkout_workflow_id,
+)
 from workflows.contracts.imports import (
     ChunkList,
     ChunkOutcome,
@@ -68,6 +79,7 @@ from workflows.contracts.names import (
     CANCEL_UPDATE,
     CHALLENGE_SCAN_WORKFLOW,
     CHALLENGE_WORKFLOW,
+    CHECKOUT_HOLD_WORKFLOW,
     DECIDE_UPDATE,
     JOURNEY_KIND,
     JOURNEY_SCAN_ID,
@@ -81,6 +93,7 @@ from workflows.contracts.names import (
     PAUSE_SIGNAL,
     PORTAL_SIGN_IN_CODE_WORKFLOW,
     REDEMPTION_APPROVAL_WORKFLOW,
+    REFERRAL_WORKFLOW,
     RESUME_SIGNAL,
     RULE_MESSAGE_WORKFLOW,
     RULE_SCAN_ID,
@@ -97,6 +110,8 @@ from workflows.contracts.names import (
     TICKET_REOPEN_UPDATE,
     TICKET_REPLY_UPDATE,
     TICKET_STATUS_UPDATE,
+    TIER_REVIEW_ID,
+    TIER_REVIEW_WORKFLOW,
     WORKFLOW_NAMES,
     Id,
     campaign_member_workflow_id,
@@ -113,6 +128,16 @@ from workflows.contracts.portal import (
     PortalCodeStatus,
     portal_code_start,
     portal_code_workflow_id,
+)
+from workflows.contracts.referrals import (
+    REFERRAL_REFUND_SIGNAL,
+    ReferralInput,
+    ReferralOutcome,
+    ReferralRefund,
+    ReferralStatus,
+    referral_refund_signal,
+    referral_start,
+    referral_workflow_id,
 )
 from workflows.contracts.signals import (
     CampaignCancelSignal,
@@ -147,8 +172,19 @@ from workflows.contracts.tickets import (
     TicketStatus,
     ticket_start,
 )
+from workflows.contracts.tiers import TierReviewInput, TierReviewReport, tier_review_start
 
 __all__ = [
+    "CHECKOUT_HOLD_WORKFLOW",
+    "CHECKOUT_JOURNEY_KIND",
+    "CHECKOUT_SETTLED_SIGNAL",
+    "CheckoutInput",
+    "CheckoutOutcome",
+    "CheckoutSettled",
+    "CheckoutStatus",
+    "checkout_hold_start",
+    "checkout_settled_signal",
+    "checkout_workflow_id",
     "SURVEY_INVITE_WORKFLOW",
     "SURVEY_SEND_CONTEXT",
     "SurveyInviteInput",
@@ -211,6 +247,15 @@ __all__ = [
     "MemberEventSignal",
     "PAUSE_SIGNAL",
     "REDEMPTION_APPROVAL_WORKFLOW",
+    "REFERRAL_REFUND_SIGNAL",
+    "REFERRAL_WORKFLOW",
+    "ReferralInput",
+    "ReferralOutcome",
+    "ReferralRefund",
+    "ReferralStatus",
+    "referral_refund_signal",
+    "referral_start",
+    "referral_workflow_id",
     "RESUME_SIGNAL",
     "RULE_MESSAGE_WORKFLOW",
     "RULE_SCAN_ID",
@@ -271,4 +316,9 @@ __all__ = [
     "challenge_workflow_id",
     "CHALLENGE_SCAN_WORKFLOW",
     "CHALLENGE_WORKFLOW",
+    "TIER_REVIEW_ID",
+    "TIER_REVIEW_WORKFLOW",
+    "TierReviewInput",
+    "TierReviewReport",
+    "tier_review_start",
 ]

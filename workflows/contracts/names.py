@@ -24,6 +24,9 @@ PORTAL_SIGN_IN_CODE_WORKFLOW = "PortalSignInCodeWorkflow"
 SURVEY_INVITE_WORKFLOW = "SurveyInviteWorkflow"
 CHALLENGE_WORKFLOW = "ChallengeWorkflow"
 CHALLENGE_SCAN_WORKFLOW = "ChallengeScanWorkflow"
+TIER_REVIEW_WORKFLOW = "TierReviewWorkflow"
+CHECKOUT_HOLD_WORKFLOW = "CheckoutHold"
+REFERRAL_WORKFLOW = "Referral"
 WORKFLOW_NAMES = frozenset(
     {
         JOURNEY_WORKFLOW,
@@ -39,6 +42,9 @@ WORKFLOW_NAMES = frozenset(
         SURVEY_INVITE_WORKFLOW,
         CHALLENGE_WORKFLOW,
         CHALLENGE_SCAN_WORKFLOW,
+        TIER_REVIEW_WORKFLOW,
+        CHECKOUT_HOLD_WORKFLOW,
+        REFERRAL_WORKFLOW,
     }
 )
 
@@ -75,6 +81,7 @@ START_STEP = "start"  # JourneyStep of a run that has not entered a step yet
 LEDGER_MAINTENANCE_ID = "ledger-maintenance"
 JOURNEY_SCAN_ID = "journey-daily-scan"
 RULE_SCAN_ID = "rules-daily-scan"
+TIER_REVIEW_ID = "tier-daily-review"
 
 
 def journey_workflow_id(kind: str, member_id: Id) -> str:

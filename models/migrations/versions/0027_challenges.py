@@ -2,7 +2,7 @@
 member's latest open-challenge deadline, so the hot paths skip members in no challenge
 
 Revision ID: 0027
-Revises: 0022
+Revises: 0026
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0027"
-down_revision: str | None = "0022"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """Programme insight computed in SQL: members and tiers, purchases, CLV, cohort retention, points, coupons,
-journeys, messages and service tickets. Each function answers for a period (dates inclusive, UTC) and optionally
-one tier (the member's current tier)."""
+journeys, messages, service tickets and survey scores (NPS, CSAT). Each function answers for a period (dates
+inclusive, UTC) and optionally one tier (the member's current tier)."""
 
 from services.analytics.kpis.care import CareReport, Durations, SlaGroup, care
 from services.analytics.kpis.customers import (
@@ -35,6 +35,7 @@ from services.analytics.kpis.programme import (
     messages,
     points,
 )
+from services.analytics.kpis.referrals import ReferralReport, referral_report
 from services.analytics.kpis.series import (
     JourneyFunnel,
     MonthActivity,
@@ -45,13 +46,21 @@ from services.analytics.kpis.series import (
     liability_by_month,
 )
 from services.analytics.kpis.sources import SourceCount, signups_by_source
+from services.analytics.kpis.surveys import Csat, Nps, SurveyGroup, SurveyReport, surveys
 
 __all__ = [
+    "ReferralReport",
+    "referral_report",
     "CareReport",
     "Durations",
     "SlaGroup",
     "care",
     "ChannelStat",
+    "Csat",
+    "Nps",
+    "SurveyGroup",
+    "SurveyReport",
+    "surveys",
     "ClvReport",
     "Cohort",
     "CouponStat",

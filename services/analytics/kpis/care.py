@@ -8,7 +8,7 @@ pending and counts in neither share, so a busy Monday does not read as a bad wee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -97,15 +97,6 @@ def _seconds(value: Any) -> int | None:
     return None if value is None else int(Decimal(value).quantize(Decimal(1)))
 
 
-def _weeks(period: Period) -> list[str]:
-    monday = period.start - timedelta(days=period.start.weekday())
-    weeks: list[str] = []
-    while monday <= period.end:
-        weeks.append(monday.isoformat())
-        monday += timedelta(days=7)
-    return weeks
-
-
 async def _grouped(session: AsyncSession, column: str, params: dict[str, Any]) -> list[Any]:
     rows = await session.execute(
         text(f"{_FACTS} SELECT {column} AS key, {_FIGURES} FROM facts GROUP BY 1 ORDER BY 2 DESC, 1"), params
@@ -144,5 +135,5 @@ async def care(session: AsyncSession, period: Period, *, now: datetime | None = 
         resolution=Durations(_seconds(total.resolution_median), _seconds(total.resolution_p90)),
         by_category=[_group(row.key, row) for row in await _grouped(session, "category", params)],
         by_priority=[_group(row.key, row) for row in await _grouped(session, "priority", params)],
-        by_week=[weeks.get(week) or SlaGroup(week, 0, 0, None, None) for week in _weeks(period)],
+        by_week=[weeks.get(week) or SlaGroup(week, 0, 0, None, None) for week in period.weeks()],
     )

@@ -57,6 +57,15 @@ class Period:
     def params(self, **extra: Any) -> dict[str, Any]:
         return {"since": self.since, "until": self.until, "tier": self.tier, **extra}
 
+    def weeks(self) -> list[str]:
+        """Every week (its Monday, ISO date) the period touches, oldest first: the keys of the weekly series."""
+        monday = self.start - timedelta(days=self.start.weekday())
+        weeks: list[str] = []
+        while monday <= self.end:
+            weeks.append(monday.isoformat())
+            monday += timedelta(days=7)
+        return weeks
+
 
 def _check_in_calendar(field: str, day: date | None) -> None:
     if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
