@@ -20,7 +20,7 @@ from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
 from models import MemberField
-from services import care, journeys, members, messaging, referrals
+from services import care, challenges, journeys, members, messaging, referrals
 from services.analytics import member360
 from services.journeys import tasks
 from services.loyalty import ledger
@@ -153,6 +153,8 @@ async def member_360(
         older=older,
         coupons=await coupons.list_member_coupons(session, parsed, limit=20),
         runs=[(run, run_url(settings, run.workflow_id, run.run_id)) for run in runs],
+        challenge_runs=await challenges.member_runs(session, parsed),
+        badges=await challenges.member_badges(session, parsed),
         messages=[ShownRow(g, view, "messages", ("reason",)) for g in page_messages],
         tasks=[ShownRow(t, view, "staff_tasks", ("title",)) for t in page_tasks],
         tickets=await care.listing(session, member_id=parsed, limit=20),

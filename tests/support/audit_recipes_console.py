@@ -14,6 +14,7 @@ from services.platform.api_keys import Role
 from services.platform.audit import Actor
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
+from tests.support.challenges import challenge_body, challenge_form, unique_code
 from tests.support.plans import plan_body
 from tests.support.surveys import nps_body
 from tests.support.tickets import ticket_body
@@ -111,6 +112,21 @@ async def survey_update(stage: Stage, person: Person) -> Expected:
     made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
     ok(await person.act("POST", f"/console/surveys/{made['key']}", data=_survey_form(made["key"], "Thank you")))
     return Expected("survey.update", "survey", made["id"])
+
+
+@recipe("POST /console/challenges", Role.MARKETER)
+async def challenge_create(stage: Stage, person: Person) -> Expected:
+    code = unique_code("cc")
+    ok(await person.act("POST", "/console/challenges", data=challenge_form(code)))
+    made = next(c for c in ok(await stage.admin.get("/api/v1/challenges")).json() if c["code"] == code)
+    return Expected("challenge.create", "challenge", made["id"])
+
+
+@recipe("POST /console/challenges/{challenge_id}", Role.MARKETER)
+async def challenge_update(stage: Stage, person: Person) -> Expected:
+    made = ok(await stage.admin.post("/api/v1/challenges", json=challenge_body())).json()
+    ok(await person.act("POST", f"/console/challenges/{made['id']}", data=challenge_form(title_en="Order twice!")))
+    return Expected("challenge.update", "challenge", made["id"])
 
 
 @recipe("POST /console/journeys/{kind}", Role.MARKETER)
