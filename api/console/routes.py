@@ -29,6 +29,7 @@ from api.console import (
     surveys,
     ticket_new,
     tickets,
+    tiers,
     voice,
 )
 
@@ -61,6 +62,7 @@ MODULES = (
     sources,
     checkout,
     referrals,
+    tiers,
     keys,
 )
 for module in MODULES:
