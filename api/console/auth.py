@@ -52,6 +52,7 @@ PAGES: dict[str, tuple[str, ...]] = {
         "imports",
         "sources",
         "referrals",
+        "tiers",
     ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
@@ -75,6 +76,7 @@ ALL_PAGES = (
     "sources",
     "checkout",
     "referrals",
+    "tiers",
     "keys",
 )
 NAV = (
@@ -96,6 +98,7 @@ NAV = (
     ("sources", "Sources", "/console/sources"),
     ("checkout", "Checkout", "/console/checkout"),
     ("referrals", "Referrals", "/console/referrals"),
+    ("tiers", "Tiers", "/console/tiers"),
     ("keys", "API keys", "/console/keys"),
 )
 
@@ -228,10 +231,10 @@ def require(page: str) -> Any:
     return Depends(check)
 
 
-async def checked_form(request: Request, user: ConsoleUser) -> dict[str, str]:
+async def checked_form(request: Request, user: ConsoleUser, *, max_fields: int = 50) -> dict[str, str]:
     """The posted form, after checking its CSRF token against the session's."""
     try:
-        form = await read_form(request)
+        form = await read_form(request, max_fields=max_fields)
     except FormError as exc:
         raise CsrfRejected(user, str(exc)) from exc
     if not hmac.compare_digest(form.get("csrf_token", ""), user.csrf):

@@ -66,11 +66,23 @@ async def dashboard(
     queues: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
     care = await voice.care_section(session, period, user)
     paid = await kpis.paid_plans(session, period)
+    ups = [m for m in tier_report.movement if m.direction == "up"]
+    downs = [m for m in tier_report.movement if m.direction == "down"]
     figures = [
         (
             "tiers",
             "Members by tier",
             charts.bars([(t.tier, t.members) for t in tier_report.distribution], label="Members by tier"),
+        ),
+        (
+            "tier-movement",
+            "Tier movement in the period: "
+            f"{sum(m.members for m in ups):,} up, {sum(m.members for m in downs):,} down (reviews' falls)",
+            charts.bars(
+                [(f"↑ {m.from_tier} → {m.to_tier}", m.members) for m in ups]
+                + [(f"↓ {m.from_tier} → {m.to_tier}", m.members) for m in downs],
+                label="Tier movement",
+            ),
         ),
         (
             "active",

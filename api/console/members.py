@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -23,7 +24,7 @@ from models import MemberField
 from services import care, challenges, journeys, members, messaging, referrals
 from services.analytics import member360
 from services.journeys import tasks
-from services.loyalty import ledger
+from services.loyalty import ledger, tier_reviews
 from services.members import fields
 from services.privacy import masking
 from services.rewards import coupons
@@ -148,6 +149,8 @@ async def member_360(
         points=view_360.points,
         expiries=view_360.expiries,
         paid_plan=view_360.paid_plan,
+        tier_history=view_360.tier_history,
+        standing=await tier_reviews.standing(session, view_360.member, today=datetime.now(UTC).date()),
         orders=view_360.recent_orders,
         lines=lines,
         older=older,

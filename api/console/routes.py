@@ -30,6 +30,7 @@ from api.console import (
     surveys,
     ticket_new,
     tickets,
+    tiers,
     voice,
 )
 
@@ -63,6 +64,7 @@ MODULES = (
     sources,
     checkout,
     referrals,
+    tiers,
     keys,
 )
 for module in MODULES:

@@ -310,6 +310,10 @@ RULES: dict[str, Access] = {
     "POST /portal/sign-out": MEMBER,
     # Console pages, by the page they belong to (docs/console.md#roles)
     "GET /console": page(MARKETER, OPS),
+    "GET /console/tiers": page(MARKETER),
+    "POST /console/tiers/dry-run": page(MARKETER),
+    "POST /console/tiers/policy": page(),
+    "POST /console/tiers/ladder": page(),
     "GET /console/plans": page(),
     "POST /console/plans": page(),
     "GET /console/plans/{plan_id}": page(),

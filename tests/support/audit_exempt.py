@@ -55,6 +55,7 @@ EXEMPT: dict[str, str] = {
     "POST /console/api/templates/preview": NOTHING_WRITTEN,
     "POST /console/api/rules/validate": NOTHING_WRITTEN,
     "POST /console/api/rules/dry-run": NOTHING_WRITTEN,
+    "POST /console/tiers/dry-run": NOTHING_WRITTEN,
     "POST /codec/decode": CODEC,
     "POST /codec/encode": CODEC,
     "POST /console/codec/decode": CODEC,

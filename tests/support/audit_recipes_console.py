@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.journeys import drafts
+from services.loyalty.tier_policy import TierPolicyIn
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
 from tests.support import audit_setup as setup
@@ -351,3 +352,25 @@ async def plan_update(stage: Stage, person: Person) -> Expected:
     plan_id = ok(await stage.admin.post("/api/v1/plans", json=body)).json()["id"]
     ok(await person.act("POST", f"/console/plans/{plan_id}", data=_plan_form(body | {"price": "99.00"})))
     return Expected("plan.update", "plan", plan_id)
+
+
+@recipe("POST /console/tiers/policy", Role.ADMIN)
+async def tiers_policy(stage: Stage, person: Person) -> Expected:
+    """Saves the policy as it is (every other test that changes it puts it back), audited all the same."""
+    policy = ok(await stage.admin.get("/api/v1/tiers/policy")).json()
+    form = {name: str(policy[name]) for name in TierPolicyIn.model_fields}
+    ok(await person.act("POST", "/console/tiers/policy", data=form))
+    return Expected("tiers.policy.update", "tier_policy", "policy")
+
+
+@recipe("POST /console/tiers/ladder", Role.ADMIN)
+async def tiers_ladder(stage: Stage, person: Person) -> Expected:
+    """Saves the ladder as it is, row by row as the form sends it."""
+    ladder = ok(await stage.admin.get("/api/v1/tiers")).json()["tiers"]
+    form = {
+        f"tier-{i}-{name}": "; ".join(tier[name]) if name == "benefits" else str(tier[name])
+        for i, tier in enumerate(ladder)
+        for name in ("code", "name", "min_spend_exclusive", "earn_multiplier", "benefits")
+    }
+    ok(await person.act("POST", "/console/tiers/ladder", data=form))
+    return Expected("tiers.replace", "tiers", "ladder")
