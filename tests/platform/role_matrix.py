@@ -169,6 +169,7 @@ RULES: dict[str, Access] = {
     "POST /api/v1/memberships/{membership_id}/cancel": key(INTEGRATION),
     "GET /api/v1/members/{member_id}/plan": ANY_KEY,
     "GET /api/v1/kpis/plans": INSIGHT,
+    "GET /api/v1/kpis/checkouts": INSIGHT,
     # Surveys: marketers define them, every key reads them (docs/care.md#surveys-and-nps)
     "GET /api/v1/surveys": ANY_KEY,
     "POST /api/v1/surveys": key(MARKETER),
