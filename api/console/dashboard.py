@@ -45,6 +45,15 @@ def _period(request: Request) -> tuple[kpis.Period, str | None]:
         return kpis.Period.of(_default_start(today), today, None), message
 
 
+def _checkout_title(report: kpis.CheckoutReport) -> str:
+    """The tile's caption: the chart shows the checkouts, the caption what they moved."""
+    paid = ", ".join(f"{v.value:,.2f} {v.currency}" for v in report.value_captured) or "0.00"
+    return (
+        f"Points at checkout: {report.points_captured:,} points captured ({paid}), "
+        f"{report.points_returned:,} returned by refunds"
+    )
+
+
 @router.get("", response_class=HTMLResponse)
 async def dashboard(
     request: Request, session: SessionDep, settings: SettingsDep, user: Annotated[ConsoleUser, require("dashboard")]
@@ -68,6 +77,7 @@ async def dashboard(
     paid = await kpis.paid_plans(session, period)
     ups = [m for m in tier_report.movement if m.direction == "up"]
     downs = [m for m in tier_report.movement if m.direction == "down"]
+    checkout = await kpis.checkout_report(session, period)
     figures = [
         (
             "tiers",
@@ -114,6 +124,19 @@ async def dashboard(
             f"Paid plans: {paid.paid_members:,} paid members now; new, renewed and churned in the period",
             charts.bars(
                 [("new", paid.new), ("renewals", paid.renewals), ("churned", paid.churned)], label="Paid plans"
+            ),
+        ),
+        (
+            "checkouts",
+            _checkout_title(checkout),
+            charts.bars(
+                [
+                    ("held", checkout.held),
+                    ("captured", checkout.captured),
+                    ("released", checkout.released),
+                    ("timed out", checkout.timed_out),
+                ],
+                label="Checkouts paying with points",
             ),
         ),
         (

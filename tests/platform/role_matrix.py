@@ -176,6 +176,7 @@ RULES: dict[str, Access] = {
     "PUT /api/v1/challenges/{challenge_id}": key(MARKETER),
     "POST /api/v1/challenges/{challenge_id}/join": key(INTEGRATION),
     "GET /api/v1/members/{member_id}/challenges": ANY_KEY,
+    "GET /api/v1/kpis/checkouts": INSIGHT,
     # Surveys: marketers define them, every key reads them (docs/care.md#surveys-and-nps)
     "GET /api/v1/surveys": ANY_KEY,
     "POST /api/v1/surveys": key(MARKETER),
