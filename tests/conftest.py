@@ -27,6 +27,7 @@ from core.migrate import upgrade
 from core.settings import ApiSettings, Settings, TemporalSettings
 from core.temporal import data_converter, ensure_search_attributes
 from devstack.embedded import EmbeddedPostgres, find_binary, free_port
+from services.loyalty import invariants
 from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.support.codec import session_temporal_settings
@@ -231,3 +232,23 @@ async def workers(
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest_asyncio.fixture(scope="module", autouse=True)
+async def ledger_stays_exact(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After each test module that used the database, the whole ledger must still check exact (every transaction
+    sums to zero, every cached balance equals its entries, lots match): whatever a module's tests did to points
+    (checkouts, referrals, challenges, plans, refunds) cannot leave it wrong unnoticed. One snapshot, so postings
+    still arriving from other work cannot make it look wrong; the cost is one check per module, not per test."""
+    yield
+    used_database = any(
+        "engine" in item.fixturenames for item in request.session.items if item.module is request.module
+    )
+    if not used_database:
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    async with AsyncSession(engine) as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        result = await invariants.check(session)
+    if not result.ok:
+        pytest.fail(f"the ledger no longer checks exact after {request.module.__name__}: {result}", pytrace=False)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
-from api.console.render import flash_to, render
+from api.console.render import flash_to, problem_lines, render
 from api.deps import SessionDep
 from core.errors import AppError
 from models import Checkout
@@ -74,7 +74,7 @@ async def checkout_save(
             {name: form.get(name, "") for name in FIELDS} | {"enabled": form.get("enabled") == "on"}
         )
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()]
+        problems = problem_lines(exc)
         return await _page(request, session, user, problems=problems, values=form, status_code=422)
     try:
         await checkout_rate.update(session, body, actor=user.actor)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
-from api.console.render import flash_to, render
+from api.console.render import flash_to, problem_lines, render
 from api.deps import SessionDep
 from api.schemas.keys import KeyCreate
 from core.errors import AppError, NotFound
@@ -120,11 +120,7 @@ async def key_create(request: Request, session: SessionDep, user: Annotated[Cons
             }
         )
     except (ValueError, ValidationError) as exc:
-        problems = (
-            [f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()]
-            if isinstance(exc, ValidationError)
-            else [str(exc)]
-        )
+        problems = problem_lines(exc) if isinstance(exc, ValidationError) else [str(exc)]
         return await _page(request, session, user, problems=problems, values=form, status_code=422)
     try:
         issued = await api_keys.create(

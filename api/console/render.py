@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pydantic import ValidationError
 
 from api.console import assets, signing
 
@@ -107,3 +108,14 @@ def read_definition(draft: str) -> tuple[dict[str, Any] | None, list[dict[str, s
     if not isinstance(raw, dict):
         return None, [{"field": "definition", "message": "must be a JSON object"}]
     return raw, []
+
+
+def problem_lines(exc: ValidationError) -> list[str]:
+    """A form's refused values as lines a person reads ("monthly_limit: Input should be greater than 0"): the
+    field, then pydantic's message without its "Value error, " prefix; a problem of the whole form has no field."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(map(str, error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return lines

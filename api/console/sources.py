@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
-from api.console.render import flash_to, render
+from api.console.render import flash_to, problem_lines, render
 from api.deps import SessionDep
 from core.errors import AppError, NotFound
 from services.portal import sources
@@ -72,7 +72,7 @@ async def source_create(
             {"code": form.get("code", ""), "label": form.get("label", ""), "kind": form.get("kind") or "store"}
         )
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()]
+        problems = problem_lines(exc)
         return await _page(request, session, user, problems=problems, values=form, status_code=422)
     try:
         await sources.create(session, body, actor=user.actor)
