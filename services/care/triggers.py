@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.ids import uuid7
-from models import MemberEvent, Ticket
+from models import Ticket
 from services import journeys, members, rules
+from services.members import events as member_events
 
 TICKET_OPENED = "ticket_opened"
 TICKET_CLOSED = "ticket_closed"
@@ -36,22 +35,7 @@ async def emit(session: AsyncSession, ticket: Ticket, trigger: str, key: str, at
     if member.erased_at is not None:
         return False
     properties = {"ticket_id": str(ticket.id)}
-    recorded = (
-        await session.execute(
-            insert(MemberEvent)
-            .values(
-                id=uuid7(),
-                member_id=member.id,
-                type=trigger,
-                occurred_at=at,
-                properties=properties,
-                idempotency_key=key,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(MemberEvent.id)
-        )
-    ).scalar_one_or_none()
-    if recorded is None:
+    if not await member_events.record_once(session, member.id, trigger, key, at, properties):
         return False
     await journeys.on_event(session, member, trigger, task_queue=task_queue, properties=properties)
     await rules.evaluate_event(session, rules.RuleEvent(trigger, member, key, at), task_queue=task_queue)

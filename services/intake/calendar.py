@@ -15,13 +15,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.ids import uuid7
-from models import Member, MemberEvent
+from models import Member
 from services import journeys, rules
 from services.loyalty import expiries
+from services.members import events as member_events
 from services.members import scans
 
 POINTS_EXPIRING = "points_expiring"
@@ -41,22 +40,7 @@ async def _emit(
 ) -> bool:
     """Record `trigger` for the member and run the journeys and rules it reaches; False when it was recorded
     before (a second scan the same day, a retry)."""
-    event_id = (
-        await session.execute(
-            insert(MemberEvent)
-            .values(
-                id=uuid7(),
-                member_id=member.id,
-                type=trigger,
-                occurred_at=at,
-                properties=properties,
-                idempotency_key=key,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(MemberEvent.id)
-        )
-    ).scalar_one_or_none()
-    if event_id is None:
+    if not await member_events.record_once(session, member.id, trigger, key, at, properties):
         return False
     facts = {f"event.{name}": value for name, value in properties.items()}
     await journeys.on_event(session, member, trigger, task_queue=task_queue, properties=properties, event_facts=facts)

@@ -14,15 +14,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.ids import uuid7
 from core.timeutil import add_months
 from models import Member, MemberEvent, Tier
 from services import journeys, rules
 from services.loyalty import tier_history, tier_policy, tier_reviews, tiers
 from services.loyalty.tier_policy import Basis, TierPolicyIn
+from services.members import events as member_events
 
 TIER_AT_RISK = "tier_at_risk"
 TIER_CHANGED = "tier_changed"
@@ -211,22 +210,7 @@ async def _notify(
         "amount_needed": str(needed),
         "review_on": review_on.isoformat(),
     }
-    recorded = (
-        await session.execute(
-            insert(MemberEvent)
-            .values(
-                id=uuid7(),
-                member_id=member.id,
-                type=TIER_AT_RISK,
-                occurred_at=at,
-                properties=properties,
-                idempotency_key=key,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(MemberEvent.id)
-        )
-    ).scalar_one_or_none()
-    if recorded is None:
+    if not await member_events.record_once(session, member.id, TIER_AT_RISK, key, at, properties):
         return False
     facts: dict[str, Any] = {
         "event.tier": decision.current.code,
