@@ -3,21 +3,13 @@ invitations are read there), a signing key for the survey links, with the built-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import pytest_asyncio
 from pydantic import SecretStr
 
 from core.settings import Settings
-from tests.support.messaging import Sessions, SmtpSink, running_sink, seed_templates, to_sink
+from tests.support.mail_fixtures import seeded, smtp_sink
+from tests.support.messaging import SmtpSink, to_sink
 from tests.support.portal import SECRET
-
-
-@pytest.fixture(scope="module")
-def smtp_sink() -> Iterator[SmtpSink]:
-    with running_sink() as sink:
-        yield sink
 
 
 @pytest.fixture
@@ -26,6 +18,4 @@ def settings(settings: Settings, smtp_sink: SmtpSink) -> Settings:
     return settings.model_copy(update={"messaging": messaging, "secret_key": SecretStr(SECRET)})
 
 
-@pytest_asyncio.fixture(autouse=True)
-async def seeded(sessions: Sessions) -> None:
-    await seed_templates(sessions)
+__all__ = ["seeded", "smtp_sink"]  # the shared fixtures, in this suite's scope

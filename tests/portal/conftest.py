@@ -4,7 +4,7 @@ seeded, and a second client (another browser) for the tests that need two member
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -13,14 +13,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from core.settings import PortalSettings, Settings
-from tests.support.messaging import Sessions, SmtpSink, running_sink, seed_templates, to_sink
+from tests.support.mail_fixtures import seeded, smtp_sink
+from tests.support.messaging import SmtpSink, to_sink
 from tests.support.portal import SECRET
-
-
-@pytest.fixture(scope="module")
-def smtp_sink() -> Iterator[SmtpSink]:
-    with running_sink() as sink:
-        yield sink
 
 
 @pytest.fixture
@@ -35,11 +30,6 @@ def settings(settings: Settings, smtp_sink: SmtpSink, portal_settings: PortalSet
     return settings.model_copy(
         update={"messaging": messaging, "portal": portal_settings, "secret_key": SecretStr(SECRET)}
     )
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def seeded(sessions: Sessions) -> None:
-    await seed_templates(sessions)
 
 
 def _client(app: FastAPI) -> httpx.AsyncClient:
@@ -61,3 +51,6 @@ async def other_browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A second cookie jar on the same app: another member's phone."""
     async with _client(app) as client:
         yield client
+
+
+__all__ = ["seeded", "smtp_sink"]  # the shared fixtures, in this suite's scope

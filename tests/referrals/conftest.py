@@ -3,19 +3,11 @@ settle and time can skip to the return window), with the built-in templates seed
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import pytest_asyncio
 
 from core.settings import Settings
-from tests.support.messaging import Sessions, SmtpSink, running_sink, seed_templates, to_sink
-
-
-@pytest.fixture(scope="module")
-def smtp_sink() -> Iterator[SmtpSink]:
-    with running_sink() as sink:
-        yield sink
+from tests.support.mail_fixtures import seeded, smtp_sink
+from tests.support.messaging import SmtpSink, to_sink
 
 
 @pytest.fixture
@@ -23,6 +15,4 @@ def settings(settings: Settings, smtp_sink: SmtpSink) -> Settings:
     return settings.model_copy(update={"messaging": to_sink(smtp_sink, sender="referrals")})
 
 
-@pytest_asyncio.fixture(autouse=True)
-async def seeded(sessions: Sessions) -> None:
-    await seed_templates(sessions)
+__all__ = ["seeded", "smtp_sink"]  # the shared fixtures, in this suite's scope
