@@ -20,6 +20,7 @@ from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
 from models.plans import Membership, MembershipPeriod, Plan
+from models.points_settings import PointsSettings
 from models.portal import PortalSession, PortalSignInCode, PortalSource
 from models.referrals import Referral, ReferralCode, ReferralProgramme
 from models.rewards import Redemption, Reward
@@ -65,6 +66,7 @@ __all__ = [
     "Order",
     "Plan",
     "OrderRefund",
+    "PointsSettings",
     "PortalSession",
     "PortalSignInCode",
     "PortalSource",

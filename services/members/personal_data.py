@@ -343,6 +343,11 @@ INVENTORY: dict[str, Table] = {
         explained={"updated_by": _STAFF},
         plain=_plain("id enabled currency points_per_unit unit_value max_percent min_points hold_minutes updated_at"),
     ),
+    "points_settings": Table(
+        member=None,
+        explained={"updated_by": _STAFF},
+        plain=_plain("id expiry_reminder_days updated_at"),
+    ),
     "tiers": Table(
         member=None,
         explained={"benefits": "the tier's benefits"},
