@@ -345,8 +345,8 @@ INVENTORY: dict[str, Table] = {
     ),
     "points_settings": Table(
         member=None,
-        explained={"updated_by": _STAFF},
-        plain=_plain("id expiry_reminder_days updated_at"),
+        explained={"updated_by": _STAFF, "expiry_reminder_days": "the programme's reminder lead days (numbers)"},
+        plain=_plain("id updated_at"),
     ),
     "tiers": Table(
         member=None,
