@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from services.intake import programme_events
-from services.platform import outbox
 from services.plans import term
+from services.platform import outbox
 
 
 class TermSnapshot(BaseModel):

@@ -40,8 +40,16 @@ async def monthly_plan(admin: ApiClient, marketer: ApiClient) -> AsyncIterator[d
     for trigger, action, extra in (
         ("plan_started", {"tag": {"add": [f"{code}_started"]}}, None),
         ("plan_renewed", {"grant_points": {"points": 15, "reason": "thanks for renewing"}}, None),
-        ("plan_ended", {"tag": {"add": [f"{code}_expired"]}}, {"field": "event.reason", "op": "eq", "value": "expired"}),
-        ("plan_ended", {"tag": {"add": [f"{code}_cancelled"]}}, {"field": "event.reason", "op": "eq", "value": "cancelled"}),
+        (
+            "plan_ended",
+            {"tag": {"add": [f"{code}_expired"]}},
+            {"field": "event.reason", "op": "eq", "value": "expired"},
+        ),
+        (
+            "plan_ended",
+            {"tag": {"add": [f"{code}_cancelled"]}},
+            {"field": "event.reason", "op": "eq", "value": "cancelled"},
+        ),
     ):
         rule = {
             "name": f"{trigger}_{uuid.uuid4().hex[:8]}",
