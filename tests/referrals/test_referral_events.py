@@ -4,6 +4,7 @@ payout activity is retried."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models import MemberEvent
+from services import referrals
 from services.intake import programme_events
 from tests.support.helpers import ApiClient, new_member_id, order_body
 from tests.support.loyalty import points_of
@@ -143,4 +145,32 @@ async def test_a_cancelled_referral_tells_no_one(
     async with sessions() as session:
         assert not await programme_events.referral_rewarded(session, referral.id, task_queue="unused")
     assert await _events(sessions, referrer) == []
+    assert await ledger_exact(sessions)
+
+
+async def test_two_payouts_at_once_pay_and_announce_once(
+    shop: ApiClient, sessions: Sessions, reactions: dict[str, Any]
+) -> None:
+    """Two payout activities racing (a retry overlapping the first attempt): one pays, one event is recorded."""
+    points = reactions["points"]
+    async with programme_set(sessions, referrer_points=points, referee_points=200):
+        referrer, referee, _ = await _referred_order(shop, sessions)
+        referral = await referral_of(sessions, referee)
+        assert referral is not None
+        assert referral.status == "qualifying"
+
+        async def payout() -> bool:
+            async with sessions() as session:
+                assert await referrals.reward(session, referral.id) == "rewarded"
+                told = await programme_events.referral_rewarded(session, referral.id, task_queue="tq-unused")
+                await session.commit()
+                return told
+
+        told = await asyncio.gather(payout(), payout())
+    assert sorted(told) == [False, True]
+    assert await _events(sessions, referrer) == [
+        {"referral_id": str(referral.id), "points": points, "reward": "points"}
+    ]
+    assert (await points_of(shop, referrer))["posted"] == points
+    assert f"{reactions['tag']}_rule" in await _tags(shop, referrer)
     assert await ledger_exact(sessions)
