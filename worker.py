@@ -29,6 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.approvals import ApprovalActivities
 from activities.campaigns import CampaignActivities
 from activities.care import CareActivities
+from activities.challenges import ChallengeActivities
 from activities.checkouts import CheckoutActivities
 from activities.imports import ImportActivities
 from activities.journeys import JourneyActivities, ScanActivities
@@ -57,6 +58,7 @@ RELAY_INTERVAL_SECONDS = 2.0
 MAINTENANCE_SCHEDULE_ID = contracts.LEDGER_MAINTENANCE_ID
 SCAN_SCHEDULE_ID = contracts.JOURNEY_SCAN_ID
 RULES_SCAN_SCHEDULE_ID = contracts.RULE_SCAN_ID
+CHALLENGE_SCAN_SCHEDULE_ID = contracts.CHALLENGE_SCAN_ID
 TIER_REVIEW_SCHEDULE_ID = contracts.TIER_REVIEW_ID
 
 
@@ -81,6 +83,7 @@ SCHEDULES = (
     DailySchedule(MAINTENANCE_SCHEDULE_ID, contracts.ledger_maintenance_start, _maintenance_time),
     DailySchedule(SCAN_SCHEDULE_ID, contracts.journey_scan_start, _maintenance_time),
     DailySchedule(RULES_SCAN_SCHEDULE_ID, contracts.rule_scan_start, _maintenance_time),
+    DailySchedule(CHALLENGE_SCAN_SCHEDULE_ID, contracts.challenge_scan_start, _maintenance_time),
     DailySchedule(TIER_REVIEW_SCHEDULE_ID, contracts.tier_review_start, _maintenance_time),
 )
 
@@ -144,6 +147,7 @@ def build_worker(
             *ReferralActivities(sessions).all(),
             *PlanActivities(sessions).all(),
             *CareActivities(sessions, settings.care, task_queue).all(),
+            *ChallengeActivities(sessions).all(),
             *CheckoutActivities(sessions).all(),
         ],
         **(worker_options(settings.worker) | options),

@@ -7,6 +7,7 @@ from models.auth_failures import AuthFailure
 from models.base import Base
 from models.campaigns import Campaign, CampaignMember
 from models.care import CareQueue, Ticket, TicketEvent, TicketSurveyDue
+from models.challenges import Challenge, MemberBadge, MemberChallenge
 from models.checkouts import Checkout, CheckoutSettings
 from models.coupons import Coupon, CouponTemplate
 from models.events import MemberEvent
@@ -38,6 +39,7 @@ __all__ = [
     "Campaign",
     "CampaignMember",
     "CareQueue",
+    "Challenge",
     "Checkout",
     "CheckoutSettings",
     "Coupon",
@@ -59,6 +61,8 @@ __all__ = [
     "Member",
     "Membership",
     "MembershipPeriod",
+    "MemberBadge",
+    "MemberChallenge",
     "MemberField",
     "MemberEvent",
     "Message",

@@ -48,6 +48,9 @@ class Member(Base):
     # Set once by erasure (services.privacy): the personal fields are gone, nothing is sent to the member any
     # more and new events and orders for them are refused. Orders and the ledger stay, under this id.
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The latest deadline of the member's open challenges (services.challenges): an order or event after it
+    # reads no challenge, so members in none pay nothing for the feature on the hot paths.
+    challenges_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

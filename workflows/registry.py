@@ -2,6 +2,7 @@
 
 from workflows.bulk_import import BulkImportWorkflow
 from workflows.campaign import CampaignWorkflow
+from workflows.challenge import ChallengeScanWorkflow, ChallengeWorkflow
 from workflows.checkout_hold import CheckoutHold
 from workflows.daily_scans import DailyScanWorkflow, RuleScanWorkflow
 from workflows.journey import JourneyWorkflow
@@ -27,6 +28,8 @@ WORKFLOWS = (
     ServiceTicket,
     PortalSignInCodeWorkflow,
     SurveyInviteWorkflow,
+    ChallengeWorkflow,
+    ChallengeScanWorkflow,
     TierReviewWorkflow,
     CheckoutHold,
     ReferralWorkflow,

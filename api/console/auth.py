@@ -47,10 +47,12 @@ PAGES: dict[str, tuple[str, ...]] = {
         "journeys",
         "rules",
         "surveys",
+        "challenges",
         "messages",
         "imports",
         "sources",
         "referrals",
+        "tiers",
     ),
     Role.APPROVER.value: ("inbox", "members"),
     Role.OPS.value: ("dashboard", "members", "messages", "tasks", "tickets"),
@@ -64,6 +66,7 @@ ALL_PAGES = (
     "journeys",
     "rules",
     "surveys",
+    "challenges",
     "messages",
     "tasks",
     "tickets",
@@ -73,6 +76,7 @@ ALL_PAGES = (
     "sources",
     "checkout",
     "referrals",
+    "tiers",
     "keys",
 )
 NAV = (
@@ -84,6 +88,7 @@ NAV = (
     ("journeys", "Journeys", "/console/journeys"),
     ("rules", "Rules", "/console/rules"),
     ("surveys", "Surveys", "/console/surveys"),
+    ("challenges", "Challenges", "/console/challenges"),
     ("messages", "Messages", "/console/messages"),
     ("tasks", "Tasks", "/console/tasks"),
     ("tickets", "Tickets", "/console/tickets"),
@@ -93,6 +98,7 @@ NAV = (
     ("sources", "Sources", "/console/sources"),
     ("checkout", "Checkout", "/console/checkout"),
     ("referrals", "Referrals", "/console/referrals"),
+    ("tiers", "Tiers", "/console/tiers"),
     ("keys", "API keys", "/console/keys"),
 )
 
@@ -225,10 +231,10 @@ def require(page: str) -> Any:
     return Depends(check)
 
 
-async def checked_form(request: Request, user: ConsoleUser) -> dict[str, str]:
+async def checked_form(request: Request, user: ConsoleUser, *, max_fields: int = 50) -> dict[str, str]:
     """The posted form, after checking its CSRF token against the session's."""
     try:
-        form = await read_form(request)
+        form = await read_form(request, max_fields=max_fields)
     except FormError as exc:
         raise CsrfRejected(user, str(exc)) from exc
     if not hmac.compare_digest(form.get("csrf_token", ""), user.csrf):

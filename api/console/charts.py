@@ -194,3 +194,33 @@ def signed_bars(
         )
         body.append(_text(width - 4, y + 14, _fmt(value), anchor="end"))
     return _svg(width, 16 + len(items) * row, body, label)
+
+
+def stacked(
+    rows: Sequence[tuple[str, Sequence[Number]]], *, parts: Sequence[tuple[str, str]], label: str, width: int = 420
+) -> Markup:
+    """One horizontal bar per row split into its parts (name and colour each, in order) on a shared scale, the
+    row's total at its end and a legend on top; each part's figure is in its tooltip (the table beside carries
+    them all)."""
+    totals = [sum(float(v) for v in values) for _, values in rows]
+    if not rows or not any(totals):
+        return empty(label)
+    row, left, right, top_pad = 26, 120, 60, 24
+    scale = (width - left - right) / max(totals)
+    body = []
+    for i, (name, color) in enumerate(parts):
+        body.append(f'<rect x="{left + i * 80}" y="4" width="10" height="10" fill="{color}"/>')
+        body.append(_text(left + i * 80 + 14, 13, name, size=11))
+    for r, ((name, values), total) in enumerate(zip(rows, totals, strict=True)):
+        y, x = top_pad + r * row, float(left)
+        body.append(_text(left - 8, y + 14, name, anchor="end"))
+        for (part, color), value in zip(parts, values, strict=True):
+            length = float(value) * scale
+            if length:
+                body.append(
+                    f'<rect x="{x:.1f}" y="{y + 2}" width="{length:.1f}" height="16" fill="{color}">'
+                    f"<title>{escape(name)} {escape(part)}: {escape(_fmt(value))}</title></rect>"
+                )
+            x += length
+        body.append(_text(x + 6, y + 14, _fmt(total)))
+    return _svg(width, top_pad + 8 + len(rows) * row, body, label)

@@ -45,6 +45,15 @@ def _period(request: Request) -> tuple[kpis.Period, str | None]:
         return kpis.Period.of(_default_start(today), today, None), message
 
 
+def _checkout_title(report: kpis.CheckoutReport) -> str:
+    """The tile's caption: the chart shows the checkouts, the caption what they moved."""
+    paid = ", ".join(f"{v.value:,.2f} {v.currency}" for v in report.value_captured) or "0.00"
+    return (
+        f"Points at checkout: {report.points_captured:,} points captured ({paid}), "
+        f"{report.points_returned:,} returned by refunds"
+    )
+
+
 @router.get("", response_class=HTMLResponse)
 async def dashboard(
     request: Request, session: SessionDep, settings: SettingsDep, user: Annotated[ConsoleUser, require("dashboard")]
@@ -66,11 +75,24 @@ async def dashboard(
     queues: taskqueues.TaskQueueReport = await request.app.state.temporal.task_queue_backlog()
     care = await voice.care_section(session, period, user)
     paid = await kpis.paid_plans(session, period)
+    ups = [m for m in tier_report.movement if m.direction == "up"]
+    downs = [m for m in tier_report.movement if m.direction == "down"]
+    checkout = await kpis.checkout_report(session, period)
     figures = [
         (
             "tiers",
             "Members by tier",
             charts.bars([(t.tier, t.members) for t in tier_report.distribution], label="Members by tier"),
+        ),
+        (
+            "tier-movement",
+            "Tier movement in the period: "
+            f"{sum(m.members for m in ups):,} up, {sum(m.members for m in downs):,} down (reviews' falls)",
+            charts.bars(
+                [(f"↑ {m.from_tier} → {m.to_tier}", m.members) for m in ups]
+                + [(f"↓ {m.from_tier} → {m.to_tier}", m.members) for m in downs],
+                label="Tier movement",
+            ),
         ),
         (
             "active",
@@ -102,6 +124,19 @@ async def dashboard(
             f"Paid plans: {paid.paid_members:,} paid members now; new, renewed and churned in the period",
             charts.bars(
                 [("new", paid.new), ("renewals", paid.renewals), ("churned", paid.churned)], label="Paid plans"
+            ),
+        ),
+        (
+            "checkouts",
+            _checkout_title(checkout),
+            charts.bars(
+                [
+                    ("held", checkout.held),
+                    ("captured", checkout.captured),
+                    ("released", checkout.released),
+                    ("timed out", checkout.timed_out),
+                ],
+                label="Checkouts paying with points",
             ),
         ),
         (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -20,10 +21,10 @@ from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
 from models import MemberField
-from services import care, journeys, members, messaging
+from services import care, challenges, journeys, members, messaging
 from services.analytics import member360
 from services.journeys import tasks
-from services.loyalty import ledger
+from services.loyalty import ledger, tier_reviews
 from services.members import fields
 from services.privacy import masking
 from services.rewards import coupons
@@ -148,11 +149,15 @@ async def member_360(
         points=view_360.points,
         expiries=view_360.expiries,
         paid_plan=view_360.paid_plan,
+        tier_history=view_360.tier_history,
+        standing=await tier_reviews.standing(session, view_360.member, today=datetime.now(UTC).date()),
         orders=view_360.recent_orders,
         lines=lines,
         older=older,
         coupons=await coupons.list_member_coupons(session, parsed, limit=20),
         runs=[(run, run_url(settings, run.workflow_id, run.run_id)) for run in runs],
+        challenge_runs=await challenges.member_runs(session, parsed),
+        badges=await challenges.member_badges(session, parsed),
         messages=[ShownRow(g, view, "messages", ("reason",)) for g in page_messages],
         tasks=[ShownRow(t, view, "staff_tasks", ("title",)) for t in page_tasks],
         tickets=await care.listing(session, member_id=parsed, limit=20),

@@ -76,8 +76,9 @@ class FormError(Exception):
     """A POST body the console cannot read (wrong type, too big)."""
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form as a dict of first values (the console's forms never repeat a field)."""
+async def read_form(request: Request, *, max_fields: int = 50) -> dict[str, str]:
+    """An urlencoded form as a dict of first values (the console's forms never repeat a field); a form with a
+    row per item (the tier ladder's) may allow more fields than the usual 50."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise FormError("the console accepts only form posts")
@@ -85,7 +86,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if len(body) > MAX_FORM_BYTES:
         raise FormError("the form is too large")
     try:
-        fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=50, strict_parsing=False)
+        fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=max_fields, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormError("the form could not be read") from exc
     return {name: values[0] for name, values in fields.items()}

@@ -8,6 +8,7 @@ from api.console import (
     auth,
     builder,
     campaigns,
+    challenges,
     checkout,
     dashboard,
     erasure,
@@ -29,6 +30,7 @@ from api.console import (
     surveys,
     ticket_new,
     tickets,
+    tiers,
     voice,
 )
 
@@ -54,6 +56,7 @@ MODULES = (
     fields,
     plans,
     surveys,
+    challenges,
     imports,
     voice,
     ticket_new,
@@ -61,6 +64,7 @@ MODULES = (
     sources,
     checkout,
     referrals,
+    tiers,
     keys,
 )
 for module in MODULES:

@@ -13,7 +13,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the portal's pages, its static files at /portal/static and its sign-in redirect."""
-    from api.portal import pages, profile, rewards, session, signin, surveys
+    from api.portal import challenges, pages, profile, rewards, session, signin, surveys
 
     router = APIRouter(include_in_schema=False)
     router.include_router(signin.router, prefix="/portal")
@@ -21,6 +21,7 @@ def install(app: FastAPI) -> None:
     router.include_router(rewards.router, prefix="/portal")
     router.include_router(profile.router, prefix="/portal")
     router.include_router(surveys.router, prefix="/portal")
+    router.include_router(challenges.router, prefix="/portal")
     app.include_router(router)
     app.mount("/portal/static", StaticFiles(directory=STATIC), name="portal-static")
     app.add_exception_handler(session.SignInRequired, session.on_sign_in_required)

@@ -123,6 +123,16 @@ async def plan_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> 
 
 
 @router.get(
+    "/checkouts",
+    response_model=kpis.CheckoutReport,
+    summary="Points at checkout: checkouts held, captured, released and timed out in the period, the points "
+    "captured and their value at the rate they were held at, and the points refunds gave back",
+)
+async def checkout_report(period: PeriodDep, session: SessionDep, _: InsightKey) -> kpis.CheckoutReport:
+    return await kpis.checkout_report(session, period)
+
+
+@router.get(
     "/care",
     response_model=kpis.CareReport,
     summary="Service tickets opened in the period: SLA attainment, first-response and resolution times "

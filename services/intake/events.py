@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.ids import uuid7
 from core.timeutil import utc_past
 from models import MemberEvent, RuleFiring
-from services import journeys, members, rules
+from services import challenges, journeys, members, rules
 
 MAX_PROPERTIES_BYTES = 8 * 1024
 
@@ -98,6 +98,7 @@ async def ingest(session: AsyncSession, data: EventCreate, *, task_queue: str) -
             await session.execute(select(MemberEvent.id).where(MemberEvent.idempotency_key == dedupe_key))
         ).scalar_one()
         return _replayed(row_id, await rules.firings_of_event(session, _event_key(row_id)))
+    await challenges.on_event(session, member, data.type.value)
     await journeys.on_event(
         session,
         member,

@@ -18,7 +18,7 @@ from core.ids import uuid7
 from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
-from services import journeys, members, plans, referrals, rules
+from services import challenges, journeys, members, plans, referrals, rules
 from services.intake import programme_events, tier_review
 from services.loyalty import checkouts, ledger, tier_policy, tiers
 from services.loyalty.money import Money
@@ -160,6 +160,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
     await session.flush()
     lines = [plans.PlanLine(i.sku, i.quantity, i.unit_price * i.quantity) for i in data.items]
     bought = await plans.on_order(session, member.id, order_id, lines, held.buying, at=now, task_queue=task_queue)
+    await challenges.on_event(session, member, "order_completed")
     # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
     events = ["order_completed"]
     if first_purchase:

@@ -9,7 +9,7 @@ from pydantic import StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Member
-from services import journeys, members, referrals
+from services import challenges, journeys, members, referrals
 from services.loyalty import ledger
 from services.platform import audit
 from services.platform.audit import Actor
@@ -52,6 +52,7 @@ async def register(
     await journeys.on_event(session, member, "signed_up", task_queue=task_queue)
     if referral_code is not None:
         await referrals.link(session, member, referral_code)
+    await challenges.on_signup(session, member, task_queue=task_queue)
     if actor is not None:
         await audit.record(session, actor, action="member.create", target_type="member", target_id=str(member.id))
     return member

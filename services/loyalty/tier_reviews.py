@@ -160,3 +160,51 @@ async def dry_run(session: AsyncSession, policy: TierPolicyIn, *, today: date) -
             setattr(row, decision.outcome, getattr(row, decision.outcome) + 1)
         after = page[-1].id
     return list(forecast.values())
+
+
+# --- one member's standing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a member stands before their next review: when it comes (and when it decides, after the grace),
+    their figure so far and what it still lacks to keep the tier. `reviewed` is False under lifetime spend,
+    which never falls; `needed` is 0 for the base tier and for a member whose figure already keeps it."""
+
+    reviewed: bool
+    basis: str
+    review_on: date
+    decided_on: date
+    figure: Decimal
+    needed: Decimal
+    outcome: Outcome  # what the review would decide on the figure so far
+    tier: Tier
+    figure_shown: str  # in the basis's unit: "1,000.00" or "1,000 points"
+    needed_shown: str
+
+
+async def standing(session: AsyncSession, member: Member, *, today: date) -> Standing:
+    """The member's next review under the current policy, judged on what is recorded today (the figure the
+    review would count if nothing else happened)."""
+    policy = tier_policy.as_input(await tier_policy.get(session))
+    ladder = await tiers.ladder(session)
+    review_on = next_review(policy, member, today)
+    decided_on = review_on + timedelta(days=policy.grace_days)
+    window = tier_policy.window_ending(policy, member.id, decided_on, counted_to=today)
+    figure = (await tier_policy.figures(session, policy, [window])).get(member.id, Decimal(0))
+    current = current_tier(ladder, member)
+    decision = decide(policy, ladder, current, figure)
+    base = current.rank == ladder[0].rank
+    needed = Decimal(0) if base or decision.outcome != "fall" else tier_policy.still_needed(policy, current, figure)
+    return Standing(
+        reviewed=policy.basis != Basis.LIFETIME_SPEND,
+        basis=tier_policy.label(policy),
+        review_on=review_on,
+        decided_on=decided_on,
+        figure=figure,
+        needed=needed,
+        outcome=decision.outcome,
+        tier=current,
+        figure_shown=tier_policy.shown(policy, figure),
+        needed_shown=tier_policy.shown(policy, needed),
+    )

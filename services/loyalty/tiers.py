@@ -37,10 +37,13 @@ class TierIn(BaseModel):
         return value
 
 
+MAX_TIERS = 20
+
+
 class Ladder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tiers: list[TierIn] = Field(min_length=1, max_length=20)
+    tiers: list[TierIn] = Field(min_length=1, max_length=MAX_TIERS)
 
 
 async def ladder(session: AsyncSession) -> list[Tier]:

@@ -95,7 +95,9 @@ INVENTORY: dict[str, Table] = {
             "source": "the channel or store code of the registration link the member signed up from (shared by "
             "everyone who used it), kept for KPIs and segments",
         },
-        plain=_plain("id tier tier_since lifetime_spend order_count last_purchase_at created_at updated_at"),
+        plain=_plain(
+            "id tier tier_since lifetime_spend order_count last_purchase_at challenges_until created_at updated_at"
+        ),
     ),
     "member_events": Table(
         member=_MEMBER,
@@ -304,6 +306,22 @@ INVENTORY: dict[str, Table] = {
         },
         plain=_plain("id rule_id version member_id trigger fired_at"),
     ),
+    "member_challenges": Table(
+        member=_MEMBER,
+        explained={"progress": "counts and amounts per goal of a challenge, from the member's orders and events"},
+        plain=_plain(
+            "id challenge_id member_id window_start deadline status enrolled_at ended_at reward_transaction_id "
+            "coupon_id"
+        ),
+    ),
+    "member_badges": Table(
+        member=_MEMBER,
+        explained={
+            "name_en": "a badge's name, written by staff",
+            "name_zh_cn": "a badge's name, written by staff",
+        },
+        plain=_plain("member_id code icon member_challenge_id earned_at"),
+    ),
     # About no one member: configuration, definitions and plumbing.
     "api_keys": Table(
         member=None,
@@ -442,8 +460,6 @@ INVENTORY: dict[str, Table] = {
         },
         plain=_plain("id kind created_at"),
     ),
-    # Surveys: the definitions are staff's text; a send says which survey went to whom; an answer's comment and
-    # answers are the member's own words (erasure blanks them, keeping the score for the NPS figures).
     "plans": Table(
         member=None,
         explained={
@@ -466,6 +482,18 @@ INVENTORY: dict[str, Table] = {
         member="membership_id IN (SELECT id FROM memberships WHERE member_id = :member_id)",
         plain=_plain("id membership_id order_id kind starts_at ends_at amount created_at"),
     ),
+    "challenges": Table(
+        member=None,
+        explained={
+            "title_en": "a challenge's title, written by staff",
+            "title_zh_cn": "a challenge's title, written by staff",
+            "definition": _DEFINITION,
+            "created_by": _STAFF,
+        },
+        plain=_plain("id code enrolment active builtin created_at updated_at"),
+    ),
+    # Surveys: the definitions are staff's text; a send says which survey went to whom; an answer's comment and
+    # answers are the member's own words (erasure blanks them, keeping the score for the NPS figures).
     "surveys": Table(
         member=None,
         explained={

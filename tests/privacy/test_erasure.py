@@ -23,7 +23,7 @@ from services.loyalty import invariants
 from services.messaging.service import Category, SendRequest
 from services.messaging.templates import Channel
 from tests.support.campaigns import eventually
-from tests.support.helpers import ApiClient, assert_error, create_member, order_body
+from tests.support.helpers import ApiClient, assert_error, create_member, midday_zone, order_body
 from tests.support.temporal import started_workers
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -94,6 +94,7 @@ async def _set_up_member(
             "external_id": f"cust-{uuid.uuid4().hex[:12]}",
             **person,
             "birthday": "1991-04-02",
+            "timezone": midday_zone(),  # quiet hours would hold the welcome for hours on the dev server's clock
             "consent": {"email": True, "sms": True},
             "tags": ["vip"],
             "attributes": attributes,

@@ -94,7 +94,8 @@ NOT_PERSONAL = {
     # why a tier changed (the system's text from tier names, the basis and amounts)
     "reason": {"RefundOut", "VerdictOut", "QuoteOut", "TierChangeOut"},
     "subject": {"api__schemas__messages__TemplateOut"},
-    "title": {"SurveyOut"},  # a survey's title in each language, written by staff  # a template before rendering
+    # a survey's, challenge's or badge's title in each language, written by staff
+    "title": {"SurveyOut", "MemberChallengeOut", "BadgeOut"},
     "body": {"api__schemas__messages__TemplateOut"},
     "details": {"ErrorBody"},  # which fields of a request were wrong
     "description": {"RewardOut", "SegmentOut"},  # what a reward or a segment is, written by staff

@@ -36,6 +36,8 @@ EXEMPT: dict[str, str] = {
     "POST /api/v1/redemptions/{redemption_id}/cancel": SHOP + " (the member withdrawing, through the shop)",
     "POST /api/v1/redemptions/{redemption_id}/shipped": SHOP + " (the warehouse); the workflow audits the status",
     "POST /api/v1/coupons/redeem": SHOP + " (at the till)",
+    "POST /api/v1/challenges/{challenge_id}/join": SHOP + " (the member joining in the shop's app; the record is the "
+    "member's challenge row)",
     "POST /api/v1/checkouts": SHOP + " (points held at the checkout; the record is the checkout and its hold)",
     "POST /api/v1/checkouts/{checkout_id}/capture": SHOP + " (the checkout row and the ledger posting)",
     "POST /api/v1/checkouts/{checkout_id}/release": SHOP + " (the checkout row and the ledger release)",
@@ -53,6 +55,7 @@ EXEMPT: dict[str, str] = {
     "POST /console/api/templates/preview": NOTHING_WRITTEN,
     "POST /console/api/rules/validate": NOTHING_WRITTEN,
     "POST /console/api/rules/dry-run": NOTHING_WRITTEN,
+    "POST /console/tiers/dry-run": NOTHING_WRITTEN,
     "POST /codec/decode": CODEC,
     "POST /codec/encode": CODEC,
     "POST /console/codec/decode": CODEC,
@@ -65,6 +68,7 @@ EXEMPT: dict[str, str] = {
     "POST /portal/preferences": PORTAL,
     "POST /portal/rewards/{reward_id}/redeem": PORTAL_POINTS + " (requested_by `portal`)",
     "POST /portal/redemptions/{redemption_id}/withdraw": PORTAL_POINTS + "; the workflow audits the cancellation",
+    "POST /portal/challenges/{challenge_id}/join": PORTAL_POINTS + " (here: the member's challenge row)",
     "POST /portal/check-in": PORTAL_POINTS,
     "POST /portal/profile": PORTAL
     + "; a profile change is audited as member.update via portal with the names of the fields, never values",

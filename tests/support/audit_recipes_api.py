@@ -8,6 +8,7 @@ from typing import Any
 from services.platform.api_keys import Role
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
+from tests.support.challenges import challenge_body
 from tests.support.coupons import template_body
 from tests.support.helpers import member_body
 from tests.support.imports import members_csv, prefix
@@ -348,6 +349,21 @@ async def survey_delete(stage: Stage, person: Person) -> Expected:
     made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
     ok(await person.act("DELETE", f"/api/v1/surveys/{made['key']}"))
     return Expected("survey.delete", "survey", made["id"])
+
+
+@recipe("POST /api/v1/challenges", Role.MARKETER)
+async def challenge_create(stage: Stage, person: Person) -> Expected:
+    made = ok(await person.act("POST", "/api/v1/challenges", json=challenge_body()))
+    return Expected("challenge.create", "challenge", made.json()["id"])
+
+
+@recipe("PUT /api/v1/challenges/{challenge_id}", Role.MARKETER)
+async def challenge_update(stage: Stage, person: Person) -> Expected:
+    body = challenge_body()
+    made = ok(await stage.admin.post("/api/v1/challenges", json=body)).json()
+    change = {"active": False, "definition": body["definition"]}
+    ok(await person.act("PUT", f"/api/v1/challenges/{made['id']}", json=change))
+    return Expected("challenge.update", "challenge", made["id"])
 
 
 # Service tickets: a person's ticket changes are audited; the helpdesk's (the integration key) are its traffic,

@@ -11,10 +11,12 @@ import httpx
 
 from services.journeys import drafts
 from services.loyalty import expiry_reminders
+from services.loyalty.tier_policy import TierPolicyIn
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
 from tests.support import audit_setup as setup
 from tests.support.audit_trail import Expected, Person, Stage, ok, recipe
+from tests.support.challenges import challenge_body, challenge_form, unique_code
 from tests.support.plans import plan_body
 from tests.support.surveys import nps_body
 from tests.support.tickets import ticket_body
@@ -112,6 +114,21 @@ async def survey_update(stage: Stage, person: Person) -> Expected:
     made = ok(await stage.admin.post("/api/v1/surveys", json=nps_body())).json()
     ok(await person.act("POST", f"/console/surveys/{made['key']}", data=_survey_form(made["key"], "Thank you")))
     return Expected("survey.update", "survey", made["id"])
+
+
+@recipe("POST /console/challenges", Role.MARKETER)
+async def challenge_create(stage: Stage, person: Person) -> Expected:
+    code = unique_code("cc")
+    ok(await person.act("POST", "/console/challenges", data=challenge_form(code)))
+    made = next(c for c in ok(await stage.admin.get("/api/v1/challenges")).json() if c["code"] == code)
+    return Expected("challenge.create", "challenge", made["id"])
+
+
+@recipe("POST /console/challenges/{challenge_id}", Role.MARKETER)
+async def challenge_update(stage: Stage, person: Person) -> Expected:
+    made = ok(await stage.admin.post("/api/v1/challenges", json=challenge_body())).json()
+    ok(await person.act("POST", f"/console/challenges/{made['id']}", data=challenge_form(title_en="Order twice!")))
+    return Expected("challenge.update", "challenge", made["id"])
 
 
 @recipe("POST /console/journeys/{kind}", Role.MARKETER)
@@ -346,3 +363,25 @@ async def plan_update(stage: Stage, person: Person) -> Expected:
     plan_id = ok(await stage.admin.post("/api/v1/plans", json=body)).json()["id"]
     ok(await person.act("POST", f"/console/plans/{plan_id}", data=_plan_form(body | {"price": "99.00"})))
     return Expected("plan.update", "plan", plan_id)
+
+
+@recipe("POST /console/tiers/policy", Role.ADMIN)
+async def tiers_policy(stage: Stage, person: Person) -> Expected:
+    """Saves the policy as it is (every other test that changes it puts it back), audited all the same."""
+    policy = ok(await stage.admin.get("/api/v1/tiers/policy")).json()
+    form = {name: str(policy[name]) for name in TierPolicyIn.model_fields}
+    ok(await person.act("POST", "/console/tiers/policy", data=form))
+    return Expected("tiers.policy.update", "tier_policy", "policy")
+
+
+@recipe("POST /console/tiers/ladder", Role.ADMIN)
+async def tiers_ladder(stage: Stage, person: Person) -> Expected:
+    """Saves the ladder as it is, row by row as the form sends it."""
+    ladder = ok(await stage.admin.get("/api/v1/tiers")).json()["tiers"]
+    form = {
+        f"tier-{i}-{name}": "; ".join(tier[name]) if name == "benefits" else str(tier[name])
+        for i, tier in enumerate(ladder)
+        for name in ("code", "name", "min_spend_exclusive", "earn_multiplier", "benefits")
+    }
+    ok(await person.act("POST", "/console/tiers/ladder", data=form))
+    return Expected("tiers.replace", "tiers", "ladder")

@@ -1,7 +1,7 @@
 """the points programme's console settings: the expiry reminders' lead days
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0027
 Create Date: 2026-12-14 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0030"
-down_revision: str | None = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,9 @@
 """Programme insight computed in SQL: members and tiers, purchases, CLV, cohort retention, points, coupons,
-journeys, messages, service tickets and survey scores (NPS, CSAT). Each function answers for a period (dates
-inclusive, UTC) and optionally one tier (the member's current tier)."""
+journeys, messages, points at checkout, service tickets and survey scores (NPS, CSAT). Each function answers for
+a period (dates inclusive, UTC) and optionally one tier (the member's current tier)."""
 
 from services.analytics.kpis.care import CareReport, Durations, SlaGroup, care
+from services.analytics.kpis.checkouts import CheckoutReport, CheckoutValue, checkout_report
 from services.analytics.kpis.customers import (
     ClvReport,
     Cohort,
@@ -50,6 +51,9 @@ from services.analytics.kpis.sources import SourceCount, signups_by_source
 from services.analytics.kpis.surveys import Csat, Nps, SurveyGroup, SurveyReport, surveys
 
 __all__ = [
+    "CheckoutReport",
+    "CheckoutValue",
+    "checkout_report",
     "ReferralReport",
     "referral_report",
     "PlanReport",

@@ -25,6 +25,7 @@ class TierMove:
     from_tier: str
     to_tier: str
     members: int
+    direction: str = "up"  # up (an order's upgrade or a review's rise) or down (a review's fall)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class TierReport:
 
 
 async def tiers(session: AsyncSession, period: Period) -> TierReport:
-    """Members by current tier (in ladder order), and the tier changes recorded in the period."""
+    """Members by current tier (in ladder order), and the tier changes recorded in the period, ups (orders'
+    upgrades, reviews' rises) and downs (reviews' falls) apart; an event from before directions were recorded
+    is read by the ranks of its two tiers."""
     rows = await session.execute(
         text(
             f"""
@@ -50,15 +53,19 @@ async def tiers(session: AsyncSession, period: Period) -> TierReport:
     moves = await session.execute(
         text(
             f"""
-            SELECT e.properties->>'from' AS from_tier, e.properties->>'to' AS to_tier, count(*) AS members
+            SELECT e.properties->>'from' AS from_tier, e.properties->>'to' AS to_tier, count(*) AS members,
+                   coalesce(e.properties->>'direction',
+                            CASE WHEN tf.rank > tt.rank THEN 'down' ELSE 'up' END) AS direction
             FROM member_events e JOIN members m ON m.id = e.member_id
+            LEFT JOIN tiers tf ON tf.code = e.properties->>'from'
+            LEFT JOIN tiers tt ON tt.code = e.properties->>'to'
             WHERE e.type = 'tier_changed' AND e.occurred_at >= :since AND e.occurred_at < :until AND {TIER_FILTER}
-            GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+            GROUP BY 1, 2, 4 ORDER BY 4 DESC, 3 DESC, 1, 2
             """
         ),
         period.params(),
     )
-    return TierReport(distribution, [TierMove(row.from_tier, row.to_tier, row.members) for row in moves])
+    return TierReport(distribution, [TierMove(row.from_tier, row.to_tier, row.members, row.direction) for row in moves])
 
 
 @dataclass(frozen=True)
