@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from tests.loyalty.test_expiry_reminders import at, far_expiry_day
-from tests.support.calendar_events import scan
+from tests.support.calendar_events import beyond_the_other_tests, events_of, scan
 from tests.support.helpers import ApiClient, midday_zone
 from tests.support.ledger import assert_ledger_ok, earn
 from tests.support.loyalty import create_reward
@@ -108,13 +108,13 @@ async def test_the_reminder_names_the_date_that_fired_it_not_the_next_one(
     later date and its points, which the run carries from its trigger (`event.expires_on`)."""
     member = await new_member(shop, locale="en", timezone=midday_zone(), consent={"email": True, "sms": False})
     member_id = uuid.UUID(member["id"])
-    fired_for = far_expiry_day()
+    fired_for = beyond_the_other_tests()
     sooner = fired_for - timedelta(days=20)
     await earn(sessions, member_id, 300, expires_at=at(sooner, 12))
     await earn(sessions, member_id, 1000, expires_at=at(fired_for, 12))
 
-    result = await scan(temporal_dev, sessions, fired_for - timedelta(days=30), task_queue=settings.temporal.task_queue)
-    assert result.events["points_expiring"] == 1
+    await scan(temporal_dev, sessions, fired_for - timedelta(days=30), task_queue=settings.temporal.task_queue)
+    assert [e["expires_on"] for e in await events_of(sessions, member_id, "points_expiring")] == [fired_for.isoformat()]
     async with started_workers(temporal_dev.client, sessions, settings):
 
         def reminders() -> list[EmailMessage]:
