@@ -71,6 +71,8 @@ async def test_the_setting_holds_until_an_admin_saves_and_the_scan_follows_the_s
         assert page.status_code == 200
         assert 'id="lead_1" name="lead_1" type="number" min="1" max="365" size="4" value="30"' in page.text
         assert "until saved here" in page.text
+        assert page.text.count('id="reminder-form"') == 1
+        assert "<title>Points at checkout" in page.text
         saved = await client.post(FORM, data=_leads(csrf(page.text), "14", "60", "", "3"))
         assert saved.status_code == 303, saved.text
         after = (await client.get("/console/checkout")).text
