@@ -108,7 +108,9 @@ def _fired_for(data: Mapping[str, str] | None) -> date | None:
 async def _expiry(session: AsyncSession, member: Member, on: date | None) -> dict[str, Any] | None:
     """The expiry a message names: the date its reminder was fired for (`on`), with what is left of it now (0
     when it was all spent since), or else the next date points expire."""
-    upcoming = await expiries.schedule(session, member.id, zone=expiries.zone_of(member.timezone))
+    # Every date listed when the message is for one of them: a member with a lot per order may have many before it.
+    limit = expiries.SCHEDULE_ROWS if on is None else 100_000
+    upcoming = await expiries.schedule(session, member.id, zone=expiries.zone_of(member.timezone), limit=limit)
     if on is not None:
         points = next((row.points for row in upcoming.dates if row.expires_on == on), 0)
         return {"points": points, "expires_on": on.isoformat(), "total": upcoming.total}
