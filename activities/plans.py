@@ -1,6 +1,7 @@
 """Activities of the PlanTerm workflow: read the membership, grant a month's coupon, end the benefits at
 expiry. Each is one transaction over the membership's row (services.plans.term) and answers in ids, dates and
-plan names only, never anything about the person."""
+plan names only, never anything about the person. The expiry records `plan_ended` in its transaction
+(services.intake.programme_events)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from services.intake import programme_events
 from services.plans import term
+from services.platform import outbox
 
 
 class TermSnapshot(BaseModel):
@@ -79,8 +82,14 @@ class PlanActivities:
     @activity.defn(name="plans.expire")
     async def expire(self, inp: ExpireInput) -> TermSnapshot:
         async with self._sessions() as session:
-            snapshot = _snapshot(await term.expire(session, uuid.UUID(inp.membership_id), inp.at))
+            membership_id = uuid.UUID(inp.membership_id)
+            snapshot = _snapshot(await term.expire(session, membership_id, inp.at))
+            if snapshot.status == "ended":  # once: the event's key refuses a second one on a retry
+                await programme_events.plan_ended(session, membership_id, task_queue=activity.info().task_queue)
+            pending = outbox.take_pending_ids(session)
             await session.commit()
+        if pending:  # the journeys the event starts: the worker's relay would deliver them; do it now
+            await outbox.dispatch(self._sessions, activity.client(), ids=pending)
         return snapshot
 
     def all(self) -> list[Callable[..., Any]]:

@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from core.settings import get_settings
 from services import rules
 from services.intake import calendar
+from services.loyalty import expiry_reminders
 from services.platform import outbox
 
 
@@ -51,9 +51,8 @@ class RuleActivities:
     async def daily_scan(self, inp: RuleScanInput) -> RuleScanResult:
         async with self._sessions() as session:
             fired = await rules.scan_due(session, today=inp.today, task_queue=inp.task_queue)
-            events = await calendar.scan_due(
-                session, today=inp.today, leads=get_settings().points.expiry_reminder_days, task_queue=inp.task_queue
-            )
+            leads = await expiry_reminders.leads(session)
+            events = await calendar.scan_due(session, today=inp.today, leads=leads, task_queue=inp.task_queue)
             pending = outbox.take_pending_ids(session)
             await session.commit()
         # The worker's relay would deliver the starts; do it now for the ones just written.

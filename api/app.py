@@ -144,7 +144,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.member_links = MemberLinks(temporal_ui=settings.temporal.ui_url, namespace=settings.temporal.namespace)
+    app.state.member_links = MemberLinks(
+        temporal_ui=settings.temporal.ui_url,
+        namespace=settings.temporal.namespace,
+        public_url=settings.messaging.public_url,
+    )
     install_error_handlers(app)
     routers = (
         health.router,

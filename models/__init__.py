@@ -21,6 +21,7 @@ from models.messaging import Message, MessageTemplate
 from models.orders import Order, OrderRefund
 from models.outbox import TemporalOutbox
 from models.plans import Membership, MembershipPeriod, Plan
+from models.points_settings import PointsSettings
 from models.portal import PortalSession, PortalSignInCode, PortalSource
 from models.referrals import Referral, ReferralCode, ReferralProgramme
 from models.rewards import Redemption, Reward
@@ -69,6 +70,7 @@ __all__ = [
     "Order",
     "Plan",
     "OrderRefund",
+    "PointsSettings",
     "PortalSession",
     "PortalSignInCode",
     "PortalSource",

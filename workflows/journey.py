@@ -349,6 +349,8 @@ class JourneyWorkflow:
             journey_kind=self._input.kind,
             campaign_id=self._input.campaign_id,
             coupon_code=coupon_code,
+            # What fired the run (a reminder's expiry date), never personal; none in older runs: they replay as before.
+            context=dict(self._input.trigger_facts),
         )
         # Quiet hours: it waits for the member's window to open, unless an exit event comes first.
         await self._flush()

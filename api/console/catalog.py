@@ -69,7 +69,7 @@ EVENT_SPECS = {
     "event.direction": ("Tier change direction", "select"),
     "event.days": ("Days inactive", "days"),
     "event.days_before": ("Days before (the birthday, the expiry)", "days"),
-    "event.points": ("Points expiring", "number"),
+    "event.points": ("Points (expiring; a referral's reward)", "number"),
     "event.expires_on": ("Expiry date", "date"),
     "event.years": ("Years since sign-up", "number"),
     "event.tier": ("Tier at risk", "tier"),
@@ -79,8 +79,16 @@ EVENT_SPECS = {
     "event.score": ("Survey score", "number"),
     "event.survey": ("Survey (key)", "text"),
     "event.kind": ("Survey kind", "select"),
+    "event.reward": ("Referral reward kind", "select"),
+    "event.plan": ("Paid plan (code)", "text"),
+    "event.reason": ("Why the plan ended", "select"),
 }
-EVENT_OPTIONS = {"event.direction": ["up", "down"], "event.kind": ["nps", "csat", "custom"]}
+EVENT_OPTIONS = {
+    "event.direction": ["up", "down"],
+    "event.kind": ["nps", "csat", "custom"],
+    "event.reward": ["points", "coupon", "none"],
+    "event.reason": ["expired", "cancelled"],
+}
 # How a custom field's type reads in a condition (its operators: services.members.field_use.CONDITION_OPS).
 FIELD_TYPES = {
     "text": "text",

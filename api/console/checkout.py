@@ -1,6 +1,7 @@
 """Points at checkout (admin): the programme's rate, cap, minimum and hold time as a plain form, with a worked
 example of what they give, and the checkouts holding points right now. A change is audited as
-`checkout_settings.update` by the service."""
+`checkout_settings.update` by the service. The same page sets the expiry reminders' lead days (a second form,
+audited as `points_settings.update`)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from api.console.render import flash_to, problem_lines, render
 from api.deps import SessionDep
 from core.errors import AppError
 from models import Checkout
-from services.loyalty import checkout_rate
+from services.loyalty import checkout_rate, expiry_reminders
 
 router = APIRouter()
 EXAMPLE_ORDER = Decimal("200.00")
 FIELDS = ("currency", "points_per_unit", "unit_value", "max_percent", "min_points", "hold_minutes")
+LEAD_FIELDS = tuple(f"lead_{n}" for n in range(1, expiry_reminders.MAX_LEADS + 1))
 
 
 async def _page(
@@ -33,9 +35,13 @@ async def _page(
     *,
     problems: list[str] | None = None,
     values: dict[str, str] | None = None,
+    lead_problems: list[str] | None = None,
+    lead_values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     rate = await checkout_rate.current(session)
+    reminders = await expiry_reminders.current(session)
+    leads = dict(zip(LEAD_FIELDS, [str(days) for days in reminders.days] + [""] * len(LEAD_FIELDS), strict=False))
     cap = checkout_rate.cap_points(EXAMPLE_ORDER, rate)
     held = (
         await session.execute(
@@ -54,6 +60,10 @@ async def _page(
         example={"amount": EXAMPLE_ORDER, "cap": cap, "value": checkout_rate.value_of(cap, rate)},
         open_checkouts=held[0],
         open_points=held[1],
+        reminders=reminders,
+        lead_fields=LEAD_FIELDS,
+        lead_values=lead_values if lead_values is not None else leads,
+        lead_problems=lead_problems or [],
     )
 
 
@@ -83,3 +93,23 @@ async def checkout_save(
         return await _page(request, session, user, problems=[exc.message], values=form, status_code=exc.status_code)
     await commit(session)
     return RedirectResponse(flash_to(request, "/console/checkout", "Points at checkout saved."), status_code=303)
+
+
+def _leads_of(form: dict[str, str]) -> list[str]:
+    """The filled-in lead boxes, in order, as typed (the model parses them and says what is wrong)."""
+    return [value for name in LEAD_FIELDS if (value := form.get(name, "").strip())]
+
+
+@router.post("/checkout/expiry-reminders", response_class=HTMLResponse)
+async def expiry_reminders_save(
+    request: Request, session: SessionDep, user: Annotated[ConsoleUser, require("checkout")]
+) -> Response:
+    form = await checked_form(request, user)
+    try:
+        body = expiry_reminders.RemindersUpdate.model_validate({"days": _leads_of(form)})
+    except ValidationError as exc:
+        problems = [f"lead days: {e['msg']}" for e in exc.errors()]
+        return await _page(request, session, user, lead_problems=problems, lead_values=form, status_code=422)
+    await expiry_reminders.update(session, body, actor=user.actor)
+    await commit(session)
+    return RedirectResponse(flash_to(request, "/console/checkout", "Expiry reminders saved."), status_code=303)

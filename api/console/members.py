@@ -21,7 +21,7 @@ from api.pagination import LEDGER_CURSOR, MEMBER_CURSOR
 from core.errors import NotFound
 from core.settings import Settings
 from models import MemberField
-from services import care, challenges, journeys, members, messaging, referrals
+from services import care, challenges, journeys, members, messaging
 from services.analytics import member360
 from services.journeys import tasks
 from services.loyalty import ledger, tier_reviews
@@ -123,7 +123,8 @@ async def member_360(
     try:
         if parsed is None:
             raise NotFound(f"member {member_id} does not exist", code="member_not_found")
-        view_360 = await member360.view(session, parsed)
+        # The member's referral code is made the first time it is shown (here, the API or their portal home).
+        view_360 = await member360.view(session, parsed, public_url=settings.messaging.public_url)
     except NotFound:
         return render(request, "not_found.html", status_code=404, user=user, what="member")
     after = LEDGER_CURSOR.decode_or_none(request.query_params.get("cursor"))
@@ -136,8 +137,7 @@ async def member_360(
     page_messages = await messaging.list_messages(session, member_id=parsed, limit=20)
     page_tasks = await tasks.listing(session, status=None, role=None, member_id=parsed, limit=20)
     await audit_reveal(session, request, user, view, [parsed])
-    # The member's referral code is made the first time it is shown (here or on their portal home).
-    invite = await referrals.summary(session, parsed, public_url=settings.messaging.public_url)
+    invite = view_360.referral
     await commit(session)
     return render(
         request,

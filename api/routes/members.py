@@ -83,15 +83,16 @@ async def get_member(
     # The hottest read: each dependency is one more resolution per request, so the links come from the app
     # state (built once from the settings) rather than through a settings dependency.
     view = view_of(key, unmasked)
-    links = request.app.state.member_links.of(member_id)
+    member_links = request.app.state.member_links
+    links, join = member_links.of(member_id), member_links.referral_join
     if view.unmasked:
         async with driver_connection(request.app.state.engine) as driver:
-            body = await member360.view_json(driver, member_id, links=links)
+            body = await member360.view_json(driver, member_id, links=links, join=join)
         async with request.app.state.sessions() as session:
             await audit_reveal(session, request, key, view, [member_id])
         return Response(body, media_type="application/json")
     async with driver_connection(request.app.state.engine) as driver:
-        found = await member360.view_maskable(driver, member_id, links=links)
+        found = await member360.view_maskable(driver, member_id, links=links, join=join)
     return Response(
         found.document(masking.member_document(view, found.personal, found.open_keys)), media_type="application/json"
     )

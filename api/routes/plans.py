@@ -10,12 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
-from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, SessionDep, require_roles
+from api.deps import AdminKey, CurrentKey, IdempotencyKeyDep, SessionDep, SettingsDep, require_roles
 from api.respond import commit_write
 from api.schemas.common import ERROR_RESPONSES
 from api.schemas.plans import MemberPlansOut, MembershipCancel, MembershipOut, PlanBenefitsOut, PlanOut
 from models import ApiKey
 from services import members, plans
+from services.intake import programme_events
 from services.platform import audit
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
@@ -77,11 +78,13 @@ async def cancel_membership(
     session: SessionDep,
     key: CancelKey,
     idem: IdempotencyKeyDep,
+    settings: SettingsDep,
     body: Annotated[MembershipCancel | None, Body()] = None,
 ) -> Response:
     async def make() -> MembershipOut:
         actor = audit.person_or_none(key)
         await plans.cancel(session, membership_id, at=datetime.now(UTC), actor=actor)
+        await programme_events.plan_ended(session, membership_id, task_queue=settings.temporal.task_queue)
         return await _membership_out(session, membership_id)
 
     return await commit_write(

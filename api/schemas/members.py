@@ -14,8 +14,9 @@ from api.schemas.loyalty import TierChangeOut
 from api.schemas.messages import MessageSummaryOut
 from api.schemas.orders import OrderOut
 from api.schemas.plans import PlanBenefitsOut
+from api.schemas.referrals import MemberReferralOut
 from models import Member
-from services.analytics.member360 import MemberView
+from services.analytics.member360 import MemberView, join_prefix
 from services.loyalty.expiries import ExpirySchedule
 from services.loyalty.ledger import Balance, LedgerLine
 from services.privacy import masking
@@ -164,6 +165,8 @@ class Member360Out(MemberOut):
     open_checkouts: list[OpenCheckoutOut] = []
     # The paid plan active now and its benefits (`free_shipping` for the shop's checkout); null without one.
     paid_plan: PlanBenefitsOut | None = None
+    # The member's referral code and link, their referrer, the friends they referred (docs/loyalty.md, "Referrals").
+    referral: MemberReferralOut | None = None
     links: dict[str, str]
 
     @classmethod
@@ -184,6 +187,7 @@ class Member360Out(MemberOut):
             tier_history=[TierChangeOut.model_validate(c) for c in v.tier_history],
             open_checkouts=[OpenCheckoutOut.model_validate(c) for c in v.open_checkouts],
             paid_plan=PlanBenefitsOut.of(v.paid_plan),
+            referral=MemberReferralOut.of(v.referral),
             links=member_links(v.member.id, temporal_ui=temporal_ui, namespace=namespace),
         )
 
@@ -197,8 +201,10 @@ class MemberLinks:
     """`member_links` with the Temporal UI prefixes built once: the API keeps one per process, since the
     360 is its hottest read and building the prefixes took as long as a dependency resolution."""
 
-    def __init__(self, *, temporal_ui: str, namespace: str) -> None:
+    def __init__(self, *, temporal_ui: str, namespace: str, public_url: str | None = None) -> None:
         self._workflows = f"{temporal_ui.rstrip('/')}/namespaces/{namespace}/workflows"
+        # The referral link up to the code (services.analytics.member360.join_prefix).
+        self.referral_join = join_prefix(public_url)
         self._runs_query = f"{self._workflows}?query={contracts.MEMBER_ID.name}%3D%22"
 
     def of(self, member_id: uuid.UUID) -> dict[str, str]:

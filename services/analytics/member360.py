@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFound
 from models import Checkout, Member, Message, Order, TierChange
-from services import members, messaging, plans
+from services import members, messaging, plans, referrals
 from services.loyalty import checkouts, expiries, ledger, tier_history
+from services.referrals import codes
 
 RECENT = 10
 
@@ -38,9 +39,13 @@ class MemberView:
     open_checkouts: list[Checkout] = field(default_factory=list)
     # The paid plan active now, with its benefits (free shipping is what the shop reads); None without one.
     paid_plan: plans.MemberPlan | None = None
+    # The member's referral code and link (made now if they had none), their referrer, the friends they referred.
+    referral: referrals.ReferralSummary | None = None
 
 
-async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
+async def view(session: AsyncSession, member_id: uuid.UUID, *, public_url: str | None = None) -> MemberView:
+    """The 360 as ORM objects; `public_url` is the address the referral link starts with (the setting's when
+    not given)."""
     member = await members.get(session, member_id)
     orders = await session.execute(
         select(Order)
@@ -58,6 +63,7 @@ async def view(session: AsyncSession, member_id: uuid.UUID) -> MemberView:
         tier_history=await tier_history.history(session, member_id, limit=RECENT),
         open_checkouts=await checkouts.open_for_member(session, member_id, limit=RECENT),
         paid_plan=await plans.current(session, member_id, datetime.now(UTC)),
+        referral=await referrals.summary(session, member_id, public_url=public_url),
     )
 
 
@@ -154,6 +160,14 @@ _PAID_PLAN = (
     "FROM memberships ms JOIN plans p ON p.id = ms.plan_id "
     "WHERE ms.member_id = m.id AND ms.status = 'active' AND ms.ends_at > now() ORDER BY ms.ends_at DESC LIMIT 1)"
 )
+# The member's code and link ($4: the join page's address up to the code, `codes.join_link(code)` with the code
+# cut off; codes need no escaping), who referred them, and how many friends they referred and were rewarded for.
+_REFERRAL = (
+    "json_build_object('code', rc.referral_code, 'link', $4::text || rc.referral_code, "
+    "'referred_by', (SELECT r.referrer_id FROM referrals r WHERE r.referee_id = m.id), "
+    "'friends_referred', (SELECT count(*) FROM referrals r WHERE r.referrer_id = m.id), "
+    "'friends_rewarded', (SELECT count(*) FROM referrals r WHERE r.referrer_id = m.id AND r.status = 'rewarded'))"
+)
 _MESSAGES = _recent(_MESSAGE, "SELECT * FROM messages g WHERE g.member_id = m.id", "id DESC")
 _TIER_CHANGE = _object(
     "r",
@@ -181,7 +195,8 @@ def _view_sql(*, masked: bool) -> str:
         else ""
     )
     return (
-        f"SELECT a.id IS NOT NULL AS has_account, {columns}json_build_object("
+        "SELECT a.id IS NOT NULL AS has_account, rc.referral_code IS NOT NULL AS has_code, "
+        f"{columns}json_build_object("
         f"{profile}{_MEMBER_FIELDS}, "
         "'points', json_build_object('posted', a.posted, 'held', a.held, 'available', a.posted - a.held, "
         "'debt', a.debt), "
@@ -191,14 +206,17 @@ def _view_sql(*, masked: bool) -> str:
         f"'tier_history', {_TIER_HISTORY}, "
         f"'open_checkouts', {_recent(_CHECKOUT, _CHECKOUT_SOURCE, 'expires_at, id')}, "
         f"'paid_plan', {_PAID_PLAN}, "
+        f"'referral', {_REFERRAL}, "
         f"{messages}"
         "'links', json_build_object('journeys', $2::text, 'welcome_journey', $3::text)"
         ")::text AS body "
-        "FROM members m LEFT JOIN ledger_accounts a ON a.member_id = m.id WHERE m.id = $1"
+        "FROM members m LEFT JOIN ledger_accounts a ON a.member_id = m.id "
+        "LEFT JOIN referral_codes rc ON rc.member_id = m.id WHERE m.id = $1"
     )
 
 
-# $1 member id, $2 the journeys link, $3 the welcome journey link. The member's account is joined once; a
+# $1 member id, $2 the journeys link, $3 the welcome journey link, $4 the referral link's prefix. The member's
+# account is joined once; a
 # member without one (which the ledger never allows) is reported as `has_account = false`. The masked form's
 # `open_keys` are the custom fields not marked personal, which masking (services.privacy.masking) leaves as they
 # are; read only when the member has custom field values, in the same statement.
@@ -220,18 +238,44 @@ class MaskableView:
         return "{" + json.dumps(personal, ensure_ascii=False)[1:-1] + ", " + self.rest[1:]
 
 
-async def _row(driver: Any, sql: str, member_id: uuid.UUID, links: dict[str, str]) -> Any:
-    row = await driver.fetchrow(sql, member_id, links["journeys"], links["welcome_journey"])
+def join_prefix(public_url: str | None = None) -> str:
+    """The referral link without its code (`.../portal/join?ref=`)."""
+    return codes.join_link("", public_url=public_url)
+
+
+_MAKE_CODE = (
+    "INSERT INTO referral_codes (member_id, referral_code) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING member_id"
+)
+
+
+async def _make_code(driver: Any, member_id: uuid.UUID) -> None:
+    """A member seen for the first time gets their referral code, as the console and the portal make it when
+    they first show it: once per member, so the 360 stays one statement afterwards. A drawn code another member
+    holds inserts nothing; another is drawn (a concurrent first view's code wins the member's row)."""
+    for _ in range(5):
+        if await driver.fetchval(_MAKE_CODE, member_id, codes.new_code()) is not None:
+            return
+        if await driver.fetchval("SELECT 1 FROM referral_codes WHERE member_id = $1", member_id):
+            return
+    raise RuntimeError("could not draw an unused referral code in 5 attempts")
+
+
+async def _row(driver: Any, sql: str, member_id: uuid.UUID, links: dict[str, str], join: str) -> Any:
+    row = await driver.fetchrow(sql, member_id, links["journeys"], links["welcome_journey"], join)
     if row is None:
         raise NotFound(f"member {member_id} does not exist", code="member_not_found")
     if not row["has_account"]:
         raise NotFound(f"member {member_id} has no points account", code="member_not_found")
+    if not row["has_code"]:
+        await _make_code(driver, member_id)
+        row = await driver.fetchrow(sql, member_id, links["journeys"], links["welcome_journey"], join)
     return row
 
 
-async def view_maskable(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> MaskableView:
-    """The 360 for a masked answer, from the same one statement with the personal parts as columns."""
-    row = await _row(driver, MASKABLE_VIEW_SQL, member_id, links)
+async def view_maskable(driver: Any, member_id: uuid.UUID, *, links: dict[str, str], join: str) -> MaskableView:
+    """The 360 for a masked answer, from the same one statement with the personal parts as columns. `join`:
+    the referral link's prefix (`join_prefix`)."""
+    row = await _row(driver, MASKABLE_VIEW_SQL, member_id, links, join)
     personal = {
         "name": row["name"],
         "email": row["email"],
@@ -243,8 +287,8 @@ async def view_maskable(driver: Any, member_id: uuid.UUID, *, links: dict[str, s
     return MaskableView(personal=personal, rest=row["body"], open_keys=list(row["open_keys"] or ()))
 
 
-async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str]) -> str:
+async def view_json(driver: Any, member_id: uuid.UUID, *, links: dict[str, str], join: str) -> str:
     """The 360 document as JSON text, from one prepared statement on an asyncpg connection (`driver`, as
-    `core.db.driver_connection` gives it)."""
-    body: str = (await _row(driver, VIEW_SQL, member_id, links))["body"]
+    `core.db.driver_connection` gives it). `join`: the referral link's prefix (`join_prefix`)."""
+    body: str = (await _row(driver, VIEW_SQL, member_id, links, join))["body"]
     return body

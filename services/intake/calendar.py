@@ -1,6 +1,7 @@
 """The events the calendar brings, found by the daily rule scan: `points_expiring` (N days before points
-expire, for each lead in `points.expiry_reminder_days`) and `signup_anniversary` (each year on the day the
-member signed up, in their time zone; 29 February signups on the 28th in a common year).
+expire, for each lead of services.loyalty.expiry_reminders: the console's, or the setting's until saved) and
+`signup_anniversary` (each year on the day the member signed up, in their time zone; 29 February signups on
+the 28th in a common year).
 
 Each is recorded as the member's event and handed to journeys and rules in the scan's transaction, the way
 services.care.triggers records a ticket's events. Each occurrence has a key

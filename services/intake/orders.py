@@ -19,7 +19,7 @@ from core.settings import get_settings
 from core.timeutil import add_months, utc_past
 from models import LedgerTransaction, Member, MemberEvent, Order, OrderRefund
 from services import challenges, journeys, members, plans, referrals, rules
-from services.intake import tier_review
+from services.intake import programme_events, tier_review
 from services.loyalty import checkouts, ledger, tier_policy, tiers
 from services.loyalty.money import Money
 
@@ -159,7 +159,7 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
         )
     await session.flush()
     lines = [plans.PlanLine(i.sku, i.quantity, i.unit_price * i.quantity) for i in data.items]
-    await plans.on_order(session, member.id, order_id, lines, held.buying, at=now, task_queue=task_queue)
+    bought = await plans.on_order(session, member.id, order_id, lines, held.buying, at=now, task_queue=task_queue)
     await challenges.on_event(session, member, "order_completed")
     # Journeys: a purchase ends the welcome wait; the first one starts the follow-up; an upgrade congratulates.
     events = ["order_completed"]
@@ -172,6 +172,8 @@ async def ingest(session: AsyncSession, data: OrderCreate, *, task_queue: str) -
         await referrals.on_order_completed(session, member.id, order_id, task_queue=task_queue)
     tier_change = (current.code, reached.code) if upgraded else None
     await _run_rules(session, member, order_id, data, first_purchase, tier_change, task_queue)
+    if bought:  # after the order's own events: plan_started / plan_renewed
+        await programme_events.plans_bought(session, member, bought, order_id, at=now, task_queue=task_queue)
     await session.flush()
     return order
 

@@ -66,6 +66,11 @@ EVENTS = (
     # Tiers (services.intake.tier_review): a review lowered the tier; one that would lower it is coming.
     "tier_downgraded",
     "tier_at_risk",
+    # Programme extras (services.intake.programme_events): a referrer rewarded; a paid plan started, renewed, ended.
+    "referral_rewarded",
+    "plan_started",
+    "plan_renewed",
+    "plan_ended",
 )
 CONDITION_FIELDS = (*conditions.MEMBER_FACTS, "last_wait")  # last_wait: how the previous wait_for ended
 # What a trigger's event carries that its trigger condition may test (services.journeys.validation keeps these
@@ -76,6 +81,12 @@ TRIGGER_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "points_expiring": ("event.points", "event.expires_on", "event.days_before"),
     "signup_anniversary": ("event.years",),
     "tier_at_risk": ("event.tier", "event.would_become", "event.amount_needed"),
+    # points: what the referrer was paid (0 for a coupon); reward: points, coupon or none; plan: the plan's code;
+    # reason: expired or cancelled.
+    "referral_rewarded": ("event.points", "event.reward"),
+    "plan_started": ("event.plan",),
+    "plan_renewed": ("event.plan",),
+    "plan_ended": ("event.plan", "event.reason"),
 }
 _EVENT_FIELDS = frozenset(name for names in TRIGGER_EVENT_FIELDS.values() for name in names)
 # A custom member field (services.members.fields), by its key; journeys.check refuses undefined and personal ones.

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, bindparam, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Journey, JourneyVersion, Member
-from services.journeys.definition import Definition, WaitForStep, evaluate
+from services.journeys.definition import TRIGGER_EVENT_FIELDS, Definition, WaitForStep, evaluate
 from services.members import field_use, scans
 from services.platform import outbox
 from workflows import contracts
@@ -167,17 +167,36 @@ async def on_event(
                     facts = member_facts(member, fields=await fact_fields(session)) | (event_facts or {})
                 if not evaluate(trigger.condition, facts):
                     continue
-            commands.append(_journey_start(journey.kind, member.id, task_queue, definition.reentry))
+            facts_of_event = trigger_facts(event, properties)
+            commands.append(
+                _journey_start(journey.kind, member.id, task_queue, definition.reentry, facts=facts_of_event)
+            )
             live.add(journey.kind)  # a later event of this call reaches the run just queued
             started.append(journey.kind)
     await outbox.enqueue_all(session, commands)
     return started
 
 
+def trigger_facts(event: str, properties: dict[str, Any] | None) -> dict[str, str]:
+    """What a run started by `event` carries of it: the event's declared trigger fields only (never an id or a
+    shop's free-form property), as text."""
+    held = properties or {}
+    names = (name.removeprefix("event.") for name in TRIGGER_EVENT_FIELDS.get(event, ()))
+    return {f"event.{name}": str(held[name]) for name in names if held.get(name) is not None}
+
+
 def _journey_start(
-    kind: str, member_id: uuid.UUID, task_queue: str, reentry: str, campaign_id: str | None = None
+    kind: str,
+    member_id: uuid.UUID,
+    task_queue: str,
+    reentry: str,
+    campaign_id: str | None = None,
+    *,
+    facts: dict[str, str] | None = None,
 ) -> contracts.WorkflowStart:
-    inp = contracts.JourneyInput(member_id=str(member_id), kind=kind, campaign_id=campaign_id)
+    inp = contracts.JourneyInput(
+        member_id=str(member_id), kind=kind, campaign_id=campaign_id, trigger_facts=facts or {}
+    )
     return contracts.journey_start(inp, task_queue=task_queue, once=reentry == "never")
 
 

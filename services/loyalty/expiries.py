@@ -69,12 +69,17 @@ _FUTURE_LOTS = text(
 
 
 async def schedule(
-    session: AsyncSession, member_id: uuid.UUID, *, zone: ZoneInfo, now: datetime | None = None
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    *,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+    limit: int = SCHEDULE_ROWS,
 ) -> ExpirySchedule:
-    """The member's upcoming expiries (lots not yet due), by date in `zone`."""
+    """The member's upcoming expiries (lots not yet due), by date in `zone`, the first `limit` dates listed."""
     at = now or datetime.now(UTC)
     rows = await session.execute(_FUTURE_LOTS, {"member": member_id, "now": at})
-    return schedule_of([(row.expires_at, int(row.points)) for row in rows], zone)
+    return schedule_of([(row.expires_at, int(row.points)) for row in rows], zone, limit=limit)
 
 
 @dataclass(frozen=True)

@@ -361,6 +361,11 @@ INVENTORY: dict[str, Table] = {
         explained={"updated_by": _STAFF},
         plain=_plain("id enabled currency points_per_unit unit_value max_percent min_points hold_minutes updated_at"),
     ),
+    "points_settings": Table(
+        member=None,
+        explained={"updated_by": _STAFF, "expiry_reminder_days": "the programme's reminder lead days (numbers)"},
+        plain=_plain("id updated_at"),
+    ),
     "tiers": Table(
         member=None,
         explained={"benefits": "the tier's benefits"},

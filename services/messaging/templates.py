@@ -283,7 +283,7 @@ async def template_variables(
         "tier_review": await tier_history.at_risk_notice(session, member),
         "brand": brand,
         "data": dict(data),
-        **await loyalty_values(session, member, points, used),
+        **await loyalty_values(session, member, points, used, data),
         **(extra or {}),
     }
 

@@ -5,6 +5,7 @@ as the template sees them (`attribute_values`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,8 +36,8 @@ BUILTIN_VARIABLES: tuple[tuple[str, str], ...] = (
     ("brand", "Brand name"),
     ("portal_link", "Link that signs the member in to the portal (short-lived)"),
     ("survey_link", "A survey invitation's answer page (signed, for that one send)"),
-    ("expiry.points", "Points expiring on the next expiry date"),
-    ("expiry.expires_on", "The next date points expire"),
+    ("expiry.points", "Points expiring on the reminder's date (else the next expiry date)"),
+    ("expiry.expires_on", "The date the reminder is for (else the next date points expire)"),
     ("expiry.total", "All points still to expire"),
     ("affordable_rewards", f"Up to {AFFORDABLE_REWARDS} rewards the available points pay for (name, points_cost)"),
     ("tier_review.tier_name", "Tier at risk at the next review"),
@@ -92,8 +93,27 @@ def used_names(template: MessageTemplate) -> set[str]:
     return names
 
 
-async def _expiry(session: AsyncSession, member: Member) -> dict[str, Any] | None:
-    upcoming = await expiries.schedule(session, member.id, zone=expiries.zone_of(member.timezone))
+# The template data key of the date a `points_expiring` reminder was fired for (the journey run's trigger facts).
+FIRED_FOR = "event.expires_on"
+
+
+def _fired_for(data: Mapping[str, str] | None) -> date | None:
+    raw = (data or {}).get(FIRED_FOR)
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def _expiry(session: AsyncSession, member: Member, on: date | None) -> dict[str, Any] | None:
+    """The expiry a message names: the date its reminder was fired for (`on`), with what is left of it now (0
+    when it was all spent since), or else the next date points expire."""
+    # Every date listed when the message is for one of them: a member with a lot per order may have many before it.
+    limit = expiries.SCHEDULE_ROWS if on is None else 100_000
+    upcoming = await expiries.schedule(session, member.id, zone=expiries.zone_of(member.timezone), limit=limit)
+    if on is not None:
+        points = next((row.points for row in upcoming.dates if row.expires_on == on), 0)
+        return {"points": points, "expires_on": on.isoformat(), "total": upcoming.total}
     if not upcoming.dates:
         return None
     first = upcoming.dates[0]
@@ -115,14 +135,19 @@ async def _affordable(session: AsyncSession, available: int) -> list[dict[str, A
 
 
 async def loyalty_values(
-    session: AsyncSession, member: Member, available: int, wanted: Iterable[str] | None
+    session: AsyncSession,
+    member: Member,
+    available: int,
+    wanted: Iterable[str] | None,
+    data: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """`expiry` and `affordable_rewards` as of now (the journey that sends them carries the member's id only),
-    each read only when the template uses it (`wanted`; None: all, as a preview shows them)."""
+    """`expiry` and `affordable_rewards` as of now, each read only when the template uses it (`wanted`; None:
+    all, as a preview shows them). `expiry` names the date a reminder was fired for when the send's `data` has
+    it (a `points_expiring` journey run passes its trigger's `event.expires_on`), else the next one."""
     names = set(LOYALTY_VARIABLES if wanted is None else wanted)
     values: dict[str, Any] = {}
     if "expiry" in names:
-        values["expiry"] = await _expiry(session, member)
+        values["expiry"] = await _expiry(session, member, _fired_for(data))
     if "affordable_rewards" in names:
         values["affordable_rewards"] = await _affordable(session, available)
     return values

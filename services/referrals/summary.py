@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Referral
@@ -28,7 +28,9 @@ class ReferralSummary:
     code: str
     link: str
     referred_by: ReferralLine | None
-    referred: list[ReferralLine] = field(default_factory=list)
+    referred: list[ReferralLine] = field(default_factory=list)  # the RECENT latest
+    friends_referred: int = 0  # all the friends referred, not only the recent ones listed
+    friends_rewarded: int = 0
 
     @property
     def rewarded(self) -> int:
@@ -46,4 +48,12 @@ async def summary(session: AsyncSession, member_id: uuid.UUID, *, public_url: st
     referred = [ReferralLine(r.id, r.referee_id, r.status, r.referrer_points) for r in made]
     own = (await session.execute(select(Referral).where(Referral.referee_id == member_id))).scalar_one_or_none()
     referred_by = ReferralLine(own.id, own.referrer_id, own.status, own.referee_points) if own else None
-    return ReferralSummary(code, codes.join_link(code, public_url=public_url), referred_by, referred)
+    counts = (
+        await session.execute(
+            select(func.count(), func.count().filter(Referral.status == "rewarded")).where(
+                Referral.referrer_id == member_id
+            )
+        )
+    ).one()
+    link = codes.join_link(code, public_url=public_url)
+    return ReferralSummary(code, link, referred_by, referred, friends_referred=counts[0], friends_rewarded=counts[1])

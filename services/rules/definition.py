@@ -54,6 +54,11 @@ TRIGGERS = (
     "signup_anniversary",
     # Tiers (services.intake.tier_review): a review that would lower the tier comes in at_risk_days.
     "tier_at_risk",
+    # Programme extras (services.intake.programme_events): a referrer rewarded; a paid plan started, renewed, ended.
+    "referral_rewarded",
+    "plan_started",
+    "plan_renewed",
+    "plan_ended",
 )
 TIME_TRIGGERS = ("birthday", "inactive_days")
 LIMITS = ("none", "once", "once_per_day", "once_per_week", "once_per_month", "once_per_value")
@@ -71,6 +76,12 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "signup_anniversary": ("event.years",),
     # amount_needed: spend (or points) still needed to keep the tier; review_on: the review's date (ISO).
     "tier_at_risk": ("event.tier", "event.would_become", "event.amount_needed", "event.review_on"),
+    # points: what the referrer was paid (0 for a coupon); reward: points, coupon or none.
+    "referral_rewarded": ("event.points", "event.reward"),
+    # plan: the plan's code; reason: expired (the term ran out) or cancelled.
+    "plan_started": ("event.plan",),
+    "plan_renewed": ("event.plan",),
+    "plan_ended": ("event.plan", "event.reason"),
 }
 # Triggers whose events carry what the shop sent (`event.properties.<key>`): the behaviour events.
 # The service tickets' triggers (services.care.triggers) carry the ticket's id only: no event fields to test.
@@ -82,6 +93,10 @@ _SYSTEM_TRIGGERS = (
     "ticket_closed",
     "points_expiring",
     "signup_anniversary",
+    "referral_rewarded",
+    "plan_started",
+    "plan_renewed",
+    "plan_ended",
     *TIME_TRIGGERS,
 )
 PROPERTY_TRIGGERS = tuple(t for t in TRIGGERS if t not in _SYSTEM_TRIGGERS)

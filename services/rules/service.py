@@ -253,6 +253,10 @@ class SampleEvent(BaseModel):
     points: int | None = Field(default=None, ge=0, le=10**12)
     expires_on: date | None = None
     years: int | None = Field(default=None, ge=1, le=200)
+    # referral_rewarded (with points: what the referrer was paid); plan_started, plan_renewed, plan_ended
+    reward: Literal["points", "coupon", "none"] | None = None
+    plan: Annotated[str, StringConstraints(max_length=64)] | None = None
+    reason: Literal["expired", "cancelled"] | None = None
 
 
 def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
@@ -286,6 +290,12 @@ def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
             }
         case "signup_anniversary":
             return {"event.years": sample.years or 1}
+        case "referral_rewarded":
+            return {"event.points": sample.points or 0, "event.reward": sample.reward or "points"}
+        case "plan_started" | "plan_renewed":
+            return {"event.plan": sample.plan}
+        case "plan_ended":
+            return {"event.plan": sample.plan, "event.reason": sample.reason or "expired"}
     return {}
 
 

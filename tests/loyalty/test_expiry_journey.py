@@ -5,6 +5,7 @@ aiosmtpd."""
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections.abc import Iterator
@@ -18,13 +19,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
 from tests.loyalty.test_expiry_reminders import at, far_expiry_day
-from tests.support.calendar_events import scan
+from tests.support.calendar_events import beyond_the_other_tests, events_of, scan
 from tests.support.helpers import ApiClient, midday_zone
 from tests.support.ledger import assert_ledger_ok, earn
 from tests.support.loyalty import create_reward
 from tests.support.messaging import Sessions, SmtpSink, new_member, running_sink, seed_templates, to_sink
-from tests.support.temporal import started_workers
+from tests.support.temporal import HISTORIES, started_workers
 from tests.support.waiting import eventually
+from workflows import contracts
 
 
 @pytest.fixture(scope="module")
@@ -92,4 +94,43 @@ async def test_the_reminder_email_lists_the_rewards_the_points_still_pay_for(
     body = html.get_content()
     assert listed.format(name=affordable, cost=cost) in body
     assert too_dear not in body
+    await assert_ledger_ok(sessions)
+
+
+async def test_the_reminder_names_the_date_that_fired_it_not_the_next_one(
+    shop: ApiClient,
+    sessions: Sessions,
+    settings: Settings,
+    smtp_sink: SmtpSink,
+    temporal_dev: WorkflowEnvironment,
+) -> None:
+    """Points expire sooner (in 10 days: no lead) than the date the 30-day reminder fires for: the email names the
+    later date and its points, which the run carries from its trigger (`event.expires_on`)."""
+    member = await new_member(shop, locale="en", timezone=midday_zone(), consent={"email": True, "sms": False})
+    member_id = uuid.UUID(member["id"])
+    fired_for = beyond_the_other_tests()
+    sooner = fired_for - timedelta(days=20)
+    await earn(sessions, member_id, 300, expires_at=at(sooner, 12))
+    await earn(sessions, member_id, 1000, expires_at=at(fired_for, 12))
+
+    await scan(temporal_dev, sessions, fired_for - timedelta(days=30), task_queue=settings.temporal.task_queue)
+    assert [e["expires_on"] for e in await events_of(sessions, member_id, "points_expiring")] == [fired_for.isoformat()]
+    async with started_workers(temporal_dev.client, sessions, settings):
+
+        def reminders() -> list[EmailMessage]:
+            return [mail for mail in smtp_sink.to(member["email"]) if "expire on" in str(mail["Subject"])]
+
+        async def delivered() -> bool:
+            return bool(reminders())
+
+        await eventually(delivered, what="the points expiry email")
+        if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):
+            handle = temporal_dev.client.get_workflow_handle(
+                contracts.journey_workflow_id("points_expiring", member_id)
+            )
+            await handle.result()
+            (HISTORIES / "points_expiring_reminder.json").write_text((await handle.fetch_history()).to_json())
+    assert [str(mail["Subject"]) for mail in reminders()] == [
+        f"1000 of your Tea House points expire on {fired_for.isoformat()}"
+    ]
     await assert_ledger_ok(sessions)

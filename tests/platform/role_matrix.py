@@ -272,6 +272,7 @@ RULES: dict[str, Access] = {
     "GET /console/keys": page(),
     "GET /console/checkout": page(),
     "POST /console/checkout": page(),
+    "POST /console/checkout/expiry-reminders": page(),
     "GET /console/sources": page(MARKETER),
     "GET /console/referrals": page(MARKETER),
     "POST /console/referrals": page(MARKETER),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.journeys import drafts
+from services.loyalty import expiry_reminders
 from services.loyalty.tier_policy import TierPolicyIn
 from services.platform.api_keys import Role
 from services.platform.audit import Actor
@@ -301,6 +302,16 @@ async def console_checkout_rate(stage: Stage, person: Person) -> Expected:
         form["enabled"] = "on"
     ok(await person.act("POST", "/console/checkout", data=form))
     return Expected("checkout_settings.update", "checkout_settings", "programme")
+
+
+@recipe("POST /console/checkout/expiry-reminders", Role.ADMIN)
+async def console_expiry_reminders(stage: Stage, person: Person) -> Expected:
+    """The reminder form sent with the leads in force: audited, and the daily scan's leads stay as they were."""
+    async with stage.sessions() as session:
+        days = (await expiry_reminders.current(session)).days
+    form = {f"lead_{n}": str(d) for n, d in enumerate(days, start=1)}
+    ok(await person.act("POST", "/console/checkout/expiry-reminders", data=form))
+    return Expected("points_settings.update", "points_settings", "expiry_reminders")
 
 
 # Sign-up sources page

@@ -16,6 +16,10 @@ class JourneyInput(BaseModel):
     campaign_id: str | None = None
     # None: the journey's current version when the run starts.
     version: int | None = None
+    # The starting event's fields a trigger condition may test (services.journeys.definition.TRIGGER_EVENT_FIELDS:
+    # numbers, dates, codes, never personal data), as text, e.g. {"event.expires_on": "2027-03-01"}. The run's
+    # messages get them as template data, so a reminder names what fired it. Empty for runs started before.
+    trigger_facts: dict[str, str] = {}
 
 
 class MemberEventSignal(BaseModel):
