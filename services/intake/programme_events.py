@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.ids import uuid7
-from models import Member, MemberEvent, Membership, Plan, Referral
+from models import Member, Membership, Plan, Referral
 from services import journeys, members, rules
+from services.members import events as member_events
 
 REFERRAL_REWARDED = "referral_rewarded"
 PLAN_STARTED = "plan_started"
@@ -43,22 +42,7 @@ async def emit(
     before (a retry) or the member was erased. `member_locked`: the caller holds the member's row lock."""
     if member.erased_at is not None:
         return False
-    event_id = (
-        await session.execute(
-            insert(MemberEvent)
-            .values(
-                id=uuid7(),
-                member_id=member.id,
-                type=trigger,
-                occurred_at=at,
-                properties=properties,
-                idempotency_key=key,
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(MemberEvent.id)
-        )
-    ).scalar_one_or_none()
-    if event_id is None:
+    if not await member_events.record_once(session, member.id, trigger, key, at, properties):
         return False
     facts = {f"event.{name}": value for name, value in properties.items() if name in _FACT_NAMES}
     await journeys.on_event(session, member, trigger, task_queue=task_queue, properties=properties, event_facts=facts)
