@@ -42,6 +42,7 @@ def _start(run: MemberChallenge, *, task_queue: str, met: bool = False) -> contr
         challenge_id=str(run.challenge_id),
         member_id=str(run.member_id),
         deadline=run.deadline,
+        window_start=run.window_start,
         met_at_start=met,
     )
     return contracts.challenge_start(inp, task_queue=task_queue)
@@ -162,7 +163,7 @@ async def on_event(session: AsyncSession, member: Member, event: str) -> int:
             continue
         run.progress = entries
         progress = contracts.ChallengeProgressSignal(event=event, goals_met=met)
-        signals.append(contracts.challenge_progress_signal(run.challenge_id, run.member_id, progress))
+        signals.append(contracts.challenge_progress_signal(run.challenge_id, run.member_id, run.window_start, progress))
     await outbox.enqueue_all(session, signals)
     return len(signals)
 
@@ -332,6 +333,7 @@ async def _enrol_all(
                     challenge_id=str(challenge.id),
                     member_id=str(row.member_id),
                     deadline=deadline,
+                    window_start=start,
                 ),
                 task_queue=task_queue,
             )

@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from models import MemberChallenge
 from services import challenges
 from tests.support.challenges import (
     Sessions,
@@ -61,8 +62,8 @@ STREAK: dict[str, Any] = {
 }
 
 
-def _handle(env: WorkflowEnvironment, challenge_id: object, member_id: object) -> Any:
-    workflow_id = contracts.challenge_workflow_id(str(challenge_id), str(member_id))
+def _handle(env: WorkflowEnvironment, run: MemberChallenge) -> Any:
+    workflow_id = contracts.challenge_workflow_id(str(run.challenge_id), str(run.member_id), run.window_start)
     return env.client.get_workflow_handle(workflow_id, result_type=contracts.SettleOutcome)
 
 
@@ -87,7 +88,7 @@ async def test_a_starter_pack_completed_on_day_ten_pays_once_with_its_badge(
         await event(shop, member_id, "checked_in", days=0.01)  # day ten of the window: the third day
         run = await value_when(lambda: run_of(sessions, challenge.id, member_id), status_is("completed"))
         assert values(run) == ["1", "1", "3"]
-        outcome = await _handle(temporal_env, challenge.id, member_id).result()
+        outcome = await _handle(temporal_env, run).result()
         assert outcome == contracts.SettleOutcome(status="completed", points=300, badge="starter_t")
         # Settled runs answer what they became and pay nothing again, however often asked.
         async with sessions() as session:
@@ -96,7 +97,7 @@ async def test_a_starter_pack_completed_on_day_ten_pays_once_with_its_badge(
         assert again == outcome
         assert await reward_postings(sessions, run.id) == [300]
         assert await badges_of(sessions, member_id) == ["starter_t"]
-        history = (await _handle(temporal_env, challenge.id, member_id).fetch_history()).to_json()
+        history = (await _handle(temporal_env, run).fetch_history()).to_json()
         if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):  # replayed by tests/workflows/test_replay.py
             (HISTORIES / "challenge_completed.json").write_text(history)
     await assert_ledger_ok(sessions)
@@ -113,7 +114,7 @@ async def test_a_missed_deadline_fails_the_run_and_pays_nothing(
         assert (run.status, values(run)) == ("active", ["0", "1", "1"])
 
         await temporal_env.sleep(timedelta(days=3))  # past the deadline, two days from now
-        outcome = await _handle(temporal_env, challenge.id, member_id).result()
+        outcome = await _handle(temporal_env, run).result()
         assert outcome == contracts.SettleOutcome(status="failed")
         run = await run_of(sessions, challenge.id, member_id)
         assert run.status == "failed"
@@ -121,7 +122,7 @@ async def test_a_missed_deadline_fails_the_run_and_pays_nothing(
         assert await reward_postings(sessions, run.id) == []
         assert await badges_of(sessions, member_id) == []
         if os.environ.get("MEMBERFLOW_RECORD_HISTORIES"):
-            history = (await _handle(temporal_env, challenge.id, member_id).fetch_history()).to_json()
+            history = (await _handle(temporal_env, run).fetch_history()).to_json()
             (HISTORIES / "challenge_failed.json").write_text(history)
     await assert_ledger_ok(sessions)
 
@@ -163,8 +164,8 @@ async def test_duplicate_completion_signals_and_settle_retries_pay_once(
 ) -> None:
     async with own_challenge(sessions, STARTER | {"goals": [{"kind": "order_count", "target": "1"}]}) as challenge:
         member_id = await member_joined(sessions, temporal_env.client, task_queue, days=3)
-        handle = _handle(temporal_env, challenge.id, member_id)
         run = await run_of(sessions, challenge.id, member_id)
+        handle = _handle(temporal_env, run)
         await order(shop, member_id, days=1)  # goals met: its own signal is on its way
 
         async def settle_as_a_retry() -> contracts.SettleOutcome:

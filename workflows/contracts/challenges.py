@@ -1,4 +1,5 @@
-"""The challenges' contract: one workflow per member and challenge (`challenge-{challenge}-{member}`) waiting
+"""The challenges' contract: one workflow per member, challenge and window (`challenge-{challenge}-{member}-{day
+the window opened}`, so a monthly challenge's run for a new month never meets last month's) waiting
 for its goals or its deadline, the progress signal the event's transaction sends it through the outbox, and
 the daily scan that enrols members when a window opens. Ids, a deadline and event names only."""
 
@@ -16,8 +17,8 @@ CHALLENGE_PROGRESS_SIGNAL = "challenge_progress"
 CHALLENGE_SCAN_ID = "challenges-daily-scan"
 
 
-def challenge_workflow_id(challenge_id: Id, member_id: Id) -> str:
-    return f"challenge-{challenge_id}-{member_id}"
+def challenge_workflow_id(challenge_id: Id, member_id: Id, window_start: datetime) -> str:
+    return f"challenge-{challenge_id}-{member_id}-{window_start:%Y%m%d}"
 
 
 class ChallengeInput(BaseModel):
@@ -25,6 +26,8 @@ class ChallengeInput(BaseModel):
     challenge_id: str
     member_id: str
     deadline: datetime
+    # When the member's window opened (part of the workflow id); runs started before it was added have none.
+    window_start: datetime | None = None
     # The goals were already met when the member joined: settle at once instead of waiting for a signal.
     met_at_start: bool = False
 
@@ -65,18 +68,23 @@ class ChallengeScanReport(BaseModel):
 
 
 def challenge_start(inp: ChallengeInput, *, task_queue: str) -> WorkflowStart:
-    """A member's run of a challenge; a recurring challenge reuses the id once last month's run has closed."""
+    """A member's run of a challenge in one window (each month of a monthly challenge has its own id)."""
+    if inp.window_start is None:
+        raise ValueError("a new challenge run names its window's start")
     return WorkflowStart(
         workflow=CHALLENGE_WORKFLOW,
-        id=challenge_workflow_id(inp.challenge_id, inp.member_id),
+        id=challenge_workflow_id(inp.challenge_id, inp.member_id, inp.window_start),
         input=inp,
         task_queue=task_queue,
         search_attributes=search_attributes((MEMBER_ID, inp.member_id)),
     )
 
 
-def challenge_progress_signal(challenge_id: Id, member_id: Id, progress: ChallengeProgressSignal) -> WorkflowSignal:
-    return WorkflowSignal(challenge_workflow_id(challenge_id, member_id), CHALLENGE_PROGRESS_SIGNAL, progress)
+def challenge_progress_signal(
+    challenge_id: Id, member_id: Id, window_start: datetime, progress: ChallengeProgressSignal
+) -> WorkflowSignal:
+    workflow_id = challenge_workflow_id(challenge_id, member_id, window_start)
+    return WorkflowSignal(workflow_id, CHALLENGE_PROGRESS_SIGNAL, progress)
 
 
 def challenge_scan_start(*, task_queue: str) -> WorkflowStart:
