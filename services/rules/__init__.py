@@ -4,9 +4,9 @@ from services.rules.engine import (
     RuleEvent,
     evaluate_event,
 )
+from services.rules.samples import SampleEvent, sample_facts
 from services.rules.service import (
     DefinitionFilter,
-    SampleEvent,
     check,
     create,
     dry_run,
@@ -19,7 +19,6 @@ from services.rules.service import (
     parse,
     publish,
     require_valid,
-    sample_facts,
     scan_due,
     seed_builtins,
     set_enabled,

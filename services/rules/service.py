@@ -8,10 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,15 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import Conflict, InvalidInput, NotFound
 from core.ids import uuid7
 from core.settings import get_settings
-from models import CouponTemplate, Journey, Member, Order, Rule, RuleFiring, RuleVersion
+from models import CouponTemplate, Journey, Order, Rule, RuleFiring, RuleVersion
 from services import journeys, members
 from services.definitions import Problem
 from services.members import field_use, scans
 from services.platform import audit
 from services.platform.audit import Actor
 from services.rules.builtins import builtin_rules
-from services.rules.definition import TIME_TRIGGERS, TRIGGERS, RuleDefinition, validate
+from services.rules.definition import TIME_TRIGGERS, RuleDefinition, validate
 from services.rules.engine import Evaluation, RuleEvent, evaluate_event, rules_for
+from services.rules.samples import SampleEvent, sample_facts
 
 DefinitionFilter = Callable[[RuleDefinition], bool]
 
@@ -223,80 +223,6 @@ async def firings_of_event(session: AsyncSession, event_key: str) -> list[RuleFi
 
 
 # --- dry run ---------------------------------------------------------------------------------------------
-
-
-class SampleEvent(BaseModel):
-    """A sample event for the dry run: the trigger, the member, and what the event would carry."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    trigger: Literal[TRIGGERS]  # type: ignore[valid-type]
-    member_id: uuid.UUID
-    occurred_at: datetime | None = None
-    properties: dict[str, Any] = Field(default_factory=dict, max_length=50)
-    # order_completed
-    amount: Decimal | None = Field(default=None, ge=0, le=Decimal("1e10"), max_digits=14, decimal_places=2)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
-    first_purchase: bool | None = None
-    # tier_changed
-    old_tier: Annotated[str, StringConstraints(max_length=32)] | None = None
-    new_tier: Annotated[str, StringConstraints(max_length=32)] | None = None
-    # inactive_days / birthday: only the rules with this parameter (default: all of the trigger)
-    days: int | None = Field(default=None, ge=1, le=730)
-    days_before: int | None = Field(default=None, ge=0, le=60)
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    # survey_answered
-    score: int | None = Field(default=None, ge=0, le=10)
-    survey: Annotated[str, StringConstraints(max_length=64)] | None = None
-    kind: Literal["nps", "csat", "custom"] | None = None
-    # points_expiring (with days_before: the reminder's lead); signup_anniversary
-    points: int | None = Field(default=None, ge=0, le=10**12)
-    expires_on: date | None = None
-    years: int | None = Field(default=None, ge=1, le=200)
-    # referral_rewarded (with points: what the referrer was paid); plan_started, plan_renewed, plan_ended
-    reward: Literal["points", "coupon", "none"] | None = None
-    plan: Annotated[str, StringConstraints(max_length=64)] | None = None
-    reason: Literal["expired", "cancelled"] | None = None
-
-
-def sample_facts(sample: SampleEvent, member: Member) -> dict[str, Any]:
-    match sample.trigger:
-        case "order_completed":
-            return {
-                "event.amount": sample.amount if sample.amount is not None else Decimal("0"),
-                "event.currency": sample.currency,
-                "event.first_purchase": (
-                    sample.first_purchase if sample.first_purchase is not None else member.order_count == 0
-                ),
-                "event.item_count": 0,
-            }
-        case "tier_changed":
-            return {
-                "event.old_tier": sample.old_tier or member.tier,
-                "event.new_tier": sample.new_tier or member.tier,
-                "event.direction": "up",
-            }
-        case "inactive_days":
-            return {"event.days": sample.days}
-        case "birthday":
-            return {"event.days_before": sample.days_before or 0}
-        case "survey_answered":
-            return {"event.score": sample.score, "event.survey": sample.survey, "event.kind": sample.kind}
-        case "points_expiring":
-            return {
-                "event.points": sample.points or 0,
-                "event.expires_on": sample.expires_on.isoformat() if sample.expires_on else None,
-                "event.days_before": sample.days_before or 0,
-            }
-        case "signup_anniversary":
-            return {"event.years": sample.years or 1}
-        case "referral_rewarded":
-            return {"event.points": sample.points or 0, "event.reward": sample.reward or "points"}
-        case "plan_started" | "plan_renewed":
-            return {"event.plan": sample.plan}
-        case "plan_ended":
-            return {"event.plan": sample.plan, "event.reason": sample.reason or "expired"}
-    return {}
 
 
 async def dry_run(
