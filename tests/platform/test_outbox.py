@@ -155,7 +155,13 @@ async def test_a_typed_start_is_stored_as_before_and_rows_from_before_it_are_sti
             f"journey-welcome-{member_id}",
         )
         assert row.search_attributes == {"MemberId": member_id, "JourneyKind": "welcome", "JourneyStep": "start"}
-        assert row.payload == {"member_id": member_id, "kind": "welcome", "campaign_id": None, "version": None}
+        assert row.payload == {
+            "member_id": member_id,
+            "kind": "welcome",
+            "campaign_id": None,
+            "version": None,
+            "trigger_facts": {},  # a sign-up's facts: none (points_expiring's carry the date and the points)
+        }
         await session.commit()
     assert await outbox.dispatch(sessions, temporal_env.client, ids=ids) == 2
     for kind in ("welcome", "birthday"):
