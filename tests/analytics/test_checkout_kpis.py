@@ -17,16 +17,15 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.app import create_app
 from core.settings import Settings
 from devstack.embedded import EmbeddedPostgres
 from services.analytics import kpis
 from services.analytics.kpis import Period
 from services.intake import orders
 from services.loyalty import checkouts, invariants
-from services.platform import api_keys
 from services.platform.api_keys import Role
 from tests.support.brand import at, joined_member, placed_order, scratch_database
+from tests.support.brand_app import app_on, key_for
 from tests.support.console import console_client, sign_in
 from tests.support.helpers import assert_error
 
@@ -180,16 +179,12 @@ async def test_a_tier_and_an_empty_period(brand: Brand) -> None:
 
 @pytest_asyncio.fixture(scope="module")
 async def app(brand: Brand, base_settings: Settings, temporal_dev: Any) -> AsyncIterator[FastAPI]:
-    app = create_app(base_settings.model_copy(update={"database_url": brand.url}), temporal_client=temporal_dev.client)
-    async with app.router.lifespan_context(app):
+    async with app_on(brand.url, base_settings, temporal_dev.client) as app:
         yield app
 
 
 async def _key(app: FastAPI, role: Role) -> str:
-    async with app.state.sessions() as session:
-        secret = (await api_keys.create(session, name=f"{LABEL}-{role.value}-{uuid.uuid4().hex[:6]}", role=role)).secret
-        await session.commit()
-    return secret
+    return await key_for(app, role, LABEL)
 
 
 async def test_the_api_answers_the_insight_roles_and_refuses_the_shop(app: FastAPI) -> None:
