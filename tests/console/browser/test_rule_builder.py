@@ -179,3 +179,41 @@ async def test_a_seed_rule_opens_in_the_builder_whole_and_a_rule_publishes_from_
     ]
     assert (stored["definition"]["limit"], stored["definition"]["limit_by"]) == ("once_per_value", "review_id")
     assert problems.items == []
+
+
+async def test_the_dry_run_offers_the_event_values_of_a_calendar_trigger(
+    page: tuple[Page, PageProblems], base_url: str, make_key: KeyMaker, sessions: Sessions, shop: ApiClient
+) -> None:
+    """A `points_expiring` rule tried before it is saved: the panel asks for the points, the date and the lead
+    the event would carry, and the verdict follows what was typed (600 fires a rule for 500 and more; 100 does
+    not, and says which condition failed)."""
+    tab, _ = page
+    person = f"Zhou Min {uuid.uuid4().hex[:6]}"
+    member_id = await _gold_member(shop, sessions, person)
+    name = f"expiring_big_{uuid.uuid4().hex[:6]}"
+    await sign_in_browser(tab, base_url, await make_key(Role.MARKETER))
+    await tab.goto(f"{base_url}/console/rules/new")
+    await tab.get_by_label("Name", exact=True).fill(name)
+    await tab.get_by_label("Trigger", exact=True).select_option("points_expiring")
+    conditions = tab.locator('section[aria-labelledby="rule-and"]')
+    await conditions.get_by_role("button", name="+ condition").click()
+    row = tab.locator('[data-condition-row="conditions.all.0"]')
+    await row.locator('select[name="field"]').select_option("event.points")
+    await row.locator('select[name="op"]').select_option("gte")
+    await row.locator('[name="value"]').fill("500")
+    await tab.locator('[data-action-row="0"]').get_by_label("Points", exact=True).fill("20")
+    await expect(tab.locator("[data-check]")).to_have_attribute("data-check", "valid")
+
+    dry = tab.locator(".rule-dry-run")
+    await dry.get_by_label("Sample member (name, email or id)").fill(person)
+    await dry.get_by_role("button", name="Find").click()
+    await dry.get_by_role("button", name=person).click()
+    await expect(dry.locator(f'[data-sample-member="{member_id}"]')).to_be_visible()
+    await expect(dry.get_by_label("Expiry date")).to_be_visible()
+    await dry.get_by_label("Days before (the birthday, the expiry)").fill("7")
+    verdict = dry.locator(f'[data-verdict="{name}"]')
+    for points, status in (("600", "would_fire"), ("100", "condition_false")):
+        await dry.get_by_label("Points (expiring; a referral's reward)").fill(points)
+        await dry.get_by_role("button", name="Run dry run").click()
+        await expect(verdict).to_have_attribute("data-status", status)
+    await expect(verdict.locator(".rule-verdict__reason")).to_contain_text("Points (expiring")

@@ -8,6 +8,9 @@ import { STATUS_WORDS, describeAction, plainReason, propertyValue } from "./draf
 import { Field, invalidProps } from "./fields.jsx";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Triggers whose sample values have inputs of their own below (or come from the draft's trigger); every other
+// trigger's event fields (points expiring, a tier at risk, a survey's score...) get one input each from the catalog.
+const OWN_INPUTS = new Set(["order_completed", "tier_changed", "inactive_days", "birthday"]);
 
 export function DryRunPanel({ definition, catalog }) {
   const trigger = definition.trigger?.event;
@@ -17,7 +20,11 @@ export function DryRunPanel({ definition, catalog }) {
   const [properties, setProperties] = useState([]);
   const [outcome, setOutcome] = useState(null);
   const [running, setRunning] = useState(false);
+  const [facts, setFacts] = useState({});
   const set = (key) => (e) => setValues({ ...values, [key]: e.target.value });
+  const eventFields = OWN_INPUTS.has(trigger)
+    ? []
+    : (catalog.condition_fields?.rule || []).filter((f) => f.group === "Event" && f.triggers?.includes(trigger));
 
   const run = async () => {
     setRunning(true);
@@ -29,6 +36,10 @@ export function DryRunPanel({ definition, catalog }) {
     if (trigger === "tier_changed") Object.assign(event, { old_tier: values.old_tier || undefined, new_tier: values.new_tier || undefined });
     if (trigger === "inactive_days") event.days = definition.trigger.days;
     if (trigger === "birthday") event.days_before = definition.trigger.days_before ?? 0;
+    for (const f of eventFields) {
+      const value = (facts[f.field] ?? "").trim();
+      if (value) event[f.field.slice("event.".length)] = value;
+    }
     if (carriesProperties) {
       event.properties = Object.fromEntries(properties.filter((p) => p.key.trim()).map((p) => [p.key.trim(), propertyValue(p.value)]));
     }
@@ -76,6 +87,9 @@ export function DryRunPanel({ definition, catalog }) {
           ))}
         </div>
       )}
+      {eventFields.length > 0 && (
+        <EventFieldInputs fields={eventFields} values={facts} onChange={setFacts} tiers={catalog.tiers} problems={problems} />
+      )}
       {carriesProperties && <PropertyRows rows={properties} onChange={setProperties} />}
       <button type="button" onClick={run} disabled={running || !member}>
         {running ? "Running…" : "Run dry run"}
@@ -83,6 +97,36 @@ export function DryRunPanel({ definition, catalog }) {
       {outcome && !outcome.ok && <DryRunError error={outcome.error} />}
       {outcome?.ok && <Verdicts verdicts={outcome.data.verdicts} specs={catalog.condition_fields?.rule} />}
     </aside>
+  );
+}
+
+// One input per field the trigger's event carries, typed as the catalog says; an empty one takes the server's
+// default for the sample (the member's tier, nothing needed, today).
+function EventFieldInputs({ fields, values, onChange, tiers, problems }) {
+  const set = (field) => (e) => onChange({ ...values, [field]: e.target.value });
+  return (
+    <div className="mf-form mf-form--row" aria-label="Event values">
+      {fields.map((f) => {
+        const id = `dry-${f.field.replace(/\./g, "-")}`;
+        const problem = problems.get(`event.${f.field.slice("event.".length)}`);
+        const choices = f.type === "tier" ? tiers.map((t) => [t.code, t.name]) : (f.options || []).map((o) => [o, o]);
+        return (
+          <Field key={f.field} id={id} label={f.label} problem={problem}>
+            {choices.length > 0 ? (
+              <select id={id} value={values[f.field] ?? ""} onChange={set(f.field)}>
+                <option value="">The sample's default</option>
+                {choices.map(([value, label]) => (
+                  <option key={value} value={value}>{label}</option>
+                ))}
+              </select>
+            ) : (
+              <input id={id} type={f.type === "date" ? "date" : "text"} inputMode={f.type === "date" || f.type === "text" ? undefined : "decimal"}
+                value={values[f.field] ?? ""} onChange={set(f.field)} {...invalidProps(id, problem)} />
+            )}
+          </Field>
+        );
+      })}
+    </div>
   );
 }
 
