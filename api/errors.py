@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import AppError, TooManyRequests
+from core.errors import AppError, TooManyRequests, problem_message
 
 log = logging.getLogger("memberflow.api")
 
@@ -67,10 +67,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
                 if err.get("type") == "json_invalid"
             ],
         )
-    details = [
-        {"field": _field(err["loc"]), "message": err["msg"].removeprefix("Value error, "), "type": err["type"]}
-        for err in errors
-    ]
+    details = [{"field": _field(err["loc"]), "message": problem_message(err), "type": err["type"]} for err in errors]
     fields = ", ".join(d["field"] for d in details[:5])
     return envelope(422, "validation_error", f"the request is invalid: {fields}", details)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -61,3 +62,10 @@ class TooManyRequests(AppError):
     def __init__(self, message: str, *, retry_after: int, code: str | None = None, details: Any = None) -> None:
         super().__init__(message, code=code, details=details)
         self.retry_after = retry_after
+
+
+def problem_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message as a person reads it: a validator's own words without pydantic's
+    "Value error, " in front, so the API's details, the services' problems and the console's forms say it alike."""
+    message: str = error["msg"]
+    return message.removeprefix("Value error, ")

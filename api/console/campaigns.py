@@ -15,7 +15,7 @@ from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep, SettingsDep
-from core.errors import AppError, NotFound
+from core.errors import AppError, NotFound, problem_message
 from core.settings import Settings
 from models import Campaign
 from services import campaigns, journeys, segments
@@ -153,8 +153,7 @@ async def campaign_create(
         spec = CampaignSpec.model_validate(_spec(form))
     except ValidationError as exc:
         problems = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
-            for err in exc.errors()
+            {"field": ".".join(str(p) for p in err["loc"]), "message": problem_message(err)} for err in exc.errors()
         ]
         return await _form_page(request, session, user, values=form, problems=problems, status_code=422)
     start = form.get("start") == "1"

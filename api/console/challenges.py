@@ -16,7 +16,7 @@ from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
-from core.errors import AppError, InvalidInput, NotFound
+from core.errors import AppError, InvalidInput, NotFound, problem_message
 from models import Challenge
 from services import challenges
 from services.challenges import BADGE_ICONS, ChallengeDefinition, Enrolment, GoalKind
@@ -97,7 +97,7 @@ def _problems(exc: ValidationError | AppError, form: dict[str, str]) -> Problems
             name = _input_for(location)
             if name == "goals" and len(location) > 1 and location[1].isdigit() and int(location[1]) < len(goals):
                 name = f"goal_{goals[int(location[1])]['kind']}"
-            found.append({"field": name, "message": err["msg"].removeprefix("Value error, ")})
+            found.append({"field": name, "message": problem_message(err)})
         return found
     details = exc.details if isinstance(exc.details, list) else []
     problems = []

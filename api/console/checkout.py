@@ -108,7 +108,7 @@ async def expiry_reminders_save(
     try:
         body = expiry_reminders.RemindersUpdate.model_validate({"days": _leads_of(form)})
     except ValidationError as exc:
-        problems = [f"lead days: {e['msg']}" for e in exc.errors()]
+        problems = problem_lines(exc, label="lead days")
         return await _page(request, session, user, lead_problems=problems, lead_values=form, status_code=422)
     await expiry_reminders.update(session, body, actor=user.actor)
     await commit(session)

@@ -14,7 +14,7 @@ from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
-from core.errors import AppError, NotFound
+from core.errors import AppError, NotFound, problem_message
 from models import MemberField
 from services.members import fields
 from services.members.fields import SELECT_TYPES, FieldCreate, FieldType, FieldUpdate
@@ -64,7 +64,7 @@ def _validation_problems(exc: ValidationError) -> Problems:
     return [
         {
             "field": _input_for(".".join(str(part) for part in err["loc"])),
-            "message": err["msg"].removeprefix("Value error, "),
+            "message": problem_message(err),
         }
         for err in exc.errors()
     ]

@@ -16,7 +16,7 @@ from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
-from core.errors import AppError, NotFound
+from core.errors import AppError, NotFound, problem_message
 from models import Plan
 from services import plans
 from services.analytics import kpis
@@ -50,10 +50,7 @@ def _values(plan: Plan) -> dict[str, str]:
 
 def _problems(exc: ValidationError | AppError) -> Problems:
     if isinstance(exc, ValidationError):
-        return [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-            for e in exc.errors()
-        ]
+        return [{"field": ".".join(str(p) for p in e["loc"]), "message": problem_message(e)} for e in exc.errors()]
     details = exc.details if isinstance(exc.details, list) else []
     found = [
         {"field": str(d.get("field", "")).removeprefix("body."), "message": str(d.get("message", ""))} for d in details

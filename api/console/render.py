@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import ValidationError
 
 from api.console import assets, signing
+from core.errors import problem_message
 
 HERE = Path(__file__).resolve().parent
 MAX_FORM_BYTES = 256 * 1024
@@ -110,12 +111,13 @@ def read_definition(draft: str) -> tuple[dict[str, Any] | None, list[dict[str, s
     return raw, []
 
 
-def problem_lines(exc: ValidationError) -> list[str]:
+def problem_lines(exc: ValidationError, *, label: str | None = None) -> list[str]:
     """A form's refused values as lines a person reads ("monthly_limit: Input should be greater than 0"): the
-    field, then pydantic's message without its "Value error, " prefix; a problem of the whole form has no field."""
+    field (or `label`, for a form that is one list of values), then the problem_message; a problem of the whole
+    form has no field."""
     lines = []
     for error in exc.errors():
-        where = ".".join(map(str, error["loc"]))
-        message = error["msg"].removeprefix("Value error, ")
+        where = label or ".".join(map(str, error["loc"]))
+        message = problem_message(error)
         lines.append(f"{where}: {message}" if where else message)
     return lines

@@ -19,7 +19,7 @@ from api.console.builder import checked_json
 from api.console.render import flash_to, read_definition, render
 from api.deps import SessionDep, SettingsDep
 from api.schemas.rules import DryRunIn
-from core.errors import AppError, InvalidInput
+from core.errors import AppError, InvalidInput, problem_message
 from models import Rule
 from services import members, rules
 
@@ -150,7 +150,7 @@ def _dry_run_input(body: dict[str, Any]) -> DryRunIn:
         details = [
             {
                 "field": ".".join(str(p) for p in ("body", *err["loc"])),
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": problem_message(err),
             }
             for err in exc.errors()
         ]

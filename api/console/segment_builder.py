@@ -17,7 +17,7 @@ from api.console.auth import ConsoleUser, require
 from api.console.builder import checked_json
 from api.console.render import flash_to
 from api.deps import SessionDep
-from core.errors import InvalidInput
+from core.errors import InvalidInput, problem_message
 from models import Segment
 from services import members, segments
 from services.segments import SegmentCreate
@@ -46,7 +46,7 @@ def validated(model: type[Model], body: dict[str, Any]) -> Model:
         details = [
             {
                 "field": ".".join(str(part) for part in ("body", *err["loc"])),
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": problem_message(err),
                 "type": err["type"],
             }
             for err in exc.errors()

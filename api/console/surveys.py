@@ -17,7 +17,7 @@ from api.boundary import commit
 from api.console.auth import ConsoleUser, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
-from core.errors import AppError, NotFound
+from core.errors import AppError, NotFound, problem_message
 from models import Survey, SurveySend
 from services import care
 from services.care import SurveyCreate, SurveyKind, SurveyUpdate
@@ -84,7 +84,7 @@ def _problems(exc: ValidationError | AppError) -> Problems:
         return [
             {
                 "field": _input_for(".".join(str(p) for p in err["loc"])),
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": problem_message(err),
             }
             for err in exc.errors()
         ]

@@ -21,7 +21,7 @@ from api.console import charts
 from api.console.auth import ConsoleUser, WrongRole, checked_form, require
 from api.console.render import flash_to, render
 from api.deps import SessionDep
-from core.errors import AppError
+from core.errors import AppError, problem_message
 from models import Tier
 from services.loyalty import tier_policy, tier_reviews, tiers
 from services.loyalty.tier_policy import Basis, ReviewRule, TierPolicyIn
@@ -84,7 +84,7 @@ def _ladder_body(rows: list[dict[str, str]]) -> dict[str, Any]:
 def _problems(exc: ValidationError | AppError, prefix: str = "") -> Problems:
     """Each problem named by the form input it is about (`review_day`, `tier-1-min_spend_exclusive`)."""
     if isinstance(exc, ValidationError):
-        found = [([str(p) for p in e["loc"]], e["msg"].removeprefix("Value error, ")) for e in exc.errors()]
+        found = [([str(p) for p in e["loc"]], problem_message(e)) for e in exc.errors()]
     else:
         details = exc.details if isinstance(exc.details, list) else []
         found = [(str(d.get("field", "")).removeprefix("body.").split("."), str(d.get("message", ""))) for d in details]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, problem_message
 from models import CouponTemplate, Journey, JourneyVersion, Survey
 from services.definitions import Problem
 from services.journeys.builtins import BUILTIN_COUPONS, BUILTIN_JOURNEYS, SHIPPED_BEFORE
@@ -85,7 +85,7 @@ def parse(raw: dict[str, Any]) -> Definition:
         details = [
             {
                 "field": f"body.{error_field(err['loc'])}",
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": problem_message(err),
             }
             for err in exc.errors()
         ]

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, problem_message
 from core.ids import uuid7
 from core.settings import get_settings
 from models import CouponTemplate, Journey, Order, Rule, RuleFiring, RuleVersion
@@ -42,7 +42,7 @@ def parse(raw: Any, prefix: str = "body") -> RuleDefinition:
         details = [
             {
                 "field": ".".join(str(p) for p in (prefix, *err["loc"])),
-                "message": err["msg"].removeprefix("Value error, "),
+                "message": problem_message(err),
             }
             for err in exc.errors()
         ]

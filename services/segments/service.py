@@ -17,7 +17,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, problem_message
 from models import Member, MemberField, Segment, Tier
 from services.members import field_use
 from services.members.fields import FieldType
@@ -99,10 +99,7 @@ def parse(raw: dict[str, Any]) -> SegmentFilter:
     try:
         definition = SegmentFilter.model_validate(raw)
     except ValidationError as exc:
-        details = [
-            {"field": _field(tuple(err["loc"])), "message": err["msg"].removeprefix("Value error, ")}
-            for err in exc.errors()
-        ]
+        details = [{"field": _field(tuple(err["loc"])), "message": problem_message(err)} for err in exc.errors()]
         raise _invalid(details) from exc
     nodes = list(walk(definition))
     deepest = max(sum(1 for part in path if part in ("all", "any", "not")) for path, _ in nodes)

@@ -112,6 +112,7 @@ async def test_bad_leads_are_shown_and_change_nothing(app: FastAPI, make_key: Ke
             assert refused.status_code == 422, bad
             problems = html.unescape(refused.text.split('id="lead-problems"', 1)[1].split("</div>", 1)[0])
             assert says in problems, (bad, problems)
+            assert "Value error" not in problems, problems  # the validator's own words, as every console form says them
             # The form comes back with what was typed, to correct.
             assert f'name="lead_1" type="number" min="1" max="365" size="4" value="{bad[0]}"' in refused.text
     assert (await _current(sessions)).days == [21, 5]
